@@ -1,0 +1,267 @@
+package entry
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	encMode, err = cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err)
+	}
+	decMode, err = cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		MaxNestedLevels:   8,
+		MaxArrayElements:  256,
+		MaxMapPairs:       32,
+		IndefLength:       cbor.IndefLengthForbidden,
+		TagsMd:            cbor.TagsForbidden,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+		UTF8:              cbor.UTF8RejectInvalid,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Message is the body of a message entry.
+type Message struct {
+	Text string `cbor:"1,keyasint"`
+	Lang string `cbor:"2,keyasint,omitempty"` // BCP 47 tag of Text
+	// AckWithin is the acknowledgement deadline in milliseconds, counted
+	// from delivery; zero means no acknowledgement is requested.
+	AckWithin int64 `cbor:"3,keyasint,omitempty"`
+}
+
+// Check validates a message body.
+func (m *Message) Check() error {
+	if err := checkText("message text", m.Text, true); err != nil {
+		return err
+	}
+	if len(m.Lang) > MaxLangBytes {
+		return fmt.Errorf("%w: language tag is %d bytes, limit %d", ErrTooLarge, len(m.Lang), MaxLangBytes)
+	}
+	if m.AckWithin < 0 || time.Duration(m.AckWithin)*time.Millisecond > MaxAckWithin {
+		return fmt.Errorf("%w: acknowledgement deadline must be between 0 and %s", ErrMalformed, MaxAckWithin)
+	}
+	return nil
+}
+
+// Receipt is the body of a receipt entry: the author durably holds each
+// listed feed of the channel up to and including the referenced entry.
+type Receipt struct {
+	Holds []Ref `cbor:"1,keyasint"`
+}
+
+// Check validates a receipt body.
+func (r *Receipt) Check() error {
+	if len(r.Holds) == 0 || len(r.Holds) > MaxRefs {
+		return fmt.Errorf("%w: a receipt holds 1 to %d feeds, got %d", ErrMalformed, MaxRefs, len(r.Holds))
+	}
+	for i, h := range r.Holds {
+		if err := CheckName("receipt party", h.Party); err != nil {
+			return err
+		}
+		if h.Seq == 0 {
+			return fmt.Errorf("%w: receipt for seq 0", ErrMalformed)
+		}
+		if i > 0 && r.Holds[i-1].Party >= h.Party {
+			return fmt.Errorf("%w: receipt feeds must be sorted by party, without repeats", ErrMalformed)
+		}
+	}
+	return nil
+}
+
+// Mark is the body of a read or ack entry: an operator of the author party
+// opened or acknowledged the target message.
+type Mark struct {
+	Target Ref    `cbor:"1,keyasint"`
+	Reply  string `cbor:"2,keyasint,omitempty"`
+}
+
+// Check validates a read or ack body.
+func (m *Mark) Check() error {
+	if err := CheckName("target party", m.Target.Party); err != nil {
+		return err
+	}
+	if m.Target.Seq == 0 {
+		return fmt.Errorf("%w: target seq 0", ErrMalformed)
+	}
+	return checkText("reply", m.Reply, false)
+}
+
+// Config actions.
+const (
+	ActionPropose = "propose"
+	ActionAccept  = "accept"
+)
+
+// Config is the body of a config entry: a channel proposal (the first entry
+// of the proposer's feed) or an acceptance (the first entry of every other
+// member's feed).
+type Config struct {
+	Action     string      `cbor:"1,keyasint"`
+	Definition *Definition `cbor:"2,keyasint,omitempty"` // for propose
+	Proposal   *Ref        `cbor:"3,keyasint,omitempty"` // for accept: the proposal entry
+}
+
+// Member is a party in a channel, with the signed-note verifier key every
+// member pinned for it when the channel was agreed.
+type Member struct {
+	Party string `cbor:"1,keyasint"`
+	Key   string `cbor:"2,keyasint"`
+}
+
+// Definition is a channel's agreed settings. Its hash is the channel id.
+type Definition struct {
+	Name     string   `cbor:"1,keyasint"`
+	Level    string   `cbor:"2,keyasint"`
+	Proposer string   `cbor:"3,keyasint"`
+	Members  []Member `cbor:"4,keyasint"` // sorted by party, proposer included
+	Created  int64    `cbor:"5,keyasint"` // proposer's clock, Unix milliseconds
+	Nonce    [16]byte `cbor:"6,keyasint"` // makes ids of otherwise equal proposals differ
+}
+
+// channelDomain separates channel-id hashes from every other hash.
+const channelDomain = "hotline channel v1\n"
+
+// ChannelID returns the channel id that d defines.
+func (d *Definition) ChannelID() ChannelID {
+	b, err := encMode.Marshal(d)
+	if err != nil {
+		panic("entry: encode definition: " + err.Error())
+	}
+	return sha256.Sum256(append([]byte(channelDomain), b...))
+}
+
+// Member returns the member entry for party, if any.
+func (d *Definition) Member(party string) (Member, bool) {
+	for _, m := range d.Members {
+		if m.Party == party {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// Check validates a definition; it does not know the valid levels, which
+// the caller checks.
+func (d *Definition) Check() error {
+	if err := CheckName("channel", d.Name); err != nil {
+		return err
+	}
+	if err := CheckName("level", d.Level); err != nil {
+		return err
+	}
+	if len(d.Members) < 2 || len(d.Members) > MaxMembers {
+		return fmt.Errorf("%w: a channel has 2 to %d members, got %d", ErrMalformed, MaxMembers, len(d.Members))
+	}
+	proposer := false
+	for i, m := range d.Members {
+		if err := CheckName("member", m.Party); err != nil {
+			return err
+		}
+		if len(m.Key) == 0 || len(m.Key) > 256 {
+			return fmt.Errorf("%w: member %s has no usable key", ErrMalformed, m.Party)
+		}
+		if i > 0 && d.Members[i-1].Party >= m.Party {
+			return fmt.Errorf("%w: members must be sorted by party, without repeats", ErrMalformed)
+		}
+		proposer = proposer || m.Party == d.Proposer
+	}
+	if !proposer {
+		return fmt.Errorf("%w: proposer %q is not a member", ErrMalformed, d.Proposer)
+	}
+	return nil
+}
+
+// Check validates a config body.
+func (c *Config) Check() error {
+	switch c.Action {
+	case ActionPropose:
+		if c.Definition == nil || c.Proposal != nil {
+			return fmt.Errorf("%w: a proposal carries a definition and nothing else", ErrMalformed)
+		}
+		return c.Definition.Check()
+	case ActionAccept:
+		if c.Proposal == nil || c.Definition != nil {
+			return fmt.Errorf("%w: an acceptance names the proposal and nothing else", ErrMalformed)
+		}
+		return CheckName("proposal party", c.Proposal.Party)
+	}
+	return fmt.Errorf("%w: unknown config action %q", ErrMalformed, c.Action)
+}
+
+func checkText(what, s string, required bool) error {
+	if required && s == "" {
+		return fmt.Errorf("%w: %s is empty", ErrMalformed, what)
+	}
+	if len(s) > MaxTextBytes {
+		return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, what, len(s), MaxTextBytes)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrMalformed, what)
+	}
+	return nil
+}
+
+// EncodeBody returns the canonical encoding of a body value.
+func EncodeBody(v any) ([]byte, error) {
+	b, err := encMode.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("entry: encode body: %w", err)
+	}
+	return b, nil
+}
+
+// checker is a body that can validate itself.
+type checker interface{ Check() error }
+
+// DecodeBody decodes the body of e into the type its kind calls for
+// (*Message, *Receipt, *Mark or *Config) and validates it. The body must be
+// present and canonical.
+func DecodeBody(e *Entry) (any, error) {
+	if e.Body == nil {
+		return nil, fmt.Errorf("%w: body has been redacted", ErrMalformed)
+	}
+	var v checker
+	switch e.Kind {
+	case KindMessage:
+		v = new(Message)
+	case KindReceipt:
+		v = new(Receipt)
+	case KindRead, KindAck:
+		v = new(Mark)
+	case KindConfig:
+		v = new(Config)
+	default:
+		return nil, fmt.Errorf("%w: unknown kind %q", ErrMalformed, e.Kind)
+	}
+	if err := decMode.Unmarshal(e.Body, v); err != nil {
+		return nil, fmt.Errorf("%w: %s body: %v", ErrMalformed, e.Kind, err)
+	}
+	if canon, err := encMode.Marshal(v); err != nil || string(canon) != string(e.Body) {
+		return nil, fmt.Errorf("%w: %s body is not in canonical form", ErrMalformed, e.Kind)
+	}
+	if err := v.Check(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Marshal encodes v canonically; for protocol messages built on entries.
+func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
+
+// Unmarshal decodes b into v with the same limits as entries.
+func Unmarshal(b []byte, v any) error { return decMode.Unmarshal(b, v) }
