@@ -1,0 +1,430 @@
+// Package api serves a node's operator HTTP API under /api/v1/: JSON,
+// authenticated by per-operator bearer tokens (stored hashed), with
+// server-sent events for live updates, plus /healthz, /readyz and
+// /metrics. The contract is documented in openapi.yaml, served at
+// /api/v1/openapi.yaml.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/node"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the API's OpenAPI document.
+func OpenAPI() []byte { return openAPI }
+
+// maxRequestBytes bounds a request body: a message at its size limit, JSON
+// escaped, fits with room to spare.
+const maxRequestBytes = 8 * entry.MaxTextBytes
+
+// Server is the operator API of one node.
+type Server struct {
+	n         *node.Node
+	store     hotline.Store
+	log       *slog.Logger
+	endpoints []string // the peer endpoints this node advertises
+	mux       *http.ServeMux
+}
+
+// New returns the API of node n.
+func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger) *Server {
+	s := &Server{n: n, store: store, log: log, endpoints: endpoints, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(n.Metrics(), promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(openAPI)
+	})
+	s.handle("GET /api/v1/identity", s.identity)
+	s.handle("GET /api/v1/channels", s.channels)
+	s.handle("POST /api/v1/channels", s.propose)
+	s.handle("GET /api/v1/channels/{channel}", s.channel)
+	s.handle("POST /api/v1/channels/{channel}/accept", s.accept)
+	s.handle("GET /api/v1/channels/{channel}/entries", s.entries)
+	s.handle("POST /api/v1/channels/{channel}/messages", s.send)
+	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/ack", s.mark(entry.KindAck))
+	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/read", s.mark(entry.KindRead))
+	s.handle("GET /api/v1/links", s.links)
+	s.handle("GET /api/v1/evidence", s.evidence)
+	s.handle("GET /api/v1/events", s.events)
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.error(w, r, hotline.Errorf(hotline.ENOTFOUND, "no API endpoint %s %s; see /api/v1/openapi.yaml", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(w, r)
+}
+
+type operatorKey struct{}
+
+// handle registers an authenticated JSON handler.
+func (s *Server) handle(pattern string, h func(w http.ResponseWriter, r *http.Request, operator string) error) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		op, err := s.authenticate(r)
+		if err == nil {
+			err = h(w, r, op)
+		}
+		if err != nil {
+			s.error(w, r, err)
+		}
+	})
+}
+
+// authenticate maps the request's bearer token to its operator.
+func (s *Server) authenticate(r *http.Request) (string, error) {
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || tok == "" {
+		return "", hotline.Errorf(hotline.EUNAUTHORIZED, "missing bearer token: send Authorization: Bearer <token> (hotline token create)")
+	}
+	op, err := s.store.OperatorByToken(r.Context(), HashToken(tok))
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+		return "", hotline.Errorf(hotline.EUNAUTHORIZED, "invalid token")
+	}
+	return op, err
+}
+
+// NewToken returns a fresh random operator token.
+func NewToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "hl_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// HashToken returns the stored form of a token. Tokens are 256 random
+// bits, so a plain SHA-256 suffices: there is nothing to brute-force.
+func HashToken(tok string) [32]byte { return sha256.Sum256([]byte(tok)) }
+
+// status maps error codes to HTTP statuses: the one place this happens.
+var status = map[string]int{
+	hotline.EINVALID:      http.StatusBadRequest,
+	hotline.ENOTFOUND:     http.StatusNotFound,
+	hotline.EUNAUTHORIZED: http.StatusUnauthorized,
+	hotline.ECONFLICT:     http.StatusConflict,
+	hotline.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	hotline.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	code := hotline.ErrorCode(err)
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	if code == hotline.EINTERNAL {
+		s.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	var body ErrorBody
+	body.Error.Code, body.Error.Message = code, hotline.ErrorMessage(err)
+	if code == hotline.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hotline"`)
+	}
+	writeJSON(w, status[code], body)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// decode reads a JSON request body strictly.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxRequestBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return hotline.Errorf(hotline.EINVALID, "request body is larger than %d bytes", maxRequestBytes)
+		}
+		return hotline.Errorf(hotline.EINVALID, "request body is not valid JSON for this call: %v", err)
+	}
+	if dec.More() {
+		return hotline.Errorf(hotline.EINVALID, "request body has data after the JSON object")
+	}
+	return nil
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.store.OperatorByToken(ctx, [32]byte{}); err != nil && hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		http.Error(w, "store not readable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ready\n")
+}
+
+func (s *Server) identity(w http.ResponseWriter, r *http.Request, _ string) error {
+	return writeJSON(w, http.StatusOK, s.n.Identity(s.endpoints))
+}
+
+// MemberView is a channel member in API responses.
+type MemberView struct {
+	Party    string `json:"party"`
+	Key      string `json:"key"`
+	Accepted bool   `json:"accepted"`
+}
+
+// ChannelView is a channel in API responses.
+type ChannelView struct {
+	ID       string               `json:"id"`
+	Name     string               `json:"name"`
+	Level    string               `json:"level"`
+	Proposer string               `json:"proposer"`
+	State    hotline.ChannelState `json:"state"`
+	Members  []MemberView         `json:"members"`
+	Created  time.Time            `json:"created"`
+}
+
+func channelView(c *hotline.Channel) ChannelView {
+	v := ChannelView{ID: c.ID.String(), Name: c.Definition.Name, Level: c.Definition.Level,
+		Proposer: c.Definition.Proposer, State: c.State, Created: time.UnixMilli(c.Definition.Created).UTC()}
+	for _, m := range c.Definition.Members {
+		acc := false
+		for _, a := range c.Accepted {
+			acc = acc || a == m.Party
+		}
+		v.Members = append(v.Members, MemberView{Party: m.Party, Key: m.Key, Accepted: acc})
+	}
+	return v
+}
+
+func (s *Server) channels(w http.ResponseWriter, r *http.Request, _ string) error {
+	out := []ChannelView{}
+	for _, c := range s.n.Channels() {
+		out = append(out, channelView(&c))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"channels": out})
+}
+
+func (s *Server) channel(w http.ResponseWriter, r *http.Request, _ string) error {
+	c, err := s.n.ResolveChannel(r.PathValue("channel"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, channelView(c))
+}
+
+// ProposeRequest is the body of POST /api/v1/channels.
+type ProposeRequest struct {
+	Name    string   `json:"name"`
+	Level   string   `json:"level"`
+	Members []string `json:"members"` // the other parties
+}
+
+func (s *Server) propose(w http.ResponseWriter, r *http.Request, op string) error {
+	var req ProposeRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	c, err := s.n.Propose(r.Context(), op, req.Name, req.Level, req.Members)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, channelView(c))
+}
+
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, op string) error {
+	c, err := s.n.Accept(r.Context(), op, r.PathValue("channel"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, channelView(c))
+}
+
+func (s *Server) entries(w http.ResponseWriter, r *http.Request, _ string) error {
+	c, views, err := s.n.Log(r.Context(), r.PathValue("channel"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"channel": channelView(c), "entries": views})
+}
+
+// SendRequest is the body of POST /api/v1/channels/{channel}/messages.
+type SendRequest struct {
+	Text string `json:"text"`
+	Lang string `json:"lang,omitempty"`
+	// AckWithin is a Go duration ("10m", "90s"); "0" asks for no
+	// acknowledgement; absent means the channel level's default.
+	AckWithin *string `json:"ack_within,omitempty"`
+}
+
+// EntryRef is the response to a write: the new entry's id and place.
+type EntryRef struct {
+	ID      string    `json:"id"`
+	Channel string    `json:"channel"`
+	Author  string    `json:"author"`
+	Seq     uint64    `json:"seq"`
+	Kind    string    `json:"kind"`
+	Time    time.Time `json:"time"`
+}
+
+func entryRef(e *entry.Entry) EntryRef {
+	return EntryRef{ID: e.ID().String(), Channel: e.Channel.String(), Author: e.Author, Seq: e.Seq, Kind: string(e.Kind), Time: e.AuthorTime()}
+}
+
+func (s *Server) send(w http.ResponseWriter, r *http.Request, op string) error {
+	var req SendRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	in := node.MessageInput{Text: req.Text, Lang: req.Lang}
+	if req.AckWithin != nil {
+		d, err := time.ParseDuration(*req.AckWithin)
+		if err != nil {
+			return hotline.Errorf(hotline.EINVALID, "ack_within %q is not a duration: write it like 90s, 10m or 24h", *req.AckWithin)
+		}
+		in.AckWithin = &d
+	}
+	e, err := s.n.Send(r.Context(), op, r.PathValue("channel"), in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, entryRef(e))
+}
+
+// MarkRequest is the body of the ack and read calls; both fields optional.
+type MarkRequest struct {
+	Reply string `json:"reply,omitempty"`
+}
+
+func (s *Server) mark(kind entry.Kind) func(w http.ResponseWriter, r *http.Request, op string) error {
+	return func(w http.ResponseWriter, r *http.Request, op string) error {
+		var req MarkRequest
+		if r.ContentLength != 0 {
+			if err := decode(r, &req); err != nil {
+				return err
+			}
+		}
+		e, err := s.n.Mark(r.Context(), op, r.PathValue("channel"), r.PathValue("entry"), kind, req.Reply)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusCreated, entryRef(e))
+	}
+}
+
+func (s *Server) links(w http.ResponseWriter, r *http.Request, _ string) error {
+	return writeJSON(w, http.StatusOK, map[string]any{"links": s.n.Links()})
+}
+
+// EvidenceView is an evidence record in API responses.
+type EvidenceView struct {
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"`
+	Peer   string    `json:"peer"`
+	Detail string    `json:"detail"`
+	Data   []byte    `json:"data,omitempty"` // base64 of the encoded entries
+}
+
+func (s *Server) evidence(w http.ResponseWriter, r *http.Request, _ string) error {
+	evs, err := s.store.EvidenceList(r.Context(), 500)
+	if err != nil {
+		return err
+	}
+	out := []EvidenceView{}
+	for _, ev := range evs {
+		out = append(out, EvidenceView{Time: ev.Time, Kind: ev.Kind, Peer: ev.Peer, Detail: ev.Detail, Data: ev.Data})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"evidence": out})
+}
+
+// events streams node events as server-sent events. Each event's data is
+// a JSON object with the event type, the channel and entry ids and what
+// changed. A comment line is sent every 15 seconds to keep proxies open.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) error {
+	var filter string
+	if ref := r.URL.Query().Get("channel"); ref != "" {
+		c, err := s.n.ResolveChannel(ref)
+		if err != nil {
+			return err
+		}
+		filter = c.ID.String()
+	}
+	rc := http.NewResponseController(w)
+	sub := s.n.Subscribe()
+	defer sub.Cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, ": hotline events\n\n")
+	rc.Flush()
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-keepalive.C:
+			io.WriteString(w, ": keepalive\n\n")
+		case ev, ok := <-sub.C:
+			if !ok {
+				return nil
+			}
+			data := eventData(ev)
+			if filter != "" && data.Channel != filter && ev.Type != node.EventLagged {
+				continue
+			}
+			b, _ := json.Marshal(data)
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, b)
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+	}
+}
+
+// EventData is the JSON data of a server-sent event.
+type EventData struct {
+	node.Event
+	Channel string `json:"channel,omitempty"`
+	Entry   string `json:"entry,omitempty"`
+}
+
+func eventData(ev node.Event) EventData {
+	d := EventData{Event: ev}
+	if ev.Channel != (entry.ChannelID{}) {
+		d.Channel = ev.Channel.String()
+	}
+	if !ev.Entry.IsZero() {
+		d.Entry = ev.Entry.String()
+	}
+	return d
+}
+

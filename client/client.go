@@ -1,0 +1,202 @@
+// Package client calls a node's operator API. The CLI, the benchmark and
+// the integration tests use it, so they drive nodes the way operators do.
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/node"
+)
+
+// Client is an operator API client.
+type Client struct {
+	Base  string // e.g. http://127.0.0.1:8080
+	Token string
+	HTTP  *http.Client
+}
+
+// New returns a client for the API at base with token.
+func New(base, token string) *Client {
+	return &Client{Base: strings.TrimRight(base, "/"), Token: token, HTTP: &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second},
+	}}
+}
+
+// do sends a request and decodes a JSON response into out. API errors come
+// back as *hotline.Error with the server's code and message.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "bad API URL %q: %v", c.Base, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return hotline.Errorf(hotline.EUNAVAILABLE, "cannot reach the node at %s: %v", c.Base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return hotline.Errorf(hotline.EUNAVAILABLE, "reading the node's answer: %v", err)
+	}
+	if resp.StatusCode >= 300 {
+		var eb api.ErrorBody
+		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
+			return &hotline.Error{Code: eb.Error.Code, Message: eb.Error.Message}
+		}
+		return hotline.Errorf(hotline.EINTERNAL, "%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return hotline.Errorf(hotline.EINTERNAL, "the node's answer is not the JSON expected: %v", err)
+	}
+	return nil
+}
+
+func chPath(ch string) string { return "/api/v1/channels/" + url.PathEscape(ch) }
+
+// Identity returns the node's identity document.
+func (c *Client) Identity(ctx context.Context) (*identity.Document, error) {
+	var d identity.Document
+	return &d, c.do(ctx, http.MethodGet, "/api/v1/identity", nil, &d)
+}
+
+// Channels lists the node's channels.
+func (c *Client) Channels(ctx context.Context) ([]api.ChannelView, error) {
+	var out struct{ Channels []api.ChannelView }
+	return out.Channels, c.do(ctx, http.MethodGet, "/api/v1/channels", nil, &out)
+}
+
+// Channel returns one channel.
+func (c *Client) Channel(ctx context.Context, ch string) (*api.ChannelView, error) {
+	var out api.ChannelView
+	return &out, c.do(ctx, http.MethodGet, chPath(ch), nil, &out)
+}
+
+// Propose proposes a channel.
+func (c *Client) Propose(ctx context.Context, req api.ProposeRequest) (*api.ChannelView, error) {
+	var out api.ChannelView
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/channels", req, &out)
+}
+
+// Accept accepts a channel.
+func (c *Client) Accept(ctx context.Context, ch string) (*api.ChannelView, error) {
+	var out api.ChannelView
+	return &out, c.do(ctx, http.MethodPost, chPath(ch)+"/accept", nil, &out)
+}
+
+// Send sends a message.
+func (c *Client) Send(ctx context.Context, ch string, req api.SendRequest) (*api.EntryRef, error) {
+	var out api.EntryRef
+	return &out, c.do(ctx, http.MethodPost, chPath(ch)+"/messages", req, &out)
+}
+
+// Mark acknowledges ("ack") or marks read ("read") a message.
+func (c *Client) Mark(ctx context.Context, ch, entryID, kind, reply string) (*api.EntryRef, error) {
+	var out api.EntryRef
+	var in any
+	if reply != "" {
+		in = api.MarkRequest{Reply: reply}
+	}
+	return &out, c.do(ctx, http.MethodPost, chPath(ch)+"/entries/"+url.PathEscape(entryID)+"/"+kind, in, &out)
+}
+
+// Log returns a channel's log.
+func (c *Client) Log(ctx context.Context, ch string) ([]node.EntryView, error) {
+	var out struct{ Entries []node.EntryView }
+	return out.Entries, c.do(ctx, http.MethodGet, chPath(ch)+"/entries", nil, &out)
+}
+
+// Links returns the peer links' state.
+func (c *Client) Links(ctx context.Context) ([]node.LinkStatus, error) {
+	var out struct{ Links []node.LinkStatus }
+	return out.Links, c.do(ctx, http.MethodGet, "/api/v1/links", nil, &out)
+}
+
+// Evidence returns refused peer input kept as evidence.
+func (c *Client) Evidence(ctx context.Context) ([]api.EvidenceView, error) {
+	var out struct{ Evidence []api.EvidenceView }
+	return out.Evidence, c.do(ctx, http.MethodGet, "/api/v1/evidence", nil, &out)
+}
+
+// ServerEvent is one server-sent event.
+type ServerEvent struct {
+	Name string
+	Data api.EventData
+}
+
+// Events streams server-sent events to fn until ctx ends, fn returns
+// false, or the stream breaks. ready, if not nil, is closed once the
+// stream is open.
+func (c *Client) Events(ctx context.Context, channel string, ready chan<- struct{}, fn func(ServerEvent) bool) error {
+	path := "/api/v1/events"
+	if channel != "" {
+		path += "?channel=" + url.QueryEscape(channel)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return hotline.Errorf(hotline.EUNAVAILABLE, "cannot reach the node at %s: %v", c.Base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("events: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	if ready != nil {
+		close(ready)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var ev ServerEvent
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			ev.Name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev.Data); err != nil {
+				return fmt.Errorf("events: bad data line: %w", err)
+			}
+		case line == "" && ev.Name != "":
+			if !fn(ev) {
+				return nil
+			}
+			ev = ServerEvent{}
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return sc.Err()
+}

@@ -1,0 +1,337 @@
+// Package config is a node's directory: its configuration file, its keys,
+// the identity documents of the parties it pins, and its store.
+//
+//	DIR/hotline.toml        configuration (see Config)
+//	DIR/keys/signing.key    the party's signing key, signed-note form (0600)
+//	DIR/keys/tls.crt        the peer-link certificate
+//	DIR/keys/tls.key        the peer-link key (0600)
+//	DIR/peers/PARTY.json    identity documents of pinned parties
+//	DIR/hotline.db          the SQLite store (with -wal and -shm beside it)
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/identity"
+)
+
+// FileName is the configuration file's name in a node directory.
+const FileName = "hotline.toml"
+
+// Config is the content of hotline.toml.
+type Config struct {
+	// Party is this node's party name; it must match the signing key.
+	Party string `toml:"party"`
+	API   struct {
+		// Listen is the operator API's address. Keep it on a network only
+		// operators reach; put TLS in front of it for remote operators.
+		Listen string `toml:"listen"`
+	} `toml:"api"`
+	Peer struct {
+		// Listen is the peer link's address (mutual TLS).
+		Listen string `toml:"listen"`
+		// Advertise lists the endpoints other parties should dial, in
+		// order of preference; it goes into this party's identity document.
+		Advertise []string `toml:"advertise"`
+	} `toml:"peer"`
+	Sync struct {
+		// Interval is how often each peer is polled even when idle.
+		Interval Duration `toml:"interval"`
+		// RetryMax caps the backoff between attempts to reach a peer.
+		RetryMax Duration `toml:"retry_max"`
+	} `toml:"sync"`
+	Store struct {
+		// Path is the SQLite file, relative to the node directory.
+		Path string `toml:"path"`
+	} `toml:"store"`
+	Log struct {
+		Level  string `toml:"level"`  // debug, info, warn, error
+		Format string `toml:"format"` // text or json
+	} `toml:"log"`
+}
+
+// Duration is a time.Duration written as a string ("5s") in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (write it like 5s or 1m)", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Defaults returns the configuration a new node gets.
+func Defaults(party string) Config {
+	var c Config
+	c.Party = party
+	c.API.Listen = "127.0.0.1:8080"
+	c.Peer.Listen = "0.0.0.0:7443"
+	c.Sync.Interval = Duration{5 * time.Second}
+	c.Sync.RetryMax = Duration{time.Minute}
+	c.Store.Path = "hotline.db"
+	c.Log.Level = "info"
+	c.Log.Format = "text"
+	return c
+}
+
+// Check validates a configuration.
+func (c *Config) Check() error {
+	if err := entry.CheckName("party", c.Party); err != nil {
+		return fmt.Errorf("party: %w", err)
+	}
+	for what, addr := range map[string]string{"api.listen": c.API.Listen, "peer.listen": c.Peer.Listen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%s %q is not host:port", what, addr)
+		}
+	}
+	if len(c.Peer.Advertise) == 0 {
+		return errors.New("peer.advertise is empty: list the host:port where other parties reach this node")
+	}
+	for _, ep := range c.Peer.Advertise {
+		if _, _, err := net.SplitHostPort(ep); err != nil {
+			return fmt.Errorf("peer.advertise %q is not host:port", ep)
+		}
+	}
+	if c.Sync.Interval.Duration < 100*time.Millisecond || c.Sync.Interval.Duration > time.Hour {
+		return fmt.Errorf("sync.interval %s is out of range (100ms to 1h)", c.Sync.Interval)
+	}
+	if c.Sync.RetryMax.Duration < time.Second || c.Sync.RetryMax.Duration > 10*time.Minute {
+		return fmt.Errorf("sync.retry_max %s is out of range (1s to 10m): a treaty partner is never given up on for long", c.Sync.RetryMax)
+	}
+	if c.Store.Path == "" {
+		return errors.New("store.path is empty")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		return fmt.Errorf("log.level %q: use debug, info, warn or error", c.Log.Level)
+	}
+	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
+		return fmt.Errorf("log.format %q: use text or json", c.Log.Format)
+	}
+	return nil
+}
+
+// Dir is an opened node directory.
+type Dir struct {
+	Path   string
+	Config Config
+	Key    *identity.SigningKey
+	TLS    *identity.TLSKey
+}
+
+// Init creates a node directory for party with configuration cfg and new
+// keys. It refuses to touch a directory that already holds a configuration.
+func Init(dir string, cfg Config) (*Dir, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("init %s: %w", dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, FileName)); err == nil {
+		return nil, fmt.Errorf("init %s: a node is already set up there (%s exists); use another directory", dir, FileName)
+	}
+	for _, sub := range []string{"keys", "peers"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("init %s: %w", dir, err)
+		}
+	}
+	key, err := identity.GenerateSigningKey(cfg.Party)
+	if err != nil {
+		return nil, err
+	}
+	certPEM, keyPEM, err := identity.GenerateTLSKey(cfg.Party)
+	if err != nil {
+		return nil, err
+	}
+	files := []struct {
+		name string
+		data []byte
+		mode fs.FileMode
+	}{
+		{"keys/signing.key", []byte(key.SignerKey() + "\n"), 0o600},
+		{"keys/tls.crt", certPEM, 0o644},
+		{"keys/tls.key", keyPEM, 0o600},
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# hotline node configuration. See README.md, \"Setting up two nodes by hand\".\n")
+	if err := toml.NewEncoder(&buf).Encode(cfg); err != nil {
+		return nil, err
+	}
+	files = append(files, struct {
+		name string
+		data []byte
+		mode fs.FileMode
+	}{FileName, buf.Bytes(), 0o644})
+	for _, f := range files {
+		if err := writeFileSync(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+			return nil, fmt.Errorf("init %s: %w", dir, err)
+		}
+	}
+	return Open(dir)
+}
+
+// Open reads a node directory.
+func Open(dir string) (*Dir, error) {
+	d := &Dir{Path: dir, Config: Defaults("")}
+	md, err := toml.DecodeFile(filepath.Join(dir, FileName), &d.Config)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not a node directory (no %s): create one with hotline init", dir, FileName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, FileName), err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("read %s: unknown setting %q", filepath.Join(dir, FileName), und[0].String())
+	}
+	if err := d.Config.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, FileName), err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "keys/signing.key"))
+	if err != nil {
+		return nil, fmt.Errorf("read signing key: %w", err)
+	}
+	if d.Key, err = identity.ParseSignerKey(string(b)); err != nil {
+		return nil, err
+	}
+	if d.Key.Party != d.Config.Party {
+		return nil, fmt.Errorf("signing key is for party %q, %s says %q", d.Key.Party, FileName, d.Config.Party)
+	}
+	certPEM, err := os.ReadFile(filepath.Join(dir, "keys/tls.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("read TLS certificate: %w", err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "keys/tls.key"))
+	if err != nil {
+		return nil, fmt.Errorf("read TLS key: %w", err)
+	}
+	if d.TLS, err = identity.LoadTLSKey(certPEM, keyPEM); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// StorePath returns the absolute path of the SQLite store.
+func (d *Dir) StorePath() string {
+	if filepath.IsAbs(d.Config.Store.Path) {
+		return d.Config.Store.Path
+	}
+	return filepath.Join(d.Path, d.Config.Store.Path)
+}
+
+// Identity returns this party's identity document.
+func (d *Dir) Identity() identity.Document {
+	return identity.Document{Party: d.Config.Party, Key: d.Key.VerifierKey(), TLS: d.TLS.Fingerprint(), Endpoints: d.Config.Peer.Advertise}
+}
+
+// Peers reads the pinned parties' identity documents.
+func (d *Dir) Peers() ([]identity.Document, error) {
+	files, err := filepath.Glob(filepath.Join(d.Path, "peers", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(files)
+	var out []identity.Document
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		doc, err := identity.ParseDocument(b)
+		if err != nil {
+			return nil, fmt.Errorf("pinned peer %s: %w", f, err)
+		}
+		if want := doc.Party + ".json"; filepath.Base(f) != want {
+			return nil, fmt.Errorf("pinned peer %s holds party %s; it should be named %s", f, doc.Party, want)
+		}
+		out = append(out, *doc)
+	}
+	return out, nil
+}
+
+// AddPeer pins a party from its identity document. Pinning a party again
+// with a different key is refused: re-keying is a deliberate act (remove
+// the old file first).
+func (d *Dir) AddPeer(doc *identity.Document) (replaced bool, err error) {
+	if err := doc.Check(); err != nil {
+		return false, err
+	}
+	if doc.Party == d.Config.Party {
+		return false, fmt.Errorf("that identity is this node's own party %q", doc.Party)
+	}
+	path := filepath.Join(d.Path, "peers", doc.Party+".json")
+	if b, err := os.ReadFile(path); err == nil {
+		old, err := identity.ParseDocument(b)
+		if err == nil && (old.Key != doc.Key || old.TLS != doc.TLS) {
+			return false, fmt.Errorf("party %s is already pinned with other keys; if it really re-keyed, remove %s and add it again", doc.Party, path)
+		}
+		replaced = true
+	}
+	b := MarshalDocument(doc)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return false, err
+	}
+	return replaced, writeFileSync(path, b, 0o644)
+}
+
+// MarshalDocument formats an identity document as the JSON file exchanged.
+func MarshalDocument(doc *identity.Document) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "{\n  \"party\": %q,\n  \"key\": %q,\n  \"tls\": %q,\n  \"endpoints\": [", doc.Party, doc.Key, doc.TLS)
+	for i, ep := range doc.Endpoints {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", ep)
+	}
+	b.WriteString("]\n}\n")
+	return []byte(b.String())
+}
+
+// writeFileSync writes a file atomically and durably: a temporary file,
+// fsynced, renamed over the target, and the directory fsynced.
+func writeFileSync(path string, data []byte, mode fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	dirf, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dirf.Close()
+	return dirf.Sync()
+}

@@ -1,0 +1,327 @@
+// Package devnet runs a complete local hotline network in one directory:
+// one node per party, each with its own store and operator API, pinned to
+// each other and peered over mutual TLS on loopback, with one bilateral
+// channel per level. It backs `hotline dev` and the integration tests.
+package devnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/config"
+	"github.com/hotline-project/hotline/server"
+)
+
+// Names are the dev network's party names, in order.
+var Names = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett"}
+
+// MaxParties is the largest dev network.
+var MaxParties = len(Names)
+
+// Operator is the operator each dev party's token belongs to.
+const Operator = "duty"
+
+// Party is one party of a dev network.
+type Party struct {
+	Name   string
+	Dir    string
+	Token  string
+	Server *server.Server // nil while stopped
+}
+
+// Network is a dev network.
+type Network struct {
+	Dir     string
+	Parties []*Party
+	log     *slog.Logger
+}
+
+// Manifest is DIR/dev.json, what scripts read to drive the network.
+type Manifest struct {
+	Parties  []ManifestParty   `json:"parties"`
+	Channels []ManifestChannel `json:"channels"`
+}
+
+// ManifestParty is one party in dev.json.
+type ManifestParty struct {
+	Name    string `json:"name"`
+	API     string `json:"api"`
+	Token   string `json:"token"`
+	Console string `json:"console"`
+}
+
+// ManifestChannel is one channel in dev.json.
+type ManifestChannel struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Level   string   `json:"level"`
+	Members []string `json:"members"`
+}
+
+// Options adjust a dev network.
+type Options struct {
+	Parties int          // default 2
+	Logger  *slog.Logger // nil: discard
+	// SyncInterval for every node; zero keeps the default.
+	SyncInterval time.Duration
+}
+
+// Prepare creates the parties' node directories under dir if they do not
+// exist yet (fresh keys, free loopback ports, every party pinning every
+// other), and returns the network, not started. Run again on the same
+// directory, it finds what it made before.
+func Prepare(dir string, opts Options) (*Network, error) {
+	n := opts.Parties
+	if n == 0 {
+		n = 2
+	}
+	if n < 2 || n > MaxParties {
+		return nil, fmt.Errorf("dev: --parties must be 2 to %d, got %d", MaxParties, n)
+	}
+	net := &Network{Dir: dir, log: opts.Logger}
+	if net.log == nil {
+		net.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var dirs []*config.Dir
+	for _, name := range Names[:n] {
+		p := &Party{Name: name, Dir: filepath.Join(dir, name)}
+		d, err := config.Open(p.Dir)
+		if err != nil {
+			if _, statErr := os.Stat(filepath.Join(p.Dir, config.FileName)); !errors.Is(statErr, fs.ErrNotExist) {
+				return nil, err
+			}
+			cfg := config.Defaults(name)
+			apiAddr, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			peerAddr, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			cfg.API.Listen, cfg.Peer.Listen, cfg.Peer.Advertise = apiAddr, peerAddr, []string{peerAddr}
+			cfg.Log.Level = "debug"
+			if opts.SyncInterval > 0 {
+				cfg.Sync.Interval = config.Duration{Duration: opts.SyncInterval}
+			}
+			if d, err = config.Init(p.Dir, cfg); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(filepath.Join(p.Dir, "dev-token"), []byte(api.NewToken()+"\n"), 0o600); err != nil {
+				return nil, err
+			}
+		}
+		tok, err := os.ReadFile(filepath.Join(p.Dir, "dev-token"))
+		if err != nil {
+			return nil, fmt.Errorf("dev: %s has no dev-token; was it made by hotline dev? %w", p.Dir, err)
+		}
+		p.Token = strings.TrimSpace(string(tok))
+		net.Parties = append(net.Parties, p)
+		dirs = append(dirs, d)
+	}
+	for i, d := range dirs {
+		for j, other := range dirs {
+			if i == j {
+				continue
+			}
+			doc := other.Identity()
+			if _, err := d.AddPeer(&doc); err != nil {
+				return nil, fmt.Errorf("dev: pin %s at %s: %w", other.Config.Party, d.Config.Party, err)
+			}
+		}
+	}
+	return net, nil
+}
+
+// freePort returns a loopback address with a port free right now.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// Party returns the party named name.
+func (n *Network) Party(name string) *Party {
+	for _, p := range n.Parties {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// StartParty starts one party's node.
+func (n *Network) StartParty(ctx context.Context, p *Party) error {
+	if p.Server != nil {
+		return nil
+	}
+	s, err := server.Start(ctx, p.Dir, server.Options{Logger: n.log.With("node", p.Name)})
+	if err != nil {
+		return fmt.Errorf("dev: start %s: %w", p.Name, err)
+	}
+	if _, err := s.Store.OperatorByToken(ctx, api.HashToken(p.Token)); hotline.ErrorCode(err) == hotline.ENOTFOUND {
+		if err := s.Store.AddOperatorToken(ctx, Operator, api.HashToken(p.Token)); err != nil {
+			s.Close(ctx)
+			return err
+		}
+	}
+	p.Server = s
+	return nil
+}
+
+// StopParty stops one party's node cleanly.
+func (n *Network) StopParty(ctx context.Context, p *Party) error {
+	if p.Server == nil {
+		return nil
+	}
+	err := p.Server.Close(ctx)
+	p.Server = nil
+	return err
+}
+
+// Start starts every node and, on first start, sets up the channels: one
+// bilateral channel per level between the first two parties, proposed by
+// the first and accepted by the second, and with three or more parties one
+// policy channel of all. It then writes dev.json.
+func (n *Network) Start(ctx context.Context) error {
+	for _, p := range n.Parties {
+		if err := n.StartParty(ctx, p); err != nil {
+			n.Stop(ctx)
+			return err
+		}
+	}
+	if err := n.setupChannels(ctx); err != nil {
+		n.Stop(ctx)
+		return err
+	}
+	return n.WriteManifest()
+}
+
+// Stop stops every running node.
+func (n *Network) Stop(ctx context.Context) error {
+	var errs []error
+	for _, p := range n.Parties {
+		errs = append(errs, n.StopParty(ctx, p))
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Network) setupChannels(ctx context.Context) error {
+	a, b := n.Parties[0], n.Parties[1]
+	type want struct {
+		name    string
+		level   hotline.Level
+		members []*Party
+	}
+	var wants []want
+	for _, l := range hotline.Levels {
+		wants = append(wants, want{fmt.Sprintf("%s-%s-%s", a.Name, b.Name, l), l, []*Party{b}})
+	}
+	if len(n.Parties) > 2 {
+		wants = append(wants, want{"all-parties-policy", hotline.Policy, n.Parties[1:]})
+	}
+	existing := make(map[string]bool)
+	for _, c := range a.Server.Node.Channels() {
+		existing[c.Definition.Name] = true
+	}
+	for _, w := range wants {
+		if existing[w.name] {
+			continue
+		}
+		var others []string
+		for _, p := range w.members {
+			others = append(others, p.Name)
+		}
+		ch, err := a.Server.Node.Propose(ctx, Operator, w.name, string(w.level), others)
+		if err != nil {
+			return fmt.Errorf("dev: propose %s: %w", w.name, err)
+		}
+		for _, p := range w.members {
+			if err := waitFor(ctx, 30*time.Second, func() bool {
+				c, err := p.Server.Node.ResolveChannel(ch.ID.String())
+				return err == nil && c.State == hotline.ChannelInvited
+			}); err != nil {
+				return fmt.Errorf("dev: %s never received the proposal of %s: %w", p.Name, w.name, err)
+			}
+			if _, err := p.Server.Node.Accept(ctx, Operator, ch.ID.String()); err != nil {
+				return fmt.Errorf("dev: %s accept %s: %w", p.Name, w.name, err)
+			}
+		}
+		for _, p := range append([]*Party{a}, w.members...) {
+			if err := waitFor(ctx, 30*time.Second, func() bool {
+				c, err := p.Server.Node.ResolveChannel(ch.ID.String())
+				return err == nil && c.State == hotline.ChannelActive
+			}); err != nil {
+				return fmt.Errorf("dev: channel %s never became active at %s: %w", w.name, p.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %s", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Manifest describes the running network.
+func (n *Network) Manifest() Manifest {
+	var m Manifest
+	for _, p := range n.Parties {
+		mp := ManifestParty{Name: p.Name, Token: p.Token}
+		if p.Server != nil {
+			mp.API = p.Server.APIURL()
+			mp.Console = "" // the web console is not built yet; see README
+		}
+		m.Parties = append(m.Parties, mp)
+	}
+	if a := n.Parties[0].Server; a != nil {
+		for _, c := range a.Node.Channels() {
+			mc := ManifestChannel{ID: c.ID.String(), Name: c.Definition.Name, Level: c.Definition.Level}
+			for _, mem := range c.Definition.Members {
+				mc.Members = append(mc.Members, mem.Party)
+			}
+			m.Channels = append(m.Channels, mc)
+		}
+	}
+	return m
+}
+
+// WriteManifest writes DIR/dev.json.
+func (n *Network) WriteManifest() error {
+	b, err := json.MarshalIndent(n.Manifest(), "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(n.Dir, ".dev.json.tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(n.Dir, "dev.json"))
+}

@@ -1,0 +1,126 @@
+package devnet
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/client"
+	"github.com/hotline-project/hotline/node"
+)
+
+// MustStart starts a dev network of n parties in a temporary directory and
+// stops it when the test ends.
+func MustStart(tb testing.TB, n int) *Network {
+	tb.Helper()
+	net, err := Prepare(tb.TempDir(), Options{Parties: n, SyncInterval: 200 * time.Millisecond})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := net.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { net.Stop(context.Background()) })
+	return net
+}
+
+func clientOf(p *Party) *client.Client { return client.New(p.Server.APIURL(), p.Token) }
+
+// eventually polls cond until it returns true, failing the test after 20s.
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func findEntry(tb testing.TB, c *client.Client, ch, id string) *node.EntryView {
+	tb.Helper()
+	log, err := c.Log(context.Background(), ch)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := range log {
+		if log[i].ID == id {
+			return &log[i]
+		}
+	}
+	return nil
+}
+
+func TestNetwork_SendDeliverAck(t *testing.T) {
+	net := MustStart(t, 2)
+	ctx := context.Background()
+	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
+
+	// dev.json describes the network as DESIGN.md says.
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(net.Dir, "dev.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Parties) != 2 || m.Parties[0].Name != "alpha" || m.Parties[1].API == "" || len(m.Channels) != len(hotline.Levels) {
+		t.Fatalf("dev.json = %s", b)
+	}
+	for _, c := range m.Channels {
+		if !slices.Equal(c.Members, []string{"alpha", "bravo"}) {
+			t.Fatalf("channel %s members %v", c.Name, c.Members)
+		}
+	}
+
+	ack := "10m"
+	sent, err := alpha.Send(ctx, "alpha-bravo-strategic", api.SendRequest{Text: "Request call at 0900Z", Lang: "en", AckWithin: &ack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bravo holds the message; alpha holds bravo's signed receipt for it.
+	eventually(t, "bravo holds the message", func() bool {
+		e := findEntry(t, bravo, "alpha-bravo-strategic", sent.ID)
+		return e != nil && e.Text == "Request call at 0900Z" && e.Author == "alpha" && e.Operator == Operator
+	})
+	eventually(t, "alpha sees it delivered", func() bool {
+		e := findEntry(t, alpha, "alpha-bravo-strategic", sent.ID)
+		return e != nil && e.Delivered != nil && !e.DeliveredTo["bravo"].IsZero()
+	})
+	e := findEntry(t, alpha, "alpha-bravo-strategic", sent.ID)
+	if e.Acked || e.Overdue || e.Deadline == nil || e.Deadline.Sub(*e.Delivered) != 10*time.Minute {
+		t.Fatalf("before ack: %+v", e)
+	}
+	// The delivered state is backed by a receipt entry in bravo's feed.
+	log, _ := alpha.Log(ctx, "alpha-bravo-strategic")
+	if !slices.ContainsFunc(log, func(v node.EntryView) bool {
+		return v.Kind == "receipt" && v.Author == "bravo" && slices.ContainsFunc(v.Holds, func(h node.RefView) bool { return h.Party == "alpha" && h.Seq >= sent.Seq })
+	}) {
+		t.Fatal("no bravo receipt covering the message in alpha's log")
+	}
+
+	if _, err := bravo.Mark(ctx, "alpha-bravo-strategic", sent.ID[:12], "ack", "Agreed, 0900Z"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alpha sees it acknowledged", func() bool {
+		e := findEntry(t, alpha, "alpha-bravo-strategic", sent.ID)
+		return e != nil && e.Acked && len(e.AckedBy) == 1 && e.AckedBy[0].Party == "bravo" && e.AckedBy[0].Operator == Operator && e.AckedBy[0].Reply == "Agreed, 0900Z"
+	})
+
+	// Both nodes show the same channel in the same order.
+	eventually(t, "both logs agree", func() bool {
+		la, _ := alpha.Log(ctx, "alpha-bravo-strategic")
+		lb, _ := bravo.Log(ctx, "alpha-bravo-strategic")
+		return slices.EqualFunc(la, lb, func(a, b node.EntryView) bool { return a.ID == b.ID })
+	})
+}

@@ -1,0 +1,58 @@
+package node
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+type metrics struct {
+	reg             *prometheus.Registry
+	entriesStored   *prometheus.CounterVec
+	entriesReceived *prometheus.CounterVec
+	entriesRejected *prometheus.CounterVec
+	equivocations   prometheus.Counter
+	storeErrors     prometheus.Counter
+	commitSeconds   prometheus.Histogram
+	batchEntries    prometheus.Histogram
+	peerUp          *prometheus.GaugeVec
+	peerBacklog     *prometheus.GaugeVec
+}
+
+func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
+	m := &metrics{
+		reg: reg,
+		entriesStored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_entries_stored_total", Help: "Entries durably stored, by kind and origin (local or peer).",
+		}, []string{"kind", "origin"}),
+		entriesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_entries_received_total", Help: "Entries received from each peer, before verification.",
+		}, []string{"peer"}),
+		entriesRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_entries_rejected_total", Help: "Entries from peers refused, by peer and reason.",
+		}, []string{"peer", "reason"}),
+		equivocations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotline_equivocations_total", Help: "Two different signed entries with one seq seen (alarm).",
+		}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotline_store_commit_errors_total", Help: "Store transactions that failed and were discarded.",
+		}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hotline_store_commit_seconds", Help: "Time to commit (and fsync) one write batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+		batchEntries: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hotline_store_batch_entries", Help: "Entries per committed write batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+		}),
+		peerUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hotline_peer_up", Help: "1 if the last sync with the peer succeeded.",
+		}, []string{"peer"}),
+		peerBacklog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hotline_peer_backlog_entries", Help: "Entries the peer lacks, as last counted (capped at one batch).",
+		}, []string{"peer"}),
+	}
+	reg.MustRegister(m.entriesStored, m.entriesReceived, m.entriesRejected, m.equivocations, m.storeErrors,
+		m.commitSeconds, m.batchEntries, m.peerUp, m.peerBacklog)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

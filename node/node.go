@@ -1,0 +1,255 @@
+// Package node is one party's hotline node: it writes its party's feeds,
+// verifies and stores the other members' feeds, proves delivery with signed
+// receipts, and keeps every peer in sync.
+//
+// All writes go through one goroutine, the writer, which groups whatever is
+// waiting into one store transaction (one fsync for many entries), assigns
+// sequence numbers and causal references, signs, and only then answers the
+// callers. Because a node stores an entry only once it holds everything the
+// entry references, its storage order is a causal order; the peer sync sends
+// entries in that order, so the receiver's checks always find what an entry
+// depends on.
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/peer"
+)
+
+// Config configures a node.
+type Config struct {
+	Key    *identity.SigningKey
+	TLSKey *identity.TLSKey
+	Store  hotline.Store
+	Peers  []identity.Document // the other parties, as pinned
+	Logger *slog.Logger
+	// Registry receives the node's metrics; nil means a new registry.
+	Registry *prometheus.Registry
+	// SyncInterval is how often each peer is polled for entries we lack even
+	// when nothing new was pushed; zero means 5 seconds.
+	SyncInterval time.Duration
+	// RetryMax caps the backoff between attempts to reach a peer; zero
+	// means one minute.
+	RetryMax time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Node is a running hotline node.
+type Node struct {
+	self    string
+	key     *identity.SigningKey
+	tlsKey  *identity.TLSKey
+	store   hotline.Store
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	events  *broker
+
+	peers   map[string]*pinnedPeer // by party name
+	byTLS   map[identity.Fingerprint]string
+	syncInt time.Duration
+	retry   time.Duration
+
+	mu       sync.RWMutex // guards heads and channels, written only by the writer
+	heads    map[hotline.Feed]hotline.Head
+	channels map[entry.ChannelID]*hotline.Channel
+
+	writes chan *writeReq
+	stop   context.CancelFunc
+	ctx    context.Context
+	wg     sync.WaitGroup
+	closed chan struct{}
+}
+
+// pinnedPeer is another party as this node pinned it.
+type pinnedPeer struct {
+	doc    identity.Document
+	pub    ed25519.PublicKey
+	client *peer.Client
+	link   *link
+}
+
+// New opens a node on its store. It does not start the writer or the peer
+// links: call Start.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Key == nil || cfg.TLSKey == nil || cfg.Store == nil {
+		return nil, errors.New("node: Key, TLSKey and Store are required")
+	}
+	n := &Node{
+		self:     cfg.Key.Party,
+		key:      cfg.Key,
+		tlsKey:   cfg.TLSKey,
+		store:    cfg.Store,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		peers:    make(map[string]*pinnedPeer),
+		byTLS:    make(map[identity.Fingerprint]string),
+		syncInt:  cfg.SyncInterval,
+		retry:    cfg.RetryMax,
+		writes:   make(chan *writeReq, 1024),
+		closed:   make(chan struct{}),
+		events:   newBroker(),
+		channels: make(map[entry.ChannelID]*hotline.Channel),
+	}
+	if n.log == nil {
+		n.log = slog.Default()
+	}
+	n.log = n.log.With("party", n.self)
+	if n.now == nil {
+		n.now = time.Now
+	}
+	if n.syncInt == 0 {
+		n.syncInt = 5 * time.Second
+	}
+	if n.retry == 0 {
+		n.retry = time.Minute
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	n.metrics = newMetrics(reg, n)
+	for _, d := range cfg.Peers {
+		if err := n.pin(d); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if n.heads, err = n.store.Heads(ctx); err != nil {
+		return nil, fmt.Errorf("node: load heads: %w", err)
+	}
+	chans, err := n.store.Channels(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("node: load channels: %w", err)
+	}
+	for i := range chans {
+		n.channels[chans[i].ID] = &chans[i]
+	}
+	return n, nil
+}
+
+func (n *Node) pin(d identity.Document) error {
+	if err := d.Check(); err != nil {
+		return fmt.Errorf("node: peer %s: %w", d.Party, err)
+	}
+	if d.Party == n.self {
+		return fmt.Errorf("node: peer document for %s is this node's own party", d.Party)
+	}
+	if _, dup := n.peers[d.Party]; dup {
+		return fmt.Errorf("node: party %s pinned twice", d.Party)
+	}
+	_, pub, err := identity.ParseVerifierKey(d.Key)
+	if err != nil {
+		return err
+	}
+	n.peers[d.Party] = &pinnedPeer{
+		doc:    d,
+		pub:    pub,
+		client: peer.NewClient(d.Party, d.Endpoints, n.tlsKey, d.TLS),
+		link:   &link{party: d.Party, notify: make(chan struct{}, 1)},
+	}
+	n.byTLS[d.TLS] = d.Party
+	return nil
+}
+
+// Start starts the writer and one sync loop per peer. They run until Close.
+func (n *Node) Start() {
+	n.ctx, n.stop = context.WithCancel(context.Background())
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.writer()
+	}()
+	for _, p := range n.peers {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.syncLoop(p)
+		}()
+	}
+}
+
+// Close stops the sync loops and the writer. Writes already accepted by the
+// writer complete; later ones fail with EUNAVAILABLE. It does not close the
+// store.
+func (n *Node) Close() {
+	if n.stop == nil {
+		return
+	}
+	close(n.closed)
+	n.stop()
+	n.wg.Wait()
+	for _, p := range n.peers {
+		p.client.Close()
+	}
+	n.events.close()
+}
+
+// Self returns this node's party name.
+func (n *Node) Self() string { return n.self }
+
+// Identity returns this node's identity document for the given endpoints.
+func (n *Node) Identity(endpoints []string) identity.Document {
+	return identity.Document{Party: n.self, Key: n.key.VerifierKey(), TLS: n.tlsKey.Fingerprint(), Endpoints: endpoints}
+}
+
+// Peers returns the pinned parties, sorted by name.
+func (n *Node) Peers() []string {
+	var out []string
+	for name := range n.peers {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Metrics returns the registry holding the node's metrics.
+func (n *Node) Metrics() *prometheus.Registry { return n.metrics.reg }
+
+// Subscribe returns a subscription to the node's events. Cancel it when done.
+func (n *Node) Subscribe() *Subscription { return n.events.subscribe() }
+
+// PartyFor implements peer.Handler.
+func (n *Node) PartyFor(fp string) (string, bool) {
+	p, ok := n.byTLS[identity.Fingerprint(fp)]
+	return p, ok
+}
+
+// keyOf returns the pinned public key of party (this node's own included).
+func (n *Node) keyOf(party string) (ed25519.PublicKey, string, bool) {
+	if party == n.self {
+		return n.key.Public(), n.key.VerifierKey(), true
+	}
+	p, ok := n.peers[party]
+	if !ok {
+		return nil, "", false
+	}
+	return p.pub, p.doc.Key, true
+}
+
+func (n *Node) head(f hotline.Feed) hotline.Head {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.heads[f]
+}
+
+func (n *Node) channel(id entry.ChannelID) (*hotline.Channel, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	c, ok := n.channels[id]
+	return c, ok
+}

@@ -1,0 +1,250 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/entry"
+)
+
+// Channels returns every channel this node knows, by level then name.
+func (n *Node) Channels() []hotline.Channel {
+	n.mu.RLock()
+	out := make([]hotline.Channel, 0, len(n.channels))
+	for _, c := range n.channels {
+		out = append(out, *c)
+	}
+	n.mu.RUnlock()
+	order := func(l string) int { return slices.Index(hotline.Levels, hotline.Level(l)) }
+	slices.SortFunc(out, func(a, b hotline.Channel) int {
+		if d := order(a.Definition.Level) - order(b.Definition.Level); d != 0 {
+			return d
+		}
+		if c := strings.Compare(a.Definition.Name, b.Definition.Name); c != 0 {
+			return c
+		}
+		return slices.Compare(a.ID[:], b.ID[:])
+	})
+	return out
+}
+
+// ResolveChannel finds a channel by full id, by name, or by a unique id
+// prefix of at least 8 hex digits.
+func (n *Node) ResolveChannel(ref string) (*hotline.Channel, error) {
+	if ref == "" {
+		return nil, hotline.Errorf(hotline.EINVALID, "no channel named: give a channel id or name")
+	}
+	var byName, byPrefix []hotline.Channel
+	for _, c := range n.Channels() {
+		id := c.ID.String()
+		if id == ref {
+			return &c, nil
+		}
+		if c.Definition.Name == ref {
+			byName = append(byName, c)
+		}
+		if len(ref) >= 8 && strings.HasPrefix(id, ref) {
+			byPrefix = append(byPrefix, c)
+		}
+	}
+	for _, set := range [][]hotline.Channel{byName, byPrefix} {
+		switch len(set) {
+		case 0:
+			continue
+		case 1:
+			return &set[0], nil
+		default:
+			return nil, hotline.Errorf(hotline.ECONFLICT, "%q names %d channels; use the channel id (see hotline channel list)", ref, len(set))
+		}
+	}
+	return nil, hotline.Errorf(hotline.ENOTFOUND, "no channel %q on this node (see hotline channel list)", ref)
+}
+
+// Propose writes a proposal for a new channel among this party and others.
+// The channel becomes active once every other member accepts.
+func (n *Node) Propose(ctx context.Context, operator, name, level string, others []string) (*hotline.Channel, error) {
+	if err := entry.CheckName("channel", name); err != nil {
+		return nil, hotline.Errorf(hotline.EINVALID, "%v", trimPrefix(err))
+	}
+	if _, err := hotline.ParseLevel(level); err != nil {
+		return nil, err
+	}
+	members := []entry.Member{{Party: n.self, Key: n.key.VerifierKey()}}
+	for _, p := range others {
+		if p == n.self || slices.ContainsFunc(members, func(m entry.Member) bool { return m.Party == p }) {
+			continue
+		}
+		_, key, ok := n.keyOf(p)
+		if !ok {
+			return nil, hotline.Errorf(hotline.EINVALID, "party %q is not pinned on this node; pin it first with hotline peer add", p)
+		}
+		members = append(members, entry.Member{Party: p, Key: key})
+	}
+	if len(members) < 2 {
+		return nil, hotline.Errorf(hotline.EINVALID, "a channel needs at least one other party")
+	}
+	if len(members) > entry.MaxMembers {
+		return nil, hotline.Errorf(hotline.EINVALID, "a channel has at most %d members", entry.MaxMembers)
+	}
+	slices.SortFunc(members, func(a, b entry.Member) int { return strings.Compare(a.Party, b.Party) })
+	def := &entry.Definition{Name: name, Level: level, Proposer: n.self, Members: members, Created: n.now().UnixMilli()}
+	rand.Read(def.Nonce[:])
+	id := def.ChannelID()
+	r := n.submit(ctx, &writeReq{local: &localWrite{
+		channel: id, kind: entry.KindConfig, operator: operator, newChannel: def,
+		body: &entry.Config{Action: entry.ActionPropose, Definition: def},
+	}})
+	if r.err != nil {
+		return nil, r.err
+	}
+	c, _ := n.channel(id)
+	return c, nil
+}
+
+// Accept writes this party's acceptance of a channel it was invited to.
+func (n *Node) Accept(ctx context.Context, operator, ref string) (*hotline.Channel, error) {
+	ch, err := n.ResolveChannel(ref)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &entry.Config{Action: entry.ActionAccept}
+	r := n.submit(ctx, &writeReq{local: &localWrite{
+		channel: ch.ID, kind: entry.KindConfig, operator: operator, body: cfg,
+		check: func(b *batch, ch *hotline.Channel) error {
+			if ch.State != hotline.ChannelInvited {
+				return hotline.Errorf(hotline.ECONFLICT, "channel %s is %s: only a channel this party was invited to can be accepted", ch.Definition.Name, ch.State)
+			}
+			proposer := hotline.Feed{Channel: ch.ID, Party: ch.Definition.Proposer}
+			id, ok, err := b.idAt(ctx, proposer, 1)
+			if err != nil || !ok {
+				return fmt.Errorf("proposal of channel %s missing from the store: %v", ch.ID, err)
+			}
+			cfg.Proposal = &entry.Ref{Party: ch.Definition.Proposer, Seq: 1, ID: id}
+			return nil
+		},
+	}})
+	if r.err != nil {
+		return nil, r.err
+	}
+	c, _ := n.channel(ch.ID)
+	return c, nil
+}
+
+// MessageInput is what an operator sends.
+type MessageInput struct {
+	Text string
+	Lang string
+	// AckWithin is the acknowledgement deadline; nil means the channel
+	// level's default, zero means no acknowledgement is requested.
+	AckWithin *time.Duration
+}
+
+// Send writes a message to a channel and returns once it is durable.
+func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) (*entry.Entry, error) {
+	ch, err := n.ResolveChannel(ref)
+	if err != nil {
+		return nil, err
+	}
+	ack := ch.Level().DefaultAckWithin()
+	if in.AckWithin != nil {
+		ack = *in.AckWithin
+	}
+	if ack < 0 || ack > entry.MaxAckWithin {
+		return nil, hotline.Errorf(hotline.EINVALID, "acknowledgement deadline %s is out of range: give 0 (none) up to %s", ack, entry.MaxAckWithin)
+	}
+	if ack%time.Millisecond != 0 {
+		ack = ack.Truncate(time.Millisecond)
+	}
+	msg := &entry.Message{Text: in.Text, Lang: in.Lang, AckWithin: ack.Milliseconds()}
+	if err := msg.Check(); err != nil {
+		return nil, hotline.Errorf(hotline.EINVALID, "%s", trimPrefix(err))
+	}
+	r := n.submit(ctx, &writeReq{local: &localWrite{
+		channel: ch.ID, kind: entry.KindMessage, operator: operator, body: msg,
+		check: activeOnly,
+	}})
+	return r.entry, r.err
+}
+
+func activeOnly(_ *batch, ch *hotline.Channel) error {
+	if ch.State != hotline.ChannelActive {
+		return hotline.Errorf(hotline.ECONFLICT, "channel %s is %s, not active: every member must accept it first", ch.Definition.Name, ch.State)
+	}
+	return nil
+}
+
+// Mark writes a read or ack entry for a message of another party.
+func (n *Node) Mark(ctx context.Context, operator, ref, target string, kind entry.Kind, reply string) (*entry.Entry, error) {
+	if kind != entry.KindRead && kind != entry.KindAck {
+		return nil, hotline.Errorf(hotline.EINVALID, "mark kind must be read or ack")
+	}
+	ch, err := n.ResolveChannel(ref)
+	if err != nil {
+		return nil, err
+	}
+	st, err := n.findEntry(ctx, ch, target)
+	if err != nil {
+		return nil, err
+	}
+	if st.Kind != entry.KindMessage {
+		return nil, hotline.Errorf(hotline.EINVALID, "entry %s is a %s, not a message: only messages can be read or acknowledged", st.ID(), st.Kind)
+	}
+	if st.Author == n.self {
+		return nil, hotline.Errorf(hotline.EINVALID, "entry %s was sent by this party; only the receiving side acknowledges", st.ID())
+	}
+	mark := &entry.Mark{Target: st.Ref(), Reply: reply}
+	if err := mark.Check(); err != nil {
+		return nil, hotline.Errorf(hotline.EINVALID, "%s", trimPrefix(err))
+	}
+	r := n.submit(ctx, &writeReq{local: &localWrite{channel: ch.ID, kind: kind, operator: operator, body: mark, check: activeOnly}})
+	return r.entry, r.err
+}
+
+// findEntry finds an entry of ch by full id or unique id prefix (8+ hex).
+func (n *Node) findEntry(ctx context.Context, ch *hotline.Channel, ref string) (*hotline.Stored, error) {
+	ref = strings.ToLower(ref)
+	if id, err := entry.ParseID(ref); err == nil {
+		st, err := n.store.Entry(ctx, id)
+		if err == nil && st.Channel != ch.ID {
+			return nil, hotline.Errorf(hotline.ENOTFOUND, "entry %s is not in channel %s", ref, ch.Definition.Name)
+		}
+		return st, err
+	}
+	if _, err := hex.DecodeString(ref[:len(ref)&^1]); err != nil || len(ref) < 8 {
+		return nil, hotline.Errorf(hotline.EINVALID, "entry id %q: give the full id or at least 8 of its hex digits", ref)
+	}
+	log, err := n.store.Log(ctx, ch.ID)
+	if err != nil {
+		return nil, err
+	}
+	var found *hotline.Stored
+	for _, st := range log.Entries {
+		if strings.HasPrefix(st.ID().String(), ref) {
+			if found != nil {
+				return nil, hotline.Errorf(hotline.ECONFLICT, "entry id prefix %q is ambiguous; give more digits", ref)
+			}
+			found = st
+		}
+	}
+	if found == nil {
+		return nil, hotline.Errorf(hotline.ENOTFOUND, "no entry %q in channel %s", ref, ch.Definition.Name)
+	}
+	return found, nil
+}
+
+// trimPrefix drops the package prefix of a format error for operators.
+func trimPrefix(err error) string {
+	s := err.Error()
+	for _, p := range []string{"entry: malformed: ", "entry: too large: ", "entry: "} {
+		if rest, ok := strings.CutPrefix(s, p); ok {
+			return rest
+		}
+	}
+	return s
+}

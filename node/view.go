@@ -1,0 +1,250 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/entry"
+)
+
+// MarkView is one read or acknowledgement of a message.
+type MarkView struct {
+	Party    string    `json:"party"`
+	Operator string    `json:"operator"`
+	Time     time.Time `json:"time"`
+	Reply    string    `json:"reply,omitempty"`
+}
+
+// RefView is a reference to another entry.
+type RefView struct {
+	Party string `json:"party"`
+	Seq   uint64 `json:"seq"`
+	ID    string `json:"id"`
+}
+
+// EntryView is an entry with the state derived from the signed log. Every
+// state field is backed by a signed entry: delivered by the receiving
+// party's receipt, read and acked by its read and ack entries.
+type EntryView struct {
+	ID       string     `json:"id"`
+	Channel  string     `json:"channel"`
+	Author   string     `json:"author"`
+	Operator string     `json:"operator,omitempty"`
+	Seq      uint64     `json:"seq"`
+	Kind     entry.Kind `json:"kind"`
+	Time     time.Time  `json:"time"`     // author's clock
+	Received time.Time  `json:"received"` // this node's clock, when it stored the entry
+	Text     string     `json:"text"`
+	Lang     string     `json:"lang,omitempty"`
+	Refs     []RefView  `json:"refs,omitempty"`
+
+	// Messages only.
+	AckWithinSeconds *float64             `json:"ack_within_seconds,omitempty"`
+	Delivered        *time.Time           `json:"delivered"` // when the last receiving member's receipt was signed; null until all have
+	DeliveredTo      map[string]time.Time `json:"delivered_to,omitempty"`
+	Pending          []string             `json:"pending,omitempty"` // members that have not receipted it yet
+	Deadline         *time.Time           `json:"deadline,omitempty"`
+	Read             bool                 `json:"read"`
+	ReadBy           []MarkView           `json:"read_by,omitempty"`
+	Acked            bool                 `json:"acked"`
+	AckedBy          []MarkView           `json:"acked_by,omitempty"`
+	Overdue          bool                 `json:"overdue"`
+
+	// Receipts, reads and acks.
+	Holds  []RefView `json:"holds,omitempty"`
+	Target *RefView  `json:"target,omitempty"`
+}
+
+// Log returns a channel's entries in channel order with their state.
+//
+// Channel order is a deterministic causal order: an entry comes after its
+// predecessor in its feed and after every entry it references, ties broken
+// by causal depth, then party name. Two nodes holding the same entries show
+// them in the same order, whatever order they arrived in; no timestamp is
+// used.
+func (n *Node) Log(ctx context.Context, ref string) (*hotline.Channel, []EntryView, error) {
+	ch, err := n.ResolveChannel(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := n.store.Log(ctx, ch.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ordered := causalOrder(log.Entries)
+	receipts := indexReceipts(log.Receipts)
+	marks := make(map[entry.ID][]hotline.MarkRow)
+	for _, m := range log.Marks {
+		marks[m.Target.ID] = append(marks[m.Target.ID], m)
+	}
+	now := n.now()
+	views := make([]EntryView, 0, len(ordered))
+	for _, st := range ordered {
+		v, err := n.view(ch, st, receipts, marks, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		views = append(views, v)
+	}
+	return ch, views, nil
+}
+
+// causalOrder sorts entries stored in a causal order (storage order) into
+// the canonical channel order.
+func causalOrder(entries []*hotline.Stored) []*hotline.Stored {
+	depth := make(map[hotline.Feed]map[uint64]int)
+	at := func(party string, ch entry.ChannelID, seq uint64) int {
+		return depth[hotline.Feed{Channel: ch, Party: party}][seq]
+	}
+	d := make(map[entry.ID]int, len(entries))
+	for _, st := range entries {
+		k := at(st.Author, st.Channel, st.Seq-1)
+		for _, r := range st.Refs {
+			k = max(k, at(r.Party, st.Channel, r.Seq))
+		}
+		k++
+		f := hotline.Feed{Channel: st.Channel, Party: st.Author}
+		if depth[f] == nil {
+			depth[f] = make(map[uint64]int)
+		}
+		depth[f][st.Seq] = k
+		d[st.ID()] = k
+	}
+	out := slices.Clone(entries)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if d[a.ID()] != d[b.ID()] {
+			return d[a.ID()] < d[b.ID()]
+		}
+		if a.Author != b.Author {
+			return a.Author < b.Author
+		}
+		return a.Seq < b.Seq
+	})
+	return out
+}
+
+// receiptIndex holds, per receiver and feed, the cumulative receipts in
+// the receiver's feed order (and so in increasing seq held).
+type receiptIndex map[[2]string][]hotline.ReceiptRow
+
+func indexReceipts(rows []hotline.ReceiptRow) receiptIndex {
+	idx := make(receiptIndex)
+	for _, r := range rows {
+		k := [2]string{r.Receiver, r.Party}
+		idx[k] = append(idx[k], r)
+	}
+	return idx
+}
+
+// deliveredAt returns when receiver first receipted party's entry seq.
+func (idx receiptIndex) deliveredAt(receiver, party string, seq uint64) (time.Time, bool) {
+	rows := idx[[2]string{receiver, party}]
+	i := sort.Search(len(rows), func(i int) bool { return rows[i].Seq >= seq })
+	if i == len(rows) {
+		return time.Time{}, false
+	}
+	return rows[i].Time, true
+}
+
+func refView(r entry.Ref) RefView { return RefView{Party: r.Party, Seq: r.Seq, ID: r.ID.String()} }
+
+func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptIndex, marks map[entry.ID][]hotline.MarkRow, now time.Time) (EntryView, error) {
+	v := EntryView{ID: st.ID().String(), Channel: ch.ID.String(), Author: st.Author, Operator: st.Operator,
+		Seq: st.Seq, Kind: st.Kind, Time: st.AuthorTime(), Received: st.Received}
+	for _, r := range st.Refs {
+		v.Refs = append(v.Refs, refView(r))
+	}
+	if st.Body == nil {
+		v.Text = "(body redacted)"
+		return v, nil
+	}
+	body, err := entry.DecodeBody(st.Entry)
+	if err != nil {
+		return v, fmt.Errorf("stored entry %s: %w", st.ID(), err)
+	}
+	switch b := body.(type) {
+	case *entry.Message:
+		v.Text, v.Lang = b.Text, b.Lang
+		n.messageState(ch, st, b, &v, receipts, marks[st.ID()], now)
+	case *entry.Receipt:
+		var parts []string
+		for _, h := range b.Holds {
+			v.Holds = append(v.Holds, refView(h))
+			parts = append(parts, fmt.Sprintf("%s up to %d", h.Party, h.Seq))
+		}
+		v.Text = "holds " + strings.Join(parts, ", ")
+	case *entry.Mark:
+		t := refView(b.Target)
+		v.Target = &t
+		verb := map[entry.Kind]string{entry.KindRead: "read", entry.KindAck: "acknowledged"}[st.Kind]
+		v.Text = fmt.Sprintf("%s %s/%d", verb, b.Target.Party, b.Target.Seq)
+		if b.Reply != "" {
+			v.Text += ": " + b.Reply
+		}
+	case *entry.Config:
+		if b.Action == entry.ActionPropose {
+			var ms []string
+			for _, m := range b.Definition.Members {
+				ms = append(ms, m.Party)
+			}
+			v.Text = fmt.Sprintf("proposes %s channel %s with %s", b.Definition.Level, b.Definition.Name, strings.Join(ms, ", "))
+		} else {
+			v.Text = fmt.Sprintf("accepts the channel proposed by %s", b.Proposal.Party)
+		}
+	}
+	return v, nil
+}
+
+// messageState fills in delivery, read, ack and deadline state. The
+// deadline runs from the moment the last receiving member signed its
+// receipt: a message is not overdue before it is delivered.
+func (n *Node) messageState(ch *hotline.Channel, st *hotline.Stored, m *entry.Message, v *EntryView, receipts receiptIndex, ms []hotline.MarkRow, now time.Time) {
+	v.DeliveredTo = make(map[string]time.Time)
+	var last time.Time
+	allDelivered := true
+	for _, mem := range ch.Definition.Members {
+		if mem.Party == st.Author {
+			continue
+		}
+		t, ok := receipts.deliveredAt(mem.Party, st.Author, st.Seq)
+		if !ok {
+			allDelivered = false
+			v.Pending = append(v.Pending, mem.Party)
+			continue
+		}
+		v.DeliveredTo[mem.Party] = t
+		if t.After(last) {
+			last = t
+		}
+	}
+	if allDelivered {
+		v.Delivered = &last
+	}
+	ackers := make(map[string]bool)
+	for _, mk := range ms {
+		mv := MarkView{Party: mk.Party, Operator: mk.Operator, Time: mk.Time, Reply: mk.Reply}
+		if mk.Kind == entry.KindAck {
+			v.AckedBy = append(v.AckedBy, mv)
+			ackers[mk.Party] = true
+		} else {
+			v.ReadBy = append(v.ReadBy, mv)
+		}
+	}
+	v.Read = len(v.ReadBy) > 0 || len(v.AckedBy) > 0
+	v.Acked = len(ackers) == len(ch.Definition.Members)-1
+	if m.AckWithin > 0 {
+		secs := float64(m.AckWithin) / 1000
+		v.AckWithinSeconds = &secs
+		if v.Delivered != nil {
+			dl := v.Delivered.Add(time.Duration(m.AckWithin) * time.Millisecond)
+			v.Deadline = &dl
+			v.Overdue = !v.Acked && now.After(dl)
+		}
+	}
+}

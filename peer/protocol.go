@@ -1,0 +1,165 @@
+// Package peer is the link between nodes of different parties: HTTP over
+// TLS 1.3 with mutual authentication, each side pinning the other's key
+// (see package identity), on a listener of its own, never the operator API's.
+//
+// The protocol has three calls, all CBOR:
+//
+//	GET  /peer/v1/heads    what the server holds of every feed it shares with the caller
+//	POST /peer/v1/entries  push: a CBOR sequence (RFC 8742) of signed entries
+//	POST /peer/v1/pull     pull: the caller's heads in, the entries it lacks out
+//
+// Entries carry their author's signature, so a node may forward entries of
+// any member of a channel they share; the receiver verifies each one before
+// storing it. The caller's party is known from its TLS key alone.
+package peer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/hotline-project/hotline/entry"
+)
+
+// Limits on one request or response of the peer protocol.
+const (
+	MaxBatchEntries = 1024     // entries in one push or pull
+	MaxBatchBytes   = 16 << 20 // bytes in one push or pull body
+	MaxHeads        = 1 << 16  // feed heads in one heads list
+)
+
+// FeedHead is the newest entry a node holds of one feed.
+type FeedHead struct {
+	Channel entry.ChannelID `cbor:"1,keyasint"`
+	Party   string          `cbor:"2,keyasint"`
+	Seq     uint64          `cbor:"3,keyasint"`
+	ID      entry.ID        `cbor:"4,keyasint"`
+}
+
+// Heads is the body of a heads response and of a pull request.
+type Heads struct {
+	Heads []FeedHead `cbor:"1,keyasint"`
+}
+
+// Rejection says why one pushed entry was refused.
+type Rejection struct {
+	ID    entry.ID `cbor:"1,keyasint"`
+	Error string   `cbor:"2,keyasint"`
+}
+
+// PushResult is the response to a push.
+type PushResult struct {
+	Stored     int         `cbor:"1,keyasint"`
+	Duplicates int         `cbor:"2,keyasint"`
+	Rejected   []Rejection `cbor:"3,keyasint,omitempty"`
+	Heads      []FeedHead  `cbor:"4,keyasint,omitempty"` // the server's heads of the feeds pushed, after storing
+}
+
+// Handler is what a node provides to the peer server. Party is the calling
+// party, authenticated by its pinned TLS key.
+type Handler interface {
+	// PartyForTLS returns the party whose pinned TLS key has fingerprint fp.
+	PartyFor(fp string) (party string, ok bool)
+	// PeerHeads returns the heads of every feed shared with party.
+	PeerHeads(ctx context.Context, party string) ([]FeedHead, error)
+	// PeerPush verifies and stores entries pushed by party.
+	PeerPush(ctx context.Context, party string, raw [][]byte) (*PushResult, error)
+	// PeerPull returns up to limit entries that party lacks, given its heads,
+	// in an order in which each entry's dependencies come first.
+	PeerPull(ctx context.Context, party string, heads []FeedHead, limit int) ([]*entry.Entry, error)
+}
+
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
+		panic(err)
+	}
+	if decMode, err = (cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		MaxNestedLevels:   6,
+		MaxArrayElements:  MaxHeads,
+		MaxMapPairs:       16,
+		IndefLength:       cbor.IndefLengthForbidden,
+		TagsMd:            cbor.TagsForbidden,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+		UTF8:              cbor.UTF8RejectInvalid,
+	}).DecMode(); err != nil {
+		panic(err)
+	}
+}
+
+// ErrMalformed is returned for peer protocol bodies that do not decode.
+var ErrMalformed = errors.New("peer: malformed message")
+
+// DecodeHeads decodes a heads list and checks its limits.
+func DecodeHeads(b []byte) ([]FeedHead, error) {
+	var h Heads
+	if err := decMode.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("%w: heads: %v", ErrMalformed, err)
+	}
+	for _, fh := range h.Heads {
+		if err := entry.CheckName("party", fh.Party); err != nil {
+			return nil, fmt.Errorf("%w: heads: %v", ErrMalformed, err)
+		}
+	}
+	return h.Heads, nil
+}
+
+// DecodePushResult decodes a push response.
+func DecodePushResult(b []byte) (*PushResult, error) {
+	var r PushResult
+	if err := decMode.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%w: push result: %v", ErrMalformed, err)
+	}
+	return &r, nil
+}
+
+// EncodeEntries writes entries as a CBOR sequence.
+func EncodeEntries(entries []*entry.Entry) []byte {
+	var buf bytes.Buffer
+	for _, e := range entries {
+		buf.Write(e.Encode())
+	}
+	return buf.Bytes()
+}
+
+// SplitEntries splits a CBOR sequence of entries into the encoded entries,
+// without decoding them, enforcing the batch limits.
+func SplitEntries(b []byte) ([][]byte, error) {
+	if len(b) > MaxBatchBytes {
+		return nil, fmt.Errorf("%w: batch is %d bytes, limit %d", ErrMalformed, len(b), MaxBatchBytes)
+	}
+	dec := decMode.NewDecoder(bytes.NewReader(b))
+	var out [][]byte
+	for {
+		var raw cbor.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: entry %d of batch: %v", ErrMalformed, len(out)+1, err)
+		}
+		if len(out) == MaxBatchEntries {
+			return nil, fmt.Errorf("%w: more than %d entries in one batch", ErrMalformed, MaxBatchEntries)
+		}
+		out = append(out, raw)
+	}
+}
+
+func marshal(v any) []byte {
+	b, err := encMode.Marshal(v)
+	if err != nil {
+		panic("peer: encode protocol message: " + err.Error())
+	}
+	return b
+}

@@ -1,0 +1,162 @@
+// Package server runs one party's complete node from its directory: the
+// store, the node, the peer listener and the operator API. `hotline serve`,
+// `hotline dev`, `hotline bench` and the integration tests all start nodes
+// through it, so they run the same code an operator does.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/config"
+	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/peer"
+	"github.com/hotline-project/hotline/sqlite"
+)
+
+// Server is a running node with its listeners.
+type Server struct {
+	Dir   *config.Dir
+	Store *sqlite.Store
+	Node  *node.Node
+	Log   *slog.Logger
+
+	apiLn, peerLn net.Listener
+	api           *http.Server
+	peer          *peer.Server
+	wg            sync.WaitGroup
+	closeOnce     sync.Once
+	cancelReqs    context.CancelFunc // ends long-lived API requests (event streams) at shutdown
+}
+
+// Options adjust how a server starts.
+type Options struct {
+	// Logger overrides the logger the configuration describes.
+	Logger *slog.Logger
+	// LogOutput is where the configured logger writes; nil means discard.
+	LogOutput io.Writer
+}
+
+// NewLogger returns the logger a configuration describes.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Start opens the node in dir, binds its listeners and starts serving. On
+// error, everything opened so far is closed again.
+func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error) {
+	d, err := config.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Dir: d, Log: opts.Logger}
+	if s.Log == nil {
+		out := opts.LogOutput
+		if out == nil {
+			out = io.Discard
+		}
+		s.Log = NewLogger(&d.Config, out)
+	}
+	defer func() {
+		if err != nil {
+			s.Close(context.Background())
+		}
+	}()
+	peers, err := d.Peers()
+	if err != nil {
+		return nil, err
+	}
+	if s.Store, err = sqlite.Open(ctx, d.StorePath()); err != nil {
+		return nil, err
+	}
+	s.Node, err = node.New(ctx, node.Config{
+		Key: d.Key, TLSKey: d.TLS, Store: s.Store, Peers: peers, Logger: s.Log,
+		SyncInterval: d.Config.Sync.Interval.Duration, RetryMax: d.Config.Sync.RetryMax.Duration,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.peerLn, err = net.Listen("tcp", d.Config.Peer.Listen); err != nil {
+		return nil, fmt.Errorf("peer listener: %w (is another node using %s?)", err, d.Config.Peer.Listen)
+	}
+	if s.apiLn, err = net.Listen("tcp", d.Config.API.Listen); err != nil {
+		return nil, fmt.Errorf("API listener: %w (is another node using %s?)", err, d.Config.API.Listen)
+	}
+	s.Node.Start()
+	s.peer = peer.NewServer(s.Node, d.TLS, s.Log)
+	reqCtx, cancelReqs := context.WithCancel(context.Background())
+	s.cancelReqs = cancelReqs
+	s.api = &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		Handler:           api.New(s.Node, s.Store, d.Config.Peer.Advertise, s.Log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
+	}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.peer.Serve(s.peerLn); err != nil {
+			s.Log.Error("peer listener stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		if err := s.api.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Log.Error("API listener stopped", "err", err)
+		}
+	}()
+	s.Log.Info("node started", "api", s.APIURL(), "peer", s.peerLn.Addr().String(), "peers", s.Node.Peers(), "store", d.StorePath())
+	return s, nil
+}
+
+// APIURL returns the operator API's base URL.
+func (s *Server) APIURL() string { return "http://" + s.apiLn.Addr().String() }
+
+// PeerAddr returns the peer listener's address.
+func (s *Server) PeerAddr() string { return s.peerLn.Addr().String() }
+
+// Close shuts down in order: stop taking API and peer requests (waiting
+// for those in flight, up to ctx), stop the node's writer and sync loops
+// (queued writes are answered), then close the store, which checkpoints
+// its WAL so the next start finds a clean file.
+func (s *Server) Close(ctx context.Context) error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.api != nil {
+			s.cancelReqs()
+			s.api.Shutdown(ctx)
+		} else if s.apiLn != nil {
+			s.apiLn.Close()
+		}
+		if s.peer != nil {
+			s.peer.Shutdown(ctx)
+		} else if s.peerLn != nil {
+			s.peerLn.Close()
+		}
+		s.wg.Wait()
+		if s.Node != nil {
+			s.Node.Close()
+		}
+		if s.Store != nil {
+			err = s.Store.Close()
+		}
+		if s.Log != nil {
+			s.Log.Info("node stopped")
+		}
+	})
+	return err
+}

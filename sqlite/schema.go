@@ -1,0 +1,80 @@
+package sqlite
+
+// migrations are applied in order; migration i brings the schema to
+// version i+1. Never edit one that has shipped: append a new one.
+var migrations = []string{
+	// 1: channels, entries, derived indexes, evidence, operators.
+	`
+CREATE TABLE channels (
+	id         BLOB PRIMARY KEY,
+	name       TEXT NOT NULL,
+	level      TEXT NOT NULL,
+	proposer   TEXT NOT NULL,
+	definition BLOB NOT NULL,
+	state      TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE channel_members (
+	channel  BLOB NOT NULL REFERENCES channels(id),
+	party    TEXT NOT NULL,
+	key      TEXT NOT NULL,
+	accepted INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (channel, party)
+) STRICT;
+
+CREATE TABLE entries (
+	local    INTEGER PRIMARY KEY AUTOINCREMENT,
+	id       BLOB NOT NULL UNIQUE,
+	channel  BLOB NOT NULL,
+	author   TEXT NOT NULL,
+	seq      INTEGER NOT NULL,
+	kind     TEXT NOT NULL,
+	header   BLOB NOT NULL,
+	sig      BLOB NOT NULL,
+	body     BLOB,
+	received INTEGER NOT NULL,
+	UNIQUE (channel, author, seq)
+) STRICT;
+CREATE INDEX entries_channel ON entries (channel, local);
+
+CREATE TABLE receipts (
+	channel     BLOB NOT NULL,
+	receiver    TEXT NOT NULL,
+	party       TEXT NOT NULL,
+	seq         INTEGER NOT NULL,
+	receipt_seq INTEGER NOT NULL,
+	time        INTEGER NOT NULL,
+	PRIMARY KEY (channel, receiver, party, receipt_seq)
+) STRICT;
+
+CREATE TABLE marks (
+	channel     BLOB NOT NULL,
+	kind        TEXT NOT NULL,
+	target      TEXT NOT NULL,
+	target_seq  INTEGER NOT NULL,
+	target_id   BLOB NOT NULL,
+	party       TEXT NOT NULL,
+	operator    TEXT NOT NULL,
+	seq         INTEGER NOT NULL,
+	time        INTEGER NOT NULL,
+	reply       TEXT NOT NULL,
+	PRIMARY KEY (channel, party, seq)
+) STRICT;
+CREATE INDEX marks_target ON marks (channel, target, target_seq);
+
+CREATE TABLE evidence (
+	n      INTEGER PRIMARY KEY AUTOINCREMENT,
+	time   INTEGER NOT NULL,
+	kind   TEXT NOT NULL,
+	peer   TEXT NOT NULL,
+	detail TEXT NOT NULL,
+	data   BLOB
+) STRICT;
+
+CREATE TABLE operator_tokens (
+	hash     BLOB PRIMARY KEY,
+	operator TEXT NOT NULL,
+	created  INTEGER NOT NULL
+) STRICT;
+`,
+}

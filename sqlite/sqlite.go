@@ -1,0 +1,402 @@
+// Package sqlite implements hotline.Store on one SQLite file, with the
+// pure-Go modernc.org/sqlite driver so the binary stays static and cgo-free.
+//
+// The database runs in WAL mode with synchronous=FULL: a commit returns
+// only after the WAL is fsynced, which is what lets a node tell an operator
+// that a message is safe. Writes are grouped by the node's single writer, so
+// one fsync covers many entries. Reads use a separate pool of read-only
+// connections and never wait for writes.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/entry"
+)
+
+// Store is a hotline.Store on SQLite.
+type Store struct {
+	write *sql.DB // one connection: all writes are serialised
+	read  *sql.DB // read-only pool
+}
+
+var _ hotline.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store at path and migrates its
+// schema to the current version.
+func Open(ctx context.Context, path string) (*Store, error) {
+	dsn := func(extra string) string {
+		q := url.Values{}
+		for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "journal_mode(WAL)"} {
+			q.Add("_pragma", p)
+		}
+		if extra != "" {
+			q.Add("_pragma", extra)
+		}
+		q.Set("_txlock", "immediate")
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	s := &Store{write: w}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn("query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)))
+	s.read = r
+	return s, nil
+}
+
+// Close closes the store, checkpointing the WAL into the main file.
+func (s *Store) Close() error {
+	err := s.read.Close()
+	if _, cerr := s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); cerr != nil && err == nil {
+		err = cerr
+	}
+	if cerr := s.write.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	var v int
+	if err := s.write.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this hotline (%d): upgrade hotline", v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to schema version %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the schema version of the open store.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.read.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v)
+	return v, err
+}
+
+// storeErr classifies a write failure: a full disk, a read-only file or a
+// lock held too long is EUNAVAILABLE (the operator can act on it and the
+// node recovers when it clears); anything else is internal.
+func storeErr(op string, err error) error {
+	msg := err.Error()
+	for _, s := range []string{"SQLITE_FULL", "database or disk is full", "SQLITE_BUSY", "database is locked", "SQLITE_READONLY", "SQLITE_IOERR", "disk I/O error"} {
+		if strings.Contains(msg, s) {
+			return fmt.Errorf("%s: %w", op, &hotline.Error{Code: hotline.EUNAVAILABLE,
+				Message: "the node cannot write to its store (" + s + "); nothing was written: free space or fix the store and retry"})
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// Append implements hotline.Store.
+func (s *Store) Append(ctx context.Context, writes []hotline.Write) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return storeErr("append: begin", err)
+	}
+	defer tx.Rollback()
+	now := time.Now().UnixMilli()
+	insEntry, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, channel, author, seq, kind, header, sig, body, received) VALUES (?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return storeErr("append: prepare", err)
+	}
+	defer insEntry.Close()
+	for _, w := range writes {
+		e := w.Entry
+		id := e.ID()
+		if _, err := insEntry.ExecContext(ctx, id[:], e.Channel[:], e.Author, int64(e.Seq), string(e.Kind), e.HeaderBytes, e.Sig, e.Body, now); err != nil {
+			return storeErr(fmt.Sprintf("append entry %s/%d", e.Author, e.Seq), err)
+		}
+		if w.Channel != nil {
+			if err := putChannel(ctx, tx, w.Channel); err != nil {
+				return storeErr("append: channel", err)
+			}
+		}
+		for _, r := range w.Receipts {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO receipts (channel, receiver, party, seq, receipt_seq, time) VALUES (?,?,?,?,?,?)`,
+				e.Channel[:], r.Receiver, r.Party, int64(r.Seq), int64(r.ReceiptSeq), r.Time.UnixMilli()); err != nil {
+				return storeErr("append: receipt", err)
+			}
+		}
+		if m := w.Mark; m != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO marks (channel, kind, target, target_seq, target_id, party, operator, seq, time, reply) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+				e.Channel[:], string(m.Kind), m.Target.Party, int64(m.Target.Seq), m.Target.ID[:], m.Party, m.Operator, int64(m.Seq), m.Time.UnixMilli(), m.Reply); err != nil {
+				return storeErr("append: mark", err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return storeErr("append: commit", err)
+	}
+	return nil
+}
+
+func putChannel(ctx context.Context, tx *sql.Tx, c *hotline.Channel) error {
+	def, err := entry.EncodeBody(&c.Definition)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO channels (id, name, level, proposer, definition, state) VALUES (?,?,?,?,?,?)
+		ON CONFLICT (id) DO UPDATE SET state = excluded.state`,
+		c.ID[:], c.Definition.Name, c.Definition.Level, c.Definition.Proposer, def, string(c.State)); err != nil {
+		return err
+	}
+	for _, m := range c.Definition.Members {
+		accepted := 0
+		for _, a := range c.Accepted {
+			if a == m.Party {
+				accepted = 1
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO channel_members (channel, party, key, accepted) VALUES (?,?,?,?)
+			ON CONFLICT (channel, party) DO UPDATE SET accepted = excluded.accepted`, c.ID[:], m.Party, m.Key, accepted); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Channels implements hotline.Store.
+func (s *Store) Channels(ctx context.Context) ([]hotline.Channel, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT c.id, c.definition, c.state,
+		COALESCE((SELECT group_concat(party) FROM channel_members m WHERE m.channel = c.id AND m.accepted = 1), '')
+		FROM channels c ORDER BY c.level, c.name, c.id`)
+	if err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	defer rows.Close()
+	var out []hotline.Channel
+	for rows.Next() {
+		var id, def []byte
+		var state, accepted string
+		if err := rows.Scan(&id, &def, &state, &accepted); err != nil {
+			return nil, err
+		}
+		c := hotline.Channel{State: hotline.ChannelState(state)}
+		copy(c.ID[:], id)
+		if err := entry.Unmarshal(def, &c.Definition); err != nil {
+			return nil, fmt.Errorf("list channels: stored definition: %w", err)
+		}
+		if accepted != "" {
+			c.Accepted = strings.Split(accepted, ",")
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Heads implements hotline.Store.
+func (s *Store) Heads(ctx context.Context) (map[hotline.Feed]hotline.Head, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT e.channel, e.author, e.seq, e.id FROM entries e
+		JOIN (SELECT channel, author, MAX(seq) AS seq FROM entries GROUP BY channel, author) h
+		ON e.channel = h.channel AND e.author = h.author AND e.seq = h.seq`)
+	if err != nil {
+		return nil, fmt.Errorf("read heads: %w", err)
+	}
+	defer rows.Close()
+	heads := make(map[hotline.Feed]hotline.Head)
+	for rows.Next() {
+		var ch, id []byte
+		var f hotline.Feed
+		var h hotline.Head
+		var seq int64
+		if err := rows.Scan(&ch, &f.Party, &seq, &id); err != nil {
+			return nil, err
+		}
+		copy(f.Channel[:], ch)
+		copy(h.ID[:], id)
+		h.Seq = uint64(seq)
+		heads[f] = h
+	}
+	return heads, rows.Err()
+}
+
+const entryCols = `local, header, sig, body, received`
+
+func scanEntry(sc interface{ Scan(...any) error }) (*hotline.Stored, error) {
+	var local, received int64
+	var header, sig, body []byte
+	if err := sc.Scan(&local, &header, &sig, &body, &received); err != nil {
+		return nil, err
+	}
+	e, err := entry.FromParts(header, sig, body)
+	if err != nil {
+		return nil, fmt.Errorf("stored entry %d is corrupt: %w", local, err)
+	}
+	return &hotline.Stored{Entry: e, Local: local, Received: time.UnixMilli(received).UTC()}, nil
+}
+
+// Entry implements hotline.Store.
+func (s *Store) Entry(ctx context.Context, id entry.ID) (*hotline.Stored, error) {
+	st, err := scanEntry(s.read.QueryRowContext(ctx, `SELECT `+entryCols+` FROM entries WHERE id = ?`, id[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hotline.Errorf(hotline.ENOTFOUND, "no entry %s", id)
+	}
+	return st, err
+}
+
+// Feed implements hotline.Store.
+func (s *Store) Feed(ctx context.Context, f hotline.Feed, from uint64, limit int) ([]*hotline.Stored, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND author = ? AND seq >= ? ORDER BY seq LIMIT ?`,
+		f.Channel[:], f.Party, int64(from), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read feed: %w", err)
+	}
+	return collect(rows)
+}
+
+func collect(rows *sql.Rows) ([]*hotline.Stored, error) {
+	defer rows.Close()
+	var out []*hotline.Stored
+	for rows.Next() {
+		st, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// Log implements hotline.Store. It reads in one transaction so entries and
+// index rows are consistent.
+func (s *Store) Log(ctx context.Context, ch entry.ChannelID) (*hotline.ChannelLog, error) {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("read log: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? ORDER BY local`, ch[:])
+	if err != nil {
+		return nil, fmt.Errorf("read log: %w", err)
+	}
+	log := &hotline.ChannelLog{}
+	if log.Entries, err = collect(rows); err != nil {
+		return nil, fmt.Errorf("read log: %w", err)
+	}
+	rrows, err := tx.QueryContext(ctx, `SELECT receiver, party, seq, receipt_seq, time FROM receipts WHERE channel = ? ORDER BY receiver, party, receipt_seq`, ch[:])
+	if err != nil {
+		return nil, fmt.Errorf("read receipts: %w", err)
+	}
+	defer rrows.Close()
+	for rrows.Next() {
+		var r hotline.ReceiptRow
+		var seq, rseq, t int64
+		if err := rrows.Scan(&r.Receiver, &r.Party, &seq, &rseq, &t); err != nil {
+			return nil, err
+		}
+		r.Seq, r.ReceiptSeq, r.Time = uint64(seq), uint64(rseq), time.UnixMilli(t).UTC()
+		log.Receipts = append(log.Receipts, r)
+	}
+	if err := rrows.Err(); err != nil {
+		return nil, err
+	}
+	mrows, err := tx.QueryContext(ctx, `SELECT kind, target, target_seq, target_id, party, operator, seq, time, reply FROM marks WHERE channel = ? ORDER BY party, seq`, ch[:])
+	if err != nil {
+		return nil, fmt.Errorf("read marks: %w", err)
+	}
+	defer mrows.Close()
+	for mrows.Next() {
+		var m hotline.MarkRow
+		var kind string
+		var tseq, seq, t int64
+		var tid []byte
+		if err := mrows.Scan(&kind, &m.Target.Party, &tseq, &tid, &m.Party, &m.Operator, &seq, &t, &m.Reply); err != nil {
+			return nil, err
+		}
+		m.Kind, m.Target.Seq, m.Seq, m.Time = entry.Kind(kind), uint64(tseq), uint64(seq), time.UnixMilli(t).UTC()
+		copy(m.Target.ID[:], tid)
+		log.Marks = append(log.Marks, m)
+	}
+	return log, mrows.Err()
+}
+
+// AddEvidence implements hotline.Store.
+func (s *Store) AddEvidence(ctx context.Context, ev hotline.Evidence) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO evidence (time, kind, peer, detail, data) VALUES (?,?,?,?,?)`,
+		ev.Time.UnixMilli(), ev.Kind, ev.Peer, ev.Detail, ev.Data)
+	if err != nil {
+		return storeErr("add evidence", err)
+	}
+	return nil
+}
+
+// EvidenceList implements hotline.Store.
+func (s *Store) EvidenceList(ctx context.Context, limit int) ([]hotline.Evidence, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT time, kind, peer, detail, data FROM evidence ORDER BY n DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list evidence: %w", err)
+	}
+	defer rows.Close()
+	var out []hotline.Evidence
+	for rows.Next() {
+		var ev hotline.Evidence
+		var t int64
+		if err := rows.Scan(&t, &ev.Kind, &ev.Peer, &ev.Detail, &ev.Data); err != nil {
+			return nil, err
+		}
+		ev.Time = time.UnixMilli(t).UTC()
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// AddOperatorToken implements hotline.Store.
+func (s *Store) AddOperatorToken(ctx context.Context, operator string, tokenHash [32]byte) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO operator_tokens (hash, operator, created) VALUES (?,?,?)`,
+		tokenHash[:], operator, time.Now().UnixMilli())
+	if err != nil {
+		return storeErr("add operator token", err)
+	}
+	return nil
+}
+
+// OperatorByToken implements hotline.Store.
+func (s *Store) OperatorByToken(ctx context.Context, tokenHash [32]byte) (string, error) {
+	var op string
+	err := s.read.QueryRowContext(ctx, `SELECT operator FROM operator_tokens WHERE hash = ?`, tokenHash[:]).Scan(&op)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", hotline.Errorf(hotline.ENOTFOUND, "no such token")
+	}
+	return op, err
+}

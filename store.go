@@ -1,0 +1,143 @@
+package hotline
+
+import (
+	"context"
+	"time"
+
+	"github.com/hotline-project/hotline/entry"
+)
+
+// ChannelState is where a channel is in its agreement.
+type ChannelState string
+
+// Channel states.
+const (
+	// ChannelProposed: this party proposed it; not every member has accepted.
+	ChannelProposed ChannelState = "proposed"
+	// ChannelInvited: another party proposed it; this party has not accepted.
+	ChannelInvited ChannelState = "invited"
+	// ChannelActive: every member has signed its acceptance.
+	ChannelActive ChannelState = "active"
+)
+
+// Channel is a channel as this node knows it.
+type Channel struct {
+	ID         entry.ChannelID
+	Definition entry.Definition
+	State      ChannelState
+	Accepted   []string // members whose proposal or acceptance this node holds
+}
+
+// Level returns the channel's level.
+func (c *Channel) Level() Level { return Level(c.Definition.Level) }
+
+// IsMember reports whether party is a member of the channel.
+func (c *Channel) IsMember(party string) bool {
+	_, ok := c.Definition.Member(party)
+	return ok
+}
+
+// Feed names one party's feed in one channel.
+type Feed struct {
+	Channel entry.ChannelID
+	Party   string
+}
+
+// Head is the newest entry of a feed that a node holds.
+type Head struct {
+	Seq uint64
+	ID  entry.ID
+}
+
+// Stored is an entry as a node stores it.
+type Stored struct {
+	*entry.Entry
+	Local    int64     // this node's storage order; a causal order of everything it holds
+	Received time.Time // when this node stored it, by this node's clock
+}
+
+// ReceiptRow is the index row derived from one feed named in a receipt:
+// Receiver durably held Party's feed up to Seq, by the receipt entry
+// ReceiptSeq of Receiver's feed, written at Time by the receiver's clock.
+type ReceiptRow struct {
+	Receiver   string
+	Party      string
+	Seq        uint64
+	ReceiptSeq uint64
+	Time       time.Time
+}
+
+// MarkRow is the index row derived from a read or ack entry.
+type MarkRow struct {
+	Kind     entry.Kind // read or ack
+	Target   entry.Ref
+	Party    string
+	Operator string
+	Seq      uint64 // the mark entry's seq in Party's feed
+	Time     time.Time
+	Reply    string
+}
+
+// Write is one entry to store with the index rows derived from it. The
+// store writes all of it, or nothing.
+type Write struct {
+	Entry    *entry.Entry
+	Channel  *Channel     // set when the entry creates or changes a channel
+	Receipts []ReceiptRow // from a receipt entry
+	Mark     *MarkRow     // from a read or ack entry
+}
+
+// Evidence is a record of bad input that a node refused but keeps: an
+// equivocation (two signed entries with one seq) or a rejected entry.
+type Evidence struct {
+	Time   time.Time
+	Kind   string // "equivocation", "rejected"
+	Peer   string // the party that sent it, as authenticated by TLS
+	Detail string
+	Data   []byte // self-contained: the encoded entries involved
+}
+
+// ChannelLog is what a channel's log view needs, read in one snapshot.
+type ChannelLog struct {
+	Entries  []*Stored // every entry of the channel, in this node's storage order
+	Receipts []ReceiptRow
+	Marks    []MarkRow
+}
+
+// Store is a node's durable state. Every method is safe for concurrent
+// use; writes are serialised by the caller (one writer per node).
+//
+// Methods return an *Error with code ENOTFOUND when a named thing does not
+// exist, EUNAVAILABLE when the store cannot be written (disk full, locked),
+// and other errors for failures.
+type Store interface {
+	// Append durably stores the writes in one transaction: when it returns
+	// nil, every write is on disk (fsynced); when it returns an error, none
+	// is. Entries MUST arrive in feed order, each continuing its feed.
+	Append(ctx context.Context, writes []Write) error
+
+	// Channels returns every channel this node knows.
+	Channels(ctx context.Context) ([]Channel, error)
+	// Heads returns the head of every non-empty feed this node holds.
+	Heads(ctx context.Context) (map[Feed]Head, error)
+	// Entry returns the entry with id.
+	Entry(ctx context.Context, id entry.ID) (*Stored, error)
+	// Feed returns up to limit entries of a feed with seq ≥ from, in order.
+	Feed(ctx context.Context, f Feed, from uint64, limit int) ([]*Stored, error)
+	// Log returns a channel's entries and index rows.
+	Log(ctx context.Context, ch entry.ChannelID) (*ChannelLog, error)
+
+	// AddEvidence records refused input.
+	AddEvidence(ctx context.Context, ev Evidence) error
+	// EvidenceList returns the newest evidence records, newest first.
+	EvidenceList(ctx context.Context, limit int) ([]Evidence, error)
+
+	// AddOperatorToken records a token for operator by its SHA-256 hash.
+	AddOperatorToken(ctx context.Context, operator string, tokenHash [32]byte) error
+	// OperatorByToken returns the operator whose token hashes to
+	// tokenHash, or an ENOTFOUND error.
+	OperatorByToken(ctx context.Context, tokenHash [32]byte) (string, error)
+
+	// Close releases the store; it waits for nothing in flight.
+	Close() error
+}
