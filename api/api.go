@@ -427,4 +427,3 @@ func eventData(ev node.Event) EventData {
 	}
 	return d
 }
-

@@ -27,6 +27,20 @@ type RefView struct {
 	ID    string `json:"id"`
 }
 
+// MessageState is a message's delivery, read and acknowledgement state.
+type MessageState struct {
+	AckWithinSeconds *float64             `json:"ack_within_seconds,omitempty"`
+	Delivered        *time.Time           `json:"delivered"` // when the last receiving member's receipt was signed; null until all have
+	DeliveredTo      map[string]time.Time `json:"delivered_to"`
+	Pending          []string             `json:"pending,omitempty"` // members that have not receipted it yet
+	Deadline         *time.Time           `json:"deadline,omitempty"`
+	Read             bool                 `json:"read"`
+	ReadBy           []MarkView           `json:"read_by,omitempty"`
+	Acked            bool                 `json:"acked"` // every other member has acknowledged
+	AckedBy          []MarkView           `json:"acked_by,omitempty"`
+	Overdue          bool                 `json:"overdue"`
+}
+
 // EntryView is an entry with the state derived from the signed log. Every
 // state field is backed by a signed entry: delivered by the receiving
 // party's receipt, read and acked by its read and ack entries.
@@ -43,17 +57,9 @@ type EntryView struct {
 	Lang     string     `json:"lang,omitempty"`
 	Refs     []RefView  `json:"refs,omitempty"`
 
-	// Messages only.
-	AckWithinSeconds *float64             `json:"ack_within_seconds,omitempty"`
-	Delivered        *time.Time           `json:"delivered"` // when the last receiving member's receipt was signed; null until all have
-	DeliveredTo      map[string]time.Time `json:"delivered_to,omitempty"`
-	Pending          []string             `json:"pending,omitempty"` // members that have not receipted it yet
-	Deadline         *time.Time           `json:"deadline,omitempty"`
-	Read             bool                 `json:"read"`
-	ReadBy           []MarkView           `json:"read_by,omitempty"`
-	Acked            bool                 `json:"acked"`
-	AckedBy          []MarkView           `json:"acked_by,omitempty"`
-	Overdue          bool                 `json:"overdue"`
+	// Messages only: nil for other kinds, so these fields appear only on
+	// messages (with delivered null until delivered).
+	*MessageState
 
 	// Receipts, reads and acks.
 	Holds  []RefView `json:"holds,omitempty"`
@@ -204,7 +210,9 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 // messageState fills in delivery, read, ack and deadline state. The
 // deadline runs from the moment the last receiving member signed its
 // receipt: a message is not overdue before it is delivered.
-func (n *Node) messageState(ch *hotline.Channel, st *hotline.Stored, m *entry.Message, v *EntryView, receipts receiptIndex, ms []hotline.MarkRow, now time.Time) {
+func (n *Node) messageState(ch *hotline.Channel, st *hotline.Stored, m *entry.Message, ev *EntryView, receipts receiptIndex, ms []hotline.MarkRow, now time.Time) {
+	v := &MessageState{}
+	ev.MessageState = v
 	v.DeliveredTo = make(map[string]time.Time)
 	var last time.Time
 	allDelivered := true

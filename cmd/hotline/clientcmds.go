@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/client"
+	"github.com/hotline-project/hotline/node"
+)
+
+// apiFlags adds --api and --token and returns a function that builds the
+// client once flags are parsed.
+func apiFlags(fs *flag.FlagSet, env *Env) func() (*client.Client, error) {
+	def := env.Getenv("HOTLINE_API")
+	if def == "" {
+		def = "http://127.0.0.1:8080"
+	}
+	base := fs.String("api", def, "node API URL (or HOTLINE_API)")
+	token := fs.String("token", "", "operator API token (or HOTLINE_TOKEN)")
+	return func() (*client.Client, error) {
+		tok := *token
+		if tok == "" {
+			tok = env.Getenv("HOTLINE_TOKEN")
+		}
+		if tok == "" {
+			return nil, usagef("no API token: give --token or set HOTLINE_TOKEN (hotline token create makes one)")
+		}
+		if !strings.HasPrefix(*base, "http://") && !strings.HasPrefix(*base, "https://") {
+			return nil, usagef("--api %q must start with http:// or https://", *base)
+		}
+		return client.New(*base, tok), nil
+	}
+}
+
+func init() {
+	register(&command{
+		name: "channel propose", summary: "Propose a channel to other parties; it is active once all accept",
+		usage: "NAME --level LEVEL --with PARTY[,PARTY...]",
+		example: "  hotline channel propose alpha-bravo-policy --level policy --with bravo",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("channel propose", env)
+			cl := apiFlags(fs, env)
+			level := fs.String("level", "", "strategic, policy, theatre, frontline or track2")
+			with := fs.String("with", "", "the other parties, comma-separated")
+			pos, err := parseArgs(fs, args, 1, 1)
+			if err != nil {
+				return err
+			}
+			if *level == "" || *with == "" {
+				return usagef("give --level and --with")
+			}
+			c, err := cl()
+			if err != nil {
+				return err
+			}
+			ch, err := c.Propose(ctx, api.ProposeRequest{Name: pos[0], Level: *level, Members: strings.Split(*with, ",")})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(env.Stdout, ch.ID)
+			fmt.Fprintf(env.Stderr, "Proposed %s channel %s; waiting for %s to accept (hotline channel accept %s).\n", ch.Level, ch.Name, *with, ch.ID)
+			return nil
+		},
+	})
+	register(&command{
+		name: "channel accept", summary: "Accept a channel this party was invited to",
+		usage: "CHANNEL", example: "  hotline channel accept 3f2a9c0e",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("channel accept", env)
+			cl := apiFlags(fs, env)
+			pos, err := parseArgs(fs, args, 1, 1)
+			if err != nil {
+				return err
+			}
+			c, err := cl()
+			if err != nil {
+				return err
+			}
+			ch, err := c.Accept(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "%s %s %s\n", ch.ID, ch.Name, ch.State)
+			return nil
+		},
+	})
+	register(&command{
+		name: "channel list", summary: "List channels: id, name, level, state, members",
+		usage: "[--json]", example: "  hotline channel list --api http://127.0.0.1:8080 --token $T",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("channel list", env)
+			cl := apiFlags(fs, env)
+			asJSON := fs.Bool("json", false, "print JSON")
+			if _, err := parseArgs(fs, args, 0, 0); err != nil {
+				return err
+			}
+			c, err := cl()
+			if err != nil {
+				return err
+			}
+			chans, err := c.Channels(ctx)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(env, chans)
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tLEVEL\tSTATE\tMEMBERS")
+			for _, ch := range chans {
+				var ms []string
+				for _, m := range ch.Members {
+					s := m.Party
+					if !m.Accepted {
+						s += " (not yet accepted)"
+					}
+					ms = append(ms, s)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ch.ID[:16], ch.Name, ch.Level, ch.State, strings.Join(ms, ", "))
+			}
+			return tw.Flush()
+		},
+	})
+	register(&command{
+		name: "send", summary: "Send a message; prints the new entry's id once it is durable",
+		usage: "CHANNEL TEXT [--ack-within DURATION] [--lang TAG]",
+		example: `  hotline send alpha-bravo-strategic "Request a call at 0900Z" --ack-within 10m`,
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("send", env)
+			cl := apiFlags(fs, env)
+			ack := fs.String("ack-within", "", "acknowledgement deadline (90s, 10m, 24h; 0 for none; default: the channel level's)")
+			lang := fs.String("lang", "en", "language tag of the text (BCP 47)")
+			pos, err := parseArgs(fs, args, 2, 2)
+			if err != nil {
+				return err
+			}
+			c, err := cl()
+			if err != nil {
+				return err
+			}
+			req := api.SendRequest{Text: pos[1], Lang: *lang}
+			if *ack != "" {
+				req.AckWithin = ack
+			}
+			ref, err := c.Send(ctx, pos[0], req)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(env.Stdout, ref.ID)
+			return nil
+		},
+	})
+	for _, kind := range []string{"ack", "read"} {
+		summary := map[string]string{"ack": "Acknowledge another party's message (a signed ack entry)", "read": "Record that you opened another party's message (a signed read entry)"}[kind]
+		register(&command{
+			name: kind, summary: summary, usage: "CHANNEL ENTRY_ID [--reply TEXT]",
+			example: fmt.Sprintf("  hotline %s alpha-bravo-strategic 5c1e0f3a", kind),
+			run: func(ctx context.Context, env *Env, args []string) error {
+				fs := newFlags(kind, env)
+				cl := apiFlags(fs, env)
+				reply := fs.String("reply", "", "a short reply carried in the signed entry")
+				pos, err := parseArgs(fs, args, 2, 2)
+				if err != nil {
+					return err
+				}
+				c, err := cl()
+				if err != nil {
+					return err
+				}
+				ref, err := c.Mark(ctx, pos[0], pos[1], kind, *reply)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(env.Stdout, ref.ID)
+				return nil
+			},
+		})
+	}
+	register(&command{
+		name: "log", summary: "Show a channel's log in channel order, with delivery and acknowledgement state",
+		usage: "CHANNEL [--json]", example: "  hotline log alpha-bravo-strategic --json",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("log", env)
+			cl := apiFlags(fs, env)
+			asJSON := fs.Bool("json", false, "one JSON object per entry, one per line")
+			all := fs.Bool("all", false, "also show receipts, reads and acks as their own lines")
+			pos, err := parseArgs(fs, args, 1, 1)
+			if err != nil {
+				return err
+			}
+			c, err := cl()
+			if err != nil {
+				return err
+			}
+			entries, err := c.Log(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				enc := json.NewEncoder(env.Stdout)
+				for _, e := range entries {
+					if err := enc.Encode(e); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			printLog(env, entries, *all)
+			return nil
+		},
+	})
+	register(&command{
+		name: "status", summary: "Show the node: identity, peer links, channels and evidence of refused input",
+		usage: "[--json]", example: "  hotline status",
+		run: runStatus,
+	})
+}
+
+// printLog prints a log for a person: messages with their state, and
+// channel events; receipts, reads and acks fold into the messages unless
+// all is set.
+func printLog(env *Env, entries []node.EntryView, all bool) {
+	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME (UTC)\tFROM\tSEQ\tKIND\tID\tTEXT\tSTATE")
+	for _, e := range entries {
+		folded := e.Kind == "receipt" || e.Kind == "read" || e.Kind == "ack"
+		if folded && !all {
+			continue
+		}
+		from := e.Author
+		if e.Operator != "" {
+			from += "/" + e.Operator
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), from, e.Seq, e.Kind, e.ID[:12], oneLine(e.Text, 60), state(e))
+	}
+	tw.Flush()
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// state summarises a message's state in words (never only a symbol).
+func state(e node.EntryView) string {
+	if e.MessageState == nil {
+		return ""
+	}
+	var parts []string
+	if e.Delivered != nil {
+		parts = append(parts, "delivered "+e.Delivered.UTC().Format("15:04:05"))
+	} else {
+		parts = append(parts, "NOT DELIVERED to "+strings.Join(e.Pending, ","))
+	}
+	for _, a := range e.AckedBy {
+		parts = append(parts, fmt.Sprintf("acked by %s/%s %s", a.Party, a.Operator, a.Time.UTC().Format("15:04:05")))
+	}
+	if !e.Acked && len(e.ReadBy) > 0 {
+		parts = append(parts, "read by "+e.ReadBy[0].Party+"/"+e.ReadBy[0].Operator)
+	}
+	switch {
+	case e.Overdue:
+		parts = append(parts, fmt.Sprintf("OVERDUE since %s", e.Deadline.UTC().Format("15:04:05")))
+	case !e.Acked && e.Deadline != nil:
+		parts = append(parts, fmt.Sprintf("ack due in %s", time.Until(*e.Deadline).Round(time.Second)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func runStatus(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("status", env)
+	cl := apiFlags(fs, env)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	c, err := cl()
+	if err != nil {
+		return err
+	}
+	id, err := c.Identity(ctx)
+	if err != nil {
+		return err
+	}
+	links, err := c.Links(ctx)
+	if err != nil {
+		return err
+	}
+	chans, err := c.Channels(ctx)
+	if err != nil {
+		return err
+	}
+	evidence, err := c.Evidence(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env, map[string]any{"identity": id, "links": links, "channels": chans, "evidence": evidence})
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "Party %s\n  key %s\n  TLS %s\n  endpoints %s\n\nPeer links:\n", id.Party, id.Key, id.TLS, strings.Join(id.Endpoints, ", "))
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PARTY\tSTATE\tLAST CONTACT\tRTT\tBACKLOG\tLAST ERROR")
+	for _, l := range links {
+		st, last, lastErr := "DOWN", "never", l.LastError
+		if l.Up {
+			st, lastErr = "up", ""
+		}
+		if l.LastContact != nil {
+			last = time.Since(*l.LastContact).Round(time.Second).String() + " ago"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", l.Party, st, last, l.RTT.Round(time.Microsecond), l.Backlog, oneLine(lastErr, 60))
+	}
+	tw.Flush()
+	counts := map[hotline.ChannelState]int{}
+	for _, ch := range chans {
+		counts[ch.State]++
+	}
+	fmt.Fprintf(w, "\nChannels: %d active, %d awaiting other parties, %d awaiting this party's acceptance\n",
+		counts[hotline.ChannelActive], counts[hotline.ChannelProposed], counts[hotline.ChannelInvited])
+	var equiv int
+	for _, ev := range evidence {
+		if ev.Kind == "equivocation" {
+			equiv++
+		}
+	}
+	fmt.Fprintf(w, "Evidence: %d refused entries kept", len(evidence))
+	if equiv > 0 {
+		fmt.Fprintf(w, "; ALARM: %d equivocations (hotline status --json for details)", equiv)
+	}
+	fmt.Fprintln(w)
+	return nil
+}

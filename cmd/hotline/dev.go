@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/hotline-project/hotline/devnet"
+)
+
+func devnetPrepare(dir string, parties int, logw io.Writer) (*devnet.Network, error) {
+	return devnet.Prepare(dir, devnet.Options{
+		Parties: parties,
+		Logger:  slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+}
+
+// printDev tells the newcomer what runs where and how to use it.
+func printDev(env *Env, net *devnet.Network) {
+	w := env.Stdout
+	m := net.Manifest()
+	fmt.Fprintf(w, "hotline dev network is up (%s).\n\nParties:\n", filepath.Join(net.Dir, "dev.json"))
+	for _, p := range net.Parties {
+		fmt.Fprintf(w, "  %-8s API %s  peer link %s  store %s\n", p.Name, p.Server.APIURL(), p.Server.PeerAddr(), p.Server.Dir.StorePath())
+	}
+	fmt.Fprintf(w, "\nChannels:\n")
+	for _, c := range m.Channels {
+		fmt.Fprintf(w, "  %-26s %-9s %s\n", c.Name, c.Level, c.ID[:16])
+	}
+	a, b := m.Parties[0], m.Parties[1]
+	fmt.Fprintf(w, `
+Try it, in another terminal:
+  export A="--api %s --token %s"
+  export B="--api %s --token %s"
+  hotline send $A %s-%s-strategic "Request a call at 0900Z" --ack-within 10m
+  hotline log  $B %s-%s-strategic
+  hotline ack  $B %s-%s-strategic ENTRY_ID
+  hotline log  $A %s-%s-strategic --json
+
+Logs: %s. Stop with Ctrl-C; the same command resumes this network.
+`, a.API, a.Token, b.API, b.Token, a.Name, b.Name, a.Name, b.Name, a.Name, b.Name, a.Name, b.Name, filepath.Join(net.Dir, "dev.log"))
+}

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/config"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/server"
+	"github.com/hotline-project/hotline/sqlite"
+)
+
+// dirFlag adds --dir, defaulting to $HOTLINE_DIR.
+func dirFlag(fs *flag.FlagSet, env *Env) *string {
+	return fs.String("dir", env.Getenv("HOTLINE_DIR"), "node directory (or HOTLINE_DIR)")
+}
+
+func needDir(dir string) error {
+	if dir == "" {
+		return usagef("no node directory: give --dir DIR or set HOTLINE_DIR")
+	}
+	return nil
+}
+
+func init() {
+	register(&command{
+		name: "init", summary: "Create a party's node: keys, configuration, store and a first operator token",
+		usage: "--dir DIR --party NAME [--advertise HOST:PORT,...]",
+		example: `  hotline init --dir /srv/hotline --party alpha \
+    --peer-listen 0.0.0.0:7443 --advertise alpha.mod.example:7443,203.0.113.5:7443`,
+		run: runInit,
+	})
+	register(&command{
+		name: "identity", summary: "Print this party's identity document, for the other parties to pin",
+		usage: "--dir DIR", example: "  hotline identity --dir /srv/hotline > alpha.json",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("identity", env)
+			dir := dirFlag(fs, env)
+			if _, err := parseArgs(fs, args, 0, 0); err != nil {
+				return err
+			}
+			if err := needDir(*dir); err != nil {
+				return err
+			}
+			d, err := config.Open(*dir)
+			if err != nil {
+				return hotline.Errorf(hotline.EINVALID, "%v", err)
+			}
+			doc := d.Identity()
+			env.Stdout.Write(config.MarshalDocument(&doc))
+			return nil
+		},
+	})
+	register(&command{
+		name: "peer add", summary: "Pin another party from its identity document (takes effect when the node next starts)",
+		usage: "--dir DIR FILE", example: "  hotline peer add --dir /srv/hotline bravo.json",
+		run: runPeerAdd,
+	})
+	register(&command{
+		name: "peer list", summary: "List the parties this node pins",
+		usage: "--dir DIR", example: "  hotline peer list --dir /srv/hotline",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("peer list", env)
+			dir := dirFlag(fs, env)
+			if _, err := parseArgs(fs, args, 0, 0); err != nil {
+				return err
+			}
+			if err := needDir(*dir); err != nil {
+				return err
+			}
+			d, err := config.Open(*dir)
+			if err != nil {
+				return hotline.Errorf(hotline.EINVALID, "%v", err)
+			}
+			peers, err := d.Peers()
+			if err != nil {
+				return hotline.Errorf(hotline.EINVALID, "%v", err)
+			}
+			for _, p := range peers {
+				fmt.Fprintf(env.Stdout, "%s\t%s\t%s\t%s\n", p.Party, p.Key, p.TLS, strings.Join(p.Endpoints, ","))
+			}
+			return nil
+		},
+	})
+	register(&command{
+		name: "token create", summary: "Issue an API token for an operator (shown once; stored hashed)",
+		usage: "--dir DIR OPERATOR", example: "  hotline token create --dir /srv/hotline duty-officer-2",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("token create", env)
+			dir := dirFlag(fs, env)
+			pos, err := parseArgs(fs, args, 1, 1)
+			if err != nil {
+				return err
+			}
+			if err := needDir(*dir); err != nil {
+				return err
+			}
+			tok, err := createToken(ctx, *dir, pos[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(env.Stdout, tok)
+			return nil
+		},
+	})
+	register(&command{
+		name: "serve", summary: "Run the node: peer link and operator API, until SIGINT or SIGTERM",
+		usage: "--dir DIR", example: "  hotline serve --dir /srv/hotline",
+		run: runServe,
+	})
+	register(&command{
+		name: "dev", summary: "Run a complete local network of parties for trying hotline out",
+		usage: "--dir DIR [--parties N]", example: "  hotline dev --dir /tmp/h\n  hotline dev --dir /tmp/h3 --parties 3",
+		run: runDev,
+	})
+}
+
+func runInit(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("init", env)
+	dir := dirFlag(fs, env)
+	party := fs.String("party", "", "this party's name (lower-case letters, digits, - _ .)")
+	def := config.Defaults("")
+	apiListen := fs.String("api-listen", def.API.Listen, "operator API address")
+	peerListen := fs.String("peer-listen", def.Peer.Listen, "peer link address")
+	advertise := fs.String("advertise", "", "endpoints other parties dial, comma-separated, in order of preference (default: the peer-listen address)")
+	operator := fs.String("operator", "admin", "operator who gets the first API token")
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if err := needDir(*dir); err != nil {
+		return err
+	}
+	if *party == "" {
+		return usagef("give this party's name with --party")
+	}
+	if err := entry.CheckName("operator", *operator); err != nil {
+		return hotline.Errorf(hotline.EINVALID, "--operator: %v", err)
+	}
+	cfg := config.Defaults(*party)
+	cfg.API.Listen, cfg.Peer.Listen = *apiListen, *peerListen
+	cfg.Peer.Advertise = []string{*peerListen}
+	if *advertise != "" {
+		cfg.Peer.Advertise = strings.Split(*advertise, ",")
+	}
+	d, err := config.Init(*dir, cfg)
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	tok, err := createToken(ctx, *dir, *operator)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, `Created party %s in %s.
+  identity key: %s
+  TLS key:      %s
+Next:
+  1. hotline identity --dir %s > %s.json   and give that file to the other parties
+  2. hotline peer add --dir %s THEIR.json   for each of theirs (check their key with them by voice)
+  3. hotline serve --dir %s
+API token for operator %q (shown once; keep it safe):
+`, *party, *dir, d.Key.VerifierKey(), d.TLS.Fingerprint(), *dir, *party, *dir, *dir, *operator)
+	fmt.Fprintln(env.Stdout, tok)
+	return nil
+}
+
+// createToken issues and stores a token for operator in the node at dir.
+// It works while the node runs: SQLite lets the two writers take turns.
+func createToken(ctx context.Context, dir, operator string) (string, error) {
+	if err := entry.CheckName("operator", operator); err != nil {
+		return "", hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	d, err := config.Open(dir)
+	if err != nil {
+		return "", hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	st, err := sqlite.Open(ctx, d.StorePath())
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	tok := api.NewToken()
+	if err := st.AddOperatorToken(ctx, operator, api.HashToken(tok)); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+func runPeerAdd(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("peer add", env)
+	dir := dirFlag(fs, env)
+	pos, err := parseArgs(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if err := needDir(*dir); err != nil {
+		return err
+	}
+	d, err := config.Open(*dir)
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	b, err := os.ReadFile(pos[0])
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "read %s: %v", pos[0], err)
+	}
+	doc, err := identity.ParseDocument(b)
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "%s: %v", pos[0], err)
+	}
+	replaced, err := d.AddPeer(doc)
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	verb := "Pinned"
+	if replaced {
+		verb = "Updated endpoints of"
+	}
+	fmt.Fprintf(env.Stdout, "%s party %s\n  identity key: %s\n  TLS key:      %s\n  endpoints:    %s\nRestart the node (hotline serve) for it to take effect.\n",
+		verb, doc.Party, doc.Key, doc.TLS, strings.Join(doc.Endpoints, ", "))
+	return nil
+}
+
+func runServe(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("serve", env)
+	dir := dirFlag(fs, env)
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if err := needDir(*dir); err != nil {
+		return err
+	}
+	d, err := config.Open(*dir)
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	s, err := server.Start(ctx, *dir, server.Options{Logger: server.NewLogger(&d.Config, env.Stderr)})
+	if err != nil {
+		return hotline.Errorf(hotline.EUNAVAILABLE, "%v", err)
+	}
+	<-ctx.Done()
+	s.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.Close(sctx)
+}
+
+func runDev(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("dev", env)
+	dir := fs.String("dir", "", "directory holding the network (created if missing; reused if it exists)")
+	parties := fs.Int("parties", 2, "number of parties")
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *dir == "" {
+		tmp, err := os.MkdirTemp("", "hotline-dev-")
+		if err != nil {
+			return err
+		}
+		*dir = tmp
+	}
+	logf, err := os.OpenFile(*dir+"/dev.log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		if err := os.MkdirAll(*dir, 0o700); err != nil {
+			return hotline.Errorf(hotline.EINVALID, "create %s: %v", *dir, err)
+		}
+		if logf, err = os.OpenFile(*dir+"/dev.log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+			return err
+		}
+	}
+	defer logf.Close()
+	net, err := devnetPrepare(*dir, *parties, logf)
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	fmt.Fprintf(env.Stderr, "Starting %d parties in %s ...\n", len(net.Parties), *dir)
+	if err := net.Start(ctx); err != nil {
+		return hotline.Errorf(hotline.EUNAVAILABLE, "%v", err)
+	}
+	printDev(env, net)
+	<-ctx.Done()
+	fmt.Fprintln(env.Stderr, "Stopping ...")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := net.Stop(sctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stderr, "Stopped cleanly. Run the same command again to resume this network.")
+	return nil
+}
+
+func printJSON(env *Env, v any) error {
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
