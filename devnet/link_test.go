@@ -1,0 +1,150 @@
+package devnet
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/node"
+)
+
+func TestNetwork_RestartKeepsEverything(t *testing.T) {
+	net := MustStart(t, 2)
+	ctx := context.Background()
+	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
+	sent, err := alpha.Send(ctx, "alpha-bravo-theatre", api.SendRequest{Text: "Exercise notice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bravo holds it", func() bool { return findEntry(t, bravo, "alpha-bravo-theatre", sent.ID) != nil })
+	if _, err := bravo.Mark(ctx, "alpha-bravo-theatre", sent.ID, "ack", ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alpha sees the ack", func() bool {
+		e := findEntry(t, alpha, "alpha-bravo-theatre", sent.ID)
+		return e.Acked && e.Delivered != nil
+	})
+	eventually(t, "both logs agree", func() bool {
+		la, _ := alpha.Log(ctx, "alpha-bravo-theatre")
+		lb, _ := bravo.Log(ctx, "alpha-bravo-theatre")
+		return slices.EqualFunc(la, lb, func(a, b node.EntryView) bool { return a.ID == b.ID })
+	})
+	before, _ := alpha.Log(ctx, "alpha-bravo-theatre")
+
+	if err := net.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := net.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alpha, bravo = clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
+	for name, c := range map[string]interface {
+		Log(context.Context, string) ([]node.EntryView, error)
+	}{"alpha": alpha, "bravo": bravo} {
+		after, err := c.Log(ctx, "alpha-bravo-theatre")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.EqualFunc(before, after, func(a, b node.EntryView) bool { return a.ID == b.ID && a.Kind == b.Kind && a.Seq == b.Seq }) {
+			t.Fatalf("%s's log changed across the restart:\nbefore %d entries, after %d", name, len(before), len(after))
+		}
+	}
+	e := findEntry(t, alpha, "alpha-bravo-theatre", sent.ID)
+	if !e.Acked || e.Delivered == nil {
+		t.Fatalf("after restart: %+v", e.MessageState)
+	}
+	chans, _ := alpha.Channels(ctx)
+	if len(chans) != 5 || chans[0].State != "active" {
+		t.Fatalf("channels after restart: %+v", chans)
+	}
+}
+
+func TestNetwork_DeliversAfterPeerReturns(t *testing.T) {
+	net := MustStart(t, 2)
+	ctx := context.Background()
+	alpha := clientOf(net.Party("alpha"))
+	if err := net.StopParty(ctx, net.Party("bravo")); err != nil {
+		t.Fatal(err)
+	}
+	// Sending succeeds while bravo is down: the entry is durable at alpha.
+	var ids []string
+	for i := range 5 {
+		ref, err := alpha.Send(ctx, "alpha-bravo-frontline", api.SendRequest{Text: fmt.Sprintf("Keep clear of me %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ref.ID)
+	}
+	e := findEntry(t, alpha, "alpha-bravo-frontline", ids[0])
+	if e.Delivered != nil || !slices.Equal(e.Pending, []string{"bravo"}) {
+		t.Fatalf("delivered while bravo was down: %+v", e.MessageState)
+	}
+	if err := net.StartParty(ctx, net.Party("bravo")); err != nil {
+		t.Fatal(err)
+	}
+	bravo := clientOf(net.Party("bravo"))
+	eventually(t, "every message is delivered and receipted", func() bool {
+		for _, id := range ids {
+			if findEntry(t, bravo, "alpha-bravo-frontline", id) == nil {
+				return false
+			}
+			if e := findEntry(t, alpha, "alpha-bravo-frontline", id); e.Delivered == nil {
+				return false
+			}
+		}
+		return true
+	})
+	// Exactly once, in feed order.
+	log, _ := bravo.Log(ctx, "alpha-bravo-frontline")
+	var seqs []uint64
+	for _, e := range log {
+		if e.Author == "alpha" {
+			seqs = append(seqs, e.Seq)
+		}
+	}
+	for i, s := range seqs {
+		if s != uint64(i+1) {
+			t.Fatalf("bravo holds alpha's feed as %v, want 1..n once each", seqs)
+		}
+	}
+}
+
+// In a channel of three, every member holds every entry and every
+// member's receipt for every message.
+func TestNetwork_ThreeParties(t *testing.T) {
+	net := MustStart(t, 3)
+	ctx := context.Background()
+	const ch = "all-parties-policy"
+	sent := map[string]string{}
+	for _, p := range net.Parties {
+		ref, err := clientOf(p).Send(ctx, ch, api.SendRequest{Text: "position paper from " + p.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent[p.Name] = ref.ID
+	}
+	for _, p := range net.Parties {
+		c := clientOf(p)
+		eventually(t, p.Name+" holds every message, delivered to every other member", func() bool {
+			for author, id := range sent {
+				e := findEntry(t, c, ch, id)
+				if e == nil || e.Author != author || e.Delivered == nil || len(e.DeliveredTo) != 2 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	// And the three logs are the same sequence.
+	eventually(t, "three logs agree", func() bool {
+		var logs [][]node.EntryView
+		for _, p := range net.Parties {
+			l, _ := clientOf(p).Log(ctx, ch)
+			logs = append(logs, l)
+		}
+		eq := func(a, b node.EntryView) bool { return a.ID == b.ID }
+		return slices.EqualFunc(logs[0], logs[1], eq) && slices.EqualFunc(logs[0], logs[2], eq)
+	})
+}
