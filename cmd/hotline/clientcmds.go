@@ -42,7 +42,7 @@ func apiFlags(fs *flag.FlagSet, env *Env) func() (*client.Client, error) {
 func init() {
 	register(&command{
 		name: "channel propose", summary: "Propose a channel to other parties; it is active once all accept",
-		usage: "NAME --level LEVEL --with PARTY[,PARTY...]",
+		usage:   "NAME --level LEVEL --with PARTY[,PARTY...]",
 		example: "  hotline channel propose alpha-bravo-policy --level policy --with bravo",
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("channel propose", env)
@@ -130,7 +130,7 @@ func init() {
 	})
 	register(&command{
 		name: "send", summary: "Send a message; prints the new entry's id once it is durable",
-		usage: "CHANNEL TEXT [--ack-within DURATION] [--lang TAG]",
+		usage:   "CHANNEL TEXT [--ack-within DURATION] [--lang TAG]",
 		example: `  hotline send alpha-bravo-strategic "Request a call at 0900Z" --ack-within 10m`,
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("send", env)
