@@ -1,0 +1,121 @@
+package peer
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hotline-project/hotline/entry"
+)
+
+func testEntries(t testing.TB, n int) []*entry.Entry {
+	_, key, _ := ed25519.GenerateKey(nil)
+	var out []*entry.Entry
+	var prev entry.ID
+	for i := range n {
+		body, err := entry.EncodeBody(&entry.Message{Text: strings.Repeat("m", i+1), Lang: "en"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := entry.Sign(entry.Header{Channel: entry.ChannelID{1}, Author: "alpha", Seq: uint64(i + 1), Prev: prev, Time: 1, Kind: entry.KindMessage}, body, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = e.ID()
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestSplitEntries_RoundTrip(t *testing.T) {
+	es := testEntries(t, 5)
+	raws, err := SplitEntries(EncodeEntries(es))
+	if err != nil || len(raws) != 5 {
+		t.Fatalf("%d entries, %v", len(raws), err)
+	}
+	for i, raw := range raws {
+		e, err := entry.Decode(raw)
+		if err != nil || e.ID() != es[i].ID() {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+	}
+	if raws, err := SplitEntries(nil); err != nil || len(raws) != 0 {
+		t.Fatalf("empty batch: %d, %v", len(raws), err)
+	}
+}
+
+func TestSplitEntries_Limits(t *testing.T) {
+	one := testEntries(t, 1)[0].Encode()
+	tooMany := bytes.Repeat(one, MaxBatchEntries+1)
+	if _, err := SplitEntries(tooMany); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("too many entries: %v", err)
+	}
+	if _, err := SplitEntries(make([]byte, MaxBatchBytes+1)); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("too many bytes: %v", err)
+	}
+	if _, err := SplitEntries(append(bytes.Clone(one), 0x83, 0x41)); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "entry 2") {
+		t.Fatalf("truncated second entry: %v", err)
+	}
+}
+
+func TestDecodeHeads(t *testing.T) {
+	in := Heads{Heads: []FeedHead{{Channel: entry.ChannelID{1}, Party: "alpha", Seq: 3, ID: entry.ID{9}}}}
+	got, err := DecodeHeads(marshal(in))
+	if err != nil || len(got) != 1 || got[0] != in.Heads[0] {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	bad := Heads{Heads: []FeedHead{{Party: "Not A Name!"}}}
+	if _, err := DecodeHeads(marshal(bad)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("bad party name: %v", err)
+	}
+	if _, err := DecodeHeads([]byte{0xa1, 0x01}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("truncated: %v", err)
+	}
+}
+
+func FuzzSplitEntries(f *testing.F) {
+	f.Add(EncodeEntries(testEntries(f, 2)))
+	f.Add([]byte{0x83, 0x40, 0x40, 0xf6})
+	f.Add([]byte{0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		raws, err := SplitEntries(b)
+		if err != nil {
+			return
+		}
+		if len(raws) > MaxBatchEntries {
+			t.Fatalf("%d entries accepted", len(raws))
+		}
+		// The split is exact: the pieces concatenate to the input.
+		if !bytes.Equal(bytes.Join(raws, nil), b) {
+			t.Fatal("pieces do not add up to the batch")
+		}
+		for _, raw := range raws {
+			entry.Decode(raw) // must not panic
+		}
+	})
+}
+
+func FuzzDecodeHeads(f *testing.F) {
+	f.Add(marshal(Heads{Heads: []FeedHead{{Channel: entry.ChannelID{1}, Party: "alpha", Seq: 3}}}))
+	f.Add([]byte{0xa0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		heads, err := DecodeHeads(b)
+		if err != nil {
+			return
+		}
+		for _, h := range heads {
+			if entry.CheckName("party", h.Party) != nil {
+				t.Fatalf("invalid party %q accepted", h.Party)
+			}
+		}
+	})
+}
+
+func FuzzDecodePushResult(f *testing.F) {
+	f.Add(marshal(PushResult{Stored: 1, Rejected: []Rejection{{Error: "x"}}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		DecodePushResult(b) // must not panic
+	})
+}
