@@ -17,11 +17,14 @@ import (
 	"github.com/hotline-project/hotline"
 )
 
-func main() {
+func main() { os.Exit(runProcess()) }
+
+// runProcess runs the process's command line until it is done or SIGINT or
+// SIGTERM asks it to stop, and returns the exit code.
+func runProcess() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
 // Env is what a command runs with: its streams and environment.
@@ -39,6 +42,9 @@ type command struct {
 	example string
 	run     func(ctx context.Context, env *Env, args []string) error
 }
+
+// synopsis is the command's usage line.
+func (c *command) synopsis() string { return strings.TrimSpace("hotline " + c.name + " " + c.usage) }
 
 var commands []*command
 
@@ -65,7 +71,12 @@ var exitCodes = map[string]int{
 
 // Main runs the command line args and returns the exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}
+	return run(ctx, &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}, args)
+}
+
+// run runs the command line args in env and returns the exit code.
+func run(ctx context.Context, env *Env, args []string) int {
+	stderr := env.Stderr
 	if len(args) == 0 {
 		printHelp(stderr)
 		return 2
@@ -87,12 +98,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err == nil {
 		return 0
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	var help helpRequest
+	if errors.As(err, &help) {
+		printCommandHelp(env.Stdout, c, help.fs)
 		return 0
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "hotline %s: %s\nUsage: hotline %s %s\nRun 'hotline help %s' for details.\n", c.name, ue.msg, c.name, c.usage, c.name)
+		fmt.Fprintf(stderr, "hotline %s: %s\nUsage: %s\nRun 'hotline help %s' for details.\n", c.name, ue.msg, c.synopsis(), c.name)
 		return 2
 	}
 	code := hotline.ErrorCode(err)
@@ -166,14 +179,17 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // newFlags returns a flag set for command c whose -h prints c's help.
 func newFlags(c string, env *Env) *flag.FlagSet {
 	fs := flag.NewFlagSet(c, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		if cmd := lookup(c); cmd != nil {
-			printCommandHelp(env.Stderr, cmd, fs)
-		}
-	}
+	// Errors are reported once, by run; help goes to stdout, also by run.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return fs
 }
+
+// helpRequest is returned by parseArgs for -h or --help: run prints the
+// command's help, with its flags, to stdout.
+type helpRequest struct{ fs *flag.FlagSet }
+
+func (helpRequest) Error() string { return "help requested" }
 
 // parseArgs parses flags anywhere among the arguments (before, between or
 // after positional ones; "--" ends flags) and checks the number of
@@ -183,7 +199,7 @@ func parseArgs(fs *flag.FlagSet, args []string, lo, hi int) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				return nil, helpRequest{fs}
 			}
 			return nil, usageError{err.Error()}
 		}
@@ -232,7 +248,7 @@ Run 'hotline help COMMAND' for a command's flags and an example.
 }
 
 func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage: hotline %s %s\n\n%s.\n", c.name, c.usage, c.summary)
+	fmt.Fprintf(w, "Usage: %s\n\n%s.\n", c.synopsis(), c.summary)
 	if fs != nil {
 		var has bool
 		fs.VisitAll(func(*flag.Flag) { has = true })
@@ -273,15 +289,26 @@ func init() {
 				}
 				return hotline.Errorf(hotline.EINVALID, "no command %q%s", name, suggest(name))
 			}
-			// Run the command with -h so its flags are listed.
-			env2 := *env
-			env2.Stderr = env.Stdout
-			return c.run(ctx, &env2, []string{"-h"})
+			if c.name == "help" {
+				printCommandHelp(env.Stdout, c, nil)
+				return nil
+			}
+			// Run the command with -h to learn its flags.
+			var help helpRequest
+			if err := c.run(ctx, env, []string{"-h"}); !errors.As(err, &help) {
+				printCommandHelp(env.Stdout, c, nil) // a command without flags
+				return nil
+			}
+			printCommandHelp(env.Stdout, c, help.fs)
+			return nil
 		},
 	})
 	register(&command{
 		name: "version", summary: "Print the version", usage: "",
 		run: func(ctx context.Context, env *Env, args []string) error {
+			if _, err := parseArgs(newFlags("version", env), args, 0, 0); err != nil {
+				return err
+			}
 			fmt.Fprintln(env.Stdout, "hotline", version())
 			return nil
 		},
