@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -254,7 +255,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 
 func runDev(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("dev", env)
-	dir := fs.String("dir", "", "directory holding the network (created if missing; reused if it exists)")
+	dir := fs.String("dir", "", "directory holding the network (created if missing; reused if it exists; default: a new temporary directory)")
 	parties := fs.Int("parties", 2, "number of parties")
 	if _, err := parseArgs(fs, args, 0, 0); err != nil {
 		return err
@@ -266,14 +267,12 @@ func runDev(ctx context.Context, env *Env, args []string) error {
 		}
 		*dir = tmp
 	}
-	logf, err := os.OpenFile(*dir+"/dev.log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return hotline.Errorf(hotline.EINVALID, "create %s: %v", *dir, err)
+	}
+	logf, err := os.OpenFile(filepath.Join(*dir, "dev.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		if err := os.MkdirAll(*dir, 0o700); err != nil {
-			return hotline.Errorf(hotline.EINVALID, "create %s: %v", *dir, err)
-		}
-		if logf, err = os.OpenFile(*dir+"/dev.log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
-			return err
-		}
+		return hotline.Errorf(hotline.EINVALID, "%v", err)
 	}
 	defer logf.Close()
 	net, err := devnetPrepare(*dir, *parties, logf)

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hotline-project/hotline/bench"
+)
+
+func init() {
+	register(&command{
+		name: "bench", summary: "Measure a link: two nodes on loopback, messages/s and send-to-receipt latency",
+		usage:   "[--messages N] [--senders K] [--rate R] [--duration D] [--dir DIR] [--json]",
+		example: "  hotline bench --messages 20000 --senders 64 --rate 1000 --duration 10s",
+		run:     runBench,
+	})
+}
+
+func runBench(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("bench", env)
+	o := bench.Options{Progress: env.Stderr}
+	fs.IntVar(&o.Messages, "messages", 20000, "messages in the throughput phase")
+	fs.IntVar(&o.Senders, "senders", 64, "concurrent senders in the throughput phase")
+	fs.IntVar(&o.Rate, "rate", 1000, "messages per second offered in the latency phase (0 skips it)")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of the latency phase")
+	fs.StringVar(&o.Dir, "dir", "", "directory for the two nodes (default: a temporary one, removed afterwards)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if o.Messages < 1 || o.Senders < 1 || o.Rate < 0 || (o.Rate > 0 && o.Duration < 100*time.Millisecond) {
+		return usagef("--messages and --senders must be at least 1, --rate at least 0, --duration at least 100ms")
+	}
+	res, err := bench.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	w := env.Stdout
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+	fmt.Fprintf(w, "raw Ed25519 sign+verify:  %.0f pairs/s on %d cores\n", res.SignVerifyPerS, res.Cores)
+	t := res.Throughput
+	fmt.Fprintf(w, "throughput:               %.0f messages/s with receipts (%d messages, %d senders, %s)\n", t.PerSecond, t.Messages, res.Senders, t.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "  send to receipt:        p50 %s  p99 %s  max %s\n", ms(t.P50), ms(t.P99), ms(t.Max))
+	fmt.Fprintf(w, "  ratio to sign+verify:   %.3f\n", res.ThroughputRatio)
+	if l := res.Latency; l != nil {
+		fmt.Fprintf(w, "latency at %d/s offered:  p50 %s  p99 %s  max %s (%d messages, %.0f/s delivered)\n", res.OfferedRate, ms(l.P50), ms(l.P99), ms(l.Max), l.Messages, l.PerSecond)
+	}
+	return nil
+}
