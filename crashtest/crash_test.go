@@ -1,0 +1,359 @@
+package crashtest
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/client"
+	"github.com/hotline-project/hotline/config"
+	"github.com/hotline-project/hotline/devnet"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/sqlite"
+)
+
+var (
+	kills   = flag.Int("crash.kills", 20, "SIGKILLs in one run")
+	parties = flag.Int("crash.parties", 3, "parties (2 or more)")
+	binary  string // the hotline binary under test
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "hotline-crashtest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "hotline")
+	build := exec.Command("go", "build", "-o", binary, "github.com/hotline-project/hotline/cmd/hotline")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "crashtest: build hotline:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is one party's `hotline serve` process.
+type proc struct {
+	party *devnet.Party
+	api   string
+	cmd   *exec.Cmd
+	log   *os.File
+}
+
+func (p *proc) start(t *testing.T) {
+	t.Helper()
+	p.cmd = exec.Command(binary, "serve", "--dir", p.party.Dir)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(p.api + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready 30s after start: %v (log: %s)", p.party.Name, err, p.log.Name())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	err := p.cmd.Wait()
+	if sig == syscall.SIGTERM && err != nil {
+		t.Fatalf("%s did not shut down cleanly on SIGTERM: %v (log: %s)", p.party.Name, err, p.log.Name())
+	}
+}
+
+// accepted is every message a node reported durable to its operator.
+type accepted struct {
+	mu  sync.Mutex
+	ids map[entry.ID]string // id -> channel name
+}
+
+func (a *accepted) add(id entry.ID, ch string) {
+	a.mu.Lock()
+	a.ids[id] = ch
+	a.mu.Unlock()
+}
+
+func TestCrash_NothingAcceptedIsLost(t *testing.T) {
+	if *parties < 2 {
+		t.Fatal("-crash.parties must be 2 or more")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	net, err := devnet.Prepare(dir, devnet.Options{Parties: *parties})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Set the channels up in-process, then run every node as a process.
+	if err := net.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var procs []*proc
+	for _, p := range net.Parties {
+		procs = append(procs, &proc{party: p, api: p.Server.APIURL()})
+	}
+	manifest := net.Manifest()
+	if err := net.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		if p.log, err = os.Create(filepath.Join(dir, p.party.Name+".log")); err != nil {
+			t.Fatal(err)
+		}
+		defer p.log.Close()
+		p.start(t)
+	}
+	defer func() {
+		for _, p := range procs {
+			if p.cmd.ProcessState == nil {
+				p.cmd.Process.Kill()
+				p.cmd.Wait()
+			}
+		}
+	}()
+
+	// Every party sends to every channel it is a member of, as fast as its
+	// node answers, until the kills are done. Each attempt has its own text,
+	// so a send whose answer was lost to a kill is never confused with a
+	// retry.
+	acc := &accepted{ids: make(map[entry.ID]string)}
+	var attempts, failures atomic.Int64
+	stop := make(chan struct{})
+	var senders sync.WaitGroup
+	for _, p := range procs {
+		var chans []string
+		for _, c := range manifest.Channels {
+			if slices.Contains(c.Members, p.party.Name) && (c.Level == "policy" || c.Level == "frontline") {
+				chans = append(chans, c.Name)
+			}
+		}
+		for w := range 4 {
+			senders.Add(1)
+			go func() {
+				defer senders.Done()
+				cl := client.New(p.api, p.party.Token)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					ch := chans[i%len(chans)]
+					attempts.Add(1)
+					zero := "0"
+					ref, err := cl.Send(ctx, ch, api.SendRequest{Text: fmt.Sprintf("%s sender %d attempt %d", p.party.Name, w, i), AckWithin: &zero})
+					if err != nil {
+						failures.Add(1)
+						time.Sleep(20 * time.Millisecond)
+						continue
+					}
+					id, err := entry.ParseID(ref.ID)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					acc.add(id, ch)
+				}
+			}()
+		}
+	}
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for k := range *kills {
+		time.Sleep(time.Duration(100+rng.IntN(400)) * time.Millisecond)
+		p := procs[rng.IntN(len(procs))]
+		p.signal(t, syscall.SIGKILL)
+		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+		p.start(t)
+		t.Logf("kill %d: %s", k+1, p.party.Name)
+	}
+	close(stop)
+	senders.Wait()
+
+	// Wait until every node holds every feed of every channel it is in,
+	// as far as its author wrote it, and holds every receipt.
+	waitConverged(t, procs, manifest)
+
+	// Stop every node with SIGTERM (a clean shutdown) and read the stores.
+	for _, p := range procs {
+		p.signal(t, syscall.SIGTERM)
+	}
+	stores := make(map[string]*sqlite.Store)
+	dirs := make(map[string]*config.Dir)
+	for _, p := range procs {
+		d, err := config.Open(p.party.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs[p.party.Name] = d
+		st, err := sqlite.Open(ctx, d.StorePath())
+		if err != nil {
+			t.Fatalf("%s's store after SIGTERM: %v", p.party.Name, err)
+		}
+		defer st.Close()
+		stores[p.party.Name] = st
+	}
+	lost, dups, verified := checkGuarantee(t, stores, dirs, manifest, acc)
+	summary := fmt.Sprintf("crashtest: parties=%d kills=%d sends=%d failed-sends=%d accepted=%d verified-on-every-node=%d lost=%d duplicated=%d",
+		*parties, *kills, attempts.Load(), failures.Load(), len(acc.ids), verified, lost, dups)
+	fmt.Println(summary)
+	t.Log(summary)
+	if lost != 0 || dups != 0 || verified != len(acc.ids) {
+		t.Fatal("the delivery guarantee does not hold")
+	}
+	if len(acc.ids) == 0 {
+		t.Fatal("no message was accepted: the test tested nothing")
+	}
+}
+
+// waitConverged polls each node's API until, for every channel, every
+// member holds the same entries as every other member and the newest entry
+// of every author is receipted by all other members.
+func waitConverged(t *testing.T, procs []*proc, m devnet.Manifest) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		why := converged(procs, m)
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nodes did not converge within 2 minutes of the last kill: %s", why)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func converged(procs []*proc, m devnet.Manifest) string {
+	ctx := context.Background()
+	for _, c := range m.Channels {
+		var first []string
+		for _, p := range procs {
+			if !slices.Contains(c.Members, p.party.Name) {
+				continue
+			}
+			log, err := client.New(p.api, p.party.Token).Log(ctx, c.Name)
+			if err != nil {
+				return err.Error()
+			}
+			var ids []string
+			for _, e := range log {
+				ids = append(ids, e.ID)
+				if e.Kind == "message" && len(e.DeliveredTo) < len(c.Members)-1 {
+					return fmt.Sprintf("%s: %s/%d not yet receipted by every member at %s", c.Name, e.Author, e.Seq, p.party.Name)
+				}
+			}
+			slices.Sort(ids)
+			if first == nil {
+				first = ids
+			} else if !slices.Equal(first, ids) {
+				return fmt.Sprintf("%s: %s holds %d entries, another member %d", c.Name, p.party.Name, len(ids), len(first))
+			}
+		}
+	}
+	return ""
+}
+
+// checkGuarantee checks every node's store: each member's copy of each feed
+// is the author's feed exactly (same ids at the same seqs, gap-free from 1,
+// every entry verifying), and every accepted message is in it once.
+func checkGuarantee(t *testing.T, stores map[string]*sqlite.Store, dirs map[string]*config.Dir, m devnet.Manifest, acc *accepted) (lost, dups, verified int) {
+	held := make(map[entry.ID]int) // accepted id -> members holding it
+	for _, c := range m.Channels {
+		chID, _ := entry.ParseChannelID(c.ID)
+		for _, author := range c.Members {
+			authorFeed := feed(t, stores[author], chID, author)
+			for _, member := range c.Members {
+				copyFeed := authorFeed
+				if member != author {
+					copyFeed = feed(t, stores[member], chID, author)
+				}
+				if len(copyFeed) != len(authorFeed) {
+					t.Errorf("%s: %s holds %d of %s's %d entries", c.Name, member, len(copyFeed), author, len(authorFeed))
+				}
+				seen := make(map[entry.ID]bool)
+				for i, e := range copyFeed {
+					if e.Seq != uint64(i+1) {
+						t.Errorf("%s: %s's copy of %s's feed has seq %d at position %d", c.Name, member, author, e.Seq, i+1)
+					}
+					if i < len(authorFeed) && e.ID() != authorFeed[i].ID() {
+						t.Errorf("%s: %s's copy of %s/%d differs from the author's", c.Name, member, author, e.Seq)
+					}
+					if err := e.Verify(dirs[author].Key.Public()); err != nil {
+						t.Errorf("%s: %s holds %s/%d that does not verify: %v", c.Name, member, author, e.Seq, err)
+					}
+					if seen[e.ID()] {
+						dups++
+					}
+					seen[e.ID()] = true
+					if _, ok := acc.ids[e.ID()]; ok {
+						held[e.ID()]++
+					}
+				}
+			}
+		}
+	}
+	for id, ch := range acc.ids {
+		members := 0
+		for _, c := range m.Channels {
+			if c.Name == ch {
+				members = len(c.Members)
+			}
+		}
+		switch n := held[id]; {
+		case n < members:
+			lost++
+			t.Errorf("accepted message %s in %s is held by %d of %d members", id, ch, n, members)
+		case n > members:
+			dups++
+		default:
+			verified++
+		}
+	}
+	return lost, dups, verified
+}
+
+func feed(t *testing.T, st *sqlite.Store, ch entry.ChannelID, party string) []*hotline.Stored {
+	t.Helper()
+	var out []*hotline.Stored
+	for from := uint64(1); ; {
+		got, err := st.Feed(context.Background(), hotline.Feed{Channel: ch, Party: party}, from, 1000)
+		if err != nil {
+			t.Fatal(errors.Join(fmt.Errorf("read %s's feed", party), err))
+		}
+		out = append(out, got...)
+		if len(got) < 1000 {
+			return out
+		}
+		from = got[len(got)-1].Seq + 1
+	}
+}
