@@ -97,6 +97,16 @@ type Evidence struct {
 	Data   []byte // self-contained: the encoded entries involved
 }
 
+// LinkTest is the outcome of one heartbeat to one endpoint of a peer.
+type LinkTest struct {
+	Time     time.Time     `json:"time"`
+	Peer     string        `json:"peer"`
+	Endpoint string        `json:"endpoint"`
+	OK       bool          `json:"ok"`
+	RTT      time.Duration `json:"rtt_ns"`
+	Error    string        `json:"error,omitempty"`
+}
+
 // ChannelLog is what a channel's log view needs, read in one snapshot.
 type ChannelLog struct {
 	Entries  []*Stored // every entry of the channel, in this node's storage order
@@ -131,6 +141,13 @@ type Store interface {
 	AddEvidence(ctx context.Context, ev Evidence) error
 	// EvidenceList returns the newest evidence records, newest first.
 	EvidenceList(ctx context.Context, limit int) ([]Evidence, error)
+
+	// AddLinkTests records heartbeat outcomes and forgets those older than
+	// keep.
+	AddLinkTests(ctx context.Context, tests []LinkTest, keep time.Duration) error
+	// LinkTests returns the newest link tests, newest first; peer "" means
+	// every peer.
+	LinkTests(ctx context.Context, peer string, limit int) ([]LinkTest, error)
 
 	// AddOperatorToken records a token for operator by its SHA-256 hash.
 	AddOperatorToken(ctx context.Context, operator string, tokenHash [32]byte) error

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -66,6 +67,7 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/ack", s.mark(entry.KindAck))
 	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/read", s.mark(entry.KindRead))
 	s.handle("GET /api/v1/links", s.links)
+	s.handle("GET /api/v1/links/history", s.linkHistory)
 	s.handle("GET /api/v1/evidence", s.evidence)
 	s.handle("GET /api/v1/events", s.events)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -342,6 +344,25 @@ func (s *Server) mark(kind entry.Kind) func(w http.ResponseWriter, r *http.Reque
 
 func (s *Server) links(w http.ResponseWriter, r *http.Request, _ string) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"links": s.n.Links()})
+}
+
+func (s *Server) linkHistory(w http.ResponseWriter, r *http.Request, _ string) error {
+	limit := 100
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 10000 {
+			return hotline.Errorf(hotline.EINVALID, "limit %q: give a number from 1 to 10000", l)
+		}
+		limit = n
+	}
+	tests, err := s.n.LinkHistory(r.Context(), r.URL.Query().Get("peer"), limit)
+	if err != nil {
+		return err
+	}
+	if tests == nil {
+		tests = []hotline.LinkTest{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"tests": tests})
 }
 
 // EvidenceView is an evidence record in API responses.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -130,6 +131,17 @@ func (c *Client) Mark(ctx context.Context, ch, entryID, kind, reply string) (*ap
 func (c *Client) Log(ctx context.Context, ch string) ([]node.EntryView, error) {
 	var out struct{ Entries []node.EntryView }
 	return out.Entries, c.do(ctx, http.MethodGet, chPath(ch)+"/entries", nil, &out)
+}
+
+// LinkHistory returns the newest link tests, newest first; peer "" means
+// every peer.
+func (c *Client) LinkHistory(ctx context.Context, peer string, limit int) ([]hotline.LinkTest, error) {
+	var out struct{ Tests []hotline.LinkTest }
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if peer != "" {
+		q.Set("peer", peer)
+	}
+	return out.Tests, c.do(ctx, http.MethodGet, "/api/v1/links/history?"+q.Encode(), nil, &out)
 }
 
 // Links returns the peer links' state.

@@ -51,7 +51,21 @@ type Config struct {
 		Interval Duration `toml:"interval"`
 		// RetryMax caps the backoff between attempts to reach a peer.
 		RetryMax Duration `toml:"retry_max"`
+		// Timeout bounds connecting to a peer endpoint and waiting for it to
+		// start answering, after which the next endpoint is tried.
+		Timeout Duration `toml:"timeout"`
+		// FailbackAfter is how long to stay on a backup endpoint before
+		// trying the preferred ones again.
+		FailbackAfter Duration `toml:"failback_after"`
 	} `toml:"sync"`
+	Heartbeat struct {
+		// Interval is how often every endpoint of every peer is tested.
+		Interval Duration `toml:"interval"`
+		// SilenceAlarm is how long a peer may go unheard before an alarm.
+		SilenceAlarm Duration `toml:"silence_alarm"`
+		// History is how long link tests are kept.
+		History Duration `toml:"history"`
+	} `toml:"heartbeat"`
 	Store struct {
 		// Path is the SQLite file, relative to the node directory.
 		Path string `toml:"path"`
@@ -86,6 +100,11 @@ func Defaults(party string) Config {
 	c.Peer.Listen = "0.0.0.0:7443"
 	c.Sync.Interval = Duration{5 * time.Second}
 	c.Sync.RetryMax = Duration{time.Minute}
+	c.Sync.Timeout = Duration{30 * time.Second}
+	c.Sync.FailbackAfter = Duration{time.Minute}
+	c.Heartbeat.Interval = Duration{30 * time.Second}
+	c.Heartbeat.SilenceAlarm = Duration{90 * time.Second}
+	c.Heartbeat.History = Duration{30 * 24 * time.Hour}
 	c.Store.Path = "hotline.db"
 	c.Log.Level = "info"
 	c.Log.Format = "text"
@@ -112,6 +131,21 @@ func (c *Config) Check() error {
 	}
 	if c.Sync.Interval.Duration < 100*time.Millisecond || c.Sync.Interval.Duration > time.Hour {
 		return fmt.Errorf("sync.interval %s is out of range (100ms to 1h)", c.Sync.Interval)
+	}
+	for _, r := range []struct {
+		name   string
+		v      Duration
+		lo, hi time.Duration
+	}{
+		{"sync.timeout", c.Sync.Timeout, 100 * time.Millisecond, 10 * time.Minute},
+		{"sync.failback_after", c.Sync.FailbackAfter, time.Second, time.Hour},
+		{"heartbeat.interval", c.Heartbeat.Interval, 100 * time.Millisecond, time.Hour},
+		{"heartbeat.silence_alarm", c.Heartbeat.SilenceAlarm, c.Heartbeat.Interval.Duration, 24 * time.Hour},
+		{"heartbeat.history", c.Heartbeat.History, time.Hour, 10 * 365 * 24 * time.Hour},
+	} {
+		if r.v.Duration < r.lo || r.v.Duration > r.hi {
+			return fmt.Errorf("%s %s is out of range (%s to %s)", r.name, r.v, r.lo, r.hi)
+		}
 	}
 	if c.Sync.RetryMax.Duration < time.Second || c.Sync.RetryMax.Duration > 10*time.Minute {
 		return fmt.Errorf("sync.retry_max %s is out of range (1s to 10m): a treaty partner is never given up on for long", c.Sync.RetryMax)

@@ -24,7 +24,14 @@ func TestAPI_BadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "bravo holds it", func() bool { return findEntry(t, bravo, "alpha-bravo-policy", msg.ID) != nil })
+	// Wait until the link is quiet: the message delivered and both nodes
+	// holding the same entries, so any later change is the bad input's.
+	eventually(t, "the link is quiet", func() bool {
+		e := findEntry(t, alpha, "alpha-bravo-policy", msg.ID)
+		la, _ := alpha.Log(ctx, "alpha-bravo-policy")
+		lb, _ := bravo.Log(ctx, "alpha-bravo-policy")
+		return e != nil && e.Delivered != nil && len(la) == len(lb)
+	})
 	beforeA, _ := alpha.Log(ctx, "alpha-bravo-policy")
 	beforeB, _ := bravo.Log(ctx, "alpha-bravo-policy")
 	receipt := beforeB[len(beforeB)-1]

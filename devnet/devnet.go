@@ -76,6 +76,12 @@ type Options struct {
 	Logger  *slog.Logger // nil: discard
 	// SyncInterval for every node; zero keeps the default.
 	SyncInterval time.Duration
+	// Fast makes links fail over and alarm in seconds, not minutes, for
+	// fault tests: heartbeat 250ms, silence alarm 1s, retry cap and
+	// failback 1s, peer timeout 5s (or PeerTimeout).
+	Fast bool
+	// PeerTimeout overrides the peer timeout; zero keeps the default.
+	PeerTimeout time.Duration
 }
 
 // Prepare creates the parties' node directories under dir if they do not
@@ -115,6 +121,16 @@ func Prepare(dir string, opts Options) (*Network, error) {
 			cfg.Log.Level = "debug"
 			if opts.SyncInterval > 0 {
 				cfg.Sync.Interval = config.Duration{Duration: opts.SyncInterval}
+			}
+			if opts.Fast {
+				cfg.Sync.Timeout = config.Duration{Duration: 5 * time.Second}
+				cfg.Sync.RetryMax = config.Duration{Duration: time.Second}
+				cfg.Sync.FailbackAfter = config.Duration{Duration: time.Second}
+				cfg.Heartbeat.Interval = config.Duration{Duration: 250 * time.Millisecond}
+				cfg.Heartbeat.SilenceAlarm = config.Duration{Duration: time.Second}
+			}
+			if opts.PeerTimeout > 0 {
+				cfg.Sync.Timeout = config.Duration{Duration: opts.PeerTimeout}
 			}
 			if d, err = config.Init(p.Dir, cfg); err != nil {
 				return nil, err

@@ -13,7 +13,8 @@ const (
 	EventChannel   = "channel"   // a channel changed state
 	EventDelivered = "delivered" // a receipt covers a feed up to Seq
 	EventMarked    = "marked"    // a message was read or acknowledged
-	EventAlarm     = "alarm"     // equivocation or another alarm
+	EventAlarm     = "alarm"     // equivocation, a silent link, or another alarm
+	EventLink      = "link"      // a silent peer link is heard again
 	EventLagged    = "lagged"    // the subscriber missed events; reload state
 )
 

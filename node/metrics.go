@@ -16,6 +16,9 @@ type metrics struct {
 	batchEntries    prometheus.Histogram
 	peerUp          *prometheus.GaugeVec
 	peerBacklog     *prometheus.GaugeVec
+	peerSilent      *prometheus.GaugeVec
+	endpointRTT     *prometheus.GaugeVec
+	heartbeats      *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -50,7 +53,17 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		peerBacklog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hotline_peer_backlog_entries", Help: "Entries the peer lacks, as last counted (capped at one batch).",
 		}, []string{"peer"}),
+		peerSilent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hotline_peer_silent", Help: "1 while the peer has not been heard on any endpoint for longer than the silence threshold (alarm).",
+		}, []string{"peer"}),
+		endpointRTT: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hotline_peer_endpoint_rtt_seconds", Help: "Round trip of the last successful heartbeat to each endpoint of each peer.",
+		}, []string{"peer", "endpoint"}),
+		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_heartbeats_total", Help: "Heartbeats sent to each endpoint of each peer, by result (ok or failed).",
+		}, []string{"peer", "endpoint", "result"}),
 	}
+	reg.MustRegister(m.peerSilent, m.endpointRTT, m.heartbeats)
 	reg.MustRegister(m.entriesStored, m.entriesReceived, m.entriesRejected, m.equivocations, m.storeErrors,
 		m.commitSeconds, m.batchEntries, m.peerUp, m.peerBacklog)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -42,8 +42,23 @@ type Config struct {
 	// when nothing new was pushed; zero means 5 seconds.
 	SyncInterval time.Duration
 	// RetryMax caps the backoff between attempts to reach a peer; zero
-	// means one minute.
+	// means one minute. A peer is never given up on.
 	RetryMax time.Duration
+	// PeerTimeout bounds connecting to a peer endpoint and waiting for it
+	// to start answering; zero means 30 seconds.
+	PeerTimeout time.Duration
+	// FailbackAfter is how long the node stays on a backup endpoint of a
+	// peer before trying its preferred ones again; zero means one minute.
+	FailbackAfter time.Duration
+	// HeartbeatInterval is how often every endpoint of every peer is
+	// tested with a signed heartbeat; zero means 30 seconds.
+	HeartbeatInterval time.Duration
+	// SilenceAlarm is how long a peer may be silent (no heartbeat or sync
+	// answered on any endpoint) before an alarm; zero means three
+	// heartbeat intervals.
+	SilenceAlarm time.Duration
+	// LinkHistory is how long link tests are kept; zero means 30 days.
+	LinkHistory time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -63,6 +78,10 @@ type Node struct {
 	byTLS   map[identity.Fingerprint]string
 	syncInt time.Duration
 	retry   time.Duration
+	peerOpt peer.ClientOptions
+	beat    time.Duration // heartbeat interval
+	silence time.Duration // silence before an alarm
+	history time.Duration // link tests kept
 
 	mu       sync.RWMutex // guards heads and channels, written only by the writer
 	heads    map[hotline.Feed]hotline.Head
@@ -118,6 +137,17 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if n.retry == 0 {
 		n.retry = time.Minute
 	}
+	n.peerOpt = peer.ClientOptions{Timeout: cfg.PeerTimeout, FailbackAfter: cfg.FailbackAfter}
+	n.beat, n.silence, n.history = cfg.HeartbeatInterval, cfg.SilenceAlarm, cfg.LinkHistory
+	if n.beat == 0 {
+		n.beat = 30 * time.Second
+	}
+	if n.silence == 0 {
+		n.silence = 3 * n.beat
+	}
+	if n.history == 0 {
+		n.history = 30 * 24 * time.Hour
+	}
 	reg := cfg.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -159,7 +189,7 @@ func (n *Node) pin(d identity.Document) error {
 	n.peers[d.Party] = &pinnedPeer{
 		doc:    d,
 		pub:    pub,
-		client: peer.NewClient(d.Party, d.Endpoints, n.tlsKey, d.TLS),
+		client: peer.NewClient(d.Party, d.Endpoints, n.tlsKey, d.TLS, n.peerOpt),
 		link:   &link{party: d.Party, notify: make(chan struct{}, 1)},
 	}
 	n.byTLS[d.TLS] = d.Party
@@ -175,10 +205,14 @@ func (n *Node) Start() {
 		n.writer()
 	}()
 	for _, p := range n.peers {
-		n.wg.Add(1)
+		n.wg.Add(2)
 		go func() {
 			defer n.wg.Done()
 			n.syncLoop(p)
+		}()
+		go func() {
+			defer n.wg.Done()
+			n.heartbeatLoop(p)
 		}()
 	}
 }

@@ -40,11 +40,13 @@ func (n *Node) headsShared(party string) []peer.FeedHead {
 
 // PeerPush implements peer.Handler.
 func (n *Node) PeerPush(ctx context.Context, from string, raw [][]byte) (*peer.PushResult, error) {
+	n.heardFrom(from)
 	return n.receive(ctx, from, raw)
 }
 
 // PeerPull implements peer.Handler.
 func (n *Node) PeerPull(ctx context.Context, party string, heads []peer.FeedHead, limit int) ([]*entry.Entry, error) {
+	n.heardFrom(party)
 	return n.lacking(ctx, party, heads, limit)
 }
 

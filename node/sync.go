@@ -20,6 +20,8 @@ type link struct {
 
 	mu             sync.Mutex
 	up             bool
+	since          time.Time // when the link was set up or last heard; silence counts from here
+	silent         bool      // the silence alarm is raised
 	lastContact    time.Time
 	lastError      string
 	lastErrorAt    time.Time
@@ -32,9 +34,10 @@ type link struct {
 
 // LinkStatus is what a node knows of its link to one peer.
 type LinkStatus struct {
-	Party       string        `json:"party"`
-	Endpoints   []string      `json:"endpoints"`
-	Up          bool          `json:"up"`
+	Party       string                `json:"party"`
+	Endpoints   []peer.EndpointStatus `json:"endpoints"` // in order of preference
+	Up          bool                  `json:"up"`
+	Silent      bool                  `json:"silent"` // the silence alarm is raised
 	LastContact *time.Time    `json:"last_contact"`
 	RTT         time.Duration `json:"rtt_ns"`
 	Backlog     int           `json:"backlog"` // entries the peer lacks, as last counted
@@ -51,7 +54,7 @@ func (n *Node) Links() []LinkStatus {
 		p := n.peers[name]
 		l := p.link
 		l.mu.Lock()
-		s := LinkStatus{Party: name, Endpoints: p.doc.Endpoints, Up: l.up, RTT: l.rtt, Backlog: l.backlog,
+		s := LinkStatus{Party: name, Endpoints: p.client.Endpoints(), Up: l.up, Silent: l.silent, RTT: l.rtt, Backlog: l.backlog,
 			Pushed: l.pushed, Pulled: l.pulled, LastError: l.lastError}
 		if !l.lastContact.IsZero() {
 			t := l.lastContact
@@ -207,10 +210,34 @@ type errNoProgress string
 
 func (e errNoProgress) Error() string { return "peer refused every entry pushed: " + string(e) }
 
+// contact records an answer from the peer to this node.
 func (l *link) contact(now time.Time, rtt time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.up, l.lastContact, l.rtt = true, now, rtt
+	l.up, l.lastContact, l.since, l.rtt = true, now, now, rtt
+}
+
+// heard records a request from the peer to this node.
+func (l *link) heard(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.since = now
+}
+
+// checkSilence reports how long the peer has been silent, and whether the
+// silence alarm changed state (raised when silent for longer than limit,
+// cleared when heard again).
+func (l *link) checkSilence(now time.Time, limit time.Duration) (silentFor time.Duration, changed, silent bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.since.IsZero() {
+		l.since = now
+	}
+	silentFor = now.Sub(l.since)
+	silent = silentFor > limit
+	changed = silent != l.silent
+	l.silent = silent
+	return silentFor, changed, silent
 }
 
 func (l *link) failed(now time.Time, err error) {

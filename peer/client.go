@@ -3,73 +3,207 @@ package peer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/identity"
 )
 
-// Client calls one party's node over its endpoints.
+// ClientOptions tune how a client reaches a peer.
+type ClientOptions struct {
+	// Timeout bounds connecting and waiting for the peer to start
+	// answering a request, so a black-holed bearer is given up on and the
+	// next endpoint tried; zero means 30 seconds.
+	Timeout time.Duration
+	// FailbackAfter is how long a client stays on a backup endpoint before
+	// trying the preferred ones again; zero means one minute.
+	FailbackAfter time.Duration
+}
+
+// Client calls one party's node over its endpoints, in order of
+// preference: it stays on the endpoint that last worked, fails over to the
+// next when it stops working, and tries the preferred ones again
+// periodically (failback).
 type Client struct {
-	Party     string
-	Endpoints []string
-	hc        *http.Client
+	Party string
+
+	hc       *http.Client
+	failback time.Duration
+
+	mu          sync.Mutex
+	eps         []*endpoint
+	active      int
+	lastFailTry time.Time // when the preferred endpoints were last retried
+}
+
+// endpoint is one address of the peer and what the client knows of it.
+type endpoint struct {
+	addr        string
+	up          bool
+	tried       bool
+	lastContact time.Time
+	rtt         time.Duration
+	failures    uint64
+	lastError   string
+	lastErrorAt time.Time
+}
+
+// EndpointStatus is the health of one endpoint of a peer.
+type EndpointStatus struct {
+	Address     string        `json:"address"`
+	Active      bool          `json:"active"` // the endpoint requests go to now
+	Up          bool          `json:"up"`     // the last request to it got an answer
+	LastContact *time.Time    `json:"last_contact"`
+	RTT         time.Duration `json:"rtt_ns"`
+	Failures    uint64        `json:"failures"`
+	LastError   string        `json:"last_error,omitempty"`
+	LastErrorAt *time.Time    `json:"last_error_at,omitempty"`
 }
 
 // NewClient returns a client that presents key and accepts only a server
 // with the pinned fingerprint.
-func NewClient(party string, endpoints []string, key *identity.TLSKey, pin identity.Fingerprint) *Client {
+func NewClient(party string, endpoints []string, key *identity.TLSKey, pin identity.Fingerprint, o ClientOptions) *Client {
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.FailbackAfter == 0 {
+		o.FailbackAfter = time.Minute
+	}
 	tr := &http.Transport{
 		TLSClientConfig:       key.ClientConfig(pin),
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 2 * time.Minute,
+		DialContext:           (&net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   o.Timeout,
+		ResponseHeaderTimeout: o.Timeout,
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     false,
 	}
-	return &Client{Party: party, Endpoints: endpoints, hc: &http.Client{Transport: tr}}
+	c := &Client{Party: party, hc: &http.Client{Transport: tr}, failback: o.FailbackAfter}
+	for _, ep := range endpoints {
+		c.eps = append(c.eps, &endpoint{addr: ep})
+	}
+	return c
 }
 
 // Close releases idle connections.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
 
-// do runs one request against the first endpoint that answers.
+// Endpoints returns the health of every endpoint, in order of preference.
+func (c *Client) Endpoints() []EndpointStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]EndpointStatus, len(c.eps))
+	for i, ep := range c.eps {
+		s := EndpointStatus{Address: ep.addr, Active: i == c.active, Up: ep.up, RTT: ep.rtt, Failures: ep.failures, LastError: ep.lastError}
+		if !ep.lastContact.IsZero() {
+			t := ep.lastContact
+			s.LastContact = &t
+		}
+		if !ep.lastErrorAt.IsZero() {
+			t := ep.lastErrorAt
+			s.LastErrorAt = &t
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// order is the order to try endpoints in for the next request: from the
+// active one onwards, or from the most preferred when failback is due.
+func (c *Client) order() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	start := c.active
+	if start != 0 && time.Since(c.lastFailTry) >= c.failback {
+		start = 0
+		c.lastFailTry = time.Now()
+	}
+	out := make([]int, 0, len(c.eps))
+	for i := range c.eps {
+		out = append(out, (start+i)%len(c.eps))
+	}
+	return out
+}
+
+func (c *Client) record(i int, rtt time.Duration, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ep := c.eps[i]
+	ep.tried = true
+	now := time.Now()
+	if err != nil {
+		ep.up = false
+		ep.failures++
+		ep.lastError, ep.lastErrorAt = err.Error(), now
+		return
+	}
+	ep.up, ep.lastContact, ep.rtt = true, now, rtt
+	if i != c.active {
+		c.active = i
+		if i != 0 {
+			c.lastFailTry = now
+		}
+	}
+}
+
+// errTransport marks a failure to reach an endpoint, as opposed to an
+// answer from the peer.
+type errTransport struct{ error }
+
+// do runs one request against the endpoints in order until one answers.
 func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	var errs []string
-	for _, ep := range c.Endpoints {
-		req, err := http.NewRequestWithContext(ctx, method, "https://"+ep+path, bytes.NewReader(body))
-		if err != nil {
+	for _, i := range c.order() {
+		b, err := c.doAt(ctx, i, method, path, body)
+		if err == nil {
+			return b, nil
+		}
+		var te errTransport
+		if !errors.As(err, &te) {
 			return nil, err
 		}
-		if body != nil {
-			req.Header.Set("Content-Type", "application/cbor")
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-		resp, err := c.hc.Do(req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			errs = append(errs, err.Error())
-			continue
-		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBatchBytes+1))
-		resp.Body.Close()
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: read response: %v", ep, err))
-			continue
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("%s %s: %s: %s", c.Party, path, resp.Status, strings.TrimSpace(string(b)))
-		}
-		return b, nil
+		errs = append(errs, err.Error())
 	}
 	return nil, fmt.Errorf("%s unreachable: %s", c.Party, strings.Join(errs, "; "))
+}
+
+// doAt runs one request against endpoint i.
+func (c *Client) doAt(ctx context.Context, i int, method, path string, body []byte) ([]byte, error) {
+	addr := c.eps[i].addr
+	req, err := http.NewRequestWithContext(ctx, method, "https://"+addr+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/cbor")
+	}
+	start := time.Now()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.record(i, 0, err)
+		return nil, errTransport{fmt.Errorf("%s: %w", addr, err)}
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBatchBytes+1))
+	resp.Body.Close()
+	if err != nil {
+		c.record(i, 0, err)
+		return nil, errTransport{fmt.Errorf("%s: read response: %w", addr, err)}
+	}
+	c.record(i, time.Since(start), nil)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: %s: %s", c.Party, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return b, nil
 }
 
 // Heads asks the peer what it holds of the feeds it shares with us.
@@ -83,11 +217,7 @@ func (c *Client) Heads(ctx context.Context) ([]FeedHead, error) {
 
 // Push sends entries to the peer.
 func (c *Client) Push(ctx context.Context, entries []*entry.Entry) (*PushResult, error) {
-	b, err := c.do(ctx, http.MethodPost, "/peer/v1/entries", EncodeEntries(entries))
-	if err != nil {
-		return nil, err
-	}
-	return DecodePushResult(b)
+	return c.PushRaw(ctx, EncodeEntries(entries))
 }
 
 // PushRaw sends already encoded entries; for tests of hostile input.
@@ -107,4 +237,12 @@ func (c *Client) Pull(ctx context.Context, heads []FeedHead, limit int) ([][]byt
 		return nil, err
 	}
 	return SplitEntries(b)
+}
+
+// Heartbeat sends a signed heartbeat to endpoint i (every endpoint is
+// tested, not only the active one) and returns the peer's signed answer.
+func (c *Client) Heartbeat(ctx context.Context, i int, hb []byte) ([]byte, time.Duration, error) {
+	start := time.Now()
+	b, err := c.doAt(ctx, i, http.MethodPost, "/peer/v1/heartbeat", hb)
+	return b, time.Since(start), err
 }

@@ -62,8 +62,11 @@ type PushResult struct {
 // Handler is what a node provides to the peer server. Party is the calling
 // party, authenticated by its pinned TLS key.
 type Handler interface {
-	// PartyForTLS returns the party whose pinned TLS key has fingerprint fp.
+	// PartyFor returns the party whose pinned TLS key has fingerprint fp.
 	PartyFor(fp string) (party string, ok bool)
+	// PeerHeartbeat checks a signed heartbeat from party and returns this
+	// node's signed answer.
+	PeerHeartbeat(ctx context.Context, party string, signed []byte) ([]byte, error)
 	// PeerHeads returns the heads of every feed shared with party.
 	PeerHeads(ctx context.Context, party string) ([]FeedHead, error)
 	// PeerPush verifies and stores entries pushed by party.

@@ -119,3 +119,37 @@ func FuzzDecodePushResult(f *testing.F) {
 		DecodePushResult(b) // must not panic
 	})
 }
+
+func TestHeartbeat_SignAndOpen(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	otherPub, _, _ := ed25519.GenerateKey(nil)
+	hb := Heartbeat{From: "alpha", To: "bravo", Time: 42, Nonce: [16]byte{1, 2}}
+	signed := SignHeartbeat(hb, key)
+	got, err := OpenHeartbeat(signed, pub)
+	if err != nil || *got != hb {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	if _, err := OpenHeartbeat(signed, otherPub); !errors.Is(err, ErrHeartbeatSignature) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	tampered := bytes.Clone(signed)
+	tampered[len(tampered)-1] ^= 1
+	if _, err := OpenHeartbeat(tampered, pub); err == nil {
+		t.Fatal("tampered heartbeat accepted")
+	}
+	if _, err := OpenHeartbeat(make([]byte, maxHeartbeat+1), pub); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("oversized: %v", err)
+	}
+}
+
+func FuzzDecodeHeartbeat(f *testing.F) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	f.Add(SignHeartbeat(Heartbeat{From: "alpha", To: "bravo", Time: 1}, key))
+	f.Add([]byte{0xa2, 0x01, 0x40, 0x02, 0x40})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		hb, err := DecodeHeartbeat(b)
+		if err == nil && hb == nil {
+			t.Fatal("nil heartbeat without error")
+		}
+	})
+}

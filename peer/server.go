@@ -30,6 +30,7 @@ func NewServer(h Handler, key *identity.TLSKey, log *slog.Logger) *Server {
 	mux.HandleFunc("GET /peer/v1/heads", s.heads)
 	mux.HandleFunc("POST /peer/v1/entries", s.push)
 	mux.HandleFunc("POST /peer/v1/pull", s.pull)
+	mux.HandleFunc("POST /peer/v1/heartbeat", s.heartbeat)
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -130,6 +131,24 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeCBOR(w, EncodeEntries(entries))
+}
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	party, ok := s.caller(w, r)
+	if !ok {
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHeartbeat))
+	if err != nil {
+		s.bad(w, party, "heartbeat", fmt.Errorf("%w: heartbeat too large: %v", ErrMalformed, err))
+		return
+	}
+	answer, err := s.h.PeerHeartbeat(r.Context(), party, body)
+	if err != nil {
+		s.bad(w, party, "heartbeat", err)
+		return
+	}
+	writeCBOR(w, answer)
 }
 
 func (s *Server) bad(w http.ResponseWriter, party, op string, err error) {

@@ -86,6 +86,9 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	s.Node, err = node.New(ctx, node.Config{
 		Key: d.Key, TLSKey: d.TLS, Store: s.Store, Peers: peers, Logger: s.Log,
 		SyncInterval: d.Config.Sync.Interval.Duration, RetryMax: d.Config.Sync.RetryMax.Duration,
+		PeerTimeout: d.Config.Sync.Timeout.Duration, FailbackAfter: d.Config.Sync.FailbackAfter.Duration,
+		HeartbeatInterval: d.Config.Heartbeat.Interval.Duration, SilenceAlarm: d.Config.Heartbeat.SilenceAlarm.Duration,
+		LinkHistory: d.Config.Heartbeat.History.Duration,
 	})
 	if err != nil {
 		return nil, err

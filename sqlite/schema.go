@@ -77,4 +77,17 @@ CREATE TABLE operator_tokens (
 	created  INTEGER NOT NULL
 ) STRICT;
 `,
+	// 2: link tests (heartbeats) per peer and endpoint, kept as a history.
+	`
+CREATE TABLE link_tests (
+	n        INTEGER PRIMARY KEY AUTOINCREMENT,
+	time     INTEGER NOT NULL,
+	peer     TEXT NOT NULL,
+	endpoint TEXT NOT NULL,
+	ok       INTEGER NOT NULL,
+	rtt_us   INTEGER NOT NULL,
+	error    TEXT NOT NULL
+) STRICT;
+CREATE INDEX link_tests_peer ON link_tests (peer, time);
+`,
 }

@@ -381,6 +381,49 @@ func (s *Store) EvidenceList(ctx context.Context, limit int) ([]hotline.Evidence
 	return out, rows.Err()
 }
 
+// AddLinkTests implements hotline.Store.
+func (s *Store) AddLinkTests(ctx context.Context, tests []hotline.LinkTest, keep time.Duration) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return storeErr("link tests: begin", err)
+	}
+	defer tx.Rollback()
+	for _, lt := range tests {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO link_tests (time, peer, endpoint, ok, rtt_us, error) VALUES (?,?,?,?,?,?)`,
+			lt.Time.UnixMilli(), lt.Peer, lt.Endpoint, lt.OK, lt.RTT.Microseconds(), lt.Error); err != nil {
+			return storeErr("link tests: insert", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM link_tests WHERE time < ?`, time.Now().Add(-keep).UnixMilli()); err != nil {
+		return storeErr("link tests: expire", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return storeErr("link tests: commit", err)
+	}
+	return nil
+}
+
+// LinkTests implements hotline.Store.
+func (s *Store) LinkTests(ctx context.Context, peer string, limit int) ([]hotline.LinkTest, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT time, peer, endpoint, ok, rtt_us, error FROM link_tests
+		WHERE ? = '' OR peer = ? ORDER BY n DESC LIMIT ?`, peer, peer, limit)
+	if err != nil {
+		return nil, fmt.Errorf("link tests: %w", err)
+	}
+	defer rows.Close()
+	var out []hotline.LinkTest
+	for rows.Next() {
+		var lt hotline.LinkTest
+		var t, rtt int64
+		if err := rows.Scan(&t, &lt.Peer, &lt.Endpoint, &lt.OK, &rtt, &lt.Error); err != nil {
+			return nil, fmt.Errorf("link tests: %w", err)
+		}
+		lt.Time, lt.RTT = time.UnixMilli(t).UTC(), time.Duration(rtt)*time.Microsecond
+		out = append(out, lt)
+	}
+	return out, rows.Err()
+}
+
 // AddOperatorToken implements hotline.Store.
 func (s *Store) AddOperatorToken(ctx context.Context, operator string, tokenHash [32]byte) error {
 	_, err := s.write.ExecContext(ctx, `INSERT INTO operator_tokens (hash, operator, created) VALUES (?,?,?)`,

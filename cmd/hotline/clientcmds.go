@@ -218,7 +218,7 @@ func init() {
 	})
 	register(&command{
 		name: "status", summary: "Show the node: identity, peer links, channels and evidence of refused input",
-		usage: "[--json]", example: "  hotline status",
+		usage: "[--json] [--links [--peer PARTY] [--limit N]]", example: "  hotline status\n  hotline status --links --peer bravo",
 		run: runStatus,
 	})
 }
@@ -277,16 +277,53 @@ func state(e node.EntryView) string {
 	return strings.Join(parts, "; ")
 }
 
+// ago says how long before now t was, or "never".
+func ago(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return time.Since(*t).Round(time.Second).String() + " ago"
+}
+
+func printLinkHistory(ctx context.Context, env *Env, c *client.Client, peer string, limit int, asJSON bool) error {
+	if limit < 1 || limit > 10000 {
+		return usagef("--limit must be from 1 to 10000")
+	}
+	tests, err := c.LinkHistory(ctx, peer, limit)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(env, map[string]any{"tests": tests})
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME (UTC)\tPEER\tENDPOINT\tRESULT\tRTT")
+	for _, t := range tests {
+		res, rtt := "ok", t.RTT.Round(time.Microsecond).String()
+		if !t.OK {
+			res, rtt = "FAILED: "+oneLine(t.Error, 60), ""
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Time.UTC().Format("2006-01-02 15:04:05"), t.Peer, t.Endpoint, res, rtt)
+	}
+	return tw.Flush()
+}
+
 func runStatus(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("status", env)
 	cl := apiFlags(fs, env)
 	asJSON := fs.Bool("json", false, "print JSON")
+	history := fs.Bool("links", false, "show the history of link tests (heartbeats to every endpoint) instead")
+	peerName := fs.String("peer", "", "with --links: only this peer")
+	limit := fs.Int("limit", 50, "with --links: how many link tests")
 	if _, err := parseArgs(fs, args, 0, 0); err != nil {
 		return err
 	}
 	c, err := cl()
 	if err != nil {
 		return err
+	}
+	if *history {
+		return printLinkHistory(ctx, env, c, *peerName, *limit, *asJSON)
 	}
 	id, err := c.Identity(ctx)
 	if err != nil {
@@ -312,14 +349,24 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PARTY\tSTATE\tLAST CONTACT\tRTT\tBACKLOG\tLAST ERROR")
 	for _, l := range links {
-		st, last, lastErr := "DOWN", "never", l.LastError
+		st, lastErr := "DOWN", l.LastError
 		if l.Up {
 			st, lastErr = "up", ""
 		}
-		if l.LastContact != nil {
-			last = time.Since(*l.LastContact).Round(time.Second).String() + " ago"
+		if l.Silent {
+			st = "SILENT (alarm)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", l.Party, st, last, l.RTT.Round(time.Microsecond), l.Backlog, oneLine(lastErr, 60))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", l.Party, st, ago(l.LastContact), l.RTT.Round(time.Microsecond), l.Backlog, oneLine(lastErr, 60))
+		for _, ep := range l.Endpoints {
+			st, lastErr := "down", ep.LastError
+			if ep.Up {
+				st, lastErr = "up", ""
+			}
+			if ep.Active {
+				st += ", active"
+			}
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t\t%s\n", ep.Address, st, ago(ep.LastContact), ep.RTT.Round(time.Microsecond), oneLine(lastErr, 60))
+		}
 	}
 	tw.Flush()
 	counts := map[hotline.ChannelState]int{}

@@ -1,0 +1,105 @@
+package faultnet
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// echo starts a line echo server.
+func echo(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func roundTrip(c net.Conn, r *bufio.Reader, line string) (string, error) {
+	if _, err := c.Write([]byte(line + "\n")); err != nil {
+		return "", err
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := r.ReadString('\n')
+	return got, err
+}
+
+func TestProxy(t *testing.T) {
+	p, err := Listen(echo(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+
+	c, r := dial()
+	if got, err := roundTrip(c, r, "hello"); err != nil || got != "hello\n" {
+		t.Fatalf("plain: %q, %v", got, err)
+	}
+
+	// Latency delays, and the data still arrives whole and in order.
+	p.SetLatency(100 * time.Millisecond)
+	p.SetBandwidth(2000)
+	start := time.Now()
+	long := string(make([]byte, 1000))
+	if got, err := roundTrip(c, r, long); err != nil || got != long+"\n" {
+		t.Fatalf("slow: %d bytes, %v", len(got), err)
+	}
+	if time.Since(start) < 200*time.Millisecond {
+		t.Fatal("latency was not applied in both directions")
+	}
+	p.Heal()
+
+	// A black hole swallows data; the connection stays open but silent.
+	p.SetBlackhole(true)
+	c.Write([]byte("lost\n"))
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := r.ReadString('\n'); err == nil {
+		t.Fatal("data came out of a black hole")
+	}
+	p.Heal()
+
+	// A partition cuts open connections and refuses new ones.
+	c2, r2 := dial()
+	if _, err := roundTrip(c2, r2, "before"); err != nil {
+		t.Fatal(err)
+	}
+	p.Partition()
+	if _, err := roundTrip(c2, r2, "during"); err == nil {
+		t.Fatal("an open connection survived a partition")
+	}
+	c3, r3 := dial() // the TCP accept succeeds; the proxy closes it at once
+	if _, err := roundTrip(c3, r3, "new"); err == nil {
+		t.Fatal("a new connection got through a partition")
+	}
+	p.Heal()
+	c4, r4 := dial()
+	if got, err := roundTrip(c4, r4, "after"); err != nil || got != "after\n" {
+		t.Fatalf("after heal: %q, %v", got, err)
+	}
+	if acc, ref, resets := p.Stats(); acc < 3 || ref < 1 || resets < 1 {
+		t.Fatalf("stats: accepted %d refused %d resets %d", acc, ref, resets)
+	}
+}
