@@ -38,13 +38,13 @@ type LinkStatus struct {
 	Endpoints   []peer.EndpointStatus `json:"endpoints"` // in order of preference
 	Up          bool                  `json:"up"`
 	Silent      bool                  `json:"silent"` // the silence alarm is raised
-	LastContact *time.Time    `json:"last_contact"`
-	RTT         time.Duration `json:"rtt_ns"`
-	Backlog     int           `json:"backlog"` // entries the peer lacks, as last counted
-	Pushed      uint64        `json:"pushed"`
-	Pulled      uint64        `json:"pulled"`
-	LastError   string        `json:"last_error,omitempty"`
-	LastErrorAt *time.Time    `json:"last_error_at,omitempty"`
+	LastContact *time.Time            `json:"last_contact"`
+	RTT         time.Duration         `json:"rtt_ns"`
+	Backlog     int                   `json:"backlog"` // entries the peer lacks, as last counted
+	Pushed      uint64                `json:"pushed"`
+	Pulled      uint64                `json:"pulled"`
+	LastError   string                `json:"last_error,omitempty"`
+	LastErrorAt *time.Time            `json:"last_error_at,omitempty"`
 }
 
 // Links returns the status of every peer link, sorted by party.
