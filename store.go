@@ -65,6 +65,9 @@ type ReceiptRow struct {
 	Seq        uint64
 	ReceiptSeq uint64
 	Time       time.Time
+	// Held is when this node stored the receipt entry, by this node's
+	// clock; filled in when reading, ignored when writing.
+	Held time.Time
 }
 
 // MarkRow is the index row derived from a read or ack entry.
@@ -121,10 +124,11 @@ type ChannelLog struct {
 // exist, EUNAVAILABLE when the store cannot be written (disk full, locked),
 // and other errors for failures.
 type Store interface {
-	// Append durably stores the writes in one transaction: when it returns
-	// nil, every write is on disk (fsynced); when it returns an error, none
-	// is. Entries MUST arrive in feed order, each continuing its feed.
-	Append(ctx context.Context, writes []Write) error
+	// Append durably stores the writes in one transaction, recording now
+	// (the node's clock) as when they were received: when it returns nil,
+	// every write is on disk (fsynced); when it returns an error, none is.
+	// Entries MUST arrive in feed order, each continuing its feed.
+	Append(ctx context.Context, now time.Time, writes []Write) error
 
 	// Channels returns every channel this node knows.
 	Channels(ctx context.Context) ([]Channel, error)

@@ -46,6 +46,7 @@ type Network struct {
 	Dir     string
 	Parties []*Party
 	log     *slog.Logger
+	clock   func(party string) func() time.Time
 }
 
 // Manifest is DIR/dev.json, what scripts read to drive the network.
@@ -82,6 +83,9 @@ type Options struct {
 	Fast bool
 	// PeerTimeout overrides the peer timeout; zero keeps the default.
 	PeerTimeout time.Duration
+	// Clock, when set, gives each party's node its clock (nil: the system
+	// clock), to run parties whose clocks disagree.
+	Clock func(party string) func() time.Time
 }
 
 // Prepare creates the parties' node directories under dir if they do not
@@ -96,7 +100,7 @@ func Prepare(dir string, opts Options) (*Network, error) {
 	if n < 2 || n > MaxParties {
 		return nil, fmt.Errorf("dev: --parties must be 2 to %d, got %d", MaxParties, n)
 	}
-	net := &Network{Dir: dir, log: opts.Logger}
+	net := &Network{Dir: dir, log: opts.Logger, clock: opts.Clock}
 	if net.log == nil {
 		net.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -186,7 +190,11 @@ func (n *Network) StartParty(ctx context.Context, p *Party) error {
 	if p.Server != nil {
 		return nil
 	}
-	s, err := server.Start(ctx, p.Dir, server.Options{Logger: n.log.With("node", p.Name)})
+	var now func() time.Time
+	if n.clock != nil {
+		now = n.clock(p.Name)
+	}
+	s, err := server.Start(ctx, p.Dir, server.Options{Logger: n.log.With("node", p.Name), Now: now})
 	if err != nil {
 		return fmt.Errorf("dev: start %s: %w", p.Name, err)
 	}

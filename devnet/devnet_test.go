@@ -98,7 +98,7 @@ func TestNetwork_SendDeliverAck(t *testing.T) {
 		return e != nil && e.Delivered != nil && !e.DeliveredTo["bravo"].IsZero()
 	})
 	e := findEntry(t, alpha, "alpha-bravo-strategic", sent.ID)
-	if e.Acked || e.Overdue || e.Deadline == nil || e.Deadline.Sub(*e.Delivered) != 10*time.Minute {
+	if e.Acked || e.Overdue || e.Deadline == nil || e.DeliverySeen == nil || e.Deadline.Sub(*e.DeliverySeen) != 10*time.Minute {
 		t.Fatalf("before ack: %+v", e)
 	}
 	// The delivered state is backed by a receipt entry in bravo's feed.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/node"
@@ -146,5 +147,77 @@ func TestNetwork_ThreeParties(t *testing.T) {
 		}
 		eq := func(a, b node.EntryView) bool { return a.ID == b.ID }
 		return slices.EqualFunc(logs[0], logs[1], eq) && slices.EqualFunc(logs[0], logs[2], eq)
+	})
+}
+
+func TestLink_ClockSkew(t *testing.T) {
+	// Bravo's clock runs three hours fast. Nothing may depend on it.
+	skew := 3 * time.Hour
+	net, err := Prepare(t.TempDir(), Options{SyncInterval: 200 * time.Millisecond, Clock: func(party string) func() time.Time {
+		if party == "bravo" {
+			return func() time.Time { return time.Now().Add(skew) }
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := net.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer net.Stop(ctx)
+	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
+
+	ack := "10m"
+	sent, err := alpha.Send(ctx, "alpha-bravo-strategic", api.SendRequest{Text: "Confirm receipt", AckWithin: &ack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := bravo.Send(ctx, "alpha-bravo-strategic", api.SendRequest{Text: "Sent from a fast clock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alpha holds bravo's receipt and message", func() bool {
+		e := findEntry(t, alpha, "alpha-bravo-strategic", sent.ID)
+		return e != nil && e.Delivered != nil && findEntry(t, alpha, "alpha-bravo-strategic", reply.ID) != nil
+	})
+	e := findEntry(t, alpha, "alpha-bravo-strategic", sent.ID)
+	// The receipt says what bravo's clock said; the deadline runs from
+	// alpha's own clock, so it is ten minutes from now, not three hours on.
+	if e.Delivered.Sub(e.Time) < skew-time.Minute {
+		t.Fatalf("delivered %s is not bravo's signed (fast) time; sent %s", e.Delivered, e.Time)
+	}
+	if e.DeliverySeen == nil || e.Deadline.Sub(*e.DeliverySeen) != 10*time.Minute || e.DeliverySeen.Sub(e.Time) > time.Minute {
+		t.Fatalf("deadline %v counts from %v, want alpha's clock", e.Deadline, e.DeliverySeen)
+	}
+	if e.Overdue {
+		t.Fatal("overdue through a peer's clock")
+	}
+	// Bravo's entries are flagged as future-dated at alpha, not at bravo.
+	r := findEntry(t, alpha, "alpha-bravo-strategic", reply.ID)
+	if !r.FutureDated {
+		t.Fatal("a message dated three hours ahead is not flagged")
+	}
+	if own := findEntry(t, bravo, "alpha-bravo-strategic", reply.ID); own.FutureDated {
+		t.Fatal("bravo flags its own entry")
+	}
+	if findEntry(t, alpha, "alpha-bravo-strategic", sent.ID).FutureDated {
+		t.Fatal("alpha's own message is flagged")
+	}
+	// Order is causal, never by time: both nodes show the channel in the
+	// same order although their clocks disagree by hours.
+	eventually(t, "both nodes show the same order", func() bool {
+		la, _ := alpha.Log(ctx, "alpha-bravo-strategic")
+		lb, _ := bravo.Log(ctx, "alpha-bravo-strategic")
+		if len(la) != len(lb) {
+			return false
+		}
+		for i := range la {
+			if la[i].ID != lb[i].ID {
+				return false
+			}
+		}
+		return true
 	})
 }

@@ -30,15 +30,19 @@ type RefView struct {
 // MessageState is a message's delivery, read and acknowledgement state.
 type MessageState struct {
 	AckWithinSeconds *float64             `json:"ack_within_seconds,omitempty"`
-	Delivered        *time.Time           `json:"delivered"` // when the last receiving member's receipt was signed; null until all have
+	Delivered        *time.Time           `json:"delivered"` // when the last receiving member signed its receipt, by its clock; null until all have
 	DeliveredTo      map[string]time.Time `json:"delivered_to"`
-	Pending          []string             `json:"pending,omitempty"` // members that have not receipted it yet
-	Deadline         *time.Time           `json:"deadline,omitempty"`
-	Read             bool                 `json:"read"`
-	ReadBy           []MarkView           `json:"read_by,omitempty"`
-	Acked            bool                 `json:"acked"` // every other member has acknowledged
-	AckedBy          []MarkView           `json:"acked_by,omitempty"`
-	Overdue          bool                 `json:"overdue"`
+	// DeliverySeen is when this node held every member's receipt, by its
+	// own clock. The deadline counts from here, so it never depends on
+	// another party's clock being right.
+	DeliverySeen *time.Time `json:"delivery_seen,omitempty"`
+	Pending      []string   `json:"pending,omitempty"` // members that have not receipted it yet
+	Deadline     *time.Time `json:"deadline,omitempty"`
+	Read         bool       `json:"read"`
+	ReadBy       []MarkView `json:"read_by,omitempty"`
+	Acked        bool       `json:"acked"` // every other member has acknowledged
+	AckedBy      []MarkView `json:"acked_by,omitempty"`
+	Overdue      bool       `json:"overdue"`
 }
 
 // EntryView is an entry with the state derived from the signed log. Every
@@ -53,9 +57,13 @@ type EntryView struct {
 	Kind     entry.Kind `json:"kind"`
 	Time     time.Time  `json:"time"`     // author's clock
 	Received time.Time  `json:"received"` // this node's clock, when it stored the entry
-	Text     string     `json:"text"`
-	Lang     string     `json:"lang,omitempty"`
-	Refs     []RefView  `json:"refs,omitempty"`
+	// FutureDated is set when the author's clock was ahead of this node's
+	// by more than MaxClockSkew when the entry arrived: its time is shown
+	// but not trusted for anything.
+	FutureDated bool      `json:"future_dated,omitempty"`
+	Text        string    `json:"text"`
+	Lang        string    `json:"lang,omitempty"`
+	Refs        []RefView `json:"refs,omitempty"`
 
 	// Messages only: nil for other kinds, so these fields appear only on
 	// messages (with delivered null until delivered).
@@ -148,21 +156,27 @@ func indexReceipts(rows []hotline.ReceiptRow) receiptIndex {
 	return idx
 }
 
-// deliveredAt returns when receiver first receipted party's entry seq.
-func (idx receiptIndex) deliveredAt(receiver, party string, seq uint64) (time.Time, bool) {
+// deliveredAt returns the first receipt by receiver covering party's
+// entry seq.
+func (idx receiptIndex) deliveredAt(receiver, party string, seq uint64) (hotline.ReceiptRow, bool) {
 	rows := idx[[2]string{receiver, party}]
 	i := sort.Search(len(rows), func(i int) bool { return rows[i].Seq >= seq })
 	if i == len(rows) {
-		return time.Time{}, false
+		return hotline.ReceiptRow{}, false
 	}
-	return rows[i].Time, true
+	return rows[i], true
 }
+
+// MaxClockSkew is how far ahead of this node's clock an author's clock may
+// be before its entries are flagged as future-dated.
+const MaxClockSkew = 5 * time.Minute
 
 func refView(r entry.Ref) RefView { return RefView{Party: r.Party, Seq: r.Seq, ID: r.ID.String()} }
 
 func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptIndex, marks map[entry.ID][]hotline.MarkRow, now time.Time) (EntryView, error) {
 	v := EntryView{ID: st.ID().String(), Channel: ch.ID.String(), Author: st.Author, Operator: st.Operator,
-		Seq: st.Seq, Kind: st.Kind, Time: st.AuthorTime(), Received: st.Received}
+		Seq: st.Seq, Kind: st.Kind, Time: st.AuthorTime(), Received: st.Received,
+		FutureDated: st.AuthorTime().Sub(st.Received) > MaxClockSkew}
 	for _, r := range st.Refs {
 		v.Refs = append(v.Refs, refView(r))
 	}
@@ -208,31 +222,35 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 }
 
 // messageState fills in delivery, read, ack and deadline state. The
-// deadline runs from the moment the last receiving member signed its
-// receipt: a message is not overdue before it is delivered.
+// deadline runs from the moment this node held the last receiving
+// member's receipt, by this node's clock: a message is not overdue before
+// it is delivered, and a peer's clock cannot move the deadline.
 func (n *Node) messageState(ch *hotline.Channel, st *hotline.Stored, m *entry.Message, ev *EntryView, receipts receiptIndex, ms []hotline.MarkRow, now time.Time) {
 	v := &MessageState{}
 	ev.MessageState = v
 	v.DeliveredTo = make(map[string]time.Time)
-	var last time.Time
+	var last, seen time.Time
 	allDelivered := true
 	for _, mem := range ch.Definition.Members {
 		if mem.Party == st.Author {
 			continue
 		}
-		t, ok := receipts.deliveredAt(mem.Party, st.Author, st.Seq)
+		r, ok := receipts.deliveredAt(mem.Party, st.Author, st.Seq)
 		if !ok {
 			allDelivered = false
 			v.Pending = append(v.Pending, mem.Party)
 			continue
 		}
-		v.DeliveredTo[mem.Party] = t
-		if t.After(last) {
-			last = t
+		v.DeliveredTo[mem.Party] = r.Time
+		if r.Time.After(last) {
+			last = r.Time
+		}
+		if r.Held.After(seen) {
+			seen = r.Held
 		}
 	}
 	if allDelivered {
-		v.Delivered = &last
+		v.Delivered, v.DeliverySeen = &last, &seen
 	}
 	ackers := make(map[string]bool)
 	for _, mk := range ms {
@@ -249,8 +267,8 @@ func (n *Node) messageState(ch *hotline.Channel, st *hotline.Stored, m *entry.Me
 	if m.AckWithin > 0 {
 		secs := float64(m.AckWithin) / 1000
 		v.AckWithinSeconds = &secs
-		if v.Delivered != nil {
-			dl := v.Delivered.Add(time.Duration(m.AckWithin) * time.Millisecond)
+		if v.DeliverySeen != nil {
+			dl := v.DeliverySeen.Add(time.Duration(m.AckWithin) * time.Millisecond)
 			v.Deadline = &dl
 			v.Overdue = !v.Acked && now.After(dl)
 		}

@@ -232,7 +232,7 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) {
 	start := time.Now()
 	var err error
 	if len(b.writes) > 0 {
-		err = n.store.Append(ctx, b.writes)
+		err = n.store.Append(ctx, b.now, b.writes)
 		n.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 		n.metrics.batchEntries.Observe(float64(len(b.writes)))
 	}

@@ -43,6 +43,9 @@ type Options struct {
 	Logger *slog.Logger
 	// LogOutput is where the configured logger writes; nil means discard.
 	LogOutput io.Writer
+	// Now is the node's clock; nil means the system clock. Tests set it to
+	// run parties whose clocks disagree.
+	Now func() time.Time
 }
 
 // NewLogger returns the logger a configuration describes.
@@ -88,7 +91,7 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 		SyncInterval: d.Config.Sync.Interval.Duration, RetryMax: d.Config.Sync.RetryMax.Duration,
 		PeerTimeout: d.Config.Sync.Timeout.Duration, FailbackAfter: d.Config.Sync.FailbackAfter.Duration,
 		HeartbeatInterval: d.Config.Heartbeat.Interval.Duration, SilenceAlarm: d.Config.Heartbeat.SilenceAlarm.Duration,
-		LinkHistory: d.Config.Heartbeat.History.Duration,
+		LinkHistory: d.Config.Heartbeat.History.Duration, Now: opts.Now,
 	})
 	if err != nil {
 		return nil, err

@@ -129,13 +129,13 @@ func storeErr(op string, err error) error {
 }
 
 // Append implements hotline.Store.
-func (s *Store) Append(ctx context.Context, writes []hotline.Write) error {
+func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline.Write) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return storeErr("append: begin", err)
 	}
 	defer tx.Rollback()
-	now := time.Now().UnixMilli()
+	now := received.UnixMilli()
 	insEntry, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, channel, author, seq, kind, header, sig, body, received) VALUES (?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return storeErr("append: prepare", err)
@@ -314,18 +314,20 @@ func (s *Store) Log(ctx context.Context, ch entry.ChannelID) (*hotline.ChannelLo
 	if log.Entries, err = collect(rows); err != nil {
 		return nil, fmt.Errorf("read log: %w", err)
 	}
-	rrows, err := tx.QueryContext(ctx, `SELECT receiver, party, seq, receipt_seq, time FROM receipts WHERE channel = ? ORDER BY receiver, party, receipt_seq`, ch[:])
+	rrows, err := tx.QueryContext(ctx, `SELECT r.receiver, r.party, r.seq, r.receipt_seq, r.time, e.received
+		FROM receipts r JOIN entries e ON e.channel = r.channel AND e.author = r.receiver AND e.seq = r.receipt_seq
+		WHERE r.channel = ? ORDER BY r.receiver, r.party, r.receipt_seq`, ch[:])
 	if err != nil {
 		return nil, fmt.Errorf("read receipts: %w", err)
 	}
 	defer rrows.Close()
 	for rrows.Next() {
 		var r hotline.ReceiptRow
-		var seq, rseq, t int64
-		if err := rrows.Scan(&r.Receiver, &r.Party, &seq, &rseq, &t); err != nil {
+		var seq, rseq, t, held int64
+		if err := rrows.Scan(&r.Receiver, &r.Party, &seq, &rseq, &t, &held); err != nil {
 			return nil, err
 		}
-		r.Seq, r.ReceiptSeq, r.Time = uint64(seq), uint64(rseq), time.UnixMilli(t).UTC()
+		r.Seq, r.ReceiptSeq, r.Time, r.Held = uint64(seq), uint64(rseq), time.UnixMilli(t).UTC(), time.UnixMilli(held).UTC()
 		log.Receipts = append(log.Receipts, r)
 	}
 	if err := rrows.Err(); err != nil {

@@ -55,12 +55,12 @@ func TestStore_AppendIsAllOrNothingAndDurable(t *testing.T) {
 	w := &feedWriter{t: t, key: key, ch: ch.ID}
 
 	e1, e2 := w.next("one"), w.next("two")
-	if err := s.Append(ctx, []hotline.Write{{Entry: e1, Channel: ch}, {Entry: e2}}); err != nil {
+	if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: e1, Channel: ch}, {Entry: e2}}); err != nil {
 		t.Fatal(err)
 	}
 	// A batch that fails part-way (its second entry repeats a seq) leaves nothing.
 	e3 := w.next("three")
-	if err := s.Append(ctx, []hotline.Write{{Entry: e3}, {Entry: e2}}); err == nil {
+	if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: e3}, {Entry: e2}}); err == nil {
 		t.Fatal("a duplicate entry was stored")
 	}
 	got, err := s.Feed(ctx, hotline.Feed{Channel: ch.ID, Party: "alpha"}, 1, 10)

@@ -253,10 +253,13 @@ func oneLine(s string, n int) string {
 
 // state summarises a message's state in words (never only a symbol).
 func state(e node.EntryView) string {
-	if e.MessageState == nil {
-		return ""
-	}
 	var parts []string
+	if e.FutureDated {
+		parts = append(parts, "author's clock ahead of ours (time not trusted)")
+	}
+	if e.MessageState == nil {
+		return strings.Join(parts, "; ")
+	}
 	if e.Delivered != nil {
 		parts = append(parts, "delivered "+e.Delivered.UTC().Format("15:04:05"))
 	} else {
