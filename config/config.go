@@ -69,6 +69,9 @@ type Config struct {
 	Store struct {
 		// Path is the SQLite file, relative to the node directory.
 		Path string `toml:"path"`
+		// MaxSizeMB caps the store's size in MiB (0: no cap): writes past it
+		// fail cleanly, as on a full disk, well before the disk is full.
+		MaxSizeMB int64 `toml:"max_size_mb"`
 	} `toml:"store"`
 	Log struct {
 		Level  string `toml:"level"`  // debug, info, warn, error
@@ -146,6 +149,9 @@ func (c *Config) Check() error {
 		if r.v.Duration < r.lo || r.v.Duration > r.hi {
 			return fmt.Errorf("%s %s is out of range (%s to %s)", r.name, r.v, r.lo, r.hi)
 		}
+	}
+	if c.Store.MaxSizeMB < 0 {
+		return fmt.Errorf("store.max_size_mb %d: give 0 for no cap, or a size in MiB", c.Store.MaxSizeMB)
 	}
 	if c.Sync.RetryMax.Duration < time.Second || c.Sync.RetryMax.Duration > 10*time.Minute {
 		return fmt.Errorf("sync.retry_max %s is out of range (1s to 10m): a treaty partner is never given up on for long", c.Sync.RetryMax)

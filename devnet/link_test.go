@@ -3,7 +3,9 @@ package devnet
 import (
 	"context"
 	"fmt"
+	"github.com/hotline-project/hotline"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,5 +221,70 @@ func TestLink_ClockSkew(t *testing.T) {
 			}
 		}
 		return true
+	})
+}
+
+func TestLink_StoreFullThenRecovers(t *testing.T) {
+	net := MustStart(t, 2)
+	ctx := context.Background()
+	a := net.Party("alpha")
+	alpha, bravo := clientOf(a), clientOf(net.Party("bravo"))
+	first, err := alpha.Send(ctx, "alpha-bravo-policy", api.SendRequest{Text: "before the disk filled"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first message is delivered", func() bool {
+		e := findEntry(t, alpha, "alpha-bravo-policy", first.ID)
+		return e != nil && e.Delivered != nil
+	})
+
+	// The store can no longer grow, as on a full disk.
+	if _, err := a.Server.Store.SetMaxSize(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := alpha.Log(ctx, "alpha-bravo-policy")
+	big := strings.Repeat("x", 16000)
+	var failed error
+	for range 200 { // fill whatever free pages remain
+		if _, failed = alpha.Send(ctx, "alpha-bravo-policy", api.SendRequest{Text: big}); failed != nil {
+			break
+		}
+	}
+	if hotline.ErrorCode(failed) != hotline.EUNAVAILABLE || !strings.Contains(hotline.ErrorMessage(failed), "nothing was written") {
+		t.Fatalf("send to a full store: %v", failed)
+	}
+	after, _ := alpha.Log(ctx, "alpha-bravo-policy")
+	// A second failure changes nothing either.
+	if _, err := alpha.Send(ctx, "alpha-bravo-policy", api.SendRequest{Text: big + "!"}); hotline.ErrorCode(err) != hotline.EUNAVAILABLE {
+		t.Fatalf("second send to a full store: %v", err)
+	}
+	if again, _ := alpha.Log(ctx, "alpha-bravo-policy"); len(again) != len(after) || len(after) < len(before) {
+		t.Fatalf("a failed send changed the log: %d, %d, %d entries", len(before), len(after), len(again))
+	}
+
+	// Space returns: the node carries on without a restart, its feed
+	// without a gap, and the peer gets everything.
+	if _, err := a.Server.Store.SetMaxSize(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	next, err := alpha.Send(ctx, "alpha-bravo-policy", api.SendRequest{Text: "space is back"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastSeq uint64
+	for _, e := range after {
+		if e.Author == "alpha" {
+			lastSeq = max(lastSeq, e.Seq)
+		}
+	}
+	if next.Seq != lastSeq+1 {
+		t.Fatalf("seq after recovery %d, want %d", next.Seq, lastSeq+1)
+	}
+	eventually(t, "bravo holds the message sent after recovery", func() bool {
+		return findEntry(t, bravo, "alpha-bravo-policy", next.ID) != nil
+	})
+	eventually(t, "it is delivered", func() bool {
+		e := findEntry(t, alpha, "alpha-bravo-policy", next.ID)
+		return e != nil && e.Delivered != nil
 	})
 }

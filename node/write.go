@@ -75,15 +75,28 @@ var errShuttingDown = hotline.Errorf(hotline.EUNAVAILABLE, "the node is shutting
 // writer is the single goroutine that writes to the store.
 func (n *Node) writer() {
 	receipts := make(map[entry.ChannelID]bool) // channels owing a receipt
+	var backoff time.Duration                  // after a failed commit, before retrying owed receipts
 	for {
 		var reqs []*writeReq
-		if len(receipts) == 0 {
+		if len(receipts) == 0 || backoff > 0 {
+			// Wait for work; owed receipts are retried after the backoff,
+			// so a full disk does not turn into a busy loop.
+			var retry <-chan time.Time
+			var t *time.Timer
+			if len(receipts) > 0 {
+				t = time.NewTimer(backoff)
+				retry = t.C
+			}
 			select {
 			case r := <-n.writes:
 				reqs = append(reqs, r)
+			case <-retry:
 			case <-n.ctx.Done():
 				n.drainWrites()
 				return
+			}
+			if t != nil {
+				t.Stop()
 			}
 		}
 		count := len(reqs)
@@ -100,7 +113,11 @@ func (n *Node) writer() {
 				break drain
 			}
 		}
-		n.commit(reqs, receipts)
+		if n.commit(reqs, receipts) {
+			backoff = 0
+		} else {
+			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+		}
 	}
 }
 
@@ -197,7 +214,9 @@ func (b *batch) add(w hotline.Write) {
 }
 
 // commit builds and commits one transaction from reqs, then answers them.
-func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) {
+// commit writes one batch and answers its requests; it reports whether the
+// store accepted the batch.
+func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool {
 	ctx := context.Background()
 	b := &batch{
 		n:        n,
@@ -251,7 +270,7 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) {
 			}
 			r.done <- results[i]
 		}
-		return
+		return false
 	}
 	n.mu.Lock()
 	for f, h := range b.heads {
@@ -276,6 +295,7 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) {
 	if len(b.writes) > 0 {
 		n.notifyPeers()
 	}
+	return true
 }
 
 func origin(local bool) string {

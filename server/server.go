@@ -86,6 +86,16 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	if s.Store, err = sqlite.Open(ctx, d.StorePath()); err != nil {
 		return nil, err
 	}
+	if want := d.Config.Store.MaxSizeMB << 20; want > 0 {
+		got, err := s.Store.SetMaxSize(ctx, want)
+		if err != nil {
+			return nil, err
+		}
+		if got > want {
+			s.Log.Warn("the store is already larger than store.max_size_mb; it cannot grow until the cap is raised",
+				"size_mb", got>>20, "max_size_mb", d.Config.Store.MaxSizeMB)
+		}
+	}
 	s.Node, err = node.New(ctx, node.Config{
 		Key: d.Key, TLSKey: d.TLS, Store: s.Store, Peers: peers, Logger: s.Log,
 		SyncInterval: d.Config.Sync.Interval.Duration, RetryMax: d.Config.Sync.RetryMax.Duration,

@@ -107,6 +107,27 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// SetMaxSize caps the store at about maxBytes (0: no cap beyond the
+// disk's) and returns the cap in effect, which is never below the store's
+// present size. A write that would pass the cap fails as a full disk
+// does: with EUNAVAILABLE, writing nothing. Raising the cap, or freeing
+// disk space, lets writes succeed again without a restart.
+func (s *Store) SetMaxSize(ctx context.Context, maxBytes int64) (int64, error) {
+	var pageSize int64
+	if err := s.write.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+		return 0, fmt.Errorf("store size cap: %w", err)
+	}
+	pages := int64(1 << 32) // SQLite's own maximum
+	if maxBytes > 0 {
+		pages = max(1, maxBytes/pageSize)
+	}
+	var got int64
+	if err := s.write.QueryRowContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)).Scan(&got); err != nil {
+		return 0, fmt.Errorf("store size cap: %w", err)
+	}
+	return got * pageSize, nil
+}
+
 // SchemaVersion returns the schema version of the open store.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
