@@ -16,6 +16,7 @@ type metrics struct {
 	batchEntries    prometheus.Histogram
 	peerUp          *prometheus.GaugeVec
 	peerBacklog     *prometheus.GaugeVec
+	peerIncoming    *prometheus.GaugeVec
 	peerSilent      *prometheus.GaugeVec
 	endpointRTT     *prometheus.GaugeVec
 	heartbeats      *prometheus.CounterVec
@@ -51,7 +52,10 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Name: "hotline_peer_up", Help: "1 if the last sync with the peer succeeded.",
 		}, []string{"peer"}),
 		peerBacklog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "hotline_peer_backlog_entries", Help: "Entries the peer lacks, as last counted (capped at one batch).",
+			Name: "hotline_peer_backlog_entries", Help: "Entries the peer lacks, counted from its heads.",
+		}, []string{"peer"}),
+		peerIncoming: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hotline_peer_incoming_entries", Help: "Entries the peer holds that this node lacks, as far as known (catch-up to come).",
 		}, []string{"peer"}),
 		peerSilent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hotline_peer_silent", Help: "1 while the peer has not been heard on any endpoint for longer than the silence threshold (alarm).",
@@ -63,7 +67,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Name: "hotline_heartbeats_total", Help: "Heartbeats sent to each endpoint of each peer, by result (ok or failed).",
 		}, []string{"peer", "endpoint", "result"}),
 	}
-	reg.MustRegister(m.peerSilent, m.endpointRTT, m.heartbeats)
+	reg.MustRegister(m.peerIncoming, m.peerSilent, m.endpointRTT, m.heartbeats)
 	reg.MustRegister(m.entriesStored, m.entriesReceived, m.entriesRejected, m.equivocations, m.storeErrors,
 		m.commitSeconds, m.batchEntries, m.peerUp, m.peerBacklog)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

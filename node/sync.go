@@ -27,7 +27,8 @@ type link struct {
 	lastErrorAt    time.Time
 	rtt            time.Duration
 	pushed, pulled uint64
-	backlog        int
+	backlog        int // entries the peer lacks, counted from heads
+	incoming       int // entries the peer holds that this node lacks, as far as known
 	evidenceWindow time.Time
 	evidenceCount  int
 }
@@ -40,7 +41,8 @@ type LinkStatus struct {
 	Silent      bool                  `json:"silent"` // the silence alarm is raised
 	LastContact *time.Time            `json:"last_contact"`
 	RTT         time.Duration         `json:"rtt_ns"`
-	Backlog     int                   `json:"backlog"` // entries the peer lacks, as last counted
+	Backlog     int                   `json:"backlog"`  // entries the peer lacks (not yet receipted by it), as last counted
+	Incoming    int                   `json:"incoming"` // entries the peer holds that this node lacks, as far as known: catch-up still to come
 	Pushed      uint64                `json:"pushed"`
 	Pulled      uint64                `json:"pulled"`
 	LastError   string                `json:"last_error,omitempty"`
@@ -54,7 +56,7 @@ func (n *Node) Links() []LinkStatus {
 		p := n.peers[name]
 		l := p.link
 		l.mu.Lock()
-		s := LinkStatus{Party: name, Endpoints: p.client.Endpoints(), Up: l.up, Silent: l.silent, RTT: l.rtt, Backlog: l.backlog,
+		s := LinkStatus{Party: name, Endpoints: p.client.Endpoints(), Up: l.up, Silent: l.silent, RTT: l.rtt, Backlog: l.backlog, Incoming: l.incoming,
 			Pushed: l.pushed, Pulled: l.pulled, LastError: l.lastError}
 		if !l.lastContact.IsZero() {
 			t := l.lastContact
@@ -177,8 +179,10 @@ func (n *Node) syncOnce(p *pinnedPeer, theirs *map[hotline.Feed]peer.FeedHead, p
 	if err != nil {
 		return false, err
 	}
-	p.link.setBacklog(len(entries))
-	n.metrics.peerBacklog.WithLabelValues(party).Set(float64(len(entries)))
+	out, in := n.backlog(party, *theirs)
+	p.link.setBacklog(out, in)
+	n.metrics.peerBacklog.WithLabelValues(party).Set(float64(out))
+	n.metrics.peerIncoming.WithLabelValues(party).Set(float64(in))
 	if len(entries) == 0 {
 		return progressed, nil
 	}
@@ -253,8 +257,33 @@ func (l *link) count(pushed, pulled uint64) {
 	l.pulled += pulled
 }
 
-func (l *link) setBacklog(n int) {
+func (l *link) setBacklog(out, in int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.backlog = n
+	l.backlog, l.incoming = out, in
+}
+
+// backlog counts, from heads alone, how many entries party lacks of the
+// feeds this node shares with it (out), and how many of its heads are
+// ahead of this node's (in), so catch-up progress costs no store reads.
+func (n *Node) backlog(party string, theirs map[hotline.Feed]peer.FeedHead) (out, in int) {
+	for _, h := range n.headsShared(party) {
+		if h.Party == party {
+			continue
+		}
+		if t := theirs[hotline.Feed{Channel: h.Channel, Party: h.Party}]; h.Seq > t.Seq {
+			out += int(h.Seq - t.Seq)
+		}
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for f, t := range theirs {
+		if f.Party == n.self {
+			continue
+		}
+		if h := n.heads[f]; t.Seq > h.Seq {
+			in += int(t.Seq - h.Seq)
+		}
+	}
+	return out, in
 }

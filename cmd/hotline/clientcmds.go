@@ -350,7 +350,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	w := env.Stdout
 	fmt.Fprintf(w, "Party %s\n  key %s\n  TLS %s\n  endpoints %s\n\nPeer links:\n", id.Party, id.Key, id.TLS, strings.Join(id.Endpoints, ", "))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PARTY\tSTATE\tLAST CONTACT\tRTT\tBACKLOG\tLAST ERROR")
+	fmt.Fprintln(tw, "  PARTY\tSTATE\tLAST CONTACT\tRTT\tTO SEND / TO RECEIVE\tLAST ERROR")
 	for _, l := range links {
 		st, lastErr := "DOWN", l.LastError
 		if l.Up {
@@ -359,7 +359,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 		if l.Silent {
 			st = "SILENT (alarm)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", l.Party, st, ago(l.LastContact), l.RTT.Round(time.Microsecond), l.Backlog, oneLine(lastErr, 60))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d / %d\t%s\n", l.Party, st, ago(l.LastContact), l.RTT.Round(time.Microsecond), l.Backlog, l.Incoming, oneLine(lastErr, 60))
 		for _, ep := range l.Endpoints {
 			st, lastErr := "down", ep.LastError
 			if ep.Up {
