@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -259,6 +261,53 @@ func TestHostilePeer_NothingBadIsStored(t *testing.T) {
 			}
 		}
 	})
+	t.Run("reordered", func(t *testing.T) {
+		// Seq N+2 before N+1 in one batch: N+2 does not follow what bravo
+		// holds, so both are refused or only N+1 could be stored; here N+1
+		// carries a bad prev, so neither may be stored.
+		e1 := a.message(alphaKey, "first", func(h *entry.Header) { h.Prev = entry.ID{3} })
+		e2 := a.message(alphaKey, "second", func(h *entry.Header) { h.Seq++; h.Prev = e1.ID() })
+		res, err := a.client.Push(ctx, []*entry.Entry{e2, e1})
+		if err != nil || res.Stored != 0 || len(res.Rejected) != 2 {
+			t.Fatalf("%+v, %v", res, err)
+		}
+	})
+	t.Run("truncated", func(t *testing.T) {
+		raw := a.message(alphaKey, "cut short", nil).Encode()
+		if _, err := a.client.PushRaw(ctx, raw[:len(raw)/2]); err == nil || !strings.Contains(err.Error(), "malformed") {
+			t.Fatalf("truncated entry: %v", err)
+		}
+	})
+	t.Run("flood", func(t *testing.T) {
+		// Many concurrent pushes of forged entries: every one refused, the
+		// evidence kept is rate-limited, and the node stays up.
+		var wg sync.WaitGroup
+		var refused atomic.Int64
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 40 {
+					res, err := a.client.Push(ctx, []*entry.Entry{a.message(strangerKey, "flood", nil)})
+					if err == nil && res.Stored == 0 && len(res.Rejected) == 1 {
+						refused.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if refused.Load() != 16*40 {
+			t.Fatalf("%d of %d flood entries refused", refused.Load(), 16*40)
+		}
+		ev, err := clientOf(a.bravo).Evidence(ctx)
+		if err != nil {
+			t.Fatalf("bravo's API after the flood: %v", err)
+		}
+		if len(ev) > 3*60 { // node keeps at most 60 per peer per minute
+
+			t.Fatalf("%d evidence records kept after a flood: not rate-limited", len(ev))
+		}
+	})
 	t.Run("wrong TLS key", func(t *testing.T) {
 		certPEM, keyPEM, err := identity.GenerateTLSKey("alpha")
 		if err != nil {
@@ -297,6 +346,22 @@ func TestHostilePeer_NothingBadIsStored(t *testing.T) {
 	}
 	if findEntry(t, clientOf(a.bravo), "alpha-bravo-policy", good.ID().String()) == nil {
 		t.Fatal("the valid entry is not in bravo's log")
+	}
+	// Replayed: the same entry again is a duplicate, stored once.
+	res, err = a.client.Push(ctx, []*entry.Entry{good, good})
+	if err != nil || res.Stored != 0 || res.Duplicates != 2 || len(res.Rejected) != 0 {
+		t.Fatalf("replay: %+v, %v", res, err)
+	}
+	alphas := func(log []node.EntryView) (n int) {
+		for _, v := range log {
+			if v.Author == "alpha" {
+				n++
+			}
+		}
+		return n
+	}
+	if got, want := alphas(a.bravoLog()), alphas(before)+1; got != want {
+		t.Fatalf("after replay bravo holds %d of alpha's entries, want %d", got, want)
 	}
 }
 
