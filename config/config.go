@@ -208,7 +208,7 @@ func Init(dir string, cfg Config) (*Dir, error) {
 		{"keys/tls.key", keyPEM, 0o600},
 	}
 	var buf bytes.Buffer
-	buf.WriteString("# hotline node configuration. See README.md, \"Setting up two nodes by hand\".\n")
+	buf.WriteString("# hotline node configuration. See README.md, \"Configuration\".\n")
 	if err := toml.NewEncoder(&buf).Encode(cfg); err != nil {
 		return nil, err
 	}

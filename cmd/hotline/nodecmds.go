@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,6 +151,8 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	cfg.Peer.Advertise = []string{*peerListen}
 	if *advertise != "" {
 		cfg.Peer.Advertise = strings.Split(*advertise, ",")
+	} else if host, _, err := net.SplitHostPort(*peerListen); err == nil && (host == "" || net.ParseIP(host).IsUnspecified()) {
+		fmt.Fprintf(env.Stderr, "warning: no --advertise given, so other parties are told to dial %s, which they cannot; set peer.advertise in %s/hotline.toml before exchanging identities\n", *peerListen, *dir)
 	}
 	d, err := config.Init(*dir, cfg)
 	if err != nil {
