@@ -29,25 +29,39 @@ type faultyNet struct {
 // proxied. withBackup lists routes that get a second, backup endpoint.
 func startFaulty(t *testing.T, n int, opts Options, withBackup ...route) *faultyNet {
 	t.Helper()
-	opts.Parties, opts.Fast, opts.SyncInterval = n, true, 200*time.Millisecond
-	net, err := Prepare(t.TempDir(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn := &faultyNet{Network: net, proxies: make(map[route]*faultnet.Proxy), backups: make(map[route]*faultnet.Proxy)}
-	dirs := make(map[string]*config.Dir)
-	for _, p := range net.Parties {
-		if dirs[p.Name], err = config.Open(p.Dir); err != nil {
-			t.Fatal(err)
-		}
-	}
-	newProxy := func(target string) *faultnet.Proxy {
-		px, err := faultnet.Listen(target)
+	newProxy := func() *faultnet.Proxy {
+		px, err := faultnet.Listen("")
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { px.Close() })
 		return px
+	}
+	// Take the proxies' ports first, so the ports Prepare picks for the
+	// nodes cannot collide with them.
+	fn := &faultyNet{proxies: make(map[route]*faultnet.Proxy), backups: make(map[route]*faultnet.Proxy)}
+	for _, from := range Names[:n] {
+		for _, to := range Names[:n] {
+			if from != to {
+				r := route{from, to}
+				fn.proxies[r] = newProxy()
+				if slices.Contains(withBackup, r) {
+					fn.backups[r] = newProxy()
+				}
+			}
+		}
+	}
+	opts.Parties, opts.Fast, opts.SyncInterval = n, true, 200*time.Millisecond
+	net, err := Prepare(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn.Network = net
+	dirs := make(map[string]*config.Dir)
+	for _, p := range net.Parties {
+		if dirs[p.Name], err = config.Open(p.Dir); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, from := range net.Parties {
 		peers, err := dirs[from.Name].Peers()
@@ -57,11 +71,11 @@ func startFaulty(t *testing.T, n int, opts Options, withBackup ...route) *faulty
 		for _, doc := range peers {
 			r := route{from.Name, doc.Party}
 			target := dirs[doc.Party].Config.Peer.Listen
-			fn.proxies[r] = newProxy(target)
+			fn.proxies[r].SetTarget(target)
 			doc.Endpoints = []string{fn.proxies[r].Addr()}
-			if slices.Contains(withBackup, r) {
-				fn.backups[r] = newProxy(target)
-				doc.Endpoints = append(doc.Endpoints, fn.backups[r].Addr())
+			if b := fn.backups[r]; b != nil {
+				b.SetTarget(target)
+				doc.Endpoints = append(doc.Endpoints, b.Addr())
 			}
 			if _, err := dirs[from.Name].AddPeer(&doc); err != nil {
 				t.Fatal(err)

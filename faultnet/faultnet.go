@@ -18,10 +18,10 @@ import (
 
 // Proxy forwards connections to a target, with faults.
 type Proxy struct {
-	ln     net.Listener
-	target string
+	ln net.Listener
 
 	mu          sync.Mutex
+	target      string
 	latency     time.Duration // added to each direction
 	bytesPerSec int           // 0: unlimited
 	blackhole   bool          // accept and read, deliver nothing
@@ -34,7 +34,10 @@ type Proxy struct {
 	accepted, refused, resets int
 }
 
-// Listen starts a proxy on a free loopback port forwarding to target.
+// Listen starts a proxy on a free loopback port forwarding to target. The
+// target may be empty and set later with SetTarget (so a test can take its
+// proxy ports before it picks ports for the servers behind them);
+// connections arriving before then are refused.
 func Listen(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -44,6 +47,13 @@ func Listen(target string) (*Proxy, error) {
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
+}
+
+// SetTarget sets the address new connections are forwarded to.
+func (p *Proxy) SetTarget(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
 }
 
 // Addr is the address to dial instead of the target.
@@ -165,7 +175,14 @@ func (p *Proxy) untrack(c net.Conn) {
 }
 
 func (p *Proxy) handle(client net.Conn) {
-	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	if target == "" {
+		client.Close()
+		return
+	}
+	server, err := net.DialTimeout("tcp", target, 5*time.Second)
 	if err != nil {
 		client.Close()
 		return

@@ -47,7 +47,6 @@ type Client struct {
 type endpoint struct {
 	addr        string
 	up          bool
-	tried       bool
 	lastContact time.Time
 	rtt         time.Duration
 	failures    uint64
@@ -116,12 +115,20 @@ func (c *Client) Endpoints() []EndpointStatus {
 }
 
 // order is the order to try endpoints in for the next request: from the
-// active one onwards, or from the most preferred when failback is due.
+// active one onwards; or, failing back, from a more preferred endpoint
+// that answered its last request or heartbeat, or from the most preferred
+// once failback_after has passed since they were last tried.
 func (c *Client) order() []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	start := c.active
-	if start != 0 && time.Since(c.lastFailTry) >= c.failback {
+	for i := range c.active {
+		if c.eps[i].up {
+			start = i
+			break
+		}
+	}
+	if start == c.active && start != 0 && time.Since(c.lastFailTry) >= c.failback {
 		start = 0
 		c.lastFailTry = time.Now()
 	}
@@ -132,11 +139,11 @@ func (c *Client) order() []int {
 	return out
 }
 
+// record notes the outcome of a request or heartbeat to endpoint i.
 func (c *Client) record(i int, rtt time.Duration, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ep := c.eps[i]
-	ep.tried = true
 	now := time.Now()
 	if err != nil {
 		ep.up = false
@@ -145,10 +152,16 @@ func (c *Client) record(i int, rtt time.Duration, err error) {
 		return
 	}
 	ep.up, ep.lastContact, ep.rtt = true, now, rtt
+}
+
+// use makes endpoint i the one requests go to.
+func (c *Client) use(i int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if i != c.active {
 		c.active = i
 		if i != 0 {
-			c.lastFailTry = now
+			c.lastFailTry = time.Now() // failback timer starts now
 		}
 	}
 }
@@ -162,12 +175,10 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 	var errs []string
 	for _, i := range c.order() {
 		b, err := c.doAt(ctx, i, method, path, body)
-		if err == nil {
-			return b, nil
-		}
 		var te errTransport
-		if !errors.As(err, &te) {
-			return nil, err
+		if err == nil || !errors.As(err, &te) {
+			c.use(i) // it answered, even if with an error
+			return b, err
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
