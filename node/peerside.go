@@ -127,6 +127,9 @@ func decodeReason(err error) string {
 	return "malformed"
 }
 
+// maxBatchBytes bounds the entries in one push or pull response.
+const maxBatchBytes = 1 << 20
+
 // maxRejectEvidence bounds how many rejected entries are kept as evidence
 // per peer per minute, so a flood cannot fill the disk.
 const maxRejectEvidence = 60
@@ -207,6 +210,16 @@ func (n *Node) lacking(ctx context.Context, party string, heads []peer.FeedHead,
 	slices.SortFunc(all, func(a, b *hotline.Stored) int { return int(a.Local - b.Local) })
 	if len(all) > limit {
 		all = all[:limit]
+	}
+	// Bound the batch by size too, so one request over a slow bearer ends
+	// in reasonable time (1 MiB is under two minutes at 10 kB/s).
+	size := 0
+	for i, s := range all {
+		size += len(s.HeaderBytes) + len(s.Sig) + len(s.Body)
+		if size > maxBatchBytes && i > 0 {
+			all = all[:i]
+			break
+		}
 	}
 	out := make([]*entry.Entry, len(all))
 	for i, s := range all {
