@@ -417,8 +417,17 @@ func (s *Store) AddLinkTests(ctx context.Context, tests []hotline.LinkTest, keep
 			return storeErr("link tests: insert", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM link_tests WHERE time < ?`, time.Now().Add(-keep).UnixMilli()); err != nil {
-		return storeErr("link tests: expire", err)
+	// Expire per peer, so the (peer, time) index serves the delete rather
+	// than a scan of the whole history on every heartbeat.
+	expired := make(map[string]bool)
+	for _, lt := range tests {
+		if expired[lt.Peer] {
+			continue
+		}
+		expired[lt.Peer] = true
+		if _, err := tx.ExecContext(ctx, `DELETE FROM link_tests WHERE peer = ? AND time < ?`, lt.Peer, lt.Time.Add(-keep).UnixMilli()); err != nil {
+			return storeErr("link tests: expire", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return storeErr("link tests: commit", err)

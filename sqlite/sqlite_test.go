@@ -115,3 +115,29 @@ func TestStore_ReadOnlyPoolCannotWrite(t *testing.T) {
 		t.Fatal("the read pool accepted a write")
 	}
 }
+
+func TestStore_LinkTestsExpire(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	defer s.Close()
+	now := time.Now()
+	old := []hotline.LinkTest{{Time: now.Add(-48 * time.Hour), Peer: "bravo", Endpoint: "b:1", OK: true, RTT: time.Millisecond}}
+	if err := s.AddLinkTests(ctx, old, 1000*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	fresh := []hotline.LinkTest{
+		{Time: now, Peer: "bravo", Endpoint: "b:1", Error: "timeout"},
+		{Time: now, Peer: "charlie", Endpoint: "c:1", OK: true, RTT: 2 * time.Millisecond},
+	}
+	if err := s.AddLinkTests(ctx, fresh, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LinkTests(ctx, "bravo", 10)
+	if err != nil || len(got) != 1 || got[0].OK || got[0].Error != "timeout" {
+		t.Fatalf("bravo's tests after expiry: %+v, %v", got, err)
+	}
+	all, err := s.LinkTests(ctx, "", 10)
+	if err != nil || len(all) != 2 || all[0].Peer != "charlie" || all[0].RTT != 2*time.Millisecond {
+		t.Fatalf("all tests: %+v, %v", all, err)
+	}
+}
