@@ -15,28 +15,43 @@ import (
 	"github.com/hotline-project/hotline/node"
 )
 
-// apiFlags adds --api and --token and returns a function that builds the
-// client once flags are parsed.
-func apiFlags(fs *flag.FlagSet, env *Env) func() (*client.Client, error) {
+// apiArgs are a client command's --api and --token flags.
+type apiArgs struct {
+	fs          *flag.FlagSet
+	env         *Env
+	base, token *string
+}
+
+// apiFlags adds --api and --token to fs.
+func apiFlags(fs *flag.FlagSet, env *Env) *apiArgs {
 	def := env.Getenv("HOTLINE_API")
 	if def == "" {
 		def = "http://127.0.0.1:8080"
 	}
-	base := fs.String("api", def, "node API URL (or HOTLINE_API)")
-	token := fs.String("token", "", "operator API token (or HOTLINE_TOKEN)")
-	return func() (*client.Client, error) {
-		tok := *token
-		if tok == "" {
-			tok = env.Getenv("HOTLINE_TOKEN")
-		}
-		if tok == "" {
-			return nil, usagef("no API token: give --token or set HOTLINE_TOKEN (hotline token create makes one)")
-		}
-		if !strings.HasPrefix(*base, "http://") && !strings.HasPrefix(*base, "https://") {
-			return nil, usagef("--api %q must start with http:// or https://", *base)
-		}
-		return client.New(*base, tok), nil
+	return &apiArgs{fs: fs, env: env,
+		base:  fs.String("api", def, "node API URL (or HOTLINE_API)"),
+		token: fs.String("token", "", "operator API token (or HOTLINE_TOKEN)"),
 	}
+}
+
+// parse parses args as parseArgs does, then returns the API client the
+// flags describe and the positional arguments.
+func (a *apiArgs) parse(args []string, lo, hi int) (*client.Client, []string, error) {
+	pos, err := parseArgs(a.fs, args, lo, hi)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok := *a.token
+	if tok == "" {
+		tok = a.env.Getenv("HOTLINE_TOKEN")
+	}
+	if tok == "" {
+		return nil, nil, usagef("no API token: give --token or set HOTLINE_TOKEN (hotline token create makes one)")
+	}
+	if !strings.HasPrefix(*a.base, "http://") && !strings.HasPrefix(*a.base, "https://") {
+		return nil, nil, usagef("--api %q must start with http:// or https://", *a.base)
+	}
+	return client.New(*a.base, tok), pos, nil
 }
 
 func init() {
@@ -49,16 +64,12 @@ func init() {
 			cl := apiFlags(fs, env)
 			level := fs.String("level", "", "strategic, policy, theatre, frontline or track2")
 			with := fs.String("with", "", "the other parties, comma-separated")
-			pos, err := parseArgs(fs, args, 1, 1)
+			c, pos, err := cl.parse(args, 1, 1)
 			if err != nil {
 				return err
 			}
 			if *level == "" || *with == "" {
 				return usagef("give --level and --with")
-			}
-			c, err := cl()
-			if err != nil {
-				return err
 			}
 			ch, err := c.Propose(ctx, api.ProposeRequest{Name: pos[0], Level: *level, Members: strings.Split(*with, ",")})
 			if err != nil {
@@ -75,11 +86,7 @@ func init() {
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("channel accept", env)
 			cl := apiFlags(fs, env)
-			pos, err := parseArgs(fs, args, 1, 1)
-			if err != nil {
-				return err
-			}
-			c, err := cl()
+			c, pos, err := cl.parse(args, 1, 1)
 			if err != nil {
 				return err
 			}
@@ -98,10 +105,7 @@ func init() {
 			fs := newFlags("channel list", env)
 			cl := apiFlags(fs, env)
 			asJSON := fs.Bool("json", false, "print JSON")
-			if _, err := parseArgs(fs, args, 0, 0); err != nil {
-				return err
-			}
-			c, err := cl()
+			c, _, err := cl.parse(args, 0, 0)
 			if err != nil {
 				return err
 			}
@@ -137,11 +141,7 @@ func init() {
 			cl := apiFlags(fs, env)
 			ack := fs.String("ack-within", "", "acknowledgement deadline (90s, 10m, 24h; 0 for none; default: the channel level's)")
 			lang := fs.String("lang", "en", "language tag of the text (BCP 47)")
-			pos, err := parseArgs(fs, args, 2, 2)
-			if err != nil {
-				return err
-			}
-			c, err := cl()
+			c, pos, err := cl.parse(args, 2, 2)
 			if err != nil {
 				return err
 			}
@@ -166,11 +166,7 @@ func init() {
 				fs := newFlags(kind, env)
 				cl := apiFlags(fs, env)
 				reply := fs.String("reply", "", "a short reply carried in the signed entry")
-				pos, err := parseArgs(fs, args, 2, 2)
-				if err != nil {
-					return err
-				}
-				c, err := cl()
+				c, pos, err := cl.parse(args, 2, 2)
 				if err != nil {
 					return err
 				}
@@ -191,11 +187,7 @@ func init() {
 			cl := apiFlags(fs, env)
 			asJSON := fs.Bool("json", false, "one JSON object per entry, one per line")
 			all := fs.Bool("all", false, "also show receipts, reads and acks as their own lines")
-			pos, err := parseArgs(fs, args, 1, 1)
-			if err != nil {
-				return err
-			}
-			c, err := cl()
+			c, pos, err := cl.parse(args, 1, 1)
 			if err != nil {
 				return err
 			}
@@ -318,10 +310,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	history := fs.Bool("links", false, "show the history of link tests (heartbeats to every endpoint) instead")
 	peerName := fs.String("peer", "", "with --links: only this peer")
 	limit := fs.Int("limit", 50, "with --links: how many link tests")
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
-		return err
-	}
-	c, err := cl()
+	c, _, err := cl.parse(args, 0, 0)
 	if err != nil {
 		return err
 	}

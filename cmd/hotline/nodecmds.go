@@ -20,16 +20,40 @@ import (
 	"github.com/hotline-project/hotline/sqlite"
 )
 
-// dirFlag adds --dir, defaulting to $HOTLINE_DIR.
-func dirFlag(fs *flag.FlagSet, env *Env) *string {
-	return fs.String("dir", env.Getenv("HOTLINE_DIR"), "node directory (or HOTLINE_DIR)")
+// dirArgs is a node command's --dir flag.
+type dirArgs struct {
+	fs   *flag.FlagSet
+	path *string
 }
 
-func needDir(dir string) error {
-	if dir == "" {
-		return usagef("no node directory: give --dir DIR or set HOTLINE_DIR")
+// dirFlag adds --dir, defaulting to $HOTLINE_DIR.
+func dirFlag(fs *flag.FlagSet, env *Env) *dirArgs {
+	return &dirArgs{fs: fs, path: fs.String("dir", env.Getenv("HOTLINE_DIR"), "node directory (or HOTLINE_DIR)")}
+}
+
+// parse parses args as parseArgs does and checks a directory was given.
+func (a *dirArgs) parse(args []string, lo, hi int) ([]string, error) {
+	pos, err := parseArgs(a.fs, args, lo, hi)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if *a.path == "" {
+		return nil, usagef("no node directory: give --dir DIR or set HOTLINE_DIR")
+	}
+	return pos, nil
+}
+
+// open parses args and opens the node directory.
+func (a *dirArgs) open(args []string, lo, hi int) (*config.Dir, []string, error) {
+	pos, err := a.parse(args, lo, hi)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := config.Open(*a.path)
+	if err != nil {
+		return nil, nil, hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	return d, pos, nil
 }
 
 func init() {
@@ -45,16 +69,9 @@ func init() {
 		usage: "--dir DIR", example: "  hotline identity --dir /srv/hotline > alpha.json",
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("identity", env)
-			dir := dirFlag(fs, env)
-			if _, err := parseArgs(fs, args, 0, 0); err != nil {
-				return err
-			}
-			if err := needDir(*dir); err != nil {
-				return err
-			}
-			d, err := config.Open(*dir)
+			d, _, err := dirFlag(fs, env).open(args, 0, 0)
 			if err != nil {
-				return hotline.Errorf(hotline.EINVALID, "%v", err)
+				return err
 			}
 			doc := d.Identity()
 			env.Stdout.Write(config.MarshalDocument(&doc))
@@ -71,16 +88,9 @@ func init() {
 		usage: "--dir DIR", example: "  hotline peer list --dir /srv/hotline",
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("peer list", env)
-			dir := dirFlag(fs, env)
-			if _, err := parseArgs(fs, args, 0, 0); err != nil {
-				return err
-			}
-			if err := needDir(*dir); err != nil {
-				return err
-			}
-			d, err := config.Open(*dir)
+			d, _, err := dirFlag(fs, env).open(args, 0, 0)
 			if err != nil {
-				return hotline.Errorf(hotline.EINVALID, "%v", err)
+				return err
 			}
 			peers, err := d.Peers()
 			if err != nil {
@@ -97,15 +107,11 @@ func init() {
 		usage: "--dir DIR OPERATOR", example: "  hotline token create --dir /srv/hotline duty-officer-2",
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("token create", env)
-			dir := dirFlag(fs, env)
-			pos, err := parseArgs(fs, args, 1, 1)
+			d, pos, err := dirFlag(fs, env).open(args, 1, 1)
 			if err != nil {
 				return err
 			}
-			if err := needDir(*dir); err != nil {
-				return err
-			}
-			tok, err := createToken(ctx, *dir, pos[0])
+			tok, err := createToken(ctx, d, pos[0])
 			if err != nil {
 				return err
 			}
@@ -134,10 +140,7 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	peerListen := fs.String("peer-listen", def.Peer.Listen, "peer link address")
 	advertise := fs.String("advertise", "", "endpoints other parties dial, comma-separated, in order of preference (default: the peer-listen address)")
 	operator := fs.String("operator", "admin", "operator who gets the first API token")
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
-		return err
-	}
-	if err := needDir(*dir); err != nil {
+	if _, err := dir.parse(args, 0, 0); err != nil {
 		return err
 	}
 	if *party == "" {
@@ -152,13 +155,13 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	if *advertise != "" {
 		cfg.Peer.Advertise = strings.Split(*advertise, ",")
 	} else if host, _, err := net.SplitHostPort(*peerListen); err == nil && (host == "" || net.ParseIP(host).IsUnspecified()) {
-		fmt.Fprintf(env.Stderr, "warning: no --advertise given, so other parties are told to dial %s, which they cannot; set peer.advertise in %s/hotline.toml before exchanging identities\n", *peerListen, *dir)
+		fmt.Fprintf(env.Stderr, "warning: no --advertise given, so other parties are told to dial %s, which they cannot; set peer.advertise in %s/hotline.toml before exchanging identities\n", *peerListen, *dir.path)
 	}
-	d, err := config.Init(*dir, cfg)
+	d, err := config.Init(*dir.path, cfg)
 	if err != nil {
 		return hotline.Errorf(hotline.EINVALID, "%v", err)
 	}
-	tok, err := createToken(ctx, *dir, *operator)
+	tok, err := createToken(ctx, d, *operator)
 	if err != nil {
 		return err
 	}
@@ -170,19 +173,15 @@ Next:
   2. hotline peer add --dir %s THEIR.json   for each of theirs (check their key with them by voice)
   3. hotline serve --dir %s
 API token for operator %q (shown once; keep it safe):
-`, *party, *dir, d.Key.VerifierKey(), d.TLS.Fingerprint(), *dir, *party, *dir, *dir, *operator)
+`, *party, *dir.path, d.Key.VerifierKey(), d.TLS.Fingerprint(), *dir.path, *party, *dir.path, *dir.path, *operator)
 	fmt.Fprintln(env.Stdout, tok)
 	return nil
 }
 
-// createToken issues and stores a token for operator in the node at dir.
+// createToken issues and stores a token for operator in the node d.
 // It works while the node runs: SQLite lets the two writers take turns.
-func createToken(ctx context.Context, dir, operator string) (string, error) {
+func createToken(ctx context.Context, d *config.Dir, operator string) (string, error) {
 	if err := entry.CheckName("operator", operator); err != nil {
-		return "", hotline.Errorf(hotline.EINVALID, "%v", err)
-	}
-	d, err := config.Open(dir)
-	if err != nil {
 		return "", hotline.Errorf(hotline.EINVALID, "%v", err)
 	}
 	st, err := sqlite.Open(ctx, d.StorePath())
@@ -199,17 +198,9 @@ func createToken(ctx context.Context, dir, operator string) (string, error) {
 
 func runPeerAdd(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("peer add", env)
-	dir := dirFlag(fs, env)
-	pos, err := parseArgs(fs, args, 1, 1)
+	d, pos, err := dirFlag(fs, env).open(args, 1, 1)
 	if err != nil {
 		return err
-	}
-	if err := needDir(*dir); err != nil {
-		return err
-	}
-	d, err := config.Open(*dir)
-	if err != nil {
-		return hotline.Errorf(hotline.EINVALID, "%v", err)
 	}
 	b, err := os.ReadFile(pos[0])
 	if err != nil {
@@ -234,18 +225,11 @@ func runPeerAdd(ctx context.Context, env *Env, args []string) error {
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("serve", env)
-	dir := dirFlag(fs, env)
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
-		return err
-	}
-	if err := needDir(*dir); err != nil {
-		return err
-	}
-	d, err := config.Open(*dir)
+	d, _, err := dirFlag(fs, env).open(args, 0, 0)
 	if err != nil {
-		return hotline.Errorf(hotline.EINVALID, "%v", err)
+		return err
 	}
-	s, err := server.Start(ctx, *dir, server.Options{Logger: server.NewLogger(&d.Config, env.Stderr)})
+	s, err := server.Start(ctx, d.Path, server.Options{Logger: server.NewLogger(&d.Config, env.Stderr)})
 	if err != nil {
 		return hotline.Errorf(hotline.EUNAVAILABLE, "%v", err)
 	}
