@@ -113,11 +113,11 @@ func Prepare(dir string, opts Options) (*Network, error) {
 				return nil, err
 			}
 			cfg := config.Defaults(name)
-			apiAddr, err := freePort()
+			apiAddr, err := FreeAddr()
 			if err != nil {
 				return nil, err
 			}
-			peerAddr, err := freePort()
+			peerAddr, err := FreeAddr()
 			if err != nil {
 				return nil, err
 			}
@@ -165,8 +165,9 @@ func Prepare(dir string, opts Options) (*Network, error) {
 	return net, nil
 }
 
-// freePort returns a loopback address with a port free right now.
-func freePort() (string, error) {
+// FreeAddr returns a loopback address with a port free right now (another
+// listener may take it before the caller binds it).
+func FreeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err

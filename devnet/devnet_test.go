@@ -19,17 +19,30 @@ import (
 // stops it when the test ends.
 func MustStart(tb testing.TB, n int) *Network {
 	tb.Helper()
-	net, err := Prepare(tb.TempDir(), Options{Parties: n, SyncInterval: 200 * time.Millisecond})
+	return mustStartWith(tb, Options{Parties: n, SyncInterval: 200 * time.Millisecond})
+}
+
+// mustStartWith prepares a network with opts in a temporary directory,
+// starts it and stops it when the test ends.
+func mustStartWith(tb testing.TB, opts Options) *Network {
+	tb.Helper()
+	net, err := Prepare(tb.TempDir(), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	mustRun(tb, net)
+	return net
+}
+
+// mustRun starts a prepared network and stops it when the test ends.
+func mustRun(tb testing.TB, net *Network) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := net.Start(ctx); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { net.Stop(context.Background()) })
-	return net
 }
 
 func clientOf(p *Party) *client.Client { return client.New(p.Server.APIURL(), p.Token) }

@@ -82,12 +82,7 @@ func startFaulty(t *testing.T, n int, opts Options, withBackup ...route) *faulty
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := net.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { net.Stop(context.Background()) })
+	mustRun(t, net)
 	return fn
 }
 

@@ -155,20 +155,13 @@ func TestNetwork_ThreeParties(t *testing.T) {
 func TestLink_ClockSkew(t *testing.T) {
 	// Bravo's clock runs three hours fast. Nothing may depend on it.
 	skew := 3 * time.Hour
-	net, err := Prepare(t.TempDir(), Options{SyncInterval: 200 * time.Millisecond, Clock: func(party string) func() time.Time {
+	net := mustStartWith(t, Options{SyncInterval: 200 * time.Millisecond, Clock: func(party string) func() time.Time {
 		if party == "bravo" {
 			return func() time.Time { return time.Now().Add(skew) }
 		}
 		return nil
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	if err := net.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer net.Stop(ctx)
 	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
 
 	ack := "10m"

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/hotline-project/hotline/devnet"
 )
 
 // TestMain lets the scripts run the test binary as the hotline command, in
@@ -30,7 +31,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			for _, name := range []string{"ALPHA_API", "ALPHA_PEER", "BRAVO_API", "BRAVO_PEER"} {
-				addr, err := freeAddr()
+				addr, err := devnet.FreeAddr()
 				if err != nil {
 					return err
 				}
@@ -45,15 +46,6 @@ func TestScripts(t *testing.T) {
 			"until":   cmdUntil,
 		},
 	})
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // as PARTY: point the client commands at PARTY's API, with the token that
