@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -27,8 +28,7 @@ type link struct {
 	lastErrorAt    time.Time
 	rtt            time.Duration
 	pushed, pulled uint64
-	backlog        int // entries the peer lacks, counted from heads
-	incoming       int // entries the peer holds that this node lacks, as far as known
+	known          map[hotline.Feed]peer.FeedHead // the peer's heads as last learnt; kept while it is unreachable
 	evidenceWindow time.Time
 	evidenceCount  int
 }
@@ -41,7 +41,7 @@ type LinkStatus struct {
 	Silent      bool                  `json:"silent"` // the silence alarm is raised
 	LastContact *time.Time            `json:"last_contact"`
 	RTT         time.Duration         `json:"rtt_ns"`
-	Backlog     int                   `json:"backlog"`  // entries the peer lacks (not yet receipted by it), as last counted
+	Backlog     int                   `json:"backlog"`  // entries the peer lacks (not yet receipted by it), against its heads as last learnt
 	Incoming    int                   `json:"incoming"` // entries the peer holds that this node lacks, as far as known: catch-up still to come
 	Pushed      uint64                `json:"pushed"`
 	Pulled      uint64                `json:"pulled"`
@@ -56,8 +56,9 @@ func (n *Node) Links() []LinkStatus {
 		p := n.peers[name]
 		l := p.link
 		l.mu.Lock()
-		s := LinkStatus{Party: name, Endpoints: p.client.Endpoints(), Up: l.up, Silent: l.silent, RTT: l.rtt, Backlog: l.backlog, Incoming: l.incoming,
+		s := LinkStatus{Party: name, Endpoints: p.client.Endpoints(), Up: l.up, Silent: l.silent, RTT: l.rtt,
 			Pushed: l.pushed, Pulled: l.pulled, LastError: l.lastError}
+		known := l.known
 		if !l.lastContact.IsZero() {
 			t := l.lastContact
 			s.LastContact = &t
@@ -67,6 +68,7 @@ func (n *Node) Links() []LinkStatus {
 			s.LastErrorAt = &t
 		}
 		l.mu.Unlock()
+		s.Backlog, s.Incoming = n.backlog(name, known)
 		out = append(out, s)
 	}
 	return out
@@ -98,6 +100,10 @@ func (n *Node) syncLoop(p *pinnedPeer) {
 		if err == nil && pullDue {
 			lastPull = n.now()
 		}
+		if err == nil {
+			p.link.learnt(maps.Clone(theirs))
+		}
+		n.countBacklog(p)
 		if err != nil {
 			theirs = nil
 			p.link.failed(n.now(), err)
@@ -179,10 +185,6 @@ func (n *Node) syncOnce(p *pinnedPeer, theirs *map[hotline.Feed]peer.FeedHead, p
 	if err != nil {
 		return false, err
 	}
-	out, in := n.backlog(party, *theirs)
-	p.link.setBacklog(out, in)
-	n.metrics.peerBacklog.WithLabelValues(party).Set(float64(out))
-	n.metrics.peerIncoming.WithLabelValues(party).Set(float64(in))
 	if len(entries) == 0 {
 		return progressed, nil
 	}
@@ -257,10 +259,23 @@ func (l *link) count(pushed, pulled uint64) {
 	l.pulled += pulled
 }
 
-func (l *link) setBacklog(out, in int) {
+// learnt records the peer's heads after a round; the map is not changed
+// afterwards, so readers may use it without the lock.
+func (l *link) learnt(heads map[hotline.Feed]peer.FeedHead) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.backlog, l.incoming = out, in
+	l.known = heads
+}
+
+// countBacklog updates the backlog gauges of a peer against its heads as
+// last learnt, so they keep growing while the peer is unreachable.
+func (n *Node) countBacklog(p *pinnedPeer) {
+	p.link.mu.Lock()
+	known := p.link.known
+	p.link.mu.Unlock()
+	out, in := n.backlog(p.doc.Party, known)
+	n.metrics.peerBacklog.WithLabelValues(p.doc.Party).Set(float64(out))
+	n.metrics.peerIncoming.WithLabelValues(p.doc.Party).Set(float64(in))
 }
 
 // backlog counts, from heads alone, how many entries party lacks of the
