@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/hotline-project/hotline/entry"
 )
 
@@ -100,6 +102,16 @@ type Evidence struct {
 	Data   []byte // self-contained: the encoded entries involved
 }
 
+// StoredCheckpoint is a signed checkpoint of one feed as a node keeps it:
+// the note with every signature the node has verified (the author's and
+// the cosigners'), merged over time.
+type StoredCheckpoint struct {
+	Size    int64
+	Note    []byte
+	Signers []string  // parties whose signature or cosignature is in Note, sorted
+	Time    time.Time // when this node first stored it, by its clock
+}
+
 // LinkTest is the outcome of one heartbeat to one endpoint of a peer.
 type LinkTest struct {
 	Time     time.Time     `json:"time"`
@@ -140,6 +152,21 @@ type Store interface {
 	Feed(ctx context.Context, f Feed, from uint64, limit int) ([]*Stored, error)
 	// Log returns a channel's entries and index rows.
 	Log(ctx context.Context, ch entry.ChannelID) (*ChannelLog, error)
+
+	// TreeHashes returns stored hashes of a feed's Merkle tree, by their
+	// tlog stored-hash index (a tlog.HashReader). Append keeps the tree of
+	// every feed in step with its entries.
+	TreeHashes(ctx context.Context, f Feed, indexes []int64) ([]tlog.Hash, error)
+	// AddCheckpoint stores a verified signed checkpoint of f, adding its
+	// signature lines to those of a stored checkpoint of the same size (one
+	// per signer, the newest kept). It returns ECONFLICT, storing nothing,
+	// if a checkpoint of that size with another body is stored.
+	AddCheckpoint(ctx context.Context, f Feed, c StoredCheckpoint) error
+	// Checkpoints returns every checkpoint of f, by size.
+	Checkpoints(ctx context.Context, f Feed) ([]StoredCheckpoint, error)
+	// LatestCheckpoint returns the largest checkpoint of f that signer
+	// signed or cosigned ("" for any), or an ENOTFOUND error.
+	LatestCheckpoint(ctx context.Context, f Feed, signer string) (*StoredCheckpoint, error)
 
 	// AddEvidence records refused input.
 	AddEvidence(ctx context.Context, ev Evidence) error

@@ -89,5 +89,41 @@ CREATE TABLE link_tests (
 	error    TEXT NOT NULL
 ) STRICT;
 CREATE INDEX link_tests_peer ON link_tests (peer, time);
+`,	// 3: per-feed Merkle trees (tlog stored hashes) and signed checkpoints
+	// with their signature lines (the author's and the cosigners').
+	`
+CREATE TABLE tree_hashes (
+	channel BLOB NOT NULL,
+	party   TEXT NOT NULL,
+	idx     INTEGER NOT NULL,
+	hash    BLOB NOT NULL,
+	PRIMARY KEY (channel, party, idx)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE tree_sizes (
+	channel BLOB NOT NULL,
+	party   TEXT NOT NULL,
+	size    INTEGER NOT NULL,
+	PRIMARY KEY (channel, party)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE checkpoints (
+	channel BLOB NOT NULL,
+	party   TEXT NOT NULL,
+	size    INTEGER NOT NULL,
+	body    TEXT NOT NULL,
+	time    INTEGER NOT NULL,
+	PRIMARY KEY (channel, party, size)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE checkpoint_sigs (
+	channel BLOB NOT NULL,
+	party   TEXT NOT NULL,
+	size    INTEGER NOT NULL,
+	signer  TEXT NOT NULL,
+	line    TEXT NOT NULL,
+	PRIMARY KEY (channel, party, size, signer)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX checkpoint_sigs_signer ON checkpoint_sigs (channel, party, signer, size);
 `,
 }

@@ -28,6 +28,7 @@ import (
 type Store struct {
 	write *sql.DB // one connection: all writes are serialised
 	read  *sql.DB // read-only pool
+	trees trees
 }
 
 var _ hotline.Store = (*Store)(nil)
@@ -54,6 +55,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetConnMaxIdleTime(0)
 	s := &Store{write: w}
 	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := s.backfillTrees(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -162,11 +167,19 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		return storeErr("append: prepare", err)
 	}
 	defer insEntry.Close()
+	tt, err := s.trees.begin(ctx, tx)
+	if err != nil {
+		return storeErr("append: prepare", err)
+	}
+	defer tt.close()
 	for _, w := range writes {
 		e := w.Entry
 		id := e.ID()
 		if _, err := insEntry.ExecContext(ctx, id[:], e.Channel[:], e.Author, int64(e.Seq), string(e.Kind), e.HeaderBytes, e.Sig, e.Body, now); err != nil {
 			return storeErr(fmt.Sprintf("append entry %s/%d", e.Author, e.Seq), err)
+		}
+		if err := tt.add(ctx, e); err != nil {
+			return storeErr(fmt.Sprintf("append entry %s/%d to its Merkle tree", e.Author, e.Seq), err)
 		}
 		if w.Channel != nil {
 			if err := putChannel(ctx, tx, w.Channel); err != nil {
@@ -189,6 +202,7 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 	if err := tx.Commit(); err != nil {
 		return storeErr("append: commit", err)
 	}
+	tt.commit()
 	return nil
 }
 
