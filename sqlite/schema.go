@@ -89,7 +89,8 @@ CREATE TABLE link_tests (
 	error    TEXT NOT NULL
 ) STRICT;
 CREATE INDEX link_tests_peer ON link_tests (peer, time);
-`, // 3: per-feed Merkle trees (tlog stored hashes) and signed checkpoints
+`,
+	// 3: per-feed Merkle trees (tlog stored hashes) and signed checkpoints
 	// with their signature lines (the author's and the cosigners').
 	`
 CREATE TABLE tree_hashes (
