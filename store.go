@@ -150,6 +150,9 @@ type Store interface {
 	Entry(ctx context.Context, id entry.ID) (*Stored, error)
 	// Feed returns up to limit entries of a feed with seq ≥ from, in order.
 	Feed(ctx context.Context, f Feed, from uint64, limit int) ([]*Stored, error)
+	// ChannelEntries returns up to limit entries of a channel stored after
+	// local (this node's storage order), in that order.
+	ChannelEntries(ctx context.Context, ch entry.ChannelID, after int64, limit int) ([]*Stored, error)
 	// Log returns a channel's entries and index rows.
 	Log(ctx context.Context, ch entry.ChannelID) (*ChannelLog, error)
 

@@ -66,6 +66,8 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 	s.handle("POST /api/v1/channels/{channel}/messages", s.send)
 	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/ack", s.mark(entry.KindAck))
 	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/read", s.mark(entry.KindRead))
+	s.handle("GET /api/v1/channels/{channel}/entries/{entry}/proof", s.proof)
+	s.handle("GET /api/v1/channels/{channel}/export", s.export)
 	s.handle("GET /api/v1/links", s.links)
 	s.handle("GET /api/v1/links/history", s.linkHistory)
 	s.handle("GET /api/v1/evidence", s.evidence)
@@ -276,6 +278,38 @@ func (s *Server) entries(w http.ResponseWriter, r *http.Request, _ string) error
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"channel": channelView(c), "entries": views})
+}
+
+// proof answers with the C2SP tlog-proof of one entry of the channel.
+func (s *Server) proof(w http.ResponseWriter, r *http.Request, _ string) error {
+	id, err := entry.ParseID(r.PathValue("entry"))
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	p, err := s.n.Proof(r.Context(), r.PathValue("channel"), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(p)
+	return nil
+}
+
+// export streams the channel's archive. Once streaming has begun an error
+// can no longer be sent as JSON: the connection is cut, and the archive
+// lacks its end record, which any reader detects.
+func (s *Server) export(w http.ResponseWriter, r *http.Request, _ string) error {
+	c, err := s.n.ResolveChannel(r.PathValue("channel"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/jsonl")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", c.Definition.Name+".hotline-archive"))
+	if err := s.n.Export(r.Context(), c.ID.String(), w); err != nil {
+		s.log.Error("export failed part-way; connection cut", "channel", c.Definition.Name, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
 }
 
 // SendRequest is the body of POST /api/v1/channels/{channel}/messages.

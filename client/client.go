@@ -38,37 +38,22 @@ func New(base, token string) *Client {
 // do sends a request and decodes a JSON response into out. API errors come
 // back as *hotline.Error with the server's code and message.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
+	resp, err := c.send(ctx, method, path, body)
 	if err != nil {
-		return hotline.Errorf(hotline.EINVALID, "bad API URL %q: %v", c.Base, err)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return hotline.Errorf(hotline.EUNAVAILABLE, "cannot reach the node at %s: %v", c.Base, err)
+		return err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
 		return hotline.Errorf(hotline.EUNAVAILABLE, "reading the node's answer: %v", err)
-	}
-	if resp.StatusCode >= 300 {
-		var eb api.ErrorBody
-		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
-			return &hotline.Error{Code: eb.Error.Code, Message: eb.Error.Message}
-		}
-		return hotline.Errorf(hotline.EINTERNAL, "%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
 	}
 	if out == nil {
 		return nil
@@ -77,6 +62,59 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return hotline.Errorf(hotline.EINTERNAL, "the node's answer is not the JSON expected: %v", err)
 	}
 	return nil
+}
+
+// send sends a request with an optional JSON body and returns a successful
+// response, whose body the caller must close; an API error comes back as
+// *hotline.Error.
+func (c *Client) send(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
+	if err != nil {
+		return nil, hotline.Errorf(hotline.EINVALID, "bad API URL %q: %v", c.Base, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, hotline.Errorf(hotline.EUNAVAILABLE, "cannot reach the node at %s: %v", c.Base, err)
+	}
+	if resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var eb api.ErrorBody
+	if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
+		return nil, &hotline.Error{Code: eb.Error.Code, Message: eb.Error.Message}
+	}
+	return nil, hotline.Errorf(hotline.EINTERNAL, "%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+}
+
+// Export returns the archive of a channel as it streams from the node; the
+// caller must close it. A stream cut short lacks the archive's end record,
+// which audit.Decode reports.
+func (c *Client) Export(ctx context.Context, ch string) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, http.MethodGet, chPath(ch)+"/export", nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// Proof returns the C2SP tlog-proof of one entry.
+func (c *Client) Proof(ctx context.Context, ch, entryID string) ([]byte, error) {
+	resp, err := c.send(ctx, http.MethodGet, chPath(ch)+"/entries/"+url.PathEscape(entryID)+"/proof", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 }
 
 func chPath(ch string) string { return "/api/v1/channels/" + url.PathEscape(ch) }

@@ -6,20 +6,22 @@ import (
 )
 
 type metrics struct {
-	reg             *prometheus.Registry
-	entriesStored   *prometheus.CounterVec
-	entriesReceived *prometheus.CounterVec
-	entriesRejected *prometheus.CounterVec
-	equivocations   prometheus.Counter
-	storeErrors     prometheus.Counter
-	commitSeconds   prometheus.Histogram
-	batchEntries    prometheus.Histogram
-	peerUp          *prometheus.GaugeVec
-	peerBacklog     *prometheus.GaugeVec
-	peerIncoming    *prometheus.GaugeVec
-	peerSilent      *prometheus.GaugeVec
-	endpointRTT     *prometheus.GaugeVec
-	heartbeats      *prometheus.CounterVec
+	reg               *prometheus.Registry
+	entriesStored     *prometheus.CounterVec
+	entriesReceived   *prometheus.CounterVec
+	entriesRejected   *prometheus.CounterVec
+	equivocations     prometheus.Counter
+	storeErrors       prometheus.Counter
+	commitSeconds     prometheus.Histogram
+	batchEntries      prometheus.Histogram
+	peerUp            *prometheus.GaugeVec
+	peerBacklog       *prometheus.GaugeVec
+	peerIncoming      *prometheus.GaugeVec
+	peerSilent        *prometheus.GaugeVec
+	endpointRTT       *prometheus.GaugeVec
+	heartbeats        *prometheus.CounterVec
+	checkpointsSigned prometheus.Counter
+	cosignatures      *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -35,8 +37,14 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Name: "hotline_entries_rejected_total", Help: "Entries from peers refused, by peer and reason.",
 		}, []string{"peer", "reason"}),
 		equivocations: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hotline_equivocations_total", Help: "Two different signed entries with one seq seen (alarm).",
+			Name: "hotline_equivocations_total", Help: "A party contradicted itself: two signed entries with one seq, or a signed checkpoint contradicting its entries or another checkpoint (alarm).",
 		}),
+		checkpointsSigned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotline_checkpoints_signed_total", Help: "Checkpoints this node signed of its own feeds.",
+		}),
+		cosignatures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_cosignatures_total", Help: "Checkpoint cosignatures given to and received from each peer.",
+		}, []string{"peer", "direction"}),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hotline_store_commit_errors_total", Help: "Store transactions that failed and were discarded.",
 		}),
@@ -67,6 +75,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Name: "hotline_heartbeats_total", Help: "Heartbeats sent to each endpoint of each peer, by result (ok or failed).",
 		}, []string{"peer", "endpoint", "result"}),
 	}
+	reg.MustRegister(m.checkpointsSigned, m.cosignatures)
 	reg.MustRegister(m.peerIncoming, m.peerSilent, m.endpointRTT, m.heartbeats)
 	reg.MustRegister(m.entriesStored, m.entriesReceived, m.entriesRejected, m.equivocations, m.storeErrors,
 		m.commitSeconds, m.batchEntries, m.peerUp, m.peerBacklog)

@@ -59,6 +59,14 @@ type Config struct {
 	SilenceAlarm time.Duration
 	// LinkHistory is how long link tests are kept; zero means 30 days.
 	LinkHistory time.Duration
+	// CheckpointBatch is how long the node lets writes gather after a
+	// write before it signs checkpoints of its grown feeds; zero means one
+	// second.
+	CheckpointBatch time.Duration
+	// CheckpointInterval is how often the node looks for grown feeds to
+	// checkpoint even without being woken by a write; zero means one
+	// minute.
+	CheckpointInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -82,6 +90,11 @@ type Node struct {
 	beat    time.Duration // heartbeat interval
 	silence time.Duration // silence before an alarm
 	history time.Duration // link tests kept
+
+	cpBatch, cpEvery time.Duration
+	cpWake           chan struct{}
+	cpSigned         map[hotline.Feed]int64 // own feeds: size of the newest checkpoint; checkpoint loop only
+	witnessMu        sync.Mutex             // makes a cosignature's check and record atomic
 
 	mu       sync.RWMutex // guards heads and channels, written only by the writer
 	heads    map[hotline.Feed]hotline.Head
@@ -123,6 +136,16 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		closed:   make(chan struct{}),
 		events:   newBroker(),
 		channels: make(map[entry.ChannelID]*hotline.Channel),
+		cpBatch:  cfg.CheckpointBatch,
+		cpEvery:  cfg.CheckpointInterval,
+		cpWake:   make(chan struct{}, 1),
+		cpSigned: make(map[hotline.Feed]int64),
+	}
+	if n.cpBatch == 0 {
+		n.cpBatch = time.Second
+	}
+	if n.cpEvery == 0 {
+		n.cpEvery = time.Minute
 	}
 	if n.log == nil {
 		n.log = slog.Default()
@@ -199,10 +222,14 @@ func (n *Node) pin(d identity.Document) error {
 // Start starts the writer and one sync loop per peer. They run until Close.
 func (n *Node) Start() {
 	n.ctx, n.stop = context.WithCancel(context.Background())
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()
 		n.writer()
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.checkpointLoop()
 	}()
 	for _, p := range n.peers {
 		n.wg.Add(2)

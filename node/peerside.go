@@ -163,7 +163,7 @@ func (n *Node) equivocation(ctx context.Context, from string, e *entry.Entry) {
 	var data []byte
 	got, err := n.store.Feed(ctx, hotline.Feed{Channel: e.Channel, Party: e.Author}, e.Seq, 1)
 	if err == nil && len(got) == 1 {
-		data = peer.EncodeEntries([]*entry.Entry{got[0].Entry, e})
+		data = n.entryEvidence(got[0].Entry, e)
 	}
 	detail := fmt.Sprintf("%s signed two different entries with seq %d in channel %s", e.Author, e.Seq, e.Channel)
 	n.log.Error("EQUIVOCATION", "peer", from, "author", e.Author, "seq", e.Seq, "channel", e.Channel)

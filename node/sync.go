@@ -76,6 +76,10 @@ func (n *Node) Links() []LinkStatus {
 
 // notifyPeers wakes every sync loop; a loop already awake loses nothing.
 func (n *Node) notifyPeers() {
+	select {
+	case n.cpWake <- struct{}{}:
+	default:
+	}
 	for _, p := range n.peers {
 		select {
 		case p.link.notify <- struct{}{}:
@@ -91,6 +95,7 @@ func (n *Node) notifyPeers() {
 func (n *Node) syncLoop(p *pinnedPeer) {
 	var (
 		theirs   map[hotline.Feed]peer.FeedHead // nil: unknown, ask
+		cosigned = map[hotline.Feed]int64{}     // own feeds: size the peer last cosigned
 		backoff  time.Duration
 		lastPull time.Time
 	)
@@ -123,6 +128,10 @@ func (n *Node) syncLoop(p *pinnedPeer) {
 		n.metrics.peerUp.WithLabelValues(p.doc.Party).Set(1)
 		if progressed {
 			continue
+		}
+		// Caught up: ask the peer to cosign this node's new checkpoints.
+		if _, err := n.requestCosignatures(n.ctx, p, theirs, cosigned); err != nil && n.ctx.Err() == nil {
+			n.log.Warn("cosignature request failed", "peer", p.doc.Party, "err", err)
 		}
 		if !n.sleep(n.syncInt, p.link.notify) {
 			return

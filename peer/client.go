@@ -212,9 +212,31 @@ func (c *Client) doAt(ctx context.Context, i int, method, path string, body []by
 	}
 	c.record(i, time.Since(start), nil)
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: %s: %s", c.Party, path, resp.Status, strings.TrimSpace(string(b)))
+		return nil, &StatusError{Party: c.Party, Path: path, Status: resp.Status, Code: resp.StatusCode,
+			ContentType: resp.Header.Get("Content-Type"), Body: strings.TrimSpace(string(b))}
 	}
 	return b, nil
+}
+
+// StatusError is a peer's answer other than 200 OK.
+type StatusError struct {
+	Party, Path string
+	Status      string // e.g. "409 Conflict"
+	Code        int
+	ContentType string
+	Body        string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s %s: %s: %s", e.Party, e.Path, e.Status, e.Body)
+}
+
+// AddCheckpoint sends a C2SP tlog-witness add-checkpoint request (see
+// checkpoint.AddCheckpoint) and returns the peer's cosignature lines. When
+// the peer last cosigned another size, the error is a *StatusError with
+// code 409 and the peer's size in its body.
+func (c *Client) AddCheckpoint(ctx context.Context, body []byte) ([]byte, error) {
+	return c.do(ctx, http.MethodPost, "/peer/v1/add-checkpoint", body)
 }
 
 // Heads asks the peer what it holds of the feeds it shares with us.

@@ -74,7 +74,21 @@ type Handler interface {
 	// PeerPull returns up to limit entries that party lacks, given its heads,
 	// in an order in which each entry's dependencies come first.
 	PeerPull(ctx context.Context, party string, heads []FeedHead, limit int) ([]*entry.Entry, error)
+	// PeerAddCheckpoint answers a C2SP tlog-witness add-checkpoint request
+	// from party with cosignature lines, or a *WitnessError.
+	PeerAddCheckpoint(ctx context.Context, party string, body []byte) ([]byte, error)
 }
+
+// WitnessError is an add-checkpoint refusal with the HTTP status the C2SP
+// tlog-witness protocol gives it; for 409 after a size mismatch, Size is
+// the size of the last checkpoint cosigned, sent as text/x.tlog.size.
+type WitnessError struct {
+	Code int
+	Size int64 // with Code 409: -1 when the conflict is not about the old size
+	Msg  string
+}
+
+func (e *WitnessError) Error() string { return e.Msg }
 
 var (
 	encMode cbor.EncMode

@@ -31,6 +31,7 @@ func NewServer(h Handler, key *identity.TLSKey, log *slog.Logger) *Server {
 	mux.HandleFunc("POST /peer/v1/entries", s.push)
 	mux.HandleFunc("POST /peer/v1/pull", s.pull)
 	mux.HandleFunc("POST /peer/v1/heartbeat", s.heartbeat)
+	mux.HandleFunc("POST /peer/v1/add-checkpoint", s.addCheckpoint)
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -149,6 +150,39 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeCBOR(w, answer)
+}
+
+// maxAddCheckpoint bounds an add-checkpoint request: 63 proof hashes and a
+// checkpoint signed by at most every member of a channel.
+const maxAddCheckpoint = 32 << 10
+
+func (s *Server) addCheckpoint(w http.ResponseWriter, r *http.Request) {
+	party, ok := s.caller(w, r)
+	if !ok {
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAddCheckpoint))
+	if err != nil {
+		s.bad(w, party, "add-checkpoint", fmt.Errorf("%w: request too large: %v", ErrMalformed, err))
+		return
+	}
+	cosigs, err := s.h.PeerAddCheckpoint(r.Context(), party, body)
+	var we *WitnessError
+	switch {
+	case errors.As(err, &we) && we.Code == http.StatusConflict && we.Size >= 0:
+		s.log.Info("add-checkpoint: old size differs", "peer", party, "cosigned", we.Size)
+		w.Header().Set("Content-Type", "text/x.tlog.size")
+		w.WriteHeader(http.StatusConflict)
+		fmt.Fprintf(w, "%d\n", we.Size)
+	case errors.As(err, &we):
+		s.log.Warn("add-checkpoint refused", "peer", party, "status", we.Code, "err", err)
+		http.Error(w, err.Error(), we.Code)
+	case err != nil:
+		s.fail(w, party, "add-checkpoint", err)
+	default:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(cosigs)
+	}
 }
 
 func (s *Server) bad(w http.ResponseWriter, party, op string, err error) {

@@ -320,6 +320,15 @@ func (s *Store) Feed(ctx context.Context, f hotline.Feed, from uint64, limit int
 	return collect(rows)
 }
 
+// ChannelEntries implements hotline.Store.
+func (s *Store) ChannelEntries(ctx context.Context, ch entry.ChannelID, after int64, limit int) ([]*hotline.Stored, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND local > ? ORDER BY local LIMIT ?`, ch[:], after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read channel: %w", err)
+	}
+	return collect(rows)
+}
+
 func collect(rows *sql.Rows) ([]*hotline.Stored, error) {
 	defer rows.Close()
 	var out []*hotline.Stored

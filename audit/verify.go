@@ -1,0 +1,508 @@
+package audit
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/hotline-project/hotline/checkpoint"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/identity"
+)
+
+// Report is the outcome of verifying an archive: what the channel holds,
+// as proven by signatures, and every failure found. OK is true only when
+// there are no failures.
+type Report struct {
+	OK         bool      `json:"ok"`
+	Channel    string    `json:"channel"`
+	Name       string    `json:"name"`
+	Level      string    `json:"level"`
+	Members    []string  `json:"members"`
+	ExportedBy string    `json:"exported_by"`
+	ExportedAt time.Time `json:"exported_at"`
+	Keys       []KeyInfo `json:"keys"`
+	Feeds      []FeedInfo    `json:"feeds"`
+	Messages   []MessageInfo `json:"messages"`
+	Failures   []Failure     `json:"failures"`
+	Warnings   []string      `json:"warnings"`
+	Verified   int           `json:"entries_verified"`
+}
+
+// KeyInfo is a key the archive carries.
+type KeyInfo struct {
+	Party string     `json:"party"`
+	Key   string     `json:"key"`
+	From  *time.Time `json:"from,omitempty"`
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// FeedInfo sums up one member's feed and its checkpoints.
+type FeedInfo struct {
+	Party       string               `json:"party"`
+	Entries     int                  `json:"entries"`
+	Checkpoints int                  `json:"checkpoints"`
+	Checkpoint  int64                `json:"checkpointed"` // size of the largest checkpoint
+	CosignedBy  map[string]time.Time `json:"cosigned_by"`  // party → time, of the largest cosigned checkpoint
+	Cosigned    int64                `json:"cosigned"`     // size of the largest checkpoint cosigned by every other member
+}
+
+// MessageInfo is one message with its proven delivery, reads and acks.
+type MessageInfo struct {
+	ID        string     `json:"id"`
+	Author    string     `json:"author"`
+	Operator  string     `json:"operator,omitempty"`
+	Seq       uint64     `json:"seq"`
+	Time      time.Time  `json:"time"` // author's clock, signed
+	Text      string     `json:"text"`
+	Lang      string     `json:"lang,omitempty"`
+	AckWithin string     `json:"ack_within,omitempty"`
+	Received  []Delivery `json:"received"` // per other member: its signed receipt
+	Read      []Mark     `json:"read"`
+	Acked     []Mark     `json:"acked"`
+	Overdue   string     `json:"overdue,omitempty"`
+}
+
+// Delivery is a member's signed statement that its node held a message.
+type Delivery struct {
+	Party   string    `json:"party"`
+	Time    time.Time `json:"time"`    // the receipt's time, by the receiver's clock
+	Receipt string    `json:"receipt"` // the receipt entry, party/seq
+}
+
+// Mark is a read or an acknowledgement.
+type Mark struct {
+	Party    string    `json:"party"`
+	Operator string    `json:"operator"`
+	Time     time.Time `json:"time"`
+	Reply    string    `json:"reply,omitempty"`
+	Entry    string    `json:"entry"` // party/seq
+}
+
+// Failure is one thing that does not hold, and where.
+type Failure struct {
+	Where string `json:"where"`
+	What  string `json:"what"`
+}
+
+type verifier struct {
+	r      *Report
+	keys   map[string][]KeyInfo
+	pubs   map[string][]ed25519.PublicKey
+	feeds  map[string][]*entry.Entry // by party, index seq-1
+	byID   map[entry.ID]*entry.Entry
+	bodies map[entry.ID]any
+	now    time.Time
+}
+
+func (v *verifier) fail(where, format string, args ...any) {
+	v.r.Failures = append(v.r.Failures, Failure{Where: where, What: fmt.Sprintf(format, args...)})
+}
+
+// Verify checks every signature, feed, checkpoint, cosignature, receipt,
+// mark and causal reference of an archive and reports what it proves.
+func Verify(a *Archive) *Report {
+	h := a.Header
+	r := &Report{Channel: h.Channel, Name: h.Name, Level: h.Level, ExportedBy: h.ExportedBy, ExportedAt: h.ExportedAt,
+		Failures: []Failure{}, Warnings: []string{}, Messages: []MessageInfo{}}
+	v := &verifier{r: r, keys: map[string][]KeyInfo{}, pubs: map[string][]ed25519.PublicKey{}, feeds: map[string][]*entry.Entry{},
+		byID: map[entry.ID]*entry.Entry{}, bodies: map[entry.ID]any{}, now: h.ExportedAt}
+	ch, err := entry.ParseChannelID(h.Channel)
+	if err != nil {
+		v.fail("header", "channel id: %v", err)
+		return v.finish()
+	}
+	for i, k := range a.Keys {
+		party, pub, err := identity.ParseVerifierKey(k.Key)
+		if err != nil || party != k.Party {
+			v.fail(fmt.Sprintf("key record %d", i+1), "not a verifier key of %s: %v", k.Party, err)
+			continue
+		}
+		info := KeyInfo{Party: party, Key: k.Key, From: k.From, Until: k.Until}
+		v.keys[party] = append(v.keys[party], info)
+		v.pubs[party] = append(v.pubs[party], pub)
+		r.Keys = append(r.Keys, info)
+	}
+	entries := v.decodeAndVerify(a.Entries)
+	def := v.checkFeeds(ch, entries)
+	if def == nil {
+		return v.finish()
+	}
+	for _, m := range def.Members {
+		r.Members = append(r.Members, m.Party)
+	}
+	v.checkCheckpoints(ch, def, a.Checkpoints)
+	v.report(def, entries)
+	return v.finish()
+}
+
+func (v *verifier) finish() *Report {
+	v.r.OK = len(v.r.Failures) == 0
+	return v.r
+}
+
+// keyFor returns the keys of party valid at t.
+func (v *verifier) keyFor(party string, t time.Time) []ed25519.PublicKey {
+	var out []ed25519.PublicKey
+	for i, k := range v.keys[party] {
+		if (k.From == nil || !t.Before(*k.From)) && (k.Until == nil || t.Before(*k.Until)) {
+			out = append(out, v.pubs[party][i])
+		}
+	}
+	return out
+}
+
+// decodeAndVerify decodes every entry and checks its signature with its
+// author's key, in parallel on every core. It returns the entries that
+// verified, in archive order; the rest are failures.
+func (v *verifier) decodeAndVerify(recs []Record) []*entry.Entry {
+	out := make([]*entry.Entry, len(recs))
+	errs := make([]error, len(recs))
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(recs); i += workers {
+				e, err := entry.Decode(recs[i].Entry)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				keys := v.keyFor(e.Author, e.AuthorTime())
+				if len(keys) == 0 {
+					errs[i] = fmt.Errorf("entry %s/%d: the archive has no key of %s valid at %s", e.Author, e.Seq, e.Author, e.AuthorTime().Format(time.RFC3339))
+					continue
+				}
+				for _, k := range keys {
+					if err = e.Verify(k); err == nil {
+						break
+					}
+				}
+				if err != nil {
+					errs[i] = fmt.Errorf("entry %s/%d (%s): %v: its bytes were altered or it was not signed by %s", e.Author, e.Seq, e.ID(), err, e.Author)
+					continue
+				}
+				out[i] = e
+			}
+		}()
+	}
+	wg.Wait()
+	var ok []*entry.Entry
+	for i, e := range out {
+		if errs[i] != nil {
+			v.fail(fmt.Sprintf("entry record %d", i+1), "%v", errs[i])
+			continue
+		}
+		ok = append(ok, e)
+		v.r.Verified++
+	}
+	return ok
+}
+
+// checkFeeds checks that the entries form the channel: the proposal's
+// definition is the channel's, every feed is gap-free and chained, every
+// entry comes after what it references and its references match, and
+// every body is valid. It returns the channel's definition.
+func (v *verifier) checkFeeds(ch entry.ChannelID, entries []*entry.Entry) *entry.Definition {
+	var def *entry.Definition
+	for _, e := range entries {
+		where := fmt.Sprintf("entry %s/%d", e.Author, e.Seq)
+		if e.Channel != ch {
+			v.fail(where, "belongs to channel %s, not %s", e.Channel, ch)
+			continue
+		}
+		if other, dup := v.byID[e.ID()]; dup {
+			v.fail(where, "appears twice (as %s/%d)", other.Author, other.Seq)
+			continue
+		}
+		feed := v.feeds[e.Author]
+		switch {
+		case e.Seq <= uint64(len(feed)) && feed[e.Seq-1].ID() != e.ID():
+			v.fail(where, "EQUIVOCATION: %s signed two different entries with seq %d (%s and %s)", e.Author, e.Seq, feed[e.Seq-1].ID(), e.ID())
+			continue
+		case e.Seq != uint64(len(feed))+1:
+			v.fail(where, "out of place: %s's feed holds %d entries before it here, so seq %d is missing or the entries were reordered", e.Author, len(feed), len(feed)+1)
+			continue
+		case e.Seq > 1 && e.Prev != feed[e.Seq-2].ID():
+			v.fail(where, "does not chain to %s/%d: its prev is %s, that entry's id is %s", e.Author, e.Seq-1, e.Prev, feed[e.Seq-2].ID())
+			continue
+		}
+		for _, ref := range e.Refs {
+			rf := v.feeds[ref.Party]
+			if ref.Seq > uint64(len(rf)) {
+				v.fail(where, "refers to %s, which is not before it in the archive (missing, or entries reordered)", ref)
+			} else if rf[ref.Seq-1].ID() != ref.ID {
+				v.fail(where, "refers to %s with id %s, but that entry's id is %s", ref, ref.ID, rf[ref.Seq-1].ID())
+			}
+		}
+		body, err := entry.DecodeBody(e)
+		if err != nil {
+			v.fail(where, "%v", err)
+		}
+		if def == nil {
+			c, ok := body.(*entry.Config)
+			if !ok || c.Definition == nil || c.Definition.ChannelID() != ch {
+				v.fail(where, "the first entry must be the channel's proposal, whose definition hashes to the channel id")
+				return nil
+			}
+			def = c.Definition
+			for _, m := range def.Members {
+				if _, pub, err := identity.ParseVerifierKey(m.Key); err == nil && !hasKey(v.pubs[m.Party], pub) {
+					v.fail("channel definition", "member %s's key %s, as agreed in the channel, is not among the archive's keys for %s", m.Party, m.Key, m.Party)
+				}
+			}
+		}
+		if _, member := def.Member(e.Author); !member {
+			v.fail(where, "%s is not a member of the channel", e.Author)
+		}
+		v.feeds[e.Author] = append(feed, e)
+		v.byID[e.ID()] = e
+		v.bodies[e.ID()] = body
+		v.checkTargets(where, e, body)
+	}
+	if def == nil && len(v.r.Failures) == 0 {
+		v.fail("archive", "holds no entries")
+	}
+	return def
+}
+
+func hasKey(keys []ed25519.PublicKey, k ed25519.PublicKey) bool {
+	for _, x := range keys {
+		if x.Equal(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTargets checks that what a receipt or mark names exists, with the
+// id it names.
+func (v *verifier) checkTargets(where string, e *entry.Entry, body any) {
+	check := func(what string, ref entry.Ref) {
+		rf := v.feeds[ref.Party]
+		if ref.Seq == 0 || ref.Seq > uint64(len(rf)) {
+			v.fail(where, "%s %s, an entry not in the archive before it", what, ref)
+		} else if rf[ref.Seq-1].ID() != ref.ID {
+			v.fail(where, "%s %s with id %s, but that entry's id is %s", what, ref, ref.ID, rf[ref.Seq-1].ID())
+		}
+	}
+	switch b := body.(type) {
+	case *entry.Receipt:
+		for _, h := range b.Holds {
+			check("receipts", h)
+		}
+	case *entry.Mark:
+		check("marks", b.Target)
+	}
+}
+
+// checkCheckpoints checks every checkpoint against the feed it heads: the
+// author's signature, every cosignature, and the root against the tree of
+// the feed's entries.
+func (v *verifier) checkCheckpoints(ch entry.ChannelID, def *entry.Definition, recs []Record) {
+	trees := map[string]*memTree{}
+	for party, feed := range v.feeds {
+		t := &memTree{}
+		for _, e := range feed {
+			t.add(checkpoint.RecordHash(e))
+		}
+		trees[party] = t
+	}
+	infos := map[string]*FeedInfo{}
+	for _, m := range def.Members {
+		infos[m.Party] = &FeedInfo{Party: m.Party, Entries: len(v.feeds[m.Party]), CosignedBy: map[string]time.Time{}}
+	}
+	keys := checkpoint.Keys{}
+	for _, m := range def.Members {
+		if _, pub, err := identity.ParseVerifierKey(m.Key); err == nil {
+			keys[m.Party] = pub
+		}
+	}
+	for i, rec := range recs {
+		where := fmt.Sprintf("checkpoint record %d (%s's feed)", i+1, rec.Party)
+		info, member := infos[rec.Party]
+		if !member {
+			v.fail(where, "%s is not a member of the channel", rec.Party)
+			continue
+		}
+		s, err := checkpoint.Open([]byte(rec.Note), keys)
+		if err != nil {
+			v.fail(where, "%v", err)
+			continue
+		}
+		if s.Channel != ch || s.Author != rec.Party {
+			v.fail(where, "is a checkpoint of %s", s.Origin)
+			continue
+		}
+		where = fmt.Sprintf("checkpoint of %s's feed at size %d", s.Author, s.Size)
+		t := trees[s.Author]
+		if s.Size > t.size() {
+			v.fail(where, "covers %d entries but the archive holds %d of %s's feed: entries were removed", s.Size, t.size(), s.Author)
+			continue
+		}
+		if root := t.root(s.Size); root != s.Root {
+			v.fail(where, "root %s does not match the tree of the feed's entries (%s): the feed was altered, or %s signed a false checkpoint",
+				b64(s.Root), b64(root), s.Author)
+			continue
+		}
+		info.Checkpoints++
+		info.Checkpoint = max(info.Checkpoint, s.Size)
+		for p, at := range s.Cosigners {
+			if _, member := infos[p]; !member {
+				continue
+			}
+			if prev, ok := info.CosignedBy[p]; !ok || at.After(prev) {
+				info.CosignedBy[p] = at
+			}
+		}
+		if len(s.Cosigners) == len(def.Members)-1 {
+			info.Cosigned = max(info.Cosigned, s.Size)
+		}
+	}
+	for _, m := range def.Members {
+		info := infos[m.Party]
+		v.r.Feeds = append(v.r.Feeds, *info)
+		n := int64(info.Entries)
+		switch {
+		case n == 0:
+		case info.Checkpoint < n:
+			v.r.Warnings = append(v.r.Warnings, fmt.Sprintf("%s's feed: entries %d to %d are signed but not yet in a signed checkpoint", m.Party, info.Checkpoint+1, n))
+		case info.Cosigned < n && len(def.Members) > 1:
+			v.r.Warnings = append(v.r.Warnings, fmt.Sprintf("%s's feed: entries %d to %d are in %s's signed checkpoint but not yet cosigned by every other member", m.Party, info.Cosigned+1, n, m.Party))
+		}
+	}
+}
+
+// memTree is a feed's Merkle tree in memory, as tlog stored hashes.
+type memTree struct {
+	hashes []tlog.Hash
+	n      int64 // records
+}
+
+func (t *memTree) size() int64 { return t.n }
+
+func (t *memTree) read(idx []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(idx))
+	for i, x := range idx {
+		if x >= int64(len(t.hashes)) {
+			return nil, fmt.Errorf("hash %d not stored", x)
+		}
+		out[i] = t.hashes[x]
+	}
+	return out, nil
+}
+
+func (t *memTree) add(leaf tlog.Hash) {
+	n := t.size()
+	hs, err := tlog.StoredHashesForRecordHash(n, leaf, tlog.HashReaderFunc(t.read))
+	if err != nil {
+		panic("audit: in-memory tree: " + err.Error())
+	}
+	t.hashes = append(t.hashes, hs...)
+	t.n++
+}
+
+func (t *memTree) root(size int64) tlog.Hash {
+	h, err := tlog.TreeHash(size, tlog.HashReaderFunc(t.read))
+	if err != nil {
+		panic("audit: in-memory tree: " + err.Error())
+	}
+	return h
+}
+
+// report lists every message with its receipts, reads and acks.
+func (v *verifier) report(def *entry.Definition, entries []*entry.Entry) {
+	idx := map[entry.ID]int{}
+	for _, e := range entries {
+		m, ok := v.bodies[e.ID()].(*entry.Message)
+		if !ok {
+			continue
+		}
+		mi := MessageInfo{ID: e.ID().String(), Author: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime(),
+			Text: m.Text, Lang: m.Lang, Received: []Delivery{}, Read: []Mark{}, Acked: []Mark{}}
+		if m.AckWithin > 0 {
+			mi.AckWithin = (time.Duration(m.AckWithin) * time.Millisecond).String()
+		}
+		idx[e.ID()] = len(v.r.Messages)
+		v.r.Messages = append(v.r.Messages, mi)
+	}
+	// Receipts are cumulative: the first receipt by a member that holds
+	// the author's feed up to a message's seq proves its delivery.
+	for _, e := range entries {
+		switch b := v.bodies[e.ID()].(type) {
+		case *entry.Receipt:
+			for _, h := range b.Holds {
+				for _, m := range v.feeds[h.Party][:min(int(h.Seq), len(v.feeds[h.Party]))] {
+					i, ok := idx[m.ID()]
+					if !ok || hasDelivery(v.r.Messages[i].Received, e.Author) {
+						continue
+					}
+					v.r.Messages[i].Received = append(v.r.Messages[i].Received, Delivery{Party: e.Author, Time: e.AuthorTime(), Receipt: e.Ref().String()})
+				}
+			}
+		case *entry.Mark:
+			i, ok := idx[b.Target.ID]
+			if !ok {
+				continue
+			}
+			mk := Mark{Party: e.Author, Operator: e.Operator, Time: e.AuthorTime(), Reply: b.Reply, Entry: e.Ref().String()}
+			if e.Kind == entry.KindAck {
+				v.r.Messages[i].Acked = append(v.r.Messages[i].Acked, mk)
+			} else {
+				v.r.Messages[i].Read = append(v.r.Messages[i].Read, mk)
+			}
+		}
+	}
+	for i := range v.r.Messages {
+		v.overdue(def, &v.r.Messages[i])
+	}
+}
+
+func hasDelivery(ds []Delivery, party string) bool {
+	for _, d := range ds {
+		if d.Party == party {
+			return true
+		}
+	}
+	return false
+}
+
+// overdue states, from signed times only, whether an acknowledgement came
+// late or had not come by export: the deadline runs from each receiver's
+// signed receipt, and its ack is timed by the same receiver's clock.
+func (v *verifier) overdue(def *entry.Definition, m *MessageInfo) {
+	if m.AckWithin == "" {
+		return
+	}
+	within, _ := time.ParseDuration(m.AckWithin)
+	var late []string
+	for _, d := range m.Received {
+		deadline := d.Time.Add(within)
+		acked := false
+		for _, a := range m.Acked {
+			if a.Party == d.Party {
+				acked = true
+				if a.Time.After(deadline) {
+					late = append(late, fmt.Sprintf("%s acknowledged %s after its deadline", d.Party, a.Time.Sub(deadline).Round(time.Second)))
+				}
+			}
+		}
+		if !acked && v.now.After(deadline) {
+			late = append(late, fmt.Sprintf("%s had not acknowledged %s after its deadline, when the archive was exported", d.Party, v.now.Sub(deadline).Round(time.Second)))
+		}
+	}
+	sort.Strings(late)
+	for i, s := range late {
+		if i > 0 {
+			m.Overdue += "; "
+		}
+		m.Overdue += s
+	}
+}

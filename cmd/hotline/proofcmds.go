@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/audit"
+	"github.com/hotline-project/hotline/checkpoint"
+	"github.com/hotline-project/hotline/identity"
+)
+
+// verifyFailed is a file that does not verify: exit code 1, after the
+// report.
+type verifyFailed struct{ msg string }
+
+func (e verifyFailed) Error() string { return e.msg }
+
+func init() {
+	register(&command{
+		name: "export", summary: "Write a channel's archive (entries, receipts, acks, checkpoints, keys) for offline verification",
+		usage:   "CHANNEL [--out FILE]",
+		example: "  hotline export alpha-bravo-strategic > crisis.hotline-archive\n  hotline verify crisis.hotline-archive",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("export", env)
+			cl := apiFlags(fs, env)
+			out := fs.String("out", "", "write to FILE instead of standard output")
+			c, pos, err := cl.parse(args, 1, 1)
+			if err != nil {
+				return err
+			}
+			w := env.Stdout
+			if *out != "" {
+				f, err := os.Create(*out)
+				if err != nil {
+					return hotline.Errorf(hotline.EINVALID, "%v", err)
+				}
+				defer f.Close()
+				w = f
+			}
+			rc, err := c.Export(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			n, err := copyArchive(env, rc, w)
+			if err != nil {
+				return err
+			}
+			if f, ok := w.(*os.File); ok && *out != "" {
+				if err := f.Sync(); err != nil {
+					return hotline.Errorf(hotline.EUNAVAILABLE, "write %s: %v", *out, err)
+				}
+			}
+			fmt.Fprintf(env.Stderr, "Exported %d entries. Check the archive with: hotline verify FILE\n", n)
+			return nil
+		},
+	})
+	register(&command{
+		name: "prove", summary: "Write a self-contained proof (C2SP tlog-proof) that one entry is in its feed's cosigned log",
+		usage:   "CHANNEL ENTRY_ID",
+		example: "  hotline prove alpha-bravo-strategic 3f2a... > message.tlog-proof\n  hotline verify message.tlog-proof --key \"$(cat alpha.vkey)\" --key \"$(cat bravo.vkey)\"",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("prove", env)
+			cl := apiFlags(fs, env)
+			c, pos, err := cl.parse(args, 2, 2)
+			if err != nil {
+				return err
+			}
+			p, err := c.Proof(ctx, pos[0], pos[1])
+			if err != nil {
+				return err
+			}
+			_, err = env.Stdout.Write(p)
+			return err
+		},
+	})
+	register(&command{
+		name: "verify", summary: "Check an archive, a proof or an evidence file offline; exit 0 only if everything holds",
+		usage: "FILE [--json] [--key KEY]...",
+		example: "  hotline verify crisis.hotline-archive\n" +
+			"  hotline verify message.tlog-proof --key alpha.json --key bravo.json\n" +
+			"  hotline verify equivocation.json",
+		run: runVerify,
+	})
+}
+
+type keyList []string
+
+func (k *keyList) String() string     { return strings.Join(*k, ",") }
+func (k *keyList) Set(s string) error { *k = append(*k, s); return nil }
+
+func runVerify(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("verify", env)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	var keyArgs keyList
+	fs.Var(&keyArgs, "key", "a party's key you confirmed: a verifier key (name+hash+key), or a file holding one or an identity document (repeat for each party)")
+	pos, err := parseArgs(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	keys := checkpoint.Keys{}
+	vkeys := map[string]string{}
+	for _, k := range keyArgs {
+		party, pub, vkey, err := loadKey(k)
+		if err != nil {
+			return hotline.Errorf(hotline.EINVALID, "--key %s: %v", k, err)
+		}
+		keys[party], vkeys[party] = pub, vkey
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return hotline.Errorf(hotline.ENOTFOUND, "%v", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	head, _ := br.Peek(64)
+	switch {
+	case bytes.HasPrefix(head, []byte(checkpoint.ProofHeader)):
+		return verifyProof(env, br, keys, *asJSON)
+	case bytes.Contains(head, []byte(`"format": "`+audit.EvidenceFormat+`"`)):
+		return verifyEvidence(env, br, *asJSON)
+	}
+	start := time.Now()
+	a, err := audit.Decode(br, func(done, total int) {
+		fmt.Fprintf(env.Stderr, "read %d of %d entries...\n", done, total)
+	})
+	if err != nil {
+		return verifyFailed{fmt.Sprintf("%s: FAILED: %v", pos[0], err)}
+	}
+	r := audit.Verify(a)
+	for party, vkey := range vkeys {
+		for _, k := range r.Keys {
+			if k.Party == party && k.Key != vkey {
+				r.Failures = append(r.Failures, audit.Failure{Where: "keys", What: fmt.Sprintf("the archive's key for %s is %s, not the key you gave (%s)", party, k.Key, vkey)})
+				r.OK = false
+			}
+		}
+	}
+	if *asJSON {
+		if err := printJSON(env, r); err != nil {
+			return err
+		}
+	} else {
+		printReport(env.Stdout, r)
+		fmt.Fprintf(env.Stderr, "%d entries verified in %s\n", r.Verified, time.Since(start).Round(time.Millisecond))
+	}
+	if !r.OK {
+		return verifyFailed{fmt.Sprintf("%s: FAILED: %d problems (listed above)", pos[0], len(r.Failures))}
+	}
+	return nil
+}
+
+// loadKey reads a --key value: a verifier key, or a file with one or with
+// an identity document.
+func loadKey(s string) (string, []byte, string, error) {
+	vkey := s
+	if !strings.Contains(s, "+") {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			return "", nil, "", err
+		}
+		vkey = strings.TrimSpace(string(b))
+		if strings.HasPrefix(vkey, "{") {
+			d, err := identity.ParseDocument(b)
+			if err != nil {
+				return "", nil, "", err
+			}
+			vkey = d.Key
+		}
+	}
+	party, pub, err := identity.ParseVerifierKey(vkey)
+	return party, pub, vkey, err
+}
+
+func verifyProof(env *Env, r io.Reader, keys checkpoint.Keys, asJSON bool) error {
+	b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return usagef("a proof is checked against keys you confirmed: give --key for the author and each cosigner")
+	}
+	p, err := audit.VerifyProof(b, keys)
+	if err != nil {
+		return verifyFailed{"FAILED: " + err.Error()}
+	}
+	if asJSON {
+		return printJSON(env, p)
+	}
+	fmt.Fprintf(env.Stdout, "VERIFIED: entry %s\n  %s/%d, a %s by %s", p.ID, p.Author, p.Seq, p.Kind, p.Author)
+	if p.Operator != "" {
+		fmt.Fprintf(env.Stdout, " (operator %s)", p.Operator)
+	}
+	fmt.Fprintf(env.Stdout, ", written %s by %s's clock\n", p.Time.Format(time.RFC3339), p.Author)
+	if p.Text != "" {
+		fmt.Fprintf(env.Stdout, "  text: %q\n", p.Text)
+	}
+	fmt.Fprintf(env.Stdout, "  is entry %d of the %d in %s's feed of channel %s, as signed by %s", p.Seq, p.TreeSize, p.Author, p.Channel, p.Author)
+	if len(p.CosignedBy) == 0 {
+		fmt.Fprintf(env.Stdout, " (no cosignature by another party)\n")
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, " and cosigned by:\n")
+	for party, at := range p.CosignedBy {
+		fmt.Fprintf(env.Stdout, "    %s at %s\n", party, at.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func verifyEvidence(env *Env, r io.Reader, asJSON bool) error {
+	b, err := io.ReadAll(io.LimitReader(r, 64<<20+1))
+	if err != nil {
+		return err
+	}
+	ev, err := audit.DecodeEvidence(b)
+	if err != nil {
+		return verifyFailed{"FAILED: " + err.Error()}
+	}
+	explain, err := ev.Check()
+	if err != nil {
+		return verifyFailed{"FAILED: the evidence does not hold: " + err.Error()}
+	}
+	if asJSON {
+		return printJSON(env, map[string]any{"ok": true, "kind": ev.Kind, "party": ev.Party, "channel": ev.Channel, "explanation": explain})
+	}
+	fmt.Fprintln(env.Stdout, explain)
+	fmt.Fprintf(env.Stdout, "The accused party's key, carried in the file, is %s: confirm it with that party's published identity.\n", ev.Key)
+	return nil
+}
+
+// copyArchive copies an archive line by line, reporting progress on
+// stderr every two seconds, and returns the entries copied.
+func copyArchive(env *Env, r io.Reader, w io.Writer) (int, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var h audit.Header
+	entries, start, last := 0, time.Now(), time.Now()
+	for first := true; ; first = false {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			if first {
+				json.Unmarshal(line, &h)
+			} else if bytes.HasPrefix(line, []byte(`{"type":"entry"`)) {
+				entries++
+			}
+			if _, werr := bw.Write(line); werr != nil {
+				return entries, hotline.Errorf(hotline.EUNAVAILABLE, "write the archive: %v", werr)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return entries, hotline.Errorf(hotline.EUNAVAILABLE, "the export was cut short after %d entries: %v", entries, err)
+		}
+		if time.Since(last) > 2*time.Second {
+			last = time.Now()
+			fmt.Fprintf(env.Stderr, "exported %d of %d entries (%s)\n", entries, h.Entries, time.Since(start).Round(time.Second))
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return entries, hotline.Errorf(hotline.EUNAVAILABLE, "write the archive: %v", err)
+	}
+	return entries, nil
+}

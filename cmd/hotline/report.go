@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hotline-project/hotline/audit"
+)
+
+const reportTime = "2006-01-02 15:04:05Z07:00"
+
+// printReport prints an archive's verification report for a reader who is
+// not an engineer: what the channel is, whose keys it was checked with,
+// every message with its proven delivery, reads and acknowledgements, and
+// then every failure, each with where it is.
+func printReport(w io.Writer, r *audit.Report) {
+	fmt.Fprintf(w, "Channel %s (%s level), id %s\n", r.Name, r.Level, r.Channel)
+	fmt.Fprintf(w, "Exported by %s at %s. Members: %s.\n", r.ExportedBy, r.ExportedAt.Format(reportTime), strings.Join(r.Members, ", "))
+	fmt.Fprintf(w, "\nKeys, as pinned by the exporting node (confirm each with its party before relying on this report):\n")
+	for _, k := range r.Keys {
+		fmt.Fprintf(w, "  %-10s %s\n", k.Party, k.Key)
+	}
+	fmt.Fprintf(w, "\nFeeds (each party's own signed log in this channel):\n")
+	for _, f := range r.Feeds {
+		fmt.Fprintf(w, "  %-10s %d entries; signed checkpoint covers %d", f.Party, f.Entries, f.Checkpoint)
+		if len(f.CosignedBy) > 0 {
+			var by []string
+			for p, at := range f.CosignedBy {
+				by = append(by, fmt.Sprintf("%s (%s)", p, at.Format(reportTime)))
+			}
+			fmt.Fprintf(w, "; cosigned by %s; cosigned by every other member up to %d", strings.Join(by, ", "), f.Cosigned)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\nMessages (times are each signer's own clock, as signed):\n")
+	for _, m := range r.Messages {
+		fmt.Fprintf(w, "\n  %s/%d  sent %s by %s", m.Author, m.Seq, m.Time.Format(reportTime), m.Author)
+		if m.Operator != "" {
+			fmt.Fprintf(w, " (operator %s)", m.Operator)
+		}
+		fmt.Fprintf(w, "\n    %q\n", oneLine(m.Text, 200))
+		if m.AckWithin != "" {
+			fmt.Fprintf(w, "    acknowledgement requested within %s of delivery\n", m.AckWithin)
+		}
+		for _, d := range m.Received {
+			fmt.Fprintf(w, "    received by %s's node at %s (its signed receipt %s)\n", d.Party, d.Time.Format(reportTime), d.Receipt)
+		}
+		if len(m.Received) < len(r.Members)-1 {
+			fmt.Fprintf(w, "    NOT RECEIVED by %s: no signed receipt in the archive\n", strings.Join(missing(r.Members, m.Author, m.Received), ", "))
+		}
+		for _, k := range m.Read {
+			fmt.Fprintf(w, "    read by %s (operator %s) at %s\n", k.Party, k.Operator, k.Time.Format(reportTime))
+		}
+		for _, k := range m.Acked {
+			fmt.Fprintf(w, "    acknowledged by %s (operator %s) at %s", k.Party, k.Operator, k.Time.Format(reportTime))
+			if k.Reply != "" {
+				fmt.Fprintf(w, ", reply %q", oneLine(k.Reply, 120))
+			}
+			fmt.Fprintln(w)
+		}
+		if m.Overdue != "" {
+			fmt.Fprintf(w, "    OVERDUE: %s\n", m.Overdue)
+		}
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(w, "\nNotes:\n")
+		for _, s := range r.Warnings {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+	}
+	fmt.Fprintln(w)
+	if r.OK {
+		fmt.Fprintf(w, "VERIFIED: all %d entries, every signature, feed chain, reference, receipt, checkpoint and cosignature hold.\n", r.Verified)
+		return
+	}
+	fmt.Fprintf(w, "FAILED: %d problems:\n", len(r.Failures))
+	for _, f := range r.Failures {
+		fmt.Fprintf(w, "  %s: %s\n", f.Where, f.What)
+	}
+}
+
+func missing(members []string, author string, got []audit.Delivery) []string {
+	var out []string
+	for _, m := range members {
+		if m == author || hasParty(got, m) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func hasParty(ds []audit.Delivery, p string) bool {
+	for _, d := range ds {
+		if d.Party == p {
+			return true
+		}
+	}
+	return false
+}
+
