@@ -227,4 +227,3 @@ func strictJSON(b []byte, v any) error {
 	}
 	return nil
 }
-

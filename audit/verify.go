@@ -19,14 +19,14 @@ import (
 // as proven by signatures, and every failure found. OK is true only when
 // there are no failures.
 type Report struct {
-	OK         bool      `json:"ok"`
-	Channel    string    `json:"channel"`
-	Name       string    `json:"name"`
-	Level      string    `json:"level"`
-	Members    []string  `json:"members"`
-	ExportedBy string    `json:"exported_by"`
-	ExportedAt time.Time `json:"exported_at"`
-	Keys       []KeyInfo `json:"keys"`
+	OK         bool          `json:"ok"`
+	Channel    string        `json:"channel"`
+	Name       string        `json:"name"`
+	Level      string        `json:"level"`
+	Members    []string      `json:"members"`
+	ExportedBy string        `json:"exported_by"`
+	ExportedAt time.Time     `json:"exported_at"`
+	Keys       []KeyInfo     `json:"keys"`
 	Feeds      []FeedInfo    `json:"feeds"`
 	Messages   []MessageInfo `json:"messages"`
 	Failures   []Failure     `json:"failures"`

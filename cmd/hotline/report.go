@@ -99,4 +99,3 @@ func hasParty(ds []audit.Delivery, p string) bool {
 	}
 	return false
 }
-
