@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/audit"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/identity"
@@ -218,16 +219,15 @@ func TestHostilePeer_NothingBadIsStored(t *testing.T) {
 		found := false
 		for _, e := range ev {
 			if e.Kind == "equivocation" && e.Peer == "alpha" {
-				// Both signed entries are kept, so a third party can check them.
-				raws, err := peer.SplitEntries(e.Data)
-				if err != nil || len(raws) != 2 {
-					t.Fatalf("evidence data: %d entries, %v", len(raws), err)
+				// Both signed entries are kept as an evidence file that a
+				// third party can check offline.
+				doc, err := audit.DecodeEvidence(e.Data)
+				if err != nil {
+					t.Fatal(err)
 				}
-				for _, raw := range raws {
-					got, err := entry.Decode(raw)
-					if err != nil || got.Verify(a.alpha.Key.Public()) != nil || got.Seq != seq {
-						t.Fatalf("evidence entry does not verify: %v", err)
-					}
+				explain, err := doc.Check()
+				if err != nil || doc.Kind != audit.EntryEquivocation || doc.Key != a.alpha.Key.VerifierKey() || !strings.Contains(explain, "PROVEN") {
+					t.Fatalf("evidence %s does not prove the equivocation: %v\n%s", doc.Kind, err, explain)
 				}
 				found = true
 			}
