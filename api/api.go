@@ -405,7 +405,7 @@ type EvidenceView struct {
 	Kind   string    `json:"kind"`
 	Peer   string    `json:"peer"`
 	Detail string    `json:"detail"`
-	Data   []byte    `json:"data,omitempty"` // base64 of the encoded entries
+	Data   []byte    `json:"data,omitempty"` // base64: for an equivocation, an evidence file (hotline verify); for a rejected entry, its bytes
 }
 
 func (s *Server) evidence(w http.ResponseWriter, r *http.Request, _ string) error {
