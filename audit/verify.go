@@ -439,7 +439,11 @@ func (v *verifier) report(def *entry.Definition, entries []*entry.Entry) {
 		switch b := v.bodies[e.ID()].(type) {
 		case *entry.Receipt:
 			for _, h := range b.Holds {
-				for _, m := range v.feeds[h.Party][:min(int(h.Seq), len(v.feeds[h.Party]))] {
+				held := v.feeds[h.Party]
+				if h.Seq < uint64(len(held)) {
+					held = held[:h.Seq]
+				}
+				for _, m := range held {
 					i, ok := idx[m.ID()]
 					if !ok || hasDelivery(v.r.Messages[i].Received, e.Author) {
 						continue
