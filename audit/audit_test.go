@@ -102,4 +102,3 @@ func FuzzDecodeEvidence(f *testing.F) {
 		ev.Check()
 	})
 }
-
