@@ -434,22 +434,22 @@ func (v *verifier) report(def *entry.Definition, entries []*entry.Entry) {
 		v.r.Messages = append(v.r.Messages, mi)
 	}
 	// Receipts are cumulative: the first receipt by a member that holds
-	// the author's feed up to a message's seq proves its delivery.
+	// the author's feed up to a message's seq proves its delivery. Each
+	// receiver's receipts of each feed are walked once, from where its
+	// previous receipt stopped.
+	upTo := map[[2]string]uint64{} // receiver, author → seq already attributed
 	for _, e := range entries {
 		switch b := v.bodies[e.ID()].(type) {
 		case *entry.Receipt:
 			for _, h := range b.Holds {
 				held := v.feeds[h.Party]
-				if h.Seq < uint64(len(held)) {
-					held = held[:h.Seq]
-				}
-				for _, m := range held {
-					i, ok := idx[m.ID()]
-					if !ok || hasDelivery(v.r.Messages[i].Received, e.Author) {
-						continue
+				key := [2]string{e.Author, h.Party}
+				for seq := upTo[key] + 1; seq <= h.Seq && seq <= uint64(len(held)); seq++ {
+					if i, ok := idx[held[seq-1].ID()]; ok {
+						v.r.Messages[i].Received = append(v.r.Messages[i].Received, Delivery{Party: e.Author, Time: e.AuthorTime(), Receipt: e.Ref().String()})
 					}
-					v.r.Messages[i].Received = append(v.r.Messages[i].Received, Delivery{Party: e.Author, Time: e.AuthorTime(), Receipt: e.Ref().String()})
 				}
+				upTo[key] = max(upTo[key], min(h.Seq, uint64(len(held))))
 			}
 		case *entry.Mark:
 			i, ok := idx[b.Target.ID]
@@ -467,15 +467,6 @@ func (v *verifier) report(def *entry.Definition, entries []*entry.Entry) {
 	for i := range v.r.Messages {
 		v.overdue(def, &v.r.Messages[i])
 	}
-}
-
-func hasDelivery(ds []Delivery, party string) bool {
-	for _, d := range ds {
-		if d.Party == party {
-			return true
-		}
-	}
-	return false
 }
 
 // overdue states, from signed times only, whether an acknowledgement came
