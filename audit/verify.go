@@ -212,6 +212,7 @@ func (v *verifier) decodeAndVerify(recs []Record) []*entry.Entry {
 // every body is valid. It returns the channel's definition.
 func (v *verifier) checkFeeds(ch entry.ChannelID, entries []*entry.Entry) *entry.Definition {
 	var def *entry.Definition
+	var err error
 	for _, e := range entries {
 		where := fmt.Sprintf("entry %s/%d", e.Author, e.Seq)
 		if e.Channel != ch {
@@ -242,8 +243,10 @@ func (v *verifier) checkFeeds(ch entry.ChannelID, entries []*entry.Entry) *entry
 				v.fail(where, "refers to %s with id %s, but that entry's id is %s", ref, ref.ID, rf[ref.Seq-1].ID())
 			}
 		}
-		body, err := entry.DecodeBody(e)
-		if err != nil {
+		var body any
+		if e.Body == nil {
+			v.r.Warnings = append(v.r.Warnings, fmt.Sprintf("%s: its body has been redacted; its signature, place and fingerprint still verify", where))
+		} else if body, err = entry.DecodeBody(e); err != nil {
 			v.fail(where, "%v", err)
 		}
 		if def == nil {

@@ -324,6 +324,17 @@ func TestProof_TamperedArchivesFail(t *testing.T) {
 			}
 		})
 	}
+	// A body redacted under a retention rule is not tampering: everything
+	// still verifies, and the report says the text is gone.
+	red := parseLines(t, good)
+	i := red.find(t, func(e *entry.Entry) bool { return e.Kind == entry.KindMessage })
+	e := red.entry(t, i)
+	e.Body = nil
+	red.recs[i].Entry = e.Encode()
+	if r, err := verifyArchive(t, red.bytes()); err != nil || !r.OK || !strings.Contains(strings.Join(r.Warnings, "\n"), "redacted") {
+		t.Fatalf("an archive with a redacted body: %v %+v", err, r)
+	}
+
 	for name, b := range map[string][]byte{
 		"truncated file":    good[:len(good)/2],
 		"not an archive":    []byte("Minutes of the meeting of 3 March\n"),

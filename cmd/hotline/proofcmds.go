@@ -271,3 +271,44 @@ func copyArchive(env *Env, r io.Reader, w io.Writer) (int, error) {
 	}
 	return entries, nil
 }
+
+func init() {
+	register(&command{
+		name: "evidence", summary: "List evidence of refused input and equivocations; --out saves each equivocation as a file for 'hotline verify'",
+		usage:   "[--out DIR]",
+		example: "  hotline evidence --out /secure/evidence\n  hotline verify /secure/evidence/equivocation-1.json",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("evidence", env)
+			cl := apiFlags(fs, env)
+			out := fs.String("out", "", "directory to save equivocation evidence files in")
+			c, _, err := cl.parse(args, 0, 0)
+			if err != nil {
+				return err
+			}
+			evs, err := c.Evidence(ctx)
+			if err != nil {
+				return err
+			}
+			if *out != "" {
+				if err := os.MkdirAll(*out, 0o700); err != nil {
+					return hotline.Errorf(hotline.EINVALID, "%v", err)
+				}
+			}
+			for i, ev := range evs {
+				fmt.Fprintf(env.Stdout, "%s  %-12s from %-10s %s\n", ev.Time.Format(reportTime), ev.Kind, ev.Peer, oneLine(ev.Detail, 100))
+				if *out == "" || ev.Kind != "equivocation" {
+					continue
+				}
+				path := fmt.Sprintf("%s/equivocation-%d.json", strings.TrimRight(*out, "/"), len(evs)-i)
+				if err := os.WriteFile(path, ev.Data, 0o600); err != nil {
+					return hotline.Errorf(hotline.EUNAVAILABLE, "%v", err)
+				}
+				fmt.Fprintf(env.Stdout, "    saved %s (check it: hotline verify %s)\n", path, path)
+			}
+			if len(evs) == 0 {
+				fmt.Fprintln(env.Stdout, "No evidence: nothing refused, no equivocation.")
+			}
+			return nil
+		},
+	})
+}
