@@ -66,6 +66,14 @@ type Config struct {
 		// History is how long link tests are kept.
 		History Duration `toml:"history"`
 	} `toml:"heartbeat"`
+	Checkpoint struct {
+		// Batch is how long writes gather before the node signs a
+		// checkpoint of its grown feeds.
+		Batch Duration `toml:"batch"`
+		// Interval is how often the node looks for grown feeds to
+		// checkpoint without being woken by a write.
+		Interval Duration `toml:"interval"`
+	} `toml:"checkpoint"`
 	Store struct {
 		// Path is the SQLite file, relative to the node directory.
 		Path string `toml:"path"`
@@ -108,6 +116,8 @@ func Defaults(party string) Config {
 	c.Heartbeat.Interval = Duration{30 * time.Second}
 	c.Heartbeat.SilenceAlarm = Duration{90 * time.Second}
 	c.Heartbeat.History = Duration{30 * 24 * time.Hour}
+	c.Checkpoint.Batch = Duration{time.Second}
+	c.Checkpoint.Interval = Duration{time.Minute}
 	c.Store.Path = "hotline.db"
 	c.Log.Level = "info"
 	c.Log.Format = "text"
@@ -145,6 +155,8 @@ func (c *Config) Check() error {
 		{"heartbeat.interval", c.Heartbeat.Interval, 100 * time.Millisecond, time.Hour},
 		{"heartbeat.silence_alarm", c.Heartbeat.SilenceAlarm, c.Heartbeat.Interval.Duration, 24 * time.Hour},
 		{"heartbeat.history", c.Heartbeat.History, time.Hour, 10 * 365 * 24 * time.Hour},
+		{"checkpoint.batch", c.Checkpoint.Batch, 10 * time.Millisecond, time.Minute},
+		{"checkpoint.interval", c.Checkpoint.Interval, time.Second, 24 * time.Hour},
 	} {
 		if r.v.Duration < r.lo || r.v.Duration > r.hi {
 			return fmt.Errorf("%s %s is out of range (%s to %s)", r.name, r.v, r.lo, r.hi)

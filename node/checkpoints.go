@@ -169,6 +169,12 @@ func (n *Node) askCosignature(ctx context.Context, p *pinnedPeer, ch *hotline.Ch
 		}
 		n.log.Info("peer last cosigned another size; asking again from it", "peer", party, "channel", f.Channel, "ours", old, "theirs", size)
 		cosigned[f] = size // the next round asks with the peer's size
+		if size == latest.Size && old != size {
+			// It cosigned this very checkpoint but the answer was lost
+			// (a crash or a cut link): ask from that size, which the
+			// witness answers with its cosignature again.
+			return n.askCosignature(ctx, p, ch, f, size, latest, cosigned)
+		}
 		return false, nil
 	}
 	if errors.As(err, &se) {

@@ -102,6 +102,7 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 		PeerTimeout: d.Config.Sync.Timeout.Duration, FailbackAfter: d.Config.Sync.FailbackAfter.Duration,
 		HeartbeatInterval: d.Config.Heartbeat.Interval.Duration, SilenceAlarm: d.Config.Heartbeat.SilenceAlarm.Duration,
 		LinkHistory: d.Config.Heartbeat.History.Duration, Now: opts.Now,
+		CheckpointBatch: d.Config.Checkpoint.Batch.Duration, CheckpointInterval: d.Config.Checkpoint.Interval.Duration,
 	})
 	if err != nil {
 		return nil, err
