@@ -282,11 +282,7 @@ func (s *Server) entries(w http.ResponseWriter, r *http.Request, _ string) error
 
 // proof answers with the C2SP tlog-proof of one entry of the channel.
 func (s *Server) proof(w http.ResponseWriter, r *http.Request, _ string) error {
-	id, err := entry.ParseID(r.PathValue("entry"))
-	if err != nil {
-		return hotline.Errorf(hotline.EINVALID, "%v", err)
-	}
-	p, err := s.n.Proof(r.Context(), r.PathValue("channel"), id)
+	p, err := s.n.Proof(r.Context(), r.PathValue("channel"), r.PathValue("entry"))
 	if err != nil {
 		return err
 	}

@@ -330,21 +330,19 @@ func (n *Node) entryEvidence(a, b *entry.Entry) []byte {
 		Entries: [][]byte{a.Encode(), b.Encode()}}).Encode()
 }
 
-// Proof returns a C2SP tlog-proof of entry id of channel ref: the entry, its inclusion
+// Proof returns a C2SP tlog-proof of an entry of channel ref, named by its
+// id or a prefix of it (8+ hex digits): the entry, its inclusion
 // proof and the newest checkpoint of its feed that covers it, preferring
 // one cosigned by every other member. If no checkpoint covers it yet, the
 // error is EUNAVAILABLE.
-func (n *Node) Proof(ctx context.Context, ref string, id entry.ID) ([]byte, error) {
+func (n *Node) Proof(ctx context.Context, ref, entryRef string) ([]byte, error) {
 	ch, err := n.ResolveChannel(ref)
 	if err != nil {
 		return nil, err
 	}
-	st, err := n.store.Entry(ctx, id)
+	st, err := n.findEntry(ctx, ch, entryRef)
 	if err != nil {
 		return nil, err
-	}
-	if st.Channel != ch.ID {
-		return nil, hotline.Errorf(hotline.ENOTFOUND, "entry %s is not in channel %s", id, ch.Definition.Name)
 	}
 	f := hotline.Feed{Channel: st.Channel, Party: st.Author}
 	cps, err := n.store.Checkpoints(ctx, f)
