@@ -36,30 +36,41 @@ func init() {
 			if err != nil {
 				return err
 			}
-			w := env.Stdout
-			if *out != "" {
-				f, err := os.Create(*out)
-				if err != nil {
-					return hotline.Errorf(hotline.EINVALID, "%v", err)
-				}
-				defer f.Close()
-				w = f
-			}
 			rc, err := c.Export(ctx, pos[0])
 			if err != nil {
 				return err
 			}
 			defer rc.Close()
-			n, err := copyArchive(env, rc, w)
-			if err != nil {
-				return err
-			}
-			if f, ok := w.(*os.File); ok && *out != "" {
-				if err := f.Sync(); err != nil {
-					return hotline.Errorf(hotline.EUNAVAILABLE, "write %s: %v", *out, err)
+			if *out == "" {
+				n, err := copyArchive(env, rc, env.Stdout)
+				if err != nil {
+					return err
 				}
+				fmt.Fprintf(env.Stderr, "Exported %d entries. Check the archive with: hotline verify FILE\n", n)
+				return nil
 			}
-			fmt.Fprintf(env.Stderr, "Exported %d entries. Check the archive with: hotline verify FILE\n", n)
+			// Write beside the target and rename when complete, so FILE is
+			// never a partial archive.
+			partial := *out + ".partial"
+			f, err := os.Create(partial)
+			if err != nil {
+				return hotline.Errorf(hotline.EINVALID, "%v", err)
+			}
+			n, err := copyArchive(env, rc, f)
+			if err == nil {
+				err = f.Sync()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil {
+				err = os.Rename(partial, *out)
+			}
+			if err != nil {
+				os.Remove(partial)
+				return hotline.Errorf(hotline.EUNAVAILABLE, "write %s: %v", *out, hotline.ErrorMessage(err))
+			}
+			fmt.Fprintf(env.Stderr, "Exported %d entries to %s. Check it with: hotline verify %s\n", n, *out, *out)
 			return nil
 		},
 	})
