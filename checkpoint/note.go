@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -131,16 +130,6 @@ type Signed struct {
 	Note      []byte               // the note with every verified signature
 }
 
-// CosignedBy returns the parties that cosigned, sorted.
-func (s *Signed) CosignedBy() []string {
-	var out []string
-	for p := range s.Cosigners {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // Open checks a signed checkpoint note: its body is a hotline checkpoint,
 // the author named by its origin signed it with the key in keys, and every
 // signature by a known key verifies (a cosignature that does not is an
@@ -202,8 +191,9 @@ func formatNote(text string, sigs []note.Signature) []byte {
 	return []byte(b.String())
 }
 
-// Merge returns the note of s with the signature lines of others added,
-// keeping one signature per signer (the newest cosignature wins).
+// Merge returns the first note's text with the signature lines of all the
+// notes, one per signer: a later note's line replaces an earlier one's.
+// Give it only notes whose signatures were verified (see Open).
 func Merge(notes ...[]byte) []byte {
 	if len(notes) == 0 {
 		return nil
