@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -161,26 +162,15 @@ func (ev *Evidence) Check() (string, error) {
 func b64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
 
 // RootOf computes the RFC 6962 root hash of leaf hashes (tlog record
-// hashes); the root of no leaves is the hash of the empty string.
+// hashes) with tlog's own tree code; the root of no leaves is the hash of
+// the empty string.
 func RootOf(leaves []tlog.Hash) tlog.Hash {
-	hashes := make([]tlog.Hash, 0, 64)
-	for i, h := range leaves {
-		hashes = append(hashes, h)
-		for n := i + 1; n&1 == 0; n >>= 1 {
-			l := len(hashes)
-			hashes = append(hashes[:l-2], tlog.NodeHash(hashes[l-2], hashes[l-1]))
-		}
+	if len(leaves) == 0 {
+		return sha256.Sum256(nil)
 	}
-	if len(hashes) == 0 {
-		return tlog.Hash(sha256Empty)
+	t := &memTree{}
+	for _, l := range leaves {
+		t.add(l)
 	}
-	root := hashes[len(hashes)-1]
-	for i := len(hashes) - 2; i >= 0; i-- {
-		root = tlog.NodeHash(hashes[i], root)
-	}
-	return root
+	return t.root(t.size())
 }
-
-// sha256Empty is SHA-256 of the empty string, RFC 6962's empty tree root.
-var sha256Empty = [32]byte{0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
-	0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55}
