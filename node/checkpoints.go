@@ -49,7 +49,7 @@ func (n *Node) signCheckpoints(ctx context.Context) {
 		if int64(head.Seq) <= n.cpSigned[f] {
 			continue
 		}
-		if _, err := n.signCheckpoint(ctx, f, int64(head.Seq)); err != nil {
+		if err := n.signCheckpoint(ctx, f, int64(head.Seq)); err != nil {
 			if ctx.Err() == nil {
 				n.log.Error("sign checkpoint", "channel", f.Channel, "err", err)
 			}
@@ -80,21 +80,21 @@ func (n *Node) treeReader(ctx context.Context, f hotline.Feed) tlog.HashReader {
 }
 
 // signCheckpoint signs the checkpoint of size size of this node's feed f.
-func (n *Node) signCheckpoint(ctx context.Context, f hotline.Feed, size int64) ([]byte, error) {
+func (n *Node) signCheckpoint(ctx context.Context, f hotline.Feed, size int64) error {
 	root, err := tlog.TreeHash(size, n.treeReader(ctx, f))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	note, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: checkpoint.Origin(f.Channel, f.Party), Size: size, Root: root}, n.self, n.key.Priv)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := n.store.AddCheckpoint(ctx, f, hotline.StoredCheckpoint{Size: size, Note: note, Time: n.now()}); err != nil {
-		return nil, err
+		return err
 	}
 	n.cpSigned[f] = size
 	n.metrics.checkpointsSigned.Inc()
-	return note, nil
+	return nil
 }
 
 // channelKeys returns the pinned keys of a channel's members.
@@ -110,11 +110,9 @@ func (n *Node) channelKeys(ch *hotline.Channel) checkpoint.Keys {
 
 // requestCosignatures asks peer p to cosign the newest checkpoint of each
 // of this node's feeds that p holds and has not cosigned yet. cosigned
-// caches, per feed, the size p last cosigned. It reports whether it got a
-// cosignature.
-func (n *Node) requestCosignatures(ctx context.Context, p *pinnedPeer, theirs map[hotline.Feed]peer.FeedHead, cosigned map[hotline.Feed]int64) (bool, error) {
+// caches, per feed, the size p last cosigned.
+func (n *Node) requestCosignatures(ctx context.Context, p *pinnedPeer, theirs map[hotline.Feed]peer.FeedHead, cosigned map[hotline.Feed]int64) error {
 	party := p.doc.Party
-	got := false
 	for _, f := range n.ownFeeds() {
 		ch, ok := n.channel(f.Channel)
 		if !ok || !ch.IsMember(party) || ch.State != hotline.ChannelActive {
@@ -126,7 +124,7 @@ func (n *Node) requestCosignatures(ctx context.Context, p *pinnedPeer, theirs ma
 			if c, err := n.store.LatestCheckpoint(ctx, f, party); err == nil {
 				old = c.Size
 			} else if hotline.ErrorCode(err) != hotline.ENOTFOUND {
-				return got, err
+				return err
 			}
 			cosigned[f] = old
 		}
@@ -134,27 +132,25 @@ func (n *Node) requestCosignatures(ctx context.Context, p *pinnedPeer, theirs ma
 		if hotline.ErrorCode(err) == hotline.ENOTFOUND {
 			continue
 		} else if err != nil {
-			return got, err
+			return err
 		}
 		if latest.Size <= old || int64(theirs[f].Seq) < latest.Size {
 			continue // cosigned already, or the peer does not hold it yet
 		}
-		ok, err = n.askCosignature(ctx, p, ch, f, old, latest, cosigned)
-		if err != nil {
-			return got, err
+		if err := n.askCosignature(ctx, p, ch, f, old, latest, cosigned); err != nil {
+			return err
 		}
-		got = got || ok
 	}
-	return got, nil
+	return nil
 }
 
-func (n *Node) askCosignature(ctx context.Context, p *pinnedPeer, ch *hotline.Channel, f hotline.Feed, old int64, latest *hotline.StoredCheckpoint, cosigned map[hotline.Feed]int64) (bool, error) {
+func (n *Node) askCosignature(ctx context.Context, p *pinnedPeer, ch *hotline.Channel, f hotline.Feed, old int64, latest *hotline.StoredCheckpoint, cosigned map[hotline.Feed]int64) error {
 	party := p.doc.Party
 	var proof tlog.TreeProof
 	if old > 0 {
 		var err error
 		if proof, err = tlog.ProveTree(latest.Size, old, n.treeReader(ctx, f)); err != nil {
-			return false, err
+			return err
 		}
 	}
 	req := checkpoint.AddCheckpoint{OldSize: old, Proof: proof, Note: latest.Note}
@@ -165,7 +161,7 @@ func (n *Node) askCosignature(ctx context.Context, p *pinnedPeer, ch *hotline.Ch
 	if errors.As(err, &se) && se.Code == http.StatusConflict && strings.HasPrefix(se.ContentType, "text/x.tlog.size") {
 		size, perr := strconv.ParseInt(strings.TrimSpace(se.Body), 10, 64)
 		if perr != nil || size < 0 {
-			return false, fmt.Errorf("%s answered add-checkpoint with a bad size %q", party, se.Body)
+			return fmt.Errorf("%s answered add-checkpoint with a bad size %q", party, se.Body)
 		}
 		n.log.Info("peer last cosigned another size; asking again from it", "peer", party, "channel", f.Channel, "ours", old, "theirs", size)
 		cosigned[f] = size // the next round asks with the peer's size
@@ -175,32 +171,32 @@ func (n *Node) askCosignature(ctx context.Context, p *pinnedPeer, ch *hotline.Ch
 			// witness answers with its cosignature again.
 			return n.askCosignature(ctx, p, ch, f, size, latest, cosigned)
 		}
-		return false, nil
+		return nil
 	}
 	if errors.As(err, &se) {
 		// Refused for a reason a retry will not fix soon (the log has it):
 		// do not ask again for this size.
 		n.log.Warn("peer refused to cosign checkpoint", "peer", party, "channel", f.Channel, "size", latest.Size, "err", err)
 		cosigned[f] = latest.Size
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	text, _, _ := strings.Cut(string(latest.Note), "\n\n")
 	s, err := checkpoint.Open(checkpoint.Merge(latest.Note, []byte(text+"\n\n"+string(lines))), n.channelKeys(ch))
 	if err != nil {
-		return false, fmt.Errorf("%s's cosignature: %w", party, err)
+		return fmt.Errorf("%s's cosignature: %w", party, err)
 	}
 	if _, ok := s.Cosigners[party]; !ok {
-		return false, fmt.Errorf("%s answered add-checkpoint without its cosignature", party)
+		return fmt.Errorf("%s answered add-checkpoint without its cosignature", party)
 	}
 	if err := n.store.AddCheckpoint(ctx, f, hotline.StoredCheckpoint{Size: latest.Size, Note: s.Note, Time: n.now()}); err != nil {
-		return false, err
+		return err
 	}
 	cosigned[f] = latest.Size
 	n.metrics.cosignatures.WithLabelValues(party, "received").Inc()
-	return true, nil
+	return nil
 }
 
 // PeerAddCheckpoint implements peer.Handler: this node acts as a C2SP

@@ -130,7 +130,7 @@ func (n *Node) syncLoop(p *pinnedPeer) {
 			continue
 		}
 		// Caught up: ask the peer to cosign this node's new checkpoints.
-		if _, err := n.requestCosignatures(n.ctx, p, theirs, cosigned); err != nil && n.ctx.Err() == nil {
+		if err := n.requestCosignatures(n.ctx, p, theirs, cosigned); err != nil && n.ctx.Err() == nil {
 			n.log.Warn("cosignature request failed", "peer", p.doc.Party, "err", err)
 		}
 		if !n.sleep(n.syncInt, p.link.notify) {
