@@ -12,7 +12,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,17 +162,6 @@ func Prepare(dir string, opts Options) (*Network, error) {
 		}
 	}
 	return net, nil
-}
-
-// FreeAddr returns a loopback address with a port free right now (another
-// listener may take it before the caller binds it).
-func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // Party returns the party named name.
