@@ -131,6 +131,9 @@ type Definition struct {
 	Members  []Member `cbor:"4,keyasint"` // sorted by party, proposer included
 	Created  int64    `cbor:"5,keyasint"` // proposer's clock, Unix milliseconds
 	Nonce    [16]byte `cbor:"6,keyasint"` // makes ids of otherwise equal proposals differ
+	// Policy is the agreed acknowledgement and escalation policy; nil
+	// means the level's defaults and no escalation target.
+	Policy *Policy `cbor:"7,keyasint,omitempty"`
 }
 
 // channelDomain separates channel-id hashes from every other hash.
@@ -183,6 +186,9 @@ func (d *Definition) Check() error {
 	if !proposer {
 		return fmt.Errorf("%w: proposer %q is not a member", ErrMalformed, d.Proposer)
 	}
+	if d.Policy != nil {
+		return d.Policy.Check()
+	}
 	return nil
 }
 
@@ -229,7 +235,8 @@ func EncodeBody(v any) ([]byte, error) {
 type checker interface{ Check() error }
 
 // DecodeBody decodes the body of e into the type its kind calls for
-// (*Message, *Receipt, *Mark or *Config) and validates it. The body must be
+// (*Message, *Receipt, *Mark, *Config, *Call, *Escalation or *Directory)
+// and validates it. The body must be
 // present and canonical.
 func DecodeBody(e *Entry) (any, error) {
 	if e.Body == nil {
@@ -245,6 +252,12 @@ func DecodeBody(e *Entry) (any, error) {
 		v = new(Mark)
 	case KindConfig:
 		v = new(Config)
+	case KindCall:
+		v = new(Call)
+	case KindEscalation:
+		v = new(Escalation)
+	case KindDirectory:
+		v = new(Directory)
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %q", ErrMalformed, e.Kind)
 	}

@@ -59,12 +59,19 @@ const (
 	KindReceipt Kind = "receipt" // signed statement of durably held feeds
 	KindRead    Kind = "read"    // an operator opened a message
 	KindAck     Kind = "ack"     // an operator acknowledged a message
+	// KindCall is a call request, its answer, its lapse, or a readout.
+	KindCall Kind = "call"
+	// KindEscalation reports, in a higher-level channel, an entry left
+	// unanswered past its deadline in a lower one.
+	KindEscalation Kind = "escalation"
+	// KindDirectory publishes the author party's counterparts by level.
+	KindDirectory Kind = "directory"
 )
 
 // Valid reports whether k is one of the kinds this version knows.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindConfig, KindMessage, KindReceipt, KindRead, KindAck:
+	case KindConfig, KindMessage, KindReceipt, KindRead, KindAck, KindCall, KindEscalation, KindDirectory:
 		return true
 	}
 	return false

@@ -1,0 +1,362 @@
+package entry
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Limits on the coordination bodies: policies, calls, escalations and
+// directories.
+const (
+	MaxShortText     = 256 // names, forms of address, purposes, reasons
+	MaxCallTimes     = 8   // times proposed in one call request
+	MaxCounterparts  = 64  // counterparts in one directory
+	MaxLanguages     = 8   // languages of one counterpart
+	MaxAlternates    = 8   // alternates of one counterpart
+	MaxCallWithin    = 30 * 24 * time.Hour
+	MaxCallMinutes   = 24 * 60
+	DefaultCallReply = 48 * time.Hour // response deadline of a call request when the channel sets none
+)
+
+// Policy is a channel's agreed acknowledgement and escalation policy. It is
+// part of the channel definition, so every member signs it by accepting.
+type Policy struct {
+	// AckWithin is the acknowledgement deadline, in milliseconds, a
+	// message gets when its sender sets none; zero means messages need no
+	// acknowledgement unless their sender asks for one.
+	AckWithin int64 `cbor:"1,keyasint,omitempty"`
+	// CallWithin is how long, in milliseconds, the other members have to
+	// answer a call request; zero means DefaultCallReply.
+	CallWithin int64 `cbor:"2,keyasint,omitempty"`
+	// EscalateTo is the higher-level channel, with the same members, into
+	// which an unanswered entry is escalated; nil means none.
+	EscalateTo *ChannelID `cbor:"3,keyasint,omitempty"`
+}
+
+// Check validates a policy.
+func (p *Policy) Check() error {
+	if p.AckWithin < 0 || time.Duration(p.AckWithin)*time.Millisecond > MaxAckWithin {
+		return fmt.Errorf("%w: acknowledgement deadline must be between 0 and %s", ErrMalformed, MaxAckWithin)
+	}
+	if p.CallWithin < 0 || time.Duration(p.CallWithin)*time.Millisecond > MaxCallWithin {
+		return fmt.Errorf("%w: call response deadline must be between 0 and %s", ErrMalformed, MaxCallWithin)
+	}
+	return nil
+}
+
+// CallReplyWithin returns the call response deadline the policy sets.
+func (p *Policy) CallReplyWithin() time.Duration {
+	if p == nil || p.CallWithin == 0 {
+		return DefaultCallReply
+	}
+	return time.Duration(p.CallWithin) * time.Millisecond
+}
+
+// Call actions.
+const (
+	// CallPropose requests a call; with Re set, it answers the request Re
+	// by proposing other times (a counter-proposal).
+	CallPropose = "propose"
+	CallAccept  = "accept"  // accepts one proposed time of request Re
+	CallDecline = "decline" // declines request Re, with a reason
+	// CallLapse records, by the requester, that request Re got no answer
+	// before its response deadline.
+	CallLapse = "lapse"
+	// CallReadout is the author's account of call Re; with Sigs it is a
+	// draft joint readout, signed by its author.
+	CallReadout = "readout"
+	// CallCosign co-signs the joint readout Draft of call Re: it carries
+	// the same text with every signature gathered so far, its author's
+	// included.
+	CallCosign = "cosign"
+)
+
+// Participant is one person in a call, named by party and directory role.
+type Participant struct {
+	Party string `cbor:"1,keyasint"`
+	Role  string `cbor:"2,keyasint"`
+}
+
+// PartySig is one party's Ed25519 signature over a joint statement.
+type PartySig struct {
+	Party string `cbor:"1,keyasint"`
+	Sig   []byte `cbor:"2,keyasint"`
+}
+
+// Call is the body of a call entry.
+type Call struct {
+	Action       string        `cbor:"1,keyasint"`
+	Re           *Ref          `cbor:"2,keyasint,omitempty"` // the request answered or reported on
+	Purpose      string        `cbor:"3,keyasint,omitempty"`
+	Times        []int64       `cbor:"4,keyasint,omitempty"` // Unix milliseconds, ascending
+	Minutes      uint32        `cbor:"5,keyasint,omitempty"` // planned length
+	Participants []Participant `cbor:"6,keyasint,omitempty"`
+	Level        string        `cbor:"7,keyasint,omitempty"` // who talks: a level name
+	Reason       string        `cbor:"8,keyasint,omitempty"`
+	Text         string        `cbor:"9,keyasint,omitempty"`
+	Lang         string        `cbor:"10,keyasint,omitempty"`
+	Draft        *Ref          `cbor:"11,keyasint,omitempty"` // cosign: the joint readout draft
+	Sigs         []PartySig    `cbor:"12,keyasint,omitempty"` // joint readouts, sorted by party
+}
+
+// Check validates a call body.
+func (c *Call) Check() error {
+	needRe := c.Action != CallPropose
+	if needRe && c.Re == nil {
+		return fmt.Errorf("%w: a call %s names the request it answers", ErrMalformed, c.Action)
+	}
+	if c.Re != nil {
+		if err := checkRef("call request", *c.Re); err != nil {
+			return err
+		}
+	}
+	switch c.Action {
+	case CallPropose:
+		if err := checkShort("call purpose", c.Purpose, true); err != nil {
+			return err
+		}
+		if len(c.Times) == 0 || len(c.Times) > MaxCallTimes {
+			return fmt.Errorf("%w: a call request proposes 1 to %d times, got %d", ErrMalformed, MaxCallTimes, len(c.Times))
+		}
+		for i, t := range c.Times {
+			if t <= 0 || (i > 0 && c.Times[i-1] >= t) {
+				return fmt.Errorf("%w: proposed times must be positive, ascending, without repeats", ErrMalformed)
+			}
+		}
+		if c.Minutes == 0 || c.Minutes > MaxCallMinutes {
+			return fmt.Errorf("%w: call length must be 1 to %d minutes", ErrMalformed, MaxCallMinutes)
+		}
+		if len(c.Participants) == 0 || len(c.Participants) > MaxCounterparts {
+			return fmt.Errorf("%w: a call request names 1 to %d participants", ErrMalformed, MaxCounterparts)
+		}
+		for i, p := range c.Participants {
+			if err := CheckName("participant party", p.Party); err != nil {
+				return err
+			}
+			if err := CheckName("participant role", p.Role); err != nil {
+				return err
+			}
+			if i > 0 && (c.Participants[i-1].Party > p.Party || c.Participants[i-1] == p ||
+				(c.Participants[i-1].Party == p.Party && c.Participants[i-1].Role > p.Role)) {
+				return fmt.Errorf("%w: participants must be sorted by party and role, without repeats", ErrMalformed)
+			}
+		}
+		if err := CheckName("call level", c.Level); err != nil {
+			return err
+		}
+		return c.only("propose", c.Reason == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
+	case CallAccept:
+		if len(c.Times) != 1 || c.Times[0] <= 0 {
+			return fmt.Errorf("%w: a call acceptance names exactly one of the proposed times", ErrMalformed)
+		}
+		return c.only("accept", c.Purpose == "" && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Reason == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
+	case CallDecline:
+		if err := checkText("reason", c.Reason, true); err != nil {
+			return err
+		}
+		return c.only("decline", c.Purpose == "" && c.Times == nil && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
+	case CallLapse:
+		return c.only("lapse", c.Purpose == "" && c.Times == nil && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Reason == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
+	case CallReadout, CallCosign:
+		if err := checkText("readout", c.Text, true); err != nil {
+			return err
+		}
+		if len(c.Lang) > MaxLangBytes {
+			return fmt.Errorf("%w: language tag is %d bytes, limit %d", ErrTooLarge, len(c.Lang), MaxLangBytes)
+		}
+		if c.Action == CallCosign {
+			if c.Draft == nil || len(c.Sigs) < 2 {
+				return fmt.Errorf("%w: a co-signature names the draft and carries two or more signatures", ErrMalformed)
+			}
+			if err := checkRef("joint readout draft", *c.Draft); err != nil {
+				return err
+			}
+		} else if c.Draft != nil || len(c.Sigs) > 1 {
+			return fmt.Errorf("%w: a readout carries at most its author's signature", ErrMalformed)
+		}
+		if len(c.Sigs) > MaxMembers {
+			return fmt.Errorf("%w: %d signatures, limit %d", ErrTooLarge, len(c.Sigs), MaxMembers)
+		}
+		for i, s := range c.Sigs {
+			if err := CheckName("signing party", s.Party); err != nil {
+				return err
+			}
+			if len(s.Sig) != ed25519.SignatureSize {
+				return fmt.Errorf("%w: signature of %s is %d bytes", ErrMalformed, s.Party, len(s.Sig))
+			}
+			if i > 0 && c.Sigs[i-1].Party >= s.Party {
+				return fmt.Errorf("%w: signatures must be sorted by party, without repeats", ErrMalformed)
+			}
+		}
+		return c.only(c.Action, c.Purpose == "" && c.Times == nil && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Reason == "")
+	}
+	return fmt.Errorf("%w: unknown call action %q", ErrMalformed, c.Action)
+}
+
+// only reports a malformed body when ok is false: the action carries a
+// field it does not use.
+func (c *Call) only(action string, ok bool) error {
+	if !ok {
+		return fmt.Errorf("%w: a call %s carries fields it does not use", ErrMalformed, action)
+	}
+	return nil
+}
+
+// Joint returns whether the readout is a joint readout (it carries
+// signatures over one text).
+func (c *Call) Joint() bool { return len(c.Sigs) > 0 }
+
+// jointDomain separates joint-readout signatures from every other use of a
+// party's key.
+const jointDomain = "hotline joint readout v1\n"
+
+// JointStatement returns the bytes each party signs for a joint readout of
+// call request re in channel ch: the domain, the channel id, the request's
+// entry id, the language tag and the SHA-256 of the text.
+func JointStatement(ch ChannelID, re ID, lang, text string) []byte {
+	h := sha256.Sum256([]byte(text))
+	msg := []byte(jointDomain)
+	msg = append(msg, ch[:]...)
+	msg = append(msg, re[:]...)
+	msg = append(msg, byte(len(lang)))
+	msg = append(msg, lang...)
+	return append(msg, h[:]...)
+}
+
+// SignJoint returns party's signature of a joint readout.
+func SignJoint(party string, key ed25519.PrivateKey, ch ChannelID, re ID, lang, text string) PartySig {
+	return PartySig{Party: party, Sig: ed25519.Sign(key, JointStatement(ch, re, lang, text))}
+}
+
+// VerifyJoint checks every signature of a joint readout of request re in
+// channel ch; keyOf returns a party's pinned key. It returns the parties
+// whose signatures hold, or an error naming the first that does not.
+func VerifyJoint(c *Call, ch ChannelID, keyOf func(party string) (ed25519.PublicKey, bool)) ([]string, error) {
+	if c.Re == nil {
+		return nil, fmt.Errorf("%w: joint readout names no call", ErrMalformed)
+	}
+	msg := JointStatement(ch, c.Re.ID, c.Lang, c.Text)
+	var ok []string
+	for _, s := range c.Sigs {
+		pub, known := keyOf(s.Party)
+		if !known {
+			return nil, fmt.Errorf("%w: joint readout signed by %s, whose key is not known", ErrBadSignature, s.Party)
+		}
+		if !ed25519.Verify(pub, msg, s.Sig) {
+			return nil, fmt.Errorf("%w: %s's signature of the joint readout", ErrBadSignature, s.Party)
+		}
+		ok = append(ok, s.Party)
+	}
+	return ok, nil
+}
+
+// Escalation is the body of an escalation entry: in a higher-level channel
+// with the same members, the author reports that an entry it is owed an
+// answer for in channel Source was left unanswered past its deadline.
+type Escalation struct {
+	Source   ChannelID `cbor:"1,keyasint"`
+	Entry    Ref       `cbor:"2,keyasint"`
+	Deadline int64     `cbor:"3,keyasint"` // when it fell due, by the author's clock, Unix milliseconds
+	Text     string    `cbor:"4,keyasint"` // what is unanswered, for the reader
+}
+
+// Check validates an escalation body.
+func (e *Escalation) Check() error {
+	if err := checkRef("escalated entry", e.Entry); err != nil {
+		return err
+	}
+	if e.Deadline <= 0 {
+		return fmt.Errorf("%w: escalation without a deadline", ErrMalformed)
+	}
+	return checkText("escalation text", e.Text, true)
+}
+
+// Counterpart is one person a party names as its counterpart at a level.
+type Counterpart struct {
+	Level      string   `cbor:"1,keyasint"`
+	Role       string   `cbor:"2,keyasint"` // stable name that call requests address
+	Name       string   `cbor:"3,keyasint"`
+	Address    string   `cbor:"4,keyasint,omitempty"` // form of address
+	Languages  []string `cbor:"5,keyasint,omitempty"` // BCP 47 tags, preferred first
+	Alternates []string `cbor:"6,keyasint,omitempty"` // who stands in, by name
+}
+
+// Directory is the body of a directory entry: the author party's
+// counterparts. The newest directory entry of a feed replaces older ones.
+type Directory struct {
+	Counterparts []Counterpart `cbor:"1,keyasint"`
+}
+
+// Check validates a directory body.
+func (d *Directory) Check() error {
+	if len(d.Counterparts) > MaxCounterparts {
+		return fmt.Errorf("%w: %d counterparts, limit %d", ErrTooLarge, len(d.Counterparts), MaxCounterparts)
+	}
+	for i, c := range d.Counterparts {
+		if err := CheckName("counterpart level", c.Level); err != nil {
+			return err
+		}
+		if err := CheckName("counterpart role", c.Role); err != nil {
+			return err
+		}
+		if slices.ContainsFunc(d.Counterparts[:i], func(o Counterpart) bool { return o.Role == c.Role }) {
+			return fmt.Errorf("%w: role %s is listed twice", ErrMalformed, c.Role)
+		}
+		for _, f := range []struct{ what, s string }{{"counterpart name", c.Name}, {"form of address", c.Address}} {
+			if err := checkShort(f.what, f.s, f.what == "counterpart name"); err != nil {
+				return err
+			}
+		}
+		if len(c.Languages) > MaxLanguages || len(c.Alternates) > MaxAlternates {
+			return fmt.Errorf("%w: counterpart %s lists too many languages or alternates", ErrTooLarge, c.Role)
+		}
+		for _, l := range c.Languages {
+			if l == "" || len(l) > MaxLangBytes {
+				return fmt.Errorf("%w: counterpart %s has a bad language tag", ErrMalformed, c.Role)
+			}
+		}
+		for _, a := range c.Alternates {
+			if err := checkShort("alternate", a, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Role returns the counterpart with role, if listed; a nil directory
+// lists none.
+func (d *Directory) Role(role string) (Counterpart, bool) {
+	if d == nil {
+		return Counterpart{}, false
+	}
+	for _, c := range d.Counterparts {
+		if c.Role == role {
+			return c, true
+		}
+	}
+	return Counterpart{}, false
+}
+
+func checkShort(what, s string, required bool) error {
+	if err := checkText(what, s, required); err != nil {
+		return err
+	}
+	if len(s) > MaxShortText {
+		return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, what, len(s), MaxShortText)
+	}
+	return nil
+}
+
+func checkRef(what string, r Ref) error {
+	if err := CheckName(what+" party", r.Party); err != nil {
+		return err
+	}
+	if r.Seq == 0 {
+		return fmt.Errorf("%w: %s seq 0", ErrMalformed, what)
+	}
+	return nil
+}
