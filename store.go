@@ -72,9 +72,13 @@ type ReceiptRow struct {
 	Held time.Time
 }
 
-// MarkRow is the index row derived from a read or ack entry.
+// MarkRow is the index row derived from an entry that answers or reports on
+// another: a read or ack of a message, a call entry about a call request
+// (Action says which), or an escalation of an unanswered entry (whose
+// Target may be in another channel).
 type MarkRow struct {
-	Kind     entry.Kind // read or ack
+	Kind     entry.Kind // read, ack, call or escalation
+	Action   string     // for call entries: the call action
 	Target   entry.Ref
 	Party    string
 	Operator string
@@ -89,7 +93,35 @@ type Write struct {
 	Entry    *entry.Entry
 	Channel  *Channel     // set when the entry creates or changes a channel
 	Receipts []ReceiptRow // from a receipt entry
-	Mark     *MarkRow     // from a read or ack entry
+	Mark     *MarkRow     // from a read, ack, call or escalation entry
+	// Watch is set for an entry with a deadline this node must watch: a
+	// message that asks for an acknowledgement, or a call request.
+	Watch bool
+}
+
+// Answers is what a node holds in answer to one entry, for its deadline:
+// the first receipt of it by each receiving member, and every mark that
+// targets it (reads, acks, call answers, escalations), in any channel.
+type Answers struct {
+	Receipts []ReceiptRow // with Held filled in
+	Marks    []MarkRow
+}
+
+// Watch is an entry whose deadline a node watches until it is answered.
+type Watch struct {
+	Channel entry.ChannelID
+	Entry   entry.Ref
+	Kind    entry.Kind
+}
+
+// LadderStep records that one step of an escalation or reminder ladder ran
+// for an entry.
+type LadderStep struct {
+	Entry  entry.ID
+	Ladder string // "escalation" or "reminder"
+	Step   int
+	Time   time.Time
+	Detail string // what the step did, for operators
 }
 
 // Evidence is a record of bad input that a node refused but keeps: an
@@ -153,6 +185,9 @@ type Store interface {
 	// ChannelEntries returns up to limit entries of a channel stored after
 	// local (this node's storage order), in that order.
 	ChannelEntries(ctx context.Context, ch entry.ChannelID, after int64, limit int) ([]*Stored, error)
+	// Latest returns the newest entry of kind in feed f, or an ENOTFOUND
+	// error.
+	Latest(ctx context.Context, f Feed, kind entry.Kind) (*Stored, error)
 	// Log returns a channel's entries and index rows.
 	Log(ctx context.Context, ch entry.ChannelID) (*ChannelLog, error)
 
@@ -170,6 +205,20 @@ type Store interface {
 	// LatestCheckpoint returns the largest checkpoint of f that signer
 	// signed or cosigned ("" for any), or an ENOTFOUND error.
 	LatestCheckpoint(ctx context.Context, f Feed, signer string) (*StoredCheckpoint, error)
+
+	// Answers returns what this node holds in answer to entry target of
+	// channel ch: receipts of it in ch and marks of it in any channel.
+	Answers(ctx context.Context, ch entry.ChannelID, target entry.Ref) (*Answers, error)
+	// OpenWatches returns every watched entry not yet closed.
+	OpenWatches(ctx context.Context) ([]Watch, error)
+	// CloseWatch stops watching an entry: it has been answered, or its
+	// ladders have run.
+	CloseWatch(ctx context.Context, id entry.ID) error
+	// AddLadderStep records that a ladder step ran. It returns ECONFLICT,
+	// recording nothing, if that step is already recorded.
+	AddLadderStep(ctx context.Context, s LadderStep) error
+	// LadderSteps returns the recorded steps for an entry, in step order.
+	LadderSteps(ctx context.Context, id entry.ID) ([]LadderStep, error)
 
 	// AddEvidence records refused input.
 	AddEvidence(ctx context.Context, ev Evidence) error

@@ -1,5 +1,10 @@
 package sqlite
 
+import (
+	"context"
+	"database/sql"
+)
+
 // migrations are applied in order; migration i brings the schema to
 // version i+1. Never edit one that has shipped: append a new one.
 var migrations = []string{
@@ -127,4 +132,37 @@ CREATE TABLE checkpoint_sigs (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX checkpoint_sigs_signer ON checkpoint_sigs (channel, party, signer, size);
 `,
+	// 4: deadlines. Marks also index call answers and escalations (by
+	// action, and by target id across channels); watched entries (messages
+	// asking for an acknowledgement, call requests) until answered; and
+	// the ladder steps run for them, so a restart repeats none.
+	`
+ALTER TABLE marks ADD COLUMN action TEXT NOT NULL DEFAULT '';
+CREATE INDEX marks_target_id ON marks (target_id);
+
+CREATE TABLE watches (
+	id      BLOB PRIMARY KEY,
+	channel BLOB NOT NULL,
+	author  TEXT NOT NULL,
+	seq     INTEGER NOT NULL,
+	kind    TEXT NOT NULL,
+	open    INTEGER NOT NULL DEFAULT 1
+) STRICT, WITHOUT ROWID;
+CREATE INDEX watches_open ON watches (open) WHERE open = 1;
+
+CREATE TABLE ladder_steps (
+	entry  BLOB NOT NULL,
+	ladder TEXT NOT NULL,
+	step   INTEGER NOT NULL,
+	time   INTEGER NOT NULL,
+	detail TEXT NOT NULL,
+	PRIMARY KEY (entry, ladder, step)
+) STRICT, WITHOUT ROWID;
+`,
+}
+
+// migrationHooks run in Go, in the same transaction, right after the SQL of
+// the schema version they are keyed by: for changes SQL cannot derive.
+var migrationHooks = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	4: backfillWatches,
 }

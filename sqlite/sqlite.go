@@ -101,6 +101,12 @@ func (s *Store) migrate(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("migrate to schema version %d: %w", v+1, err)
 		}
+		if hook := migrationHooks[v+1]; hook != nil {
+			if err := hook(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrate to schema version %d: %w", v+1, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
 			tx.Rollback()
 			return err
@@ -193,9 +199,14 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 			}
 		}
 		if m := w.Mark; m != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO marks (channel, kind, target, target_seq, target_id, party, operator, seq, time, reply) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-				e.Channel[:], string(m.Kind), m.Target.Party, int64(m.Target.Seq), m.Target.ID[:], m.Party, m.Operator, int64(m.Seq), m.Time.UnixMilli(), m.Reply); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO marks (channel, kind, action, target, target_seq, target_id, party, operator, seq, time, reply) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+				e.Channel[:], string(m.Kind), m.Action, m.Target.Party, int64(m.Target.Seq), m.Target.ID[:], m.Party, m.Operator, int64(m.Seq), m.Time.UnixMilli(), m.Reply); err != nil {
 				return storeErr("append: mark", err)
+			}
+		}
+		if w.Watch {
+			if err := addWatch(ctx, tx, e); err != nil {
+				return storeErr("append: watch", err)
 			}
 		}
 	}
@@ -310,6 +321,16 @@ func (s *Store) Entry(ctx context.Context, id entry.ID) (*hotline.Stored, error)
 	return st, err
 }
 
+// Latest implements hotline.Store.
+func (s *Store) Latest(ctx context.Context, f hotline.Feed, kind entry.Kind) (*hotline.Stored, error) {
+	st, err := scanEntry(s.read.QueryRowContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND author = ? AND kind = ? ORDER BY seq DESC LIMIT 1`,
+		f.Channel[:], f.Party, string(kind)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hotline.Errorf(hotline.ENOTFOUND, "no %s entry of %s in channel %s", kind, f.Party, f.Channel)
+	}
+	return st, err
+}
+
 // Feed implements hotline.Store.
 func (s *Store) Feed(ctx context.Context, f hotline.Feed, from uint64, limit int) ([]*hotline.Stored, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND author = ? AND seq >= ? ORDER BY seq LIMIT ?`,
@@ -377,24 +398,14 @@ func (s *Store) Log(ctx context.Context, ch entry.ChannelID) (*hotline.ChannelLo
 	if err := rrows.Err(); err != nil {
 		return nil, err
 	}
-	mrows, err := tx.QueryContext(ctx, `SELECT kind, target, target_seq, target_id, party, operator, seq, time, reply FROM marks WHERE channel = ? ORDER BY party, seq`, ch[:])
+	mrows, err := tx.QueryContext(ctx, `SELECT `+markCols+` FROM marks WHERE channel = ? ORDER BY party, seq`, ch[:])
 	if err != nil {
 		return nil, fmt.Errorf("read marks: %w", err)
 	}
-	defer mrows.Close()
-	for mrows.Next() {
-		var m hotline.MarkRow
-		var kind string
-		var tseq, seq, t int64
-		var tid []byte
-		if err := mrows.Scan(&kind, &m.Target.Party, &tseq, &tid, &m.Party, &m.Operator, &seq, &t, &m.Reply); err != nil {
-			return nil, err
-		}
-		m.Kind, m.Target.Seq, m.Seq, m.Time = entry.Kind(kind), uint64(tseq), uint64(seq), time.UnixMilli(t).UTC()
-		copy(m.Target.ID[:], tid)
-		log.Marks = append(log.Marks, m)
+	if log.Marks, err = collectMarks(mrows); err != nil {
+		return nil, fmt.Errorf("read marks: %w", err)
 	}
-	return log, mrows.Err()
+	return log, nil
 }
 
 // AddEvidence implements hotline.Store.
