@@ -23,7 +23,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/escalation"
 	"github.com/hotline-project/hotline/identity"
 )
 
@@ -85,6 +87,30 @@ type Config struct {
 		Level  string `toml:"level"`  // debug, info, warn, error
 		Format string `toml:"format"` // text or json
 	} `toml:"log"`
+	// SMTP is the server e-mail steps are sent through.
+	SMTP struct {
+		Addr         string `toml:"addr"` // host:port; empty: no e-mail
+		From         string `toml:"from"`
+		Username     string `toml:"username"`
+		PasswordFile string `toml:"password_file"` // relative to the node directory
+		StartTLS     string `toml:"starttls"`      // auto, required or never
+	} `toml:"smtp"`
+	// Escalation holds, by level, the steps this node takes when its own
+	// message or call request is left unanswered past its deadline.
+	Escalation map[string][]Step `toml:"escalation"`
+	// Reminder holds, by level, the steps this node takes for its own
+	// operators when they owe an answer; a step may come before the
+	// deadline (a negative after).
+	Reminder map[string][]Step `toml:"reminder"`
+}
+
+// Step is one configured ladder step.
+type Step struct {
+	After      Duration `toml:"after"`  // from the deadline
+	Action     string   `toml:"action"` // alert, webhook, email or escalate
+	URL        string   `toml:"url,omitempty"`
+	SecretFile string   `toml:"secret_file,omitempty"` // webhook: HMAC key file, relative to the node directory
+	To         []string `toml:"to,omitempty"`          // email
 }
 
 // Duration is a time.Duration written as a string ("5s") in TOML.
@@ -121,6 +147,16 @@ func Defaults(party string) Config {
 	c.Store.Path = "hotline.db"
 	c.Log.Level = "info"
 	c.Log.Format = "text"
+	c.SMTP.StartTLS = escalation.StartTLSAuto
+	// Out of the box, both sides' operators are alerted when a deadline
+	// passes; webhooks, e-mail and escalation entries are set up per party.
+	c.Escalation, c.Reminder = make(map[string][]Step), make(map[string][]Step)
+	for _, l := range hotline.Levels {
+		if l != hotline.Track2 {
+			c.Escalation[string(l)] = []Step{{Action: escalation.Alert}}
+			c.Reminder[string(l)] = []Step{{Action: escalation.Alert}}
+		}
+	}
 	return c
 }
 
