@@ -16,6 +16,8 @@ const (
 	EventAlarm     = "alarm"     // equivocation, a silent link, or another alarm
 	EventLink      = "link"      // a silent peer link is heard again
 	EventLagged    = "lagged"    // the subscriber missed events; reload state
+	EventOverdue   = "overdue"   // a watched entry passed its deadline unanswered
+	EventAlert     = "alert"     // an escalation or reminder ladder's alert step
 )
 
 // Event is a change a node announces to operators, after it is durable.

@@ -22,6 +22,8 @@ type metrics struct {
 	heartbeats        *prometheus.CounterVec
 	checkpointsSigned prometheus.Counter
 	cosignatures      *prometheus.CounterVec
+	overdue           *prometheus.GaugeVec
+	ladderSteps       *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -71,11 +73,17 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		endpointRTT: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hotline_peer_endpoint_rtt_seconds", Help: "Round trip of the last successful heartbeat to each endpoint of each peer.",
 		}, []string{"peer", "endpoint"}),
+		overdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hotline_overdue_entries", Help: "Messages and call requests past their deadline without an answer, by role: sent (this party waits) or received (this party owes the answer).",
+		}, []string{"role"}),
+		ladderSteps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_ladder_steps_total", Help: "Escalation and reminder ladder steps run, by ladder, action and outcome (ok, failed or skipped).",
+		}, []string{"ladder", "action", "outcome"}),
 		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hotline_heartbeats_total", Help: "Heartbeats sent to each endpoint of each peer, by result (ok or failed).",
 		}, []string{"peer", "endpoint", "result"}),
 	}
-	reg.MustRegister(m.checkpointsSigned, m.cosignatures)
+	reg.MustRegister(m.checkpointsSigned, m.cosignatures, m.overdue, m.ladderSteps)
 	reg.MustRegister(m.peerIncoming, m.peerSilent, m.endpointRTT, m.heartbeats)
 	reg.MustRegister(m.entriesStored, m.entriesReceived, m.entriesRejected, m.equivocations, m.storeErrors,
 		m.commitSeconds, m.batchEntries, m.peerUp, m.peerBacklog)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/escalation"
 	"github.com/hotline-project/hotline/identity"
 	"github.com/hotline-project/hotline/peer"
 )
@@ -67,6 +68,13 @@ type Config struct {
 	// checkpoint even without being woken by a write; zero means one
 	// minute.
 	CheckpointInterval time.Duration
+	// Ladders are the escalation and reminder ladders by level, checked
+	// by the caller (escalation.Ladders.Check).
+	Ladders escalation.Ladders
+	// Poster calls webhooks; nil means one with default retries.
+	Poster *escalation.Poster
+	// Mailer sends e-mail steps; nil means no SMTP server is configured.
+	Mailer *escalation.Mailer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -95,6 +103,11 @@ type Node struct {
 	cpWake           chan struct{}
 	cpSigned         map[hotline.Feed]int64 // own feeds: size of the newest checkpoint; checkpoint loop only
 	witnessMu        sync.Mutex             // makes a cosignature's check and record atomic
+
+	ladders escalation.Ladders
+	poster  *escalation.Poster
+	mailer  *escalation.Mailer
+	dlWake  chan struct{}
 
 	mu       sync.RWMutex // guards heads and channels, written only by the writer
 	heads    map[hotline.Feed]hotline.Head
@@ -140,6 +153,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		cpEvery:  cfg.CheckpointInterval,
 		cpWake:   make(chan struct{}, 1),
 		cpSigned: make(map[hotline.Feed]int64),
+		ladders:  cfg.Ladders,
+		poster:   cfg.Poster,
+		mailer:   cfg.Mailer,
+		dlWake:   make(chan struct{}, 1),
+	}
+	if n.poster == nil {
+		n.poster = &escalation.Poster{}
 	}
 	if n.cpBatch == 0 {
 		n.cpBatch = time.Second
@@ -222,10 +242,14 @@ func (n *Node) pin(d identity.Document) error {
 // Start starts the writer and one sync loop per peer. They run until Close.
 func (n *Node) Start() {
 	n.ctx, n.stop = context.WithCancel(context.Background())
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go func() {
 		defer n.wg.Done()
 		n.writer()
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.deadlineLoop()
 	}()
 	go func() {
 		defer n.wg.Done()

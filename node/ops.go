@@ -66,9 +66,11 @@ func (n *Node) ResolveChannel(ref string) (*hotline.Channel, error) {
 	return nil, hotline.Errorf(hotline.ENOTFOUND, "no channel %q on this node (see hotline channel list)", ref)
 }
 
-// Propose writes a proposal for a new channel among this party and others.
-// The channel becomes active once every other member accepts.
-func (n *Node) Propose(ctx context.Context, operator, name, level string, others []string) (*hotline.Channel, error) {
+// Propose writes a proposal for a new channel among this party and others,
+// with an acknowledgement and escalation policy (nil: the level's
+// defaults, no escalation target). The channel becomes active once every
+// other member accepts.
+func (n *Node) Propose(ctx context.Context, operator, name, level string, others []string, policy *entry.Policy) (*hotline.Channel, error) {
 	if err := entry.CheckName("channel", name); err != nil {
 		return nil, hotline.Errorf(hotline.EINVALID, "%v", trimPrefix(err))
 	}
@@ -93,7 +95,15 @@ func (n *Node) Propose(ctx context.Context, operator, name, level string, others
 		return nil, hotline.Errorf(hotline.EINVALID, "a channel has at most %d members", entry.MaxMembers)
 	}
 	slices.SortFunc(members, func(a, b entry.Member) int { return strings.Compare(a.Party, b.Party) })
-	def := &entry.Definition{Name: name, Level: level, Proposer: n.self, Members: members, Created: n.now().UnixMilli()}
+	def := &entry.Definition{Name: name, Level: level, Proposer: n.self, Members: members, Created: n.now().UnixMilli(), Policy: policy}
+	if policy != nil {
+		if err := policy.Check(); err != nil {
+			return nil, hotline.Errorf(hotline.EINVALID, "%s", trimPrefix(err))
+		}
+		if err := n.checkPolicy(def); err != nil {
+			return nil, err
+		}
+	}
 	rand.Read(def.Nonce[:])
 	id := def.ChannelID()
 	r := n.submit(ctx, &writeReq{local: &localWrite{
@@ -140,8 +150,9 @@ func (n *Node) Accept(ctx context.Context, operator, ref string) (*hotline.Chann
 type MessageInput struct {
 	Text string
 	Lang string
-	// AckWithin is the acknowledgement deadline; nil means the channel
-	// level's default, zero means no acknowledgement is requested.
+	// AckWithin is the acknowledgement deadline; nil means the channel's
+	// agreed default (its policy, else its level's), zero means no
+	// acknowledgement is requested.
 	AckWithin *time.Duration
 }
 
@@ -151,7 +162,7 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 	if err != nil {
 		return nil, err
 	}
-	ack := ch.Level().DefaultAckWithin()
+	ack := DefaultAckWithin(ch)
 	if in.AckWithin != nil {
 		ack = *in.AckWithin
 	}
@@ -170,6 +181,16 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 		check: activeOnly,
 	}})
 	return r.entry, r.err
+}
+
+// DefaultAckWithin is the acknowledgement deadline a message in ch gets
+// when its sender sets none: the channel's agreed policy, else its level's
+// default.
+func DefaultAckWithin(ch *hotline.Channel) time.Duration {
+	if p := ch.Definition.Policy; p != nil {
+		return time.Duration(p.AckWithin) * time.Millisecond
+	}
+	return ch.Level().DefaultAckWithin()
 }
 
 func activeOnly(_ *batch, ch *hotline.Channel) error {

@@ -72,6 +72,32 @@ type EntryView struct {
 	// Receipts, reads and acks.
 	Holds  []RefView `json:"holds,omitempty"`
 	Target *RefView  `json:"target,omitempty"`
+
+	// Call, escalation and directory entries.
+	Call         *CallEntryView      `json:"call,omitempty"`
+	Escalation   *EscalationView     `json:"escalation,omitempty"`
+	Counterparts []entry.Counterpart `json:"counterparts,omitempty"`
+}
+
+// CallEntryView is the content of a call entry.
+type CallEntryView struct {
+	Action       string              `json:"action"`
+	Re           *RefView            `json:"re,omitempty"`
+	Purpose      string              `json:"purpose,omitempty"`
+	Times        []time.Time         `json:"times,omitempty"`
+	Minutes      int                 `json:"minutes,omitempty"`
+	Participants []entry.Participant `json:"participants,omitempty"`
+	Level        string              `json:"level,omitempty"`
+	Reason       string              `json:"reason,omitempty"`
+	Draft        *RefView            `json:"draft,omitempty"`
+	Signed       []string            `json:"signed,omitempty"` // joint readouts: the parties whose signatures it carries
+}
+
+// EscalationView is the content of an escalation entry.
+type EscalationView struct {
+	Source   string    `json:"source"` // channel id
+	Entry    RefView   `json:"entry"`
+	Deadline time.Time `json:"deadline"`
 }
 
 // Log returns a channel's entries in channel order with their state.
@@ -167,6 +193,25 @@ func (idx receiptIndex) deliveredAt(receiver, party string, seq uint64) (hotline
 	return rows[i], true
 }
 
+// deliverySeen returns when this node held a receipt of author's entry
+// seq from every other member of ch, by its own clock.
+func deliverySeen(ch *hotline.Channel, author string, seq uint64, receipts receiptIndex) (time.Time, bool) {
+	var seen time.Time
+	for _, m := range ch.Definition.Members {
+		if m.Party == author {
+			continue
+		}
+		r, ok := receipts.deliveredAt(m.Party, author, seq)
+		if !ok {
+			return time.Time{}, false
+		}
+		if r.Held.After(seen) {
+			seen = r.Held
+		}
+	}
+	return seen, true
+}
+
 // MaxClockSkew is how far ahead of this node's clock an author's clock may
 // be before its entries are flagged as future-dated.
 const MaxClockSkew = 5 * time.Minute
@@ -207,6 +252,19 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 		if b.Reply != "" {
 			v.Text += ": " + b.Reply
 		}
+	case *entry.Call:
+		v.Call = callEntryView(b)
+		v.Text, v.Lang = callText(st.Author, b), b.Lang
+	case *entry.Escalation:
+		v.Escalation = &EscalationView{Source: b.Source.String(), Entry: refView(b.Entry), Deadline: time.UnixMilli(b.Deadline).UTC()}
+		v.Text = "escalates: " + b.Text
+	case *entry.Directory:
+		v.Counterparts = b.Counterparts
+		var roles []string
+		for _, c := range b.Counterparts {
+			roles = append(roles, fmt.Sprintf("%s (%s, %s)", c.Role, c.Name, c.Level))
+		}
+		v.Text = "publishes its counterparts: " + strings.Join(roles, "; ")
 	case *entry.Config:
 		if b.Action == entry.ActionPropose {
 			var ms []string
@@ -254,6 +312,9 @@ func (n *Node) messageState(ch *hotline.Channel, st *hotline.Stored, m *entry.Me
 	}
 	ackers := make(map[string]bool)
 	for _, mk := range ms {
+		if mk.Kind != entry.KindRead && mk.Kind != entry.KindAck {
+			continue
+		}
 		mv := MarkView{Party: mk.Party, Operator: mk.Operator, Time: mk.Time, Reply: mk.Reply}
 		if mk.Kind == entry.KindAck {
 			v.AckedBy = append(v.AckedBy, mv)
@@ -273,4 +334,61 @@ func (n *Node) messageState(ch *hotline.Channel, st *hotline.Stored, m *entry.Me
 			v.Overdue = !v.Acked && now.After(dl)
 		}
 	}
+}
+
+func callEntryView(c *entry.Call) *CallEntryView {
+	v := &CallEntryView{Action: c.Action, Purpose: c.Purpose, Minutes: int(c.Minutes), Participants: c.Participants, Level: c.Level, Reason: c.Reason}
+	if c.Re != nil {
+		r := refView(*c.Re)
+		v.Re = &r
+	}
+	if c.Draft != nil {
+		r := refView(*c.Draft)
+		v.Draft = &r
+	}
+	for _, t := range c.Times {
+		v.Times = append(v.Times, time.UnixMilli(t).UTC())
+	}
+	for _, s := range c.Sigs {
+		v.Signed = append(v.Signed, s.Party)
+	}
+	return v
+}
+
+// callText is the one-line text of a call entry in a channel log.
+func callText(author string, c *entry.Call) string {
+	var times []string
+	for _, t := range c.Times {
+		times = append(times, time.UnixMilli(t).UTC().Format("2006-01-02 15:04Z"))
+	}
+	re := ""
+	if c.Re != nil {
+		re = fmt.Sprintf("%s/%d", c.Re.Party, c.Re.Seq)
+	}
+	switch c.Action {
+	case entry.CallPropose:
+		s := fmt.Sprintf("requests a %s-level call (%d min) at %s: %s", c.Level, c.Minutes, strings.Join(times, " or "), c.Purpose)
+		if c.Re != nil {
+			s = "counter-proposes to " + re + ": " + s
+		}
+		return s
+	case entry.CallAccept:
+		return fmt.Sprintf("accepts call %s at %s", re, times[0])
+	case entry.CallDecline:
+		return fmt.Sprintf("declines call %s: %s", re, c.Reason)
+	case entry.CallLapse:
+		return fmt.Sprintf("records call request %s as unanswered", re)
+	case entry.CallReadout:
+		if c.Joint() {
+			return fmt.Sprintf("proposes a joint readout of call %s: %s", re, c.Text)
+		}
+		return fmt.Sprintf("readout of call %s: %s", re, c.Text)
+	case entry.CallCosign:
+		var signed []string
+		for _, s := range c.Sigs {
+			signed = append(signed, s.Party)
+		}
+		return fmt.Sprintf("co-signs the joint readout of call %s (signed by %s): %s", re, strings.Join(signed, ", "), c.Text)
+	}
+	return c.Action
 }

@@ -144,6 +144,9 @@ type batch struct {
 	events   []Event
 	receipts map[entry.ChannelID]bool // channels that will owe a receipt after commit
 	now      time.Time
+	// watchChanged is set when the batch adds a watched entry or an
+	// answer, so the deadline watcher looks again after the commit.
+	watchChanged bool
 }
 
 func (b *batch) head(f hotline.Feed) hotline.Head {
@@ -294,6 +297,9 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 	}
 	if len(b.writes) > 0 {
 		n.notifyPeers()
+	}
+	if b.watchChanged {
+		n.wakeDeadlines()
 	}
 	return true
 }
@@ -542,36 +548,58 @@ func (b *batch) checkKind(ctx context.Context, ch *hotline.Channel, e *entry.Ent
 			return reject("invalid", "%s of the author's own entry", e.Kind)
 		}
 		return b.checkTarget(ctx, ch, v.Target)
+	case *entry.Call:
+		return b.checkCall(ctx, ch, e.Author, v)
+	case *entry.Escalation:
+		return b.checkEscalation(ch, e.Author, v)
+	case *entry.Directory:
+		return checkDirectory(v)
 	}
 	return nil
 }
 
 // checkTarget checks that a read or ack names a message this node holds.
 func (b *batch) checkTarget(ctx context.Context, ch *hotline.Channel, t entry.Ref) error {
-	id, ok, err := b.idAt(ctx, hotline.Feed{Channel: ch.ID, Party: t.Party}, t.Seq)
+	e, _, err := b.lookup(ctx, ch, t)
 	if err != nil {
 		return err
 	}
-	if !ok || id != t.ID {
-		return reject("bad_reference", "read or ack of %s, which this node does not hold", t)
+	if e.Kind != entry.KindMessage {
+		return hotline.Errorf(hotline.EINVALID, "entry %s is a %s, not a message: only messages are read or acknowledged", t.ID, e.Kind)
 	}
-	st, err := b.n.store.Entry(ctx, t.ID)
+	return nil
+}
+
+// lookup returns the entry t of channel ch, held in the store or written
+// earlier in this batch, with its decoded body (nil if redacted). It
+// fails with a bad_reference rejection if this node does not hold it.
+func (b *batch) lookup(ctx context.Context, ch *hotline.Channel, t entry.Ref) (*entry.Entry, any, error) {
+	id, ok, err := b.idAt(ctx, hotline.Feed{Channel: ch.ID, Party: t.Party}, t.Seq)
 	if err != nil {
+		return nil, nil, err
+	}
+	if !ok || id != t.ID {
+		return nil, nil, reject("bad_reference", "reference to %s, which this node does not hold in channel %s", t, ch.Definition.Name)
+	}
+	var e *entry.Entry
+	if st, err := b.n.store.Entry(ctx, t.ID); err == nil {
+		e = st.Entry
+	} else {
 		// Not yet committed: it is in this batch.
 		for _, w := range b.writes {
 			if w.Entry.ID() == t.ID {
-				st = &hotline.Stored{Entry: w.Entry}
-				err = nil
+				e = w.Entry
 			}
 		}
-		if err != nil {
-			return err
+		if e == nil {
+			return nil, nil, err
 		}
 	}
-	if st.Kind != entry.KindMessage {
-		return hotline.Errorf(hotline.EINVALID, "entry %s is a %s, not a message: only messages are read or acknowledged", t.ID, st.Kind)
+	if e.Body == nil {
+		return e, nil, nil
 	}
-	return nil
+	body, err := entry.DecodeBody(e)
+	return e, body, err
 }
 
 // checkProposal checks a proposal for a channel this node does not know.
@@ -583,6 +611,9 @@ func (n *Node) checkProposal(e *entry.Entry, d *entry.Definition) error {
 		return reject("invalid", "proposal's definition does not hash to its channel id")
 	}
 	if _, err := hotline.ParseLevel(d.Level); err != nil {
+		return reject("invalid", "proposal: %s", hotline.ErrorMessage(err))
+	}
+	if err := n.checkPolicy(d); err != nil {
 		return reject("invalid", "proposal: %s", hotline.ErrorMessage(err))
 	}
 	if _, ok := d.Member(n.self); !ok {
@@ -628,6 +659,7 @@ func (b *batch) derive(e *entry.Entry, body any) (hotline.Write, error) {
 		w.Channel = &ch
 		b.events = append(b.events, Event{Type: EventChannel, Channel: e.Channel, State: ch.State})
 	case *entry.Receipt:
+		b.watchChanged = true
 		for _, h := range v.Holds {
 			w.Receipts = append(w.Receipts, hotline.ReceiptRow{Receiver: e.Author, Party: h.Party, Seq: h.Seq, ReceiptSeq: e.Seq, Time: e.AuthorTime()})
 			b.events = append(b.events, Event{Type: EventDelivered, Channel: e.Channel, Author: h.Party, Seq: h.Seq, By: e.Author})
@@ -635,6 +667,18 @@ func (b *batch) derive(e *entry.Entry, body any) (hotline.Write, error) {
 	case *entry.Mark:
 		w.Mark = &hotline.MarkRow{Kind: e.Kind, Target: v.Target, Party: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime(), Reply: v.Reply}
 		b.events = append(b.events, Event{Type: EventMarked, Channel: e.Channel, Entry: v.Target.ID, Author: v.Target.Party, Seq: v.Target.Seq, By: e.Author, Operator: e.Operator, Kind: e.Kind})
+	case *entry.Message:
+		w.Watch = v.AckWithin > 0
+	case *entry.Call:
+		w.Watch = v.Action == entry.CallPropose
+		if v.Re != nil {
+			w.Mark = &hotline.MarkRow{Kind: e.Kind, Action: v.Action, Target: *v.Re, Party: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime(), Reply: v.Reason}
+		}
+	case *entry.Escalation:
+		w.Mark = &hotline.MarkRow{Kind: e.Kind, Target: v.Entry, Party: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime()}
+	}
+	if w.Watch || w.Mark != nil {
+		b.watchChanged = true
 	}
 	return w, nil
 }
