@@ -68,6 +68,16 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/read", s.mark(entry.KindRead))
 	s.handle("GET /api/v1/channels/{channel}/entries/{entry}/proof", s.proof)
 	s.handle("GET /api/v1/channels/{channel}/export", s.export)
+	s.handle("GET /api/v1/channels/{channel}/escalation", s.escalation)
+	s.handle("GET /api/v1/channels/{channel}/directory", s.directory)
+	s.handle("PUT /api/v1/channels/{channel}/directory", s.publishDirectory)
+	s.handle("POST /api/v1/channels/{channel}/calls", s.requestCall)
+	s.handle("POST /api/v1/channels/{channel}/calls/{entry}/accept", s.answerCall(true))
+	s.handle("POST /api/v1/channels/{channel}/calls/{entry}/decline", s.answerCall(false))
+	s.handle("POST /api/v1/channels/{channel}/calls/{entry}/readout", s.readout)
+	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/cosign", s.cosign)
+	s.handle("GET /api/v1/calls", s.calls)
+	s.handle("GET /api/v1/pending", s.pending)
 	s.handle("GET /api/v1/links", s.links)
 	s.handle("GET /api/v1/links/history", s.linkHistory)
 	s.handle("GET /api/v1/evidence", s.evidence)
@@ -214,11 +224,13 @@ type ChannelView struct {
 	State    hotline.ChannelState `json:"state"`
 	Members  []MemberView         `json:"members"`
 	Created  time.Time            `json:"created"`
+	Policy   PolicyView           `json:"policy"`
 }
 
 func channelView(c *hotline.Channel) ChannelView {
 	v := ChannelView{ID: c.ID.String(), Name: c.Definition.Name, Level: c.Definition.Level,
-		Proposer: c.Definition.Proposer, State: c.State, Created: time.UnixMilli(c.Definition.Created).UTC()}
+		Proposer: c.Definition.Proposer, State: c.State, Created: time.UnixMilli(c.Definition.Created).UTC(),
+		Policy: policyView(c)}
 	for _, m := range c.Definition.Members {
 		acc := false
 		for _, a := range c.Accepted {
@@ -247,9 +259,10 @@ func (s *Server) channel(w http.ResponseWriter, r *http.Request, _ string) error
 
 // ProposeRequest is the body of POST /api/v1/channels.
 type ProposeRequest struct {
-	Name    string   `json:"name"`
-	Level   string   `json:"level"`
-	Members []string `json:"members"` // the other parties
+	Name    string         `json:"name"`
+	Level   string         `json:"level"`
+	Members []string       `json:"members"`          // the other parties
+	Policy  *PolicyRequest `json:"policy,omitempty"` // absent: the level's defaults, no escalation target
 }
 
 func (s *Server) propose(w http.ResponseWriter, r *http.Request, op string) error {
@@ -257,7 +270,11 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request, op string) erro
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	c, err := s.n.Propose(r.Context(), op, req.Name, req.Level, req.Members)
+	policy, err := s.policy(req.Level, req.Policy)
+	if err != nil {
+		return err
+	}
+	c, err := s.n.Propose(r.Context(), op, req.Name, req.Level, req.Members, policy)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/config"
+	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/server"
 )
 
@@ -248,19 +249,27 @@ func (n *Network) setupChannels(ctx context.Context) error {
 	if len(n.Parties) > 2 {
 		wants = append(wants, want{"all-parties-policy", hotline.Policy, n.Parties[1:]})
 	}
-	existing := make(map[string]bool)
+	existing := make(map[string]entry.ChannelID)
 	for _, c := range a.Server.Node.Channels() {
-		existing[c.Definition.Name] = true
+		existing[c.Definition.Name] = c.ID
 	}
+	var above *entry.ChannelID // the bilateral channel one level up
 	for _, w := range wants {
-		if existing[w.name] {
+		if id, ok := existing[w.name]; ok {
+			above = &id
 			continue
 		}
 		var others []string
 		for _, p := range w.members {
 			others = append(others, p.Name)
 		}
-		ch, err := a.Server.Node.Propose(ctx, Operator, w.name, string(w.level), others)
+		// Each bilateral channel below strategic escalates into the one
+		// above it, so the dev network shows a whole escalation chain.
+		var policy *entry.Policy
+		if len(w.members) == 1 && w.level != hotline.Track2 {
+			policy = &entry.Policy{AckWithin: w.level.DefaultAckWithin().Milliseconds(), EscalateTo: above}
+		}
+		ch, err := a.Server.Node.Propose(ctx, Operator, w.name, string(w.level), others, policy)
 		if err != nil {
 			return fmt.Errorf("dev: propose %s: %w", w.name, err)
 		}
@@ -283,6 +292,7 @@ func (n *Network) setupChannels(ctx context.Context) error {
 				return fmt.Errorf("dev: channel %s never became active at %s: %w", w.name, p.Name, err)
 			}
 		}
+		above = &ch.ID
 	}
 	return nil
 }

@@ -57,13 +57,17 @@ func (a *apiArgs) parse(args []string, lo, hi int) (*client.Client, []string, er
 func init() {
 	register(&command{
 		name: "channel propose", summary: "Propose a channel to other parties; it is active once all accept",
-		usage:   "NAME --level LEVEL --with PARTY[,PARTY...]",
-		example: "  hotline channel propose alpha-bravo-policy --level policy --with bravo",
+		usage: "NAME --level LEVEL --with PARTY[,PARTY...] [--ack-within D] [--call-within D] [--escalate-to CHANNEL]",
+		example: "  hotline channel propose alpha-bravo-policy --level policy --with bravo\n" +
+			"  hotline channel propose alpha-bravo-theatre --level theatre --with bravo --ack-within 15m --escalate-to alpha-bravo-policy",
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("channel propose", env)
 			cl := apiFlags(fs, env)
 			level := fs.String("level", "", "strategic, policy, theatre, frontline or track2")
 			with := fs.String("with", "", "the other parties, comma-separated")
+			ack := fs.String("ack-within", "", "agreed default acknowledgement deadline (0: none by default; default: the level's)")
+			call := fs.String("call-within", "", "agreed time to answer a call request (default 48h)")
+			escalateTo := fs.String("escalate-to", "", "higher-level channel with the same members that unanswered entries escalate into")
 			c, pos, err := cl.parse(args, 1, 1)
 			if err != nil {
 				return err
@@ -71,7 +75,17 @@ func init() {
 			if *level == "" || *with == "" {
 				return usagef("give --level and --with")
 			}
-			ch, err := c.Propose(ctx, api.ProposeRequest{Name: pos[0], Level: *level, Members: strings.Split(*with, ",")})
+			req := api.ProposeRequest{Name: pos[0], Level: *level, Members: strings.Split(*with, ",")}
+			if *ack != "" || *call != "" || *escalateTo != "" {
+				req.Policy = &api.PolicyRequest{EscalateTo: *escalateTo}
+				if *ack != "" {
+					req.Policy.AckWithin = ack
+				}
+				if *call != "" {
+					req.Policy.CallWithin = call
+				}
+			}
+			ch, err := c.Propose(ctx, req)
 			if err != nil {
 				return err
 			}
