@@ -29,9 +29,15 @@ type Report struct {
 	Keys       []KeyInfo     `json:"keys"`
 	Feeds      []FeedInfo    `json:"feeds"`
 	Messages   []MessageInfo `json:"messages"`
-	Failures   []Failure     `json:"failures"`
-	Warnings   []string      `json:"warnings"`
-	Verified   int           `json:"entries_verified"`
+	// Calls, JointReadouts and Escalations are the channel's call
+	// requests with their answers, its co-signed readouts and the
+	// escalations posted into it.
+	Calls         []CallInfo       `json:"calls"`
+	JointReadouts []JointReadout   `json:"joint_readouts"`
+	Escalations   []EscalationInfo `json:"escalations"`
+	Failures      []Failure        `json:"failures"`
+	Warnings      []string         `json:"warnings"`
+	Verified      int              `json:"entries_verified"`
 }
 
 // KeyInfo is a key the archive carries.
@@ -109,7 +115,7 @@ func (v *verifier) fail(where, format string, args ...any) {
 func Verify(a *Archive) *Report {
 	h := a.Header
 	r := &Report{Channel: h.Channel, Name: h.Name, Level: h.Level, ExportedBy: h.ExportedBy, ExportedAt: h.ExportedAt,
-		Failures: []Failure{}, Warnings: []string{}, Messages: []MessageInfo{}}
+		Failures: []Failure{}, Warnings: []string{}, Messages: []MessageInfo{}, Calls: []CallInfo{}, JointReadouts: []JointReadout{}, Escalations: []EscalationInfo{}}
 	v := &verifier{r: r, keys: map[string][]KeyInfo{}, pubs: map[string][]ed25519.PublicKey{}, feeds: map[string][]*entry.Entry{},
 		byID: map[entry.ID]*entry.Entry{}, bodies: map[entry.ID]any{}, now: h.ExportedAt}
 	ch, err := entry.ParseChannelID(h.Channel)
@@ -138,6 +144,7 @@ func Verify(a *Archive) *Report {
 	}
 	v.checkCheckpoints(ch, def, a.Checkpoints)
 	v.report(def, entries)
+	v.reportCalls(def, entries)
 	return v.finish()
 }
 
@@ -269,6 +276,9 @@ func (v *verifier) checkFeeds(ch entry.ChannelID, entries []*entry.Entry) *entry
 		v.byID[e.ID()] = e
 		v.bodies[e.ID()] = body
 		v.checkTargets(where, e, body)
+		if c, ok := body.(*entry.Call); ok {
+			v.checkCall(where, def, ch, e, c)
+		}
 	}
 	if def == nil && len(v.r.Failures) == 0 {
 		v.fail("archive", "holds no entries")
@@ -303,6 +313,13 @@ func (v *verifier) checkTargets(where string, e *entry.Entry, body any) {
 		}
 	case *entry.Mark:
 		check("marks", b.Target)
+	case *entry.Call:
+		if b.Re != nil {
+			check("answers call request", *b.Re)
+		}
+		if b.Draft != nil {
+			check("co-signs draft", *b.Draft)
+		}
 	}
 }
 

@@ -63,6 +63,34 @@ func printReport(w io.Writer, r *audit.Report) {
 			fmt.Fprintf(w, "    OVERDUE: %s\n", m.Overdue)
 		}
 	}
+	if len(r.Calls) > 0 {
+		fmt.Fprintf(w, "\nCall requests:\n")
+	}
+	for _, c := range r.Calls {
+		fmt.Fprintf(w, "\n  requested %s by %s (%s level): %q\n", c.Time.Format(reportTime), c.Requester, c.Level, oneLine(c.Purpose, 200))
+		for _, a := range c.Answers {
+			fmt.Fprintf(w, "    %s %s at %s (%s)", a.Party, a.Action, a.Time.Format(reportTime), a.Entry)
+			switch {
+			case a.At != nil:
+				fmt.Fprintf(w, ", for %s", a.At.Format(reportTime))
+			case a.Reason != "":
+				fmt.Fprintf(w, ": %q", oneLine(a.Reason, 120))
+			case a.Text != "":
+				fmt.Fprintf(w, ": %q", oneLine(a.Text, 120))
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	for _, j := range r.JointReadouts {
+		all := ""
+		if j.All {
+			all = " (every member)"
+		}
+		fmt.Fprintf(w, "\nJoint readout %s, signatures checked for %s%s:\n    %q\n", j.Entry, strings.Join(j.Signed, ", "), all, oneLine(j.Text, 400))
+	}
+	for _, e := range r.Escalations {
+		fmt.Fprintf(w, "\nEscalation %s of %s in channel %s, due %s:\n    %q\n", e.Entry, e.Target, e.Source[:16], e.Deadline.Format(reportTime), oneLine(e.Text, 300))
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(w, "\nNotes:\n")
 		for _, s := range r.Warnings {
