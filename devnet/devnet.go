@@ -86,6 +86,9 @@ type Options struct {
 	// Clock, when set, gives each party's node its clock (nil: the system
 	// clock), to run parties whose clocks disagree.
 	Clock func(party string) func() time.Time
+	// Configure, when set, adjusts each party's configuration before its
+	// node directory is first written (tests set ladders and SMTP here).
+	Configure func(party string, cfg *config.Config)
 }
 
 // Prepare creates the parties' node directories under dir if they do not
@@ -135,6 +138,9 @@ func Prepare(dir string, opts Options) (*Network, error) {
 			}
 			if opts.PeerTimeout > 0 {
 				cfg.Sync.Timeout = config.Duration{Duration: opts.PeerTimeout}
+			}
+			if opts.Configure != nil {
+				opts.Configure(name, &cfg)
 			}
 			if d, err = config.Init(p.Dir, cfg); err != nil {
 				return nil, err

@@ -1,0 +1,219 @@
+package devnet
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/client"
+	"github.com/hotline-project/hotline/config"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/escalation"
+)
+
+// hooks is a webhook receiver: it checks every request's signature and
+// keeps the payloads by path.
+type hooks struct {
+	URL    string
+	secret []byte
+	mu     sync.Mutex
+	got    map[string][]escalation.Payload
+	bad    []string
+}
+
+func startHooks(t *testing.T, secret []byte) *hooks {
+	h := &hooks{secret: secret, got: map[string][]escalation.Payload{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if !escalation.CheckSignature(h.secret, body, r.Header.Get(escalation.SignatureHeader)) {
+			h.bad = append(h.bad, r.URL.Path+": bad signature")
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var p escalation.Payload
+		if err := json.Unmarshal(body, &p); err != nil || p.Delivery != r.Header.Get(escalation.DeliveryHeader) {
+			h.bad = append(h.bad, r.URL.Path+": bad payload")
+			http.Error(w, "bad payload", http.StatusBadRequest)
+			return
+		}
+		h.got[r.URL.Path] = append(h.got[r.URL.Path], p)
+	}))
+	t.Cleanup(srv.Close)
+	h.URL = srv.URL
+	return h
+}
+
+func (h *hooks) calls(path string) []escalation.Payload {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.bad) > 0 {
+		panic(strings.Join(h.bad, "; "))
+	}
+	return append([]escalation.Payload(nil), h.got[path]...)
+}
+
+// writeSecret writes a webhook secret file and returns its path.
+func writeSecret(t *testing.T, secret []byte) string {
+	p := filepath.Join(t.TempDir(), "webhook.secret")
+	if err := os.WriteFile(p, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEscalation_OverdueLadderOnBothSides: an unacknowledged theatre
+// message becomes overdue on both nodes; alpha's escalation ladder alerts,
+// calls a signed webhook, sends an e-mail to a real SMTP server and posts
+// an escalation entry into the policy channel; bravo's reminder ladder
+// calls its own webhook; bravo's ack stops what remains of alpha's ladder.
+func TestEscalation_OverdueLadderOnBothSides(t *testing.T) {
+	mail := startMailpit(t)
+	secret := []byte("a-webhook-secret-of-enough-bytes")
+	secretFile := writeSecret(t, secret)
+	h := startHooks(t, secret)
+	const lateAfter = 8 * time.Second
+	net := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond, Configure: func(party string, cfg *config.Config) {
+		cfg.SMTP.Addr, cfg.SMTP.From = mail.smtp, "hotline@"+party+".test"
+		if party == "alpha" {
+			cfg.Escalation["theatre"] = []config.Step{
+				{Action: escalation.Alert},
+				{Action: escalation.Webhook, URL: h.URL + "/alpha", SecretFile: secretFile},
+				{Action: escalation.Email, To: []string{"duty@alpha.test"}},
+				{Action: escalation.Escalate},
+				{After: config.Duration{Duration: lateAfter}, Action: escalation.Webhook, URL: h.URL + "/alpha-late", SecretFile: secretFile},
+			}
+		} else {
+			cfg.Reminder["theatre"] = []config.Step{{Action: escalation.Webhook, URL: h.URL + "/bravo", SecretFile: secretFile}}
+		}
+	}})
+	ctx := context.Background()
+	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
+	const theatre, policy = "alpha-bravo-theatre", "alpha-bravo-policy"
+
+	events := make(chan client.ServerEvent, 100)
+	ready := make(chan struct{})
+	evCtx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	go alpha.Events(evCtx, theatre, ready, func(ev client.ServerEvent) bool {
+		if ev.Name == "overdue" || ev.Name == "alert" {
+			events <- ev
+		}
+		return true
+	})
+	<-ready
+
+	ackWithin := "2s"
+	msg, err := alpha.Send(ctx, theatre, api.SendRequest{Text: "Your frigate is 2 nm from our exercise area", AckWithin: &ackWithin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client.Client{alpha, bravo} {
+		eventually(t, "the message is overdue on both nodes", func() bool {
+			e := findEntry(t, c, theatre, msg.ID)
+			return e != nil && e.MessageState != nil && e.Overdue
+		})
+	}
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		select {
+		case ev := <-events:
+			if ev.Data.Entry != msg.ID {
+				t.Fatalf("event %s for entry %s, want %s", ev.Name, ev.Data.Entry, msg.ID)
+			}
+			seen[ev.Name] = true
+		case <-time.After(20 * time.Second):
+			t.Fatalf("events seen: %v; want overdue and alert", seen)
+		}
+	}
+
+	// The webhook got one correctly signed call per side.
+	eventually(t, "both webhooks called", func() bool { return len(h.calls("/alpha")) == 1 && len(h.calls("/bravo")) == 1 })
+	a, b := h.calls("/alpha")[0], h.calls("/bravo")[0]
+	if a.Event != escalation.EventOverdue || a.Entry.ID != msg.ID || a.Party != "alpha" || strings.Join(a.Pending, ",") != "bravo" || a.Step != 2 {
+		t.Errorf("alpha's webhook payload: %+v", a)
+	}
+	if b.Event != escalation.EventReminder || b.Entry.ID != msg.ID || b.Party != "bravo" || b.Ladder != escalation.ReminderLadder {
+		t.Errorf("bravo's webhook payload: %+v", b)
+	}
+	// The e-mail arrived at the SMTP server.
+	eventually(t, "the e-mail arrives", func() bool {
+		ms, err := mail.messages()
+		return err == nil && len(ms) == 1
+	})
+	ms, _ := mail.messages()
+	if !strings.Contains(ms[0].Subject, "OVERDUE") || len(ms[0].To) != 1 || ms[0].To[0].Address != "duty@alpha.test" {
+		t.Errorf("e-mail: %+v", ms[0])
+	}
+	// The escalation entry is in the policy channel on both sides.
+	for _, c := range []*client.Client{alpha, bravo} {
+		eventually(t, "the escalation entry reaches the policy channel", func() bool {
+			log, err := c.Log(ctx, policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, e := range log {
+				if e.Kind == entry.KindEscalation && e.Escalation.Entry.ID == msg.ID && e.Author == "alpha" {
+					n++
+				}
+			}
+			return n == 1
+		})
+	}
+	metrics := scrape(t, net.Party("alpha").Server.APIURL()+"/metrics")
+	if !strings.Contains(metrics, `hotline_overdue_entries{role="sent"} 1`) {
+		t.Errorf("alpha's metrics do not count the overdue message")
+	}
+	items, err := bravo.Pending(ctx)
+	if err != nil || len(items) != 1 || items[0].Role != "received" || !items[0].Overdue {
+		t.Fatalf("bravo's pending list: %+v, %v", items, err)
+	}
+
+	// The ack stops the rest of alpha's ladder.
+	if _, err := bravo.Mark(ctx, theatre, msg.ID, "ack", "Noted; frigate will open to 5 nm"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alpha stops watching the acknowledged message", func() bool {
+		items, err := alpha.Pending(ctx)
+		return err == nil && len(items) == 0
+	})
+	id, _ := entry.ParseID(msg.ID)
+	steps, err := net.Party("alpha").Server.Store.LadderSteps(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := findEntry(t, alpha, theatre, msg.ID).Deadline
+	time.Sleep(time.Until(deadline.Add(lateAfter + time.Second)))
+	if got := h.calls("/alpha-late"); len(got) != 0 {
+		t.Errorf("the step after the ack ran: %+v", got)
+	}
+	after, _ := net.Party("alpha").Server.Store.LadderSteps(ctx, id)
+	if len(steps) != 4 || len(after) != 4 {
+		t.Errorf("alpha recorded %d ladder steps at the ack and %d later, want 4 and 4: %+v", len(steps), len(after), after)
+	}
+	if len(h.calls("/alpha")) != 1 || len(h.calls("/bravo")) != 1 {
+		t.Errorf("a webhook step ran twice")
+	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
