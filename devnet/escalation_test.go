@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/config"
@@ -216,4 +218,87 @@ func scrape(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// TestEscalation_BadInputChangesNothing: a policy with a negative or absurd
+// deadline, an escalation target at a lower level or with other members,
+// or an escalating track2 channel is refused with a clear error, and no
+// channel is proposed; a node whose ladder configuration is bad does not
+// start, and its store is not touched.
+func TestEscalation_BadInputChangesNothing(t *testing.T) {
+	net := MustStart(t, 3)
+	ctx := context.Background()
+	alpha := clientOf(net.Party("alpha"))
+	before, err := alpha.Channels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	neg, absurd, unparsable := "-5m", "10000h", "soon"
+	for _, tc := range []struct {
+		name   string
+		level  string
+		policy api.PolicyRequest
+		want   string
+	}{
+		{"negative deadline", "theatre", api.PolicyRequest{AckWithin: &neg}, "negative"},
+		{"absurd deadline", "theatre", api.PolicyRequest{AckWithin: &absurd}, "between 0 and"},
+		{"absurd call deadline", "theatre", api.PolicyRequest{CallWithin: &absurd}, "between 0 and"},
+		{"not a duration", "theatre", api.PolicyRequest{AckWithin: &unparsable}, "not a duration"},
+		{"target with other members", "theatre", api.PolicyRequest{EscalateTo: "all-parties-policy"}, "same members"},
+		{"target below", "policy", api.PolicyRequest{EscalateTo: "alpha-bravo-frontline"}, "not above"},
+		{"target at the same level", "theatre", api.PolicyRequest{EscalateTo: "alpha-bravo-theatre"}, "not above"},
+		{"unknown target", "theatre", api.PolicyRequest{EscalateTo: "no-such-channel"}, "no channel"},
+		{"track2 escalates", "track2", api.PolicyRequest{EscalateTo: "alpha-bravo-policy"}, "never escalate"},
+		{"unknown level", "strategik", api.PolicyRequest{}, "unknown level"},
+	} {
+		_, err := alpha.Propose(ctx, api.ProposeRequest{Name: "bad-policy", Level: tc.level, Members: []string{"bravo"}, Policy: &tc.policy})
+		if code := hotline.ErrorCode(err); (code != hotline.EINVALID && code != hotline.ENOTFOUND) || !strings.Contains(hotline.ErrorMessage(err), tc.want) {
+			t.Errorf("%s: got %v, want a clear error saying %q", tc.name, err, tc.want)
+		}
+	}
+	after, err := alpha.Channels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("refused proposals changed the channel list: %d channels before, %d after", len(before), len(after))
+	}
+
+	// A bad ladder in the configuration file stops the node at start,
+	// before its store is opened.
+	charlie := net.Party("charlie")
+	if err := net.StopParty(ctx, charlie); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(charlie.Dir, config.FileName)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(charlie.Dir, "hotline.db")
+	st, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct{ toml, want string }{
+		{"\n[[escalation.strategik]]\naction = \"alert\"\n", `unknown level "strategik"`},
+		{"\n[[reminder.frontline]]\naction = \"webhook\"\nurl = \"file:///etc/passwd\"\nsecret_file = \"/dev/null\"\n", "http or https"},
+	} {
+		if err := os.WriteFile(path, append(bytes.Clone(good), bad.toml...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := net.StartParty(ctx, charlie)
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("start with %q: got %v, want an error saying %q", bad.toml, err, bad.want)
+		}
+	}
+	if st2, err := os.Stat(db); err != nil || !st2.ModTime().Equal(st.ModTime()) || st2.Size() != st.Size() {
+		t.Errorf("a refused start touched the store")
+	}
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := net.StartParty(ctx, charlie); err != nil {
+		t.Fatalf("charlie does not start again with its good configuration: %v", err)
+	}
 }
