@@ -1,0 +1,151 @@
+package crashtest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/client"
+	"github.com/hotline-project/hotline/config"
+	"github.com/hotline-project/hotline/devnet"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/escalation"
+	"github.com/hotline-project/hotline/node"
+)
+
+// TestCrash_LadderStepsRunOnce kills the sender's node with SIGKILL in the
+// middle of an escalation ladder and restarts it: every step runs exactly
+// once, the ones already done are not repeated and the ones still due are
+// not skipped.
+func TestCrash_LadderStepsRunOnce(t *testing.T) {
+	ctx := context.Background()
+	secret := []byte("crash-test-webhook-secret-bytes")
+	var mu sync.Mutex
+	deliveries := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !escalation.CheckSignature(secret, body, r.Header.Get(escalation.SignatureHeader)) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var p escalation.Payload
+		json.Unmarshal(body, &p)
+		mu.Lock()
+		deliveries[p.Delivery]++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	count := func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[string]int{}
+		for k, v := range deliveries {
+			out[k] = v
+		}
+		return out
+	}
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "hook.secret")
+	os.WriteFile(secretFile, secret, 0o600)
+	const gap = 6 * time.Second // between the first step and the rest
+	net, err := devnet.Prepare(dir, devnet.Options{Parties: 2, Configure: func(party string, cfg *config.Config) {
+		if party == "alpha" {
+			cfg.Escalation["theatre"] = []config.Step{
+				{Action: escalation.Webhook, URL: hook.URL, SecretFile: secretFile},
+				{After: config.Duration{Duration: gap}, Action: escalation.Webhook, URL: hook.URL, SecretFile: secretFile},
+				{After: config.Duration{Duration: gap}, Action: escalation.Escalate},
+				{After: config.Duration{Duration: gap}, Action: escalation.Webhook, URL: hook.URL, SecretFile: secretFile},
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var procs []*proc
+	for _, p := range net.Parties {
+		procs = append(procs, &proc{party: p, api: p.Server.APIURL()})
+	}
+	if err := net.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		if p.log, err = os.Create(filepath.Join(dir, p.party.Name+".log")); err != nil {
+			t.Fatal(err)
+		}
+		defer p.log.Close()
+		p.start(t)
+	}
+	defer func() {
+		for _, p := range procs {
+			if p.cmd.ProcessState == nil {
+				p.cmd.Process.Kill()
+				p.cmd.Wait()
+			}
+		}
+	}()
+	alpha, bravo := procs[0], client.New(procs[1].api, procs[1].party.Token)
+	ac := client.New(alpha.api, alpha.party.Token)
+	within := "1s"
+	msg, err := ac.Send(ctx, "alpha-bravo-theatre", api.SendRequest{Text: "Request you clear the area", AckWithin: &within})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := msg.ID + "/escalation/1"
+	waitUntil(t, "the first step is recorded", func() bool {
+		items, err := ac.Pending(ctx)
+		return err == nil && len(items) == 1 && len(items[0].Steps) == 1 && count()[first] == 1
+	})
+	alpha.signal(t, syscall.SIGKILL)
+	alpha.start(t)
+	waitUntil(t, "the ladder finishes after the restart", func() bool {
+		items, err := ac.Pending(ctx)
+		return err == nil && len(items) == 1 && len(items[0].Steps) == 4
+	})
+	got := count()
+	for _, step := range []string{"1", "2", "4"} {
+		if got[msg.ID+"/escalation/"+step] != 1 {
+			t.Errorf("webhook step %s ran %d times, want once (all: %v)", step, got[msg.ID+"/escalation/"+step], got)
+		}
+	}
+	var log []node.EntryView
+	waitUntil(t, "the escalation entry reaches bravo", func() bool {
+		log, err = bravo.Log(ctx, "alpha-bravo-policy")
+		return err == nil && len(escalations(log, msg.ID)) > 0
+	})
+	if n := len(escalations(log, msg.ID)); n != 1 {
+		t.Errorf("%d escalation entries for the message, want 1", n)
+	}
+}
+
+func escalations(log []node.EntryView, id string) []node.EntryView {
+	var out []node.EntryView
+	for _, e := range log {
+		if e.Kind == entry.KindEscalation && e.Escalation.Entry.ID == id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
