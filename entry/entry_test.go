@@ -221,14 +221,24 @@ func FuzzDecode(f *testing.F) {
 // and never panic.
 func FuzzDecodeBody(f *testing.F) {
 	_, priv := mustKey(f, 1)
-	for _, v := range []any{&Message{Text: "x"}, &Receipt{Holds: []Ref{{Party: "bravo", Seq: 1}}}, &Mark{Target: Ref{Party: "bravo", Seq: 1}}, &Config{Action: ActionAccept, Proposal: &Ref{Party: "bravo", Seq: 1}}} {
+	re := &Ref{Party: "bravo", Seq: 3}
+	for _, v := range []any{&Message{Text: "x"}, &Receipt{Holds: []Ref{{Party: "bravo", Seq: 1}}}, &Mark{Target: Ref{Party: "bravo", Seq: 1}},
+		&Config{Action: ActionAccept, Proposal: &Ref{Party: "bravo", Seq: 1}},
+		&Config{Action: ActionPropose, Definition: &Definition{Name: "c", Level: "theatre", Proposer: "alpha",
+			Members: []Member{{Party: "alpha", Key: "k"}, {Party: "bravo", Key: "k"}}, Policy: &Policy{AckWithin: 1000, EscalateTo: &ChannelID{1}}}},
+		&Call{Action: CallPropose, Purpose: "p", Times: []int64{1, 2}, Minutes: 30, Participants: []Participant{{Party: "bravo", Role: "minister"}}, Level: "strategic"},
+		&Call{Action: CallAccept, Re: re, Times: []int64{2}},
+		&Call{Action: CallCosign, Re: re, Draft: re, Text: "t", Sigs: []PartySig{{Party: "alpha", Sig: make([]byte, 64)}, {Party: "bravo", Sig: make([]byte, 64)}}},
+		&Escalation{Source: ChannelID{1}, Entry: *re, Deadline: 5, Text: "late"},
+		&Directory{Counterparts: []Counterpart{{Level: "strategic", Role: "minister", Name: "N", Languages: []string{"zh"}, Alternates: []string{"D"}}}},
+	} {
 		b, err := EncodeBody(v)
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(uint8(0), b)
 	}
-	kinds := []Kind{KindMessage, KindReceipt, KindRead, KindAck, KindConfig}
+	kinds := []Kind{KindMessage, KindReceipt, KindRead, KindAck, KindConfig, KindCall, KindEscalation, KindDirectory}
 	f.Fuzz(func(t *testing.T, k uint8, body []byte) {
 		kind := kinds[int(k)%len(kinds)]
 		e, err := Sign(Header{Channel: ChannelID{7}, Author: "alpha", Seq: 2, Prev: ID{9}, Time: 1, Kind: kind}, body, priv)
