@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
@@ -448,13 +449,11 @@ func clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	for max > 0 && !utf8RuneStart(s[max]) {
+	for max > 0 && !utf8.RuneStart(s[max]) {
 		max--
 	}
 	return s[:max] + "…"
 }
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // Ladders returns the ladders this node runs, by level.
 func (n *Node) Ladders() escalation.Ladders { return n.ladders }
