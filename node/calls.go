@@ -215,37 +215,38 @@ func (n *Node) Directory(ctx context.Context, ref string) (*hotline.Channel, []P
 	}
 	var out []PartyDirectory
 	for _, m := range ch.Definition.Members {
-		st, err := n.store.Latest(ctx, hotline.Feed{Channel: ch.ID, Party: m.Party}, entry.KindDirectory)
-		if hotline.ErrorCode(err) == hotline.ENOTFOUND || (err == nil && st.Body == nil) {
-			continue
-		}
+		st, d, err := n.latestDirectory(ctx, ch, m.Party)
 		if err != nil {
 			return nil, nil, err
 		}
-		body, err := entry.DecodeBody(st.Entry)
-		if err != nil {
-			return nil, nil, err
+		if d != nil {
+			out = append(out, PartyDirectory{Party: m.Party, Entry: st.ID().String(), Seq: st.Seq, Time: st.AuthorTime(), Counterparts: d.Counterparts})
 		}
-		out = append(out, PartyDirectory{Party: m.Party, Entry: st.ID().String(), Seq: st.Seq, Time: st.AuthorTime(),
-			Counterparts: body.(*entry.Directory).Counterparts})
 	}
 	return ch, out, nil
 }
 
 // directoryOf returns party's newest directory in ch, or nil.
 func (n *Node) directoryOf(ctx context.Context, ch *hotline.Channel, party string) (*entry.Directory, error) {
+	_, d, err := n.latestDirectory(ctx, ch, party)
+	return d, err
+}
+
+// latestDirectory returns party's newest directory entry in ch and its
+// body; both nil if it published none (or it was redacted).
+func (n *Node) latestDirectory(ctx context.Context, ch *hotline.Channel, party string) (*hotline.Stored, *entry.Directory, error) {
 	st, err := n.store.Latest(ctx, hotline.Feed{Channel: ch.ID, Party: party}, entry.KindDirectory)
 	if hotline.ErrorCode(err) == hotline.ENOTFOUND || (err == nil && st.Body == nil) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	body, err := entry.DecodeBody(st.Entry)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return body.(*entry.Directory), nil
+	return st, body.(*entry.Directory), nil
 }
 
 // Call states in the agenda.
