@@ -92,6 +92,39 @@ func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 	}
 }
 
+// runAsProcesses stops the in-process nodes of a started network and runs
+// each party as a `hotline serve` process instead, logging to DIR/PARTY.log;
+// the processes are killed when the test ends.
+func runAsProcesses(t *testing.T, net *devnet.Network) []*proc {
+	t.Helper()
+	var procs []*proc
+	for _, p := range net.Parties {
+		procs = append(procs, &proc{party: p, api: p.Server.APIURL()})
+	}
+	if err := net.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			if p.cmd != nil && p.cmd.ProcessState == nil {
+				p.cmd.Process.Kill()
+				p.cmd.Wait()
+			}
+			if p.log != nil {
+				p.log.Close()
+			}
+		}
+	})
+	for _, p := range procs {
+		var err error
+		if p.log, err = os.Create(filepath.Join(net.Dir, p.party.Name+".log")); err != nil {
+			t.Fatal(err)
+		}
+		p.start(t)
+	}
+	return procs
+}
+
 // accepted is every message a node reported durable to its operator.
 type accepted struct {
 	mu  sync.Mutex
@@ -118,29 +151,8 @@ func TestCrash_NothingAcceptedIsLost(t *testing.T) {
 	if err := net.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var procs []*proc
-	for _, p := range net.Parties {
-		procs = append(procs, &proc{party: p, api: p.Server.APIURL()})
-	}
 	manifest := net.Manifest()
-	if err := net.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range procs {
-		if p.log, err = os.Create(filepath.Join(dir, p.party.Name+".log")); err != nil {
-			t.Fatal(err)
-		}
-		defer p.log.Close()
-		p.start(t)
-	}
-	defer func() {
-		for _, p := range procs {
-			if p.cmd.ProcessState == nil {
-				p.cmd.Process.Kill()
-				p.cmd.Wait()
-			}
-		}
-	}()
+	procs := runAsProcesses(t, net)
 
 	// Every party sends to every channel it is a member of, as fast as its
 	// node answers, until the kills are done. Each attempt has its own text,

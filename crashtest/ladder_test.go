@@ -73,28 +73,7 @@ func TestCrash_LadderStepsRunOnce(t *testing.T) {
 	if err := net.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var procs []*proc
-	for _, p := range net.Parties {
-		procs = append(procs, &proc{party: p, api: p.Server.APIURL()})
-	}
-	if err := net.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range procs {
-		if p.log, err = os.Create(filepath.Join(dir, p.party.Name+".log")); err != nil {
-			t.Fatal(err)
-		}
-		defer p.log.Close()
-		p.start(t)
-	}
-	defer func() {
-		for _, p := range procs {
-			if p.cmd.ProcessState == nil {
-				p.cmd.Process.Kill()
-				p.cmd.Wait()
-			}
-		}
-	}()
+	procs := runAsProcesses(t, net)
 	alpha, bravo := procs[0], client.New(procs[1].api, procs[1].party.Token)
 	ac := client.New(alpha.api, alpha.party.Token)
 	within := "1s"
