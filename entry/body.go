@@ -35,25 +35,157 @@ func init() {
 	}
 }
 
-// Message is the body of a message entry.
+// Message is the body of a message entry: free text in its authoritative
+// language, or a catalog phrase (then Text is its rendering in Lang, the
+// author's language, and the phrase is what counts).
 type Message struct {
 	Text string `cbor:"1,keyasint"`
-	Lang string `cbor:"2,keyasint,omitempty"` // BCP 47 tag of Text
+	Lang string `cbor:"2,keyasint,omitempty"` // BCP 47 tag of Text, its authoritative language
 	// AckWithin is the acknowledgement deadline in milliseconds, counted
 	// from delivery; zero means no acknowledgement is requested.
 	AckWithin int64 `cbor:"3,keyasint,omitempty"`
+	// Phrase is set when the message is a standard phrase.
+	Phrase *Phrase `cbor:"4,keyasint,omitempty"`
+	// Unofficial holds the author's own translations of Text, shown marked
+	// as such; Text in Lang stays authoritative.
+	Unofficial []Rendering `cbor:"5,keyasint,omitempty"`
 }
+
+// Phrase is a standard phrase: a template of a catalog and its field
+// values in canonical form, sorted by name.
+type Phrase struct {
+	Catalog [32]byte     `cbor:"1,keyasint"` // the catalog's hash
+	Code    string       `cbor:"2,keyasint"`
+	Fields  []FieldValue `cbor:"3,keyasint,omitempty"`
+}
+
+// FieldValue is one field of a phrase.
+type FieldValue struct {
+	Name  string `cbor:"1,keyasint"`
+	Value string `cbor:"2,keyasint"`
+}
+
+// Rendering is a text in a language.
+type Rendering struct {
+	Lang string `cbor:"1,keyasint"`
+	Text string `cbor:"2,keyasint"`
+}
+
+// Limits on phrases and translations.
+const (
+	MaxPhraseFields = 16
+	MaxUnofficial   = 4
+	MaxCodeBytes    = 32
+)
 
 // Check validates a message body.
 func (m *Message) Check() error {
 	if err := checkText("message text", m.Text, true); err != nil {
 		return err
 	}
+	// Lang is checked for length only: entries written before tags were
+	// checked must still decode. Nodes check new tags with CheckLang.
 	if len(m.Lang) > MaxLangBytes {
 		return fmt.Errorf("%w: language tag is %d bytes, limit %d", ErrTooLarge, len(m.Lang), MaxLangBytes)
 	}
 	if m.AckWithin < 0 || time.Duration(m.AckWithin)*time.Millisecond > MaxAckWithin {
 		return fmt.Errorf("%w: acknowledgement deadline must be between 0 and %s", ErrMalformed, MaxAckWithin)
+	}
+	if m.Phrase != nil {
+		if err := m.Phrase.Check(); err != nil {
+			return err
+		}
+		if m.Lang == "" {
+			return fmt.Errorf("%w: a phrase message names the language of its text", ErrMalformed)
+		}
+	}
+	if len(m.Unofficial) > MaxUnofficial {
+		return fmt.Errorf("%w: a message carries at most %d translations", ErrMalformed, MaxUnofficial)
+	}
+	for i, r := range m.Unofficial {
+		if err := CheckLang(r.Lang, true); err != nil {
+			return err
+		}
+		if r.Lang == m.Lang || (i > 0 && m.Unofficial[i-1].Lang >= r.Lang) {
+			return fmt.Errorf("%w: translations must be in other languages than the original, sorted, one per language", ErrMalformed)
+		}
+		if err := checkText("translation", r.Text, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Check validates a phrase's structure; the catalog checks its values.
+func (p *Phrase) Check() error {
+	if p.Code == "" || len(p.Code) > MaxCodeBytes || !utf8.ValidString(p.Code) {
+		return fmt.Errorf("%w: phrase code must be 1 to %d bytes", ErrMalformed, MaxCodeBytes)
+	}
+	if len(p.Fields) > MaxPhraseFields {
+		return fmt.Errorf("%w: a phrase has at most %d fields", ErrMalformed, MaxPhraseFields)
+	}
+	for i, f := range p.Fields {
+		if f.Name == "" || len(f.Name) > MaxCodeBytes || (i > 0 && p.Fields[i-1].Name >= f.Name) {
+			return fmt.Errorf("%w: phrase fields must be named, sorted by name, one per name", ErrMalformed)
+		}
+		if err := checkText("phrase field "+f.Name, f.Value, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Translation stages, in the order a translation matures.
+const (
+	StageSight    = "sight"    // read off at sight, to know at once what it says
+	StageRough    = "rough"    // a full working translation
+	StageOfficial = "official" // reviewed, to be relied on
+)
+
+// Translation is the body of a translation entry: a translation of a
+// message of the channel, by a named translator, at a stage.
+type Translation struct {
+	Of         Ref    `cbor:"1,keyasint"`
+	Lang       string `cbor:"2,keyasint"`
+	Stage      string `cbor:"3,keyasint"`
+	Translator string `cbor:"4,keyasint"`
+	Text       string `cbor:"5,keyasint"`
+}
+
+// Check validates a translation body.
+func (t *Translation) Check() error {
+	if err := CheckName("message party", t.Of.Party); err != nil {
+		return err
+	}
+	if err := CheckLang(t.Lang, true); err != nil {
+		return err
+	}
+	switch t.Stage {
+	case StageSight, StageRough, StageOfficial:
+	default:
+		return fmt.Errorf("%w: translation stage %q: use sight, rough or official", ErrMalformed, t.Stage)
+	}
+	if err := checkText("translator", t.Translator, true); err != nil {
+		return err
+	}
+	if len(t.Translator) > 200 {
+		return fmt.Errorf("%w: translator is %d bytes, limit 200", ErrTooLarge, len(t.Translator))
+	}
+	return checkText("translation", t.Text, true)
+}
+
+// CheckLang checks the shape of a BCP 47 language tag.
+func CheckLang(tag string, required bool) error {
+	if tag == "" && !required {
+		return nil
+	}
+	if tag == "" || len(tag) > MaxLangBytes {
+		return fmt.Errorf("%w: language tag must be 1 to %d bytes", ErrMalformed, MaxLangBytes)
+	}
+	for i, r := range tag {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' && i > 0) {
+			return fmt.Errorf("%w: language tag %q is not a BCP 47 tag such as en or zh-Hans", ErrMalformed, tag)
+		}
 	}
 	return nil
 }
@@ -235,7 +367,8 @@ func EncodeBody(v any) ([]byte, error) {
 type checker interface{ Check() error }
 
 // DecodeBody decodes the body of e into the type its kind calls for
-// (*Message, *Receipt, *Mark, *Config, *Call, *Escalation or *Directory)
+// (*Message, *Receipt, *Mark, *Config, *Call, *Escalation, *Directory
+// or *Translation)
 // and validates it. The body must be
 // present and canonical.
 func DecodeBody(e *Entry) (any, error) {
@@ -258,6 +391,8 @@ func DecodeBody(e *Entry) (any, error) {
 		v = new(Escalation)
 	case KindDirectory:
 		v = new(Directory)
+	case KindTranslation:
+		v = new(Translation)
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %q", ErrMalformed, e.Kind)
 	}

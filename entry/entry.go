@@ -55,7 +55,7 @@ type Kind string
 // The kinds of entry.
 const (
 	KindConfig  Kind = "config"  // channel proposal or acceptance
-	KindMessage Kind = "message" // free-text message
+	KindMessage Kind = "message" // free-text message or catalog phrase
 	KindReceipt Kind = "receipt" // signed statement of durably held feeds
 	KindRead    Kind = "read"    // an operator opened a message
 	KindAck     Kind = "ack"     // an operator acknowledged a message
@@ -66,12 +66,15 @@ const (
 	KindEscalation Kind = "escalation"
 	// KindDirectory publishes the author party's counterparts by level.
 	KindDirectory Kind = "directory"
+	// KindTranslation is a translation of a message, by either side's
+	// translators, stored beside the original and never replacing it.
+	KindTranslation Kind = "translation"
 )
 
 // Valid reports whether k is one of the kinds this version knows.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindConfig, KindMessage, KindReceipt, KindRead, KindAck, KindCall, KindEscalation, KindDirectory:
+	case KindConfig, KindMessage, KindReceipt, KindRead, KindAck, KindCall, KindEscalation, KindDirectory, KindTranslation:
 		return true
 	}
 	return false
