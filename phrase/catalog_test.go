@@ -307,4 +307,3 @@ func TestDiff_AddedRemovedAndChangedTemplates(t *testing.T) {
 		t.Errorf("reverse diff: %q", back)
 	}
 }
-
