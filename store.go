@@ -39,6 +39,24 @@ func (c *Channel) IsMember(party string) bool {
 	return ok
 }
 
+// Operator is a person's account at this party's node: the language they
+// read in and, for the console, their login secrets.
+type Operator struct {
+	Name string
+	// Lang is the language phrases are shown in; empty means the
+	// channel's default.
+	Lang string
+	// Password is the encoded password hash (empty: no console login).
+	Password string
+	// TOTP is the base32 TOTP secret (empty: no second factor).
+	TOTP string
+	// Failures counts failed logins since the last success; LockedUntil
+	// is when the next attempt is allowed.
+	Failures    int
+	LockedUntil time.Time
+	Created     time.Time
+}
+
 // Feed names one party's feed in one channel.
 type Feed struct {
 	Channel entry.ChannelID
@@ -237,6 +255,15 @@ type Store interface {
 	// OperatorByToken returns the operator whose token hashes to
 	// tokenHash, or an ENOTFOUND error.
 	OperatorByToken(ctx context.Context, tokenHash [32]byte) (string, error)
+
+	// Operator returns an operator's account, or an ENOTFOUND error. An
+	// operator known only by an API token has no account until one of its
+	// settings is saved.
+	Operator(ctx context.Context, name string) (Operator, error)
+	// PutOperator creates or replaces an operator's account.
+	PutOperator(ctx context.Context, op Operator) error
+	// Operators returns every operator account, by name.
+	Operators(ctx context.Context) ([]Operator, error)
 
 	// Close releases the store; it waits for nothing in flight.
 	Close() error

@@ -266,6 +266,12 @@ type Definition struct {
 	// Policy is the agreed acknowledgement and escalation policy; nil
 	// means the level's defaults and no escalation target.
 	Policy *Policy `cbor:"7,keyasint,omitempty"`
+	// Catalog is the hash of the phrase catalog the members agreed on;
+	// nil means phrases cannot be used in the channel.
+	Catalog *[32]byte `cbor:"8,keyasint,omitempty"`
+	// Lang is the channel's default language, in which a phrase is shown
+	// to a reader who has set no preference; empty means English.
+	Lang string `cbor:"9,keyasint,omitempty"`
 }
 
 // channelDomain separates channel-id hashes from every other hash.
@@ -317,6 +323,9 @@ func (d *Definition) Check() error {
 	}
 	if !proposer {
 		return fmt.Errorf("%w: proposer %q is not a member", ErrMalformed, d.Proposer)
+	}
+	if err := CheckLang(d.Lang, false); err != nil {
+		return err
 	}
 	if d.Policy != nil {
 		return d.Policy.Check()

@@ -34,6 +34,26 @@ type Policy struct {
 	// EscalateTo is the higher-level channel, with the same members, into
 	// which an unanswered entry is escalated; nil means none.
 	EscalateTo *ChannelID `cbor:"3,keyasint,omitempty"`
+	// NoticeLead is how long, in milliseconds, before the event a notice
+	// (such as a missile launch notice) must be sent; zero means
+	// DefaultNoticeLead.
+	NoticeLead int64 `cbor:"4,keyasint,omitempty"`
+}
+
+// DefaultNoticeLead is the lead time of launch notices when the channel's
+// agreement sets none: 24 hours, as in the 1988 agreement on notifications
+// of launches of ballistic missiles.
+const DefaultNoticeLead = 24 * time.Hour
+
+// MaxNoticeLead bounds an agreed notice lead time.
+const MaxNoticeLead = 90 * 24 * time.Hour
+
+// NoticeLeadTime returns the notice lead time the policy sets.
+func (p *Policy) NoticeLeadTime() time.Duration {
+	if p == nil || p.NoticeLead == 0 {
+		return DefaultNoticeLead
+	}
+	return time.Duration(p.NoticeLead) * time.Millisecond
 }
 
 // Check validates a policy.
@@ -43,6 +63,9 @@ func (p *Policy) Check() error {
 	}
 	if p.CallWithin < 0 || time.Duration(p.CallWithin)*time.Millisecond > MaxCallWithin {
 		return fmt.Errorf("%w: call response deadline must be between 0 and %s", ErrMalformed, MaxCallWithin)
+	}
+	if p.NoticeLead < 0 || time.Duration(p.NoticeLead)*time.Millisecond > MaxNoticeLead {
+		return fmt.Errorf("%w: notice lead time must be between 0 and %s", ErrMalformed, MaxNoticeLead)
 	}
 	return nil
 }

@@ -159,6 +159,19 @@ CREATE TABLE ladder_steps (
 	PRIMARY KEY (entry, ladder, step)
 ) STRICT, WITHOUT ROWID;
 `,
+	// 5: operator accounts: reading language, console password, second
+	// factor and lock-out state.
+	`
+CREATE TABLE operators (
+	name         TEXT PRIMARY KEY,
+	lang         TEXT NOT NULL DEFAULT '',
+	password     TEXT NOT NULL DEFAULT '',
+	totp         TEXT NOT NULL DEFAULT '',
+	failures     INTEGER NOT NULL DEFAULT 0,
+	locked_until INTEGER NOT NULL DEFAULT 0,
+	created      INTEGER NOT NULL
+) STRICT;
+`,
 }
 
 // migrationHooks run in Go, in the same transaction, right after the SQL of

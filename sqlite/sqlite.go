@@ -500,6 +500,68 @@ func (s *Store) AddOperatorToken(ctx context.Context, operator string, tokenHash
 	return nil
 }
 
+// Operator implements hotline.Store.
+func (s *Store) Operator(ctx context.Context, name string) (hotline.Operator, error) {
+	ops, err := s.operators(ctx, `WHERE name = ?`, name)
+	if err != nil {
+		return hotline.Operator{}, err
+	}
+	if len(ops) == 0 {
+		return hotline.Operator{}, hotline.Errorf(hotline.ENOTFOUND, "no operator %q on this node", name)
+	}
+	return ops[0], nil
+}
+
+// Operators implements hotline.Store.
+func (s *Store) Operators(ctx context.Context) ([]hotline.Operator, error) {
+	return s.operators(ctx, `ORDER BY name`)
+}
+
+func (s *Store) operators(ctx context.Context, where string, args ...any) ([]hotline.Operator, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT name, lang, password, totp, failures, locked_until, created FROM operators `+where, args...)
+	if err != nil {
+		return nil, storeErr("read operators", err)
+	}
+	defer rows.Close()
+	var out []hotline.Operator
+	for rows.Next() {
+		var op hotline.Operator
+		var locked, created int64
+		if err := rows.Scan(&op.Name, &op.Lang, &op.Password, &op.TOTP, &op.Failures, &locked, &created); err != nil {
+			return nil, storeErr("read operators", err)
+		}
+		if locked != 0 {
+			op.LockedUntil = time.UnixMilli(locked)
+		}
+		op.Created = time.UnixMilli(created)
+		out = append(out, op)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeErr("read operators", err)
+	}
+	return out, nil
+}
+
+// PutOperator implements hotline.Store.
+func (s *Store) PutOperator(ctx context.Context, op hotline.Operator) error {
+	var locked int64
+	if !op.LockedUntil.IsZero() {
+		locked = op.LockedUntil.UnixMilli()
+	}
+	if op.Created.IsZero() {
+		op.Created = time.Now()
+	}
+	_, err := s.write.ExecContext(ctx, `INSERT INTO operators (name, lang, password, totp, failures, locked_until, created)
+		VALUES (?,?,?,?,?,?,?)
+		ON CONFLICT (name) DO UPDATE SET lang = excluded.lang, password = excluded.password, totp = excluded.totp,
+			failures = excluded.failures, locked_until = excluded.locked_until`,
+		op.Name, op.Lang, op.Password, op.TOTP, op.Failures, locked, op.Created.UnixMilli())
+	if err != nil {
+		return storeErr("save operator", err)
+	}
+	return nil
+}
+
 // OperatorByToken implements hotline.Store.
 func (s *Store) OperatorByToken(ctx context.Context, tokenHash [32]byte) (string, error) {
 	var op string

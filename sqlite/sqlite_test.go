@@ -141,3 +141,36 @@ func TestStore_LinkTestsExpire(t *testing.T) {
 		t.Fatalf("all tests: %+v, %v", all, err)
 	}
 }
+
+func TestStore_OperatorAccounts(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "store.db")
+	s := open(t, path)
+	if _, err := s.Operator(ctx, "duty"); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("unknown operator: %v", err)
+	}
+	locked := time.UnixMilli(time.Now().Add(time.Minute).UnixMilli())
+	if err := s.PutOperator(ctx, hotline.Operator{Name: "duty", Lang: "zh-Hans", Password: "$argon2id$x", Failures: 3, LockedUntil: locked}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutOperator(ctx, hotline.Operator{Name: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := s.Operator(ctx, "duty")
+	// Replacing keeps the creation time and changes the rest.
+	first.Lang, first.Failures = "en", 0
+	if err := s.PutOperator(ctx, hotline.Operator{Name: "duty", Lang: "en", Password: first.Password, LockedUntil: locked}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, path)
+	defer s.Close()
+	op, err := s.Operator(ctx, "duty")
+	if err != nil || op.Lang != "en" || op.Password != "$argon2id$x" || op.Failures != 0 || !op.LockedUntil.Equal(locked) || !op.Created.Equal(first.Created) {
+		t.Fatalf("operator after reopen: %+v, %v (first %+v)", op, err, first)
+	}
+	ops, err := s.Operators(ctx)
+	if err != nil || len(ops) != 2 || ops[0].Name != "admin" || ops[1].Name != "duty" {
+		t.Fatalf("operators: %+v, %v", ops, err)
+	}
+}
