@@ -29,6 +29,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Field names the input field at fault, when there is one, so that a
+	// form can show the error next to it.
+	Field string
 }
 
 // Error implements error.
@@ -50,6 +53,15 @@ func ErrorCode(err error) string {
 		return e.Code
 	}
 	return EINTERNAL
+}
+
+// ErrorField returns the field of the first *Error in err's chain, if any.
+func ErrorField(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }
 
 // ErrorMessage returns the message of the first *Error in err's chain, or a

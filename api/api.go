@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +83,12 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 	s.handle("GET /api/v1/links/history", s.linkHistory)
 	s.handle("GET /api/v1/evidence", s.evidence)
 	s.handle("GET /api/v1/events", s.events)
+	s.handle("GET /api/v1/me", s.me)
+	s.handle("PUT /api/v1/me", s.setMe)
+	s.handle("GET /api/v1/catalogs", s.catalogs)
+	s.handle("GET /api/v1/catalogs/{catalog}", s.catalog)
+	s.handle("GET /api/v1/channels/{channel}/phrases", s.phrases)
+	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/translations", s.translate)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, hotline.Errorf(hotline.ENOTFOUND, "no API endpoint %s %s; see /api/v1/openapi.yaml", r.Method, r.URL.Path))
 	})
@@ -150,6 +157,7 @@ type ErrorBody struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		Field   string `json:"field,omitempty"` // the input field at fault, if one is
 	} `json:"error"`
 }
 
@@ -162,7 +170,7 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	var body ErrorBody
-	body.Error.Code, body.Error.Message = code, hotline.ErrorMessage(err)
+	body.Error.Code, body.Error.Message, body.Error.Field = code, hotline.ErrorMessage(err), hotline.ErrorField(err)
 	if code == hotline.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hotline"`)
 	}
@@ -225,12 +233,17 @@ type ChannelView struct {
 	Members  []MemberView         `json:"members"`
 	Created  time.Time            `json:"created"`
 	Policy   PolicyView           `json:"policy"`
+	Catalog  string               `json:"catalog,omitempty"` // agreed phrase catalog hash; absent: free text only
+	Lang     string               `json:"lang"`              // default language
 }
 
 func channelView(c *hotline.Channel) ChannelView {
 	v := ChannelView{ID: c.ID.String(), Name: c.Definition.Name, Level: c.Definition.Level,
 		Proposer: c.Definition.Proposer, State: c.State, Created: time.UnixMilli(c.Definition.Created).UTC(),
-		Policy: policyView(c)}
+		Policy: policyView(c), Lang: node.ChannelLang(c)}
+	if h := c.Definition.Catalog; h != nil {
+		v.Catalog = hex.EncodeToString(h[:])
+	}
 	for _, m := range c.Definition.Members {
 		acc := false
 		for _, a := range c.Accepted {
@@ -263,6 +276,11 @@ type ProposeRequest struct {
 	Level   string         `json:"level"`
 	Members []string       `json:"members"`          // the other parties
 	Policy  *PolicyRequest `json:"policy,omitempty"` // absent: the level's defaults, no escalation target
+	// Catalog is the phrase catalog's hash (or a unique prefix); absent
+	// means the node's default catalog, "none" no phrases.
+	Catalog string `json:"catalog,omitempty"`
+	// Lang is the channel's default language; absent means English.
+	Lang string `json:"lang,omitempty"`
 }
 
 func (s *Server) propose(w http.ResponseWriter, r *http.Request, op string) error {
@@ -274,7 +292,7 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request, op string) erro
 	if err != nil {
 		return err
 	}
-	c, err := s.n.Propose(r.Context(), op, req.Name, req.Level, req.Members, policy)
+	c, err := s.n.Propose(r.Context(), op, req.Name, req.Level, req.Members, node.ChannelOptions{Policy: policy, Catalog: req.Catalog, Lang: req.Lang})
 	if err != nil {
 		return err
 	}
@@ -289,8 +307,14 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, op string) error
 	return writeJSON(w, http.StatusOK, channelView(c))
 }
 
-func (s *Server) entries(w http.ResponseWriter, r *http.Request, _ string) error {
-	c, views, err := s.n.Log(r.Context(), r.PathValue("channel"))
+// entries answers with the channel's log, phrases rendered in the lang
+// query parameter, else the operator's language, else the channel's.
+func (s *Server) entries(w http.ResponseWriter, r *http.Request, op string) error {
+	lang, err := s.readerLang(r, op)
+	if err != nil {
+		return err
+	}
+	c, views, err := s.n.Log(r.Context(), r.PathValue("channel"), lang)
 	if err != nil {
 		return err
 	}
@@ -327,8 +351,17 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, _ string) error 
 
 // SendRequest is the body of POST /api/v1/channels/{channel}/messages.
 type SendRequest struct {
-	Text string `json:"text"`
+	// Text is free text; leave it out when sending a phrase.
+	Text string `json:"text,omitempty"`
+	// Lang is the language of Text (its authoritative language), or the
+	// one a phrase's text is written in; absent means the operator's
+	// language, else the channel's.
 	Lang string `json:"lang,omitempty"`
+	// Phrase is a standard phrase of the channel's catalog.
+	Phrase *PhraseRequest `json:"phrase,omitempty"`
+	// Unofficial are the author's own translations of Text, shown marked
+	// as unofficial.
+	Unofficial []Rendering `json:"unofficial,omitempty"`
 	// AckWithin is a Go duration ("10m", "90s"); "0" asks for no
 	// acknowledgement; absent means the channel level's default.
 	AckWithin *string `json:"ack_within,omitempty"`
@@ -354,6 +387,12 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, op string) error {
 		return err
 	}
 	in := node.MessageInput{Text: req.Text, Lang: req.Lang}
+	if req.Phrase != nil {
+		in.Phrase = &node.PhraseInput{Code: req.Phrase.Code, Fields: req.Phrase.Fields}
+	}
+	for _, u := range req.Unofficial {
+		in.Unofficial = append(in.Unofficial, entry.Rendering{Lang: u.Lang, Text: u.Text})
+	}
 	if req.AckWithin != nil {
 		d, err := time.ParseDuration(*req.AckWithin)
 		if err != nil {

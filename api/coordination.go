@@ -23,6 +23,9 @@ type PolicyRequest struct {
 	// EscalateTo names the higher-level channel, with the same members,
 	// that unanswered entries escalate into.
 	EscalateTo string `json:"escalate_to,omitempty"`
+	// NoticeLead is how long before the event a notice (a launch notice)
+	// must be sent; absent means 24h.
+	NoticeLead *string `json:"notice_lead,omitempty"`
 }
 
 // PolicyView is a channel's agreed policy in API responses.
@@ -31,11 +34,13 @@ type PolicyView struct {
 	AckWithinSeconds  float64 `json:"ack_within_seconds"`
 	CallWithinSeconds float64 `json:"call_within_seconds"`
 	EscalateTo        string  `json:"escalate_to,omitempty"` // channel id
+	NoticeLeadSeconds float64 `json:"notice_lead_seconds"`
 }
 
 func policyView(c *hotline.Channel) PolicyView {
 	p := c.Definition.Policy
-	v := PolicyView{Agreed: p != nil, AckWithinSeconds: node.DefaultAckWithin(c).Seconds(), CallWithinSeconds: p.CallReplyWithin().Seconds()}
+	v := PolicyView{Agreed: p != nil, AckWithinSeconds: node.DefaultAckWithin(c).Seconds(), CallWithinSeconds: p.CallReplyWithin().Seconds(),
+		NoticeLeadSeconds: p.NoticeLeadTime().Seconds()}
 	if p != nil && p.EscalateTo != nil {
 		v.EscalateTo = p.EscalateTo.String()
 	}
@@ -69,6 +74,11 @@ func (s *Server) policy(level string, req *PolicyRequest) (*entry.Policy, error)
 	}
 	if req.CallWithin != nil {
 		if p.CallWithin, err = parseDuration("call_within", req.CallWithin); err != nil {
+			return nil, err
+		}
+	}
+	if req.NoticeLead != nil {
+		if p.NoticeLead, err = parseDuration("notice_lead", req.NoticeLead); err != nil {
 			return nil, err
 		}
 	}

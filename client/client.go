@@ -91,7 +91,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) (*h
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var eb api.ErrorBody
 	if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
-		return nil, &hotline.Error{Code: eb.Error.Code, Message: eb.Error.Message}
+		return nil, &hotline.Error{Code: eb.Error.Code, Message: eb.Error.Message, Field: eb.Error.Field}
 	}
 	return nil, hotline.Errorf(hotline.EINTERNAL, "%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
 }
@@ -165,10 +165,20 @@ func (c *Client) Mark(ctx context.Context, ch, entryID, kind, reply string) (*ap
 	return &out, c.do(ctx, http.MethodPost, chPath(ch)+"/entries/"+url.PathEscape(entryID)+"/"+kind, in, &out)
 }
 
-// Log returns a channel's log.
+// Log returns a channel's log, phrases in the operator's language.
 func (c *Client) Log(ctx context.Context, ch string) ([]node.EntryView, error) {
+	return c.LogIn(ctx, ch, "")
+}
+
+// LogIn returns a channel's log with phrases rendered in lang ("" for the
+// operator's language, else the channel's).
+func (c *Client) LogIn(ctx context.Context, ch, lang string) ([]node.EntryView, error) {
 	var out struct{ Entries []node.EntryView }
-	return out.Entries, c.do(ctx, http.MethodGet, chPath(ch)+"/entries", nil, &out)
+	path := chPath(ch) + "/entries"
+	if lang != "" {
+		path += "?" + url.Values{"lang": {lang}}.Encode()
+	}
+	return out.Entries, c.do(ctx, http.MethodGet, path, nil, &out)
 }
 
 // LinkHistory returns the newest link tests, newest first; peer "" means

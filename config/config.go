@@ -36,7 +36,11 @@ const FileName = "hotline.toml"
 type Config struct {
 	// Party is this node's party name; it must match the signing key.
 	Party string `toml:"party"`
-	API   struct {
+	// Catalogs are phrase catalog files (JSON) the node holds besides the
+	// default catalog built into the binary; relative paths are from the
+	// node's directory.
+	Catalogs []string `toml:"catalogs"`
+	API      struct {
 		// Listen is the operator API's address. Keep it on a network only
 		// operators reach; put TLS in front of it for remote operators.
 		Listen string `toml:"listen"`

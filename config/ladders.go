@@ -9,7 +9,27 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/escalation"
+	"github.com/hotline-project/hotline/phrase"
 )
+
+// Catalogs loads the phrase catalogs the configuration names, with the
+// default catalog first.
+func (d *Dir) Catalogs() (*phrase.Set, error) {
+	var extra []*phrase.Catalog
+	for _, path := range d.Config.Catalogs {
+		f, err := os.Open(d.rel(path))
+		if err != nil {
+			return nil, fmt.Errorf("catalogs: %w", err)
+		}
+		c, err := phrase.Load(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("catalogs: %s: %w", path, err)
+		}
+		extra = append(extra, c)
+	}
+	return phrase.NewSet(extra...), nil
+}
 
 // Mailer returns the SMTP client the configuration describes, or nil when
 // [smtp] addr is empty.

@@ -21,6 +21,7 @@ import (
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/node"
 	"github.com/hotline-project/hotline/server"
 )
 
@@ -275,7 +276,7 @@ func (n *Network) setupChannels(ctx context.Context) error {
 		if len(w.members) == 1 && w.level != hotline.Track2 {
 			policy = &entry.Policy{AckWithin: w.level.DefaultAckWithin().Milliseconds(), EscalateTo: above}
 		}
-		ch, err := a.Server.Node.Propose(ctx, Operator, w.name, string(w.level), others, policy)
+		ch, err := a.Server.Node.Propose(ctx, Operator, w.name, string(w.level), others, node.ChannelOptions{Policy: policy})
 		if err != nil {
 			return fmt.Errorf("dev: propose %s: %w", w.name, err)
 		}

@@ -106,6 +106,11 @@ func (a *attacker) alphaHead() (uint64, entry.ID) {
 
 // message signs a message entry; adjust changes the header before signing.
 func (a *attacker) message(key ed25519.PrivateKey, text string, adjust func(*entry.Header)) *entry.Entry {
+	return a.signed(key, &entry.Message{Text: text, Lang: "en"}, adjust)
+}
+
+// signed signs a message entry with body as alpha's next entry.
+func (a *attacker) signed(key ed25519.PrivateKey, msg *entry.Message, adjust func(*entry.Header)) *entry.Entry {
 	seq, prev := a.alphaHead()
 	h := entry.Header{
 		Channel: a.channel, Author: "alpha", Seq: seq + 1, Prev: prev,
@@ -114,7 +119,7 @@ func (a *attacker) message(key ed25519.PrivateKey, text string, adjust func(*ent
 	if adjust != nil {
 		adjust(&h)
 	}
-	body, err := entry.EncodeBody(&entry.Message{Text: text, Lang: "en"})
+	body, err := entry.EncodeBody(msg)
 	if err != nil {
 		a.t.Fatal(err)
 	}

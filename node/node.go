@@ -28,6 +28,7 @@ import (
 	"github.com/hotline-project/hotline/escalation"
 	"github.com/hotline-project/hotline/identity"
 	"github.com/hotline-project/hotline/peer"
+	"github.com/hotline-project/hotline/phrase"
 )
 
 // Config configures a node.
@@ -75,6 +76,9 @@ type Config struct {
 	Poster *escalation.Poster
 	// Mailer sends e-mail steps; nil means no SMTP server is configured.
 	Mailer *escalation.Mailer
+	// Catalogs are the phrase catalogs the node holds; nil means the
+	// default catalog only.
+	Catalogs *phrase.Set
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -108,6 +112,8 @@ type Node struct {
 	poster  *escalation.Poster
 	mailer  *escalation.Mailer
 	dlWake  chan struct{}
+
+	catalogs *phrase.Set
 
 	mu       sync.RWMutex // guards heads and channels, written only by the writer
 	heads    map[hotline.Feed]hotline.Head
@@ -157,6 +163,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		poster:   cfg.Poster,
 		mailer:   cfg.Mailer,
 		dlWake:   make(chan struct{}, 1),
+		catalogs: cfg.Catalogs,
+	}
+	if n.catalogs == nil {
+		n.catalogs = phrase.NewSet()
 	}
 	if n.poster == nil {
 		n.poster = &escalation.Poster{}

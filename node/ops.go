@@ -66,11 +66,23 @@ func (n *Node) ResolveChannel(ref string) (*hotline.Channel, error) {
 	return nil, hotline.Errorf(hotline.ENOTFOUND, "no channel %q on this node (see hotline channel list)", ref)
 }
 
-// Propose writes a proposal for a new channel among this party and others,
-// with an acknowledgement and escalation policy (nil: the level's
-// defaults, no escalation target). The channel becomes active once every
-// other member accepts.
-func (n *Node) Propose(ctx context.Context, operator, name, level string, others []string, policy *entry.Policy) (*hotline.Channel, error) {
+// ChannelOptions are a proposed channel's settings beyond its name, level
+// and members; every member agrees to them by accepting.
+type ChannelOptions struct {
+	// Policy is the acknowledgement, escalation and notice policy; nil
+	// means the level's defaults and no escalation target.
+	Policy *entry.Policy
+	// Catalog names the phrase catalog by its hash or a unique prefix of
+	// at least 8 hex digits; "" means the default catalog, "none" none.
+	Catalog string
+	// Lang is the channel's default language; "" means English.
+	Lang string
+}
+
+// Propose writes a proposal for a new channel among this party and others.
+// The channel becomes active once every other member accepts.
+func (n *Node) Propose(ctx context.Context, operator, name, level string, others []string, opt ChannelOptions) (*hotline.Channel, error) {
+	policy := opt.Policy
 	if err := entry.CheckName("channel", name); err != nil {
 		return nil, hotline.Errorf(hotline.EINVALID, "%v", trimPrefix(err))
 	}
@@ -95,7 +107,23 @@ func (n *Node) Propose(ctx context.Context, operator, name, level string, others
 		return nil, hotline.Errorf(hotline.EINVALID, "a channel has at most %d members", entry.MaxMembers)
 	}
 	slices.SortFunc(members, func(a, b entry.Member) int { return strings.Compare(a.Party, b.Party) })
-	def := &entry.Definition{Name: name, Level: level, Proposer: n.self, Members: members, Created: n.now().UnixMilli(), Policy: policy}
+	def := &entry.Definition{Name: name, Level: level, Proposer: n.self, Members: members, Created: n.now().UnixMilli(), Policy: policy, Lang: opt.Lang}
+	if opt.Catalog != "none" {
+		cat, err := n.findCatalog(opt.Catalog)
+		if err != nil {
+			return nil, err
+		}
+		h := cat.Hash()
+		def.Catalog = &h
+		if def.Lang != "" {
+			if _, ok := cat.Languages[def.Lang]; !ok {
+				return nil, &hotline.Error{Code: hotline.EINVALID, Field: "lang", Message: fmt.Sprintf("the catalog has no language %q; it has %s", def.Lang, strings.Join(cat.Langs(), ", "))}
+			}
+		}
+	}
+	if err := entry.CheckLang(def.Lang, false); err != nil {
+		return nil, &hotline.Error{Code: hotline.EINVALID, Field: "lang", Message: trimPrefix(err)}
+	}
 	if policy != nil {
 		if err := policy.Check(); err != nil {
 			return nil, hotline.Errorf(hotline.EINVALID, "%s", trimPrefix(err))
@@ -130,6 +158,11 @@ func (n *Node) Accept(ctx context.Context, operator, ref string) (*hotline.Chann
 			if ch.State != hotline.ChannelInvited {
 				return hotline.Errorf(hotline.ECONFLICT, "channel %s is %s: only a channel this party was invited to can be accepted", ch.Definition.Name, ch.State)
 			}
+			if ch.Definition.Catalog != nil {
+				if _, err := n.Catalog(ch); err != nil {
+					return hotline.Errorf(hotline.ECONFLICT, "%s; accept the channel once it does", hotline.ErrorMessage(err))
+				}
+			}
 			proposer := hotline.Feed{Channel: ch.ID, Party: ch.Definition.Proposer}
 			id, ok, err := b.idAt(ctx, proposer, 1)
 			if err != nil || !ok {
@@ -146,10 +179,16 @@ func (n *Node) Accept(ctx context.Context, operator, ref string) (*hotline.Chann
 	return c, nil
 }
 
-// MessageInput is what an operator sends.
+// MessageInput is what an operator sends: free text, or a phrase.
 type MessageInput struct {
 	Text string
+	// Lang is the language of Text, or the one a phrase is written in;
+	// "" means the operator's language, else the channel's.
 	Lang string
+	// Phrase, when set, is sent instead of Text.
+	Phrase *PhraseInput
+	// Unofficial are the author's own translations of Text.
+	Unofficial []entry.Rendering
 	// AckWithin is the acknowledgement deadline; nil means the channel's
 	// agreed default (its policy, else its level's), zero means no
 	// acknowledgement is requested.
@@ -162,7 +201,35 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 	if err != nil {
 		return nil, err
 	}
+	if in.Lang == "" {
+		if in.Lang, err = n.OperatorLang(ctx, operator); err != nil {
+			return nil, err
+		}
+	}
+	var msg *entry.Message
 	ack := DefaultAckWithin(ch)
+	if in.Phrase != nil {
+		if in.Text != "" || len(in.Unofficial) > 0 {
+			return nil, hotline.Errorf(hotline.EINVALID, "a message is a phrase or free text, not both: the phrase's text comes from the catalog")
+		}
+		m, tpl, err := n.composePhrase(ch, in.Phrase, in.Lang)
+		if err != nil {
+			return nil, err
+		}
+		msg = m
+		if !tpl.Ack {
+			ack = 0
+		}
+	} else {
+		if in.Lang == "" {
+			in.Lang = ChannelLang(ch)
+		}
+		if err := entry.CheckLang(in.Lang, true); err != nil {
+			return nil, &hotline.Error{Code: hotline.EINVALID, Message: trimPrefix(err), Field: "lang"}
+		}
+		slices.SortFunc(in.Unofficial, func(a, b entry.Rendering) int { return strings.Compare(a.Lang, b.Lang) })
+		msg = &entry.Message{Text: in.Text, Lang: in.Lang, Unofficial: in.Unofficial}
+	}
 	if in.AckWithin != nil {
 		ack = *in.AckWithin
 	}
@@ -172,13 +239,19 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 	if ack%time.Millisecond != 0 {
 		ack = ack.Truncate(time.Millisecond)
 	}
-	msg := &entry.Message{Text: in.Text, Lang: in.Lang, AckWithin: ack.Milliseconds()}
+	msg.AckWithin = ack.Milliseconds()
 	if err := msg.Check(); err != nil {
 		return nil, hotline.Errorf(hotline.EINVALID, "%s", trimPrefix(err))
 	}
 	r := n.submit(ctx, &writeReq{local: &localWrite{
 		channel: ch.ID, kind: entry.KindMessage, operator: operator, body: msg,
-		check: activeOnly,
+		check: func(b *batch, ch *hotline.Channel) error {
+			if err := activeOnly(b, ch); err != nil {
+				return err
+			}
+			// The notice lead time counts from the entry's own time.
+			return asOperatorError(n.checkMessage(ch, b.now, msg))
+		},
 	}})
 	return r.entry, r.err
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/phrase"
 )
 
 // MarkView is one read or acknowledgement of a message.
@@ -73,11 +75,54 @@ type EntryView struct {
 	Holds  []RefView `json:"holds,omitempty"`
 	Target *RefView  `json:"target,omitempty"`
 
+	// Phrase messages: the phrase, with Text rendered in the reader's
+	// language from the same signed values.
+	Phrase *PhraseView `json:"phrase,omitempty"`
+	// Messages: the translations beside the original, the author's
+	// unofficial ones first, then later ones in the order written.
+	Translations []TranslationView `json:"translations,omitempty"`
+	// Translation entries: the message translated.
+	Of *RefView `json:"of,omitempty"`
+
 	// Call, escalation and directory entries.
 	Call         *CallEntryView      `json:"call,omitempty"`
 	Escalation   *EscalationView     `json:"escalation,omitempty"`
 	Counterparts []entry.Counterpart `json:"counterparts,omitempty"`
 }
+
+// PhraseView is a standard phrase as the reader sees it.
+type PhraseView struct {
+	Catalog string            `json:"catalog"` // hash, hex
+	Code    string            `json:"code"`
+	Title   string            `json:"title"`
+	Fields  []PhraseFieldView `json:"fields"`
+	// Original is the text as signed, in the author's language.
+	Original     string `json:"original"`
+	OriginalLang string `json:"original_lang"`
+}
+
+// PhraseFieldView is one field value of a phrase.
+type PhraseFieldView struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	Value string `json:"value"` // canonical, as signed
+}
+
+// TranslationView is a translation of a message. Stage "author" is the
+// author's own unofficial translation, carried in the message itself.
+type TranslationView struct {
+	Lang       string    `json:"lang"`
+	Text       string    `json:"text"`
+	Stage      string    `json:"stage"`
+	Translator string    `json:"translator,omitempty"`
+	Party      string    `json:"party"`
+	Operator   string    `json:"operator,omitempty"`
+	Time       time.Time `json:"time"`
+	ID         string    `json:"id,omitempty"` // the translation entry
+}
+
+// StageAuthor marks the author's own unofficial translation.
+const StageAuthor = "author"
 
 // CallEntryView is the content of a call entry.
 type CallEntryView struct {
@@ -100,14 +145,16 @@ type EscalationView struct {
 	Deadline time.Time `json:"deadline"`
 }
 
-// Log returns a channel's entries in channel order with their state.
+// Log returns a channel's entries in channel order with their state;
+// phrases are rendered in lang, or the channel's language if lang is ""
+// or not in the catalog.
 //
 // Channel order is a deterministic causal order: an entry comes after its
 // predecessor in its feed and after every entry it references, ties broken
 // by causal depth, then party name. Two nodes holding the same entries show
 // them in the same order, whatever order they arrived in; no timestamp is
 // used.
-func (n *Node) Log(ctx context.Context, ref string) (*hotline.Channel, []EntryView, error) {
+func (n *Node) Log(ctx context.Context, ref, lang string) (*hotline.Channel, []EntryView, error) {
 	ch, err := n.ResolveChannel(ref)
 	if err != nil {
 		return nil, nil, err
@@ -123,9 +170,30 @@ func (n *Node) Log(ctx context.Context, ref string) (*hotline.Channel, []EntryVi
 		marks[m.Target.ID] = append(marks[m.Target.ID], m)
 	}
 	now := n.now()
+	rd := &reader{lang: lang, translations: make(map[entry.ID][]TranslationView)}
+	if ch.Definition.Catalog != nil {
+		rd.catalog, _ = n.catalogs.Get(*ch.Definition.Catalog)
+	}
+	if rd.catalog == nil || rd.catalog.Languages[lang] == nil {
+		rd.lang = ChannelLang(ch)
+	}
+	// Translations are written after what they translate; gather them
+	// first so each message shows its own.
+	for _, st := range ordered {
+		if st.Kind != entry.KindTranslation || st.Body == nil {
+			continue
+		}
+		body, err := entry.DecodeBody(st.Entry)
+		if err != nil {
+			return nil, nil, fmt.Errorf("stored entry %s: %w", st.ID(), err)
+		}
+		t := body.(*entry.Translation)
+		rd.translations[t.Of.ID] = append(rd.translations[t.Of.ID], TranslationView{Lang: t.Lang, Text: t.Text, Stage: t.Stage,
+			Translator: t.Translator, Party: st.Author, Operator: st.Operator, Time: st.AuthorTime(), ID: st.ID().String()})
+	}
 	views := make([]EntryView, 0, len(ordered))
 	for _, st := range ordered {
-		v, err := n.view(ch, st, receipts, marks, now)
+		v, err := n.view(ch, st, receipts, marks, now, rd)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -218,7 +286,15 @@ const MaxClockSkew = 5 * time.Minute
 
 func refView(r entry.Ref) RefView { return RefView{Party: r.Party, Seq: r.Seq, ID: r.ID.String()} }
 
-func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptIndex, marks map[entry.ID][]hotline.MarkRow, now time.Time) (EntryView, error) {
+// reader is who a log is shown to: the language phrases are rendered in,
+// with the channel's catalog, and the translations of each message.
+type reader struct {
+	lang         string
+	catalog      *phrase.Catalog
+	translations map[entry.ID][]TranslationView
+}
+
+func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptIndex, marks map[entry.ID][]hotline.MarkRow, now time.Time, rd *reader) (EntryView, error) {
 	v := EntryView{ID: st.ID().String(), Channel: ch.ID.String(), Author: st.Author, Operator: st.Operator,
 		Seq: st.Seq, Kind: st.Kind, Time: st.AuthorTime(), Received: st.Received,
 		FutureDated: st.AuthorTime().Sub(st.Received) > MaxClockSkew}
@@ -236,7 +312,18 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 	switch b := body.(type) {
 	case *entry.Message:
 		v.Text, v.Lang = b.Text, b.Lang
+		if b.Phrase != nil {
+			rd.phrase(&v, b)
+		}
+		for _, u := range b.Unofficial {
+			v.Translations = append(v.Translations, TranslationView{Lang: u.Lang, Text: u.Text, Stage: StageAuthor, Party: st.Author, Operator: st.Operator, Time: st.AuthorTime()})
+		}
+		v.Translations = append(v.Translations, rd.translations[st.ID()]...)
 		n.messageState(ch, st, b, &v, receipts, marks[st.ID()], now)
+	case *entry.Translation:
+		of := refView(b.Of)
+		v.Of, v.Lang = &of, b.Lang
+		v.Text = fmt.Sprintf("%s translation (%s) by %s of %s/%d: %s", b.Stage, b.Lang, b.Translator, b.Of.Party, b.Of.Seq, b.Text)
 	case *entry.Receipt:
 		var parts []string
 		for _, h := range b.Holds {
@@ -277,6 +364,34 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 		}
 	}
 	return v, nil
+}
+
+// phrase renders a phrase message for the reader. Without the catalog
+// (it cannot happen for a channel this node accepted) the author's text
+// stands.
+func (rd *reader) phrase(v *EntryView, m *entry.Message) {
+	p := m.Phrase
+	pv := &PhraseView{Catalog: hex.EncodeToString(p.Catalog[:]), Code: p.Code, Original: m.Text, OriginalLang: m.Lang}
+	v.Phrase = pv
+	for _, f := range p.Fields {
+		pv.Fields = append(pv.Fields, PhraseFieldView{Name: f.Name, Label: f.Name, Value: f.Value})
+	}
+	if rd.catalog == nil || rd.catalog.Hash() != p.Catalog {
+		return
+	}
+	tpl, ok := rd.catalog.Template(p.Code)
+	if !ok {
+		return
+	}
+	pv.Title = phrase.Label(tpl.Title, rd.lang)
+	for i := range pv.Fields {
+		if f, ok := tpl.Field(pv.Fields[i].Name); ok {
+			pv.Fields[i].Label = phrase.Label(f.Label, rd.lang)
+		}
+	}
+	if text, err := rd.catalog.Render(p, rd.lang); err == nil {
+		v.Text, v.Lang = text, rd.lang
+	}
 }
 
 // messageState fills in delivery, read, ack and deadline state. The

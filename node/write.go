@@ -527,6 +527,12 @@ func (b *batch) checkKind(ctx context.Context, ch *hotline.Channel, e *entry.Ent
 		if ch.State != hotline.ChannelActive {
 			return reject("invalid", "message in channel %s, which is not active", ch.Definition.Name)
 		}
+		return b.n.checkMessage(ch, e.AuthorTime(), v)
+	case *entry.Translation:
+		if ch.State != hotline.ChannelActive {
+			return reject("invalid", "translation in channel %s, which is not active", ch.Definition.Name)
+		}
+		return b.checkTranslation(ctx, ch, v)
 	case *entry.Receipt:
 		for _, r := range v.Holds {
 			if r.Party == e.Author || !ch.IsMember(r.Party) {

@@ -91,6 +91,10 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	if err != nil {
 		return nil, err
 	}
+	catalogs, err := d.Catalogs()
+	if err != nil {
+		return nil, err
+	}
 	if s.Store, err = sqlite.Open(ctx, d.StorePath()); err != nil {
 		return nil, err
 	}
@@ -105,7 +109,7 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 		}
 	}
 	s.Node, err = node.New(ctx, node.Config{
-		Ladders: ladders, Mailer: mailer,
+		Ladders: ladders, Mailer: mailer, Catalogs: catalogs,
 		Key: d.Key, TLSKey: d.TLS, Store: s.Store, Peers: peers, Logger: s.Log,
 		SyncInterval: d.Config.Sync.Interval.Duration, RetryMax: d.Config.Sync.RetryMax.Duration,
 		PeerTimeout: d.Config.Sync.Timeout.Duration, FailbackAfter: d.Config.Sync.FailbackAfter.Duration,
