@@ -231,6 +231,11 @@ func FuzzDecodeBody(f *testing.F) {
 		&Call{Action: CallCosign, Re: re, Draft: re, Text: "t", Sigs: []PartySig{{Party: "alpha", Sig: make([]byte, 64)}, {Party: "bravo", Sig: make([]byte, 64)}}},
 		&Escalation{Source: ChannelID{1}, Entry: *re, Deadline: 5, Text: "late"},
 		&Directory{Counterparts: []Counterpart{{Level: "strategic", Role: "minister", Name: "N", Languages: []string{"zh"}, Alternates: []string{"D"}}}},
+		&Message{Text: "t", Lang: "en", Phrase: &Phrase{Catalog: [32]byte{1}, Code: "ENC-INTENT", Fields: []FieldValue{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}}}},
+		&Message{Text: "t", Lang: "en", Unofficial: []Rendering{{Lang: "zh-Hans", Text: "u"}}},
+		&Translation{Of: *re, Lang: "zh-Hans", Stage: StageOfficial, Translator: "T", Text: "x"},
+		&Config{Action: ActionPropose, Definition: &Definition{Name: "c", Level: "theatre", Proposer: "alpha", Catalog: &[32]byte{2}, Lang: "zh-Hans",
+			Members: []Member{{Party: "alpha", Key: "k"}, {Party: "bravo", Key: "k"}}, Policy: &Policy{NoticeLead: 1000}}},
 	} {
 		b, err := EncodeBody(v)
 		if err != nil {
@@ -238,7 +243,7 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 		f.Add(uint8(0), b)
 	}
-	kinds := []Kind{KindMessage, KindReceipt, KindRead, KindAck, KindConfig, KindCall, KindEscalation, KindDirectory}
+	kinds := []Kind{KindMessage, KindReceipt, KindRead, KindAck, KindConfig, KindCall, KindEscalation, KindDirectory, KindTranslation}
 	f.Fuzz(func(t *testing.T, k uint8, body []byte) {
 		kind := kinds[int(k)%len(kinds)]
 		e, err := Sign(Header{Channel: ChannelID{7}, Author: "alpha", Seq: 2, Prev: ID{9}, Time: 1, Kind: kind}, body, priv)
@@ -253,4 +258,51 @@ func FuzzDecodeBody(f *testing.F) {
 			t.Fatalf("%s body accepted but fails its check", kind)
 		}
 	})
+}
+
+func TestMessage_PhrasesAndTranslationsAreChecked(t *testing.T) {
+	ok := func() *Message {
+		return &Message{Text: "t", Lang: "en", Phrase: &Phrase{Code: "X", Fields: []FieldValue{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}}},
+			Unofficial: nil}
+	}
+	if err := ok().Check(); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]func(m *Message){
+		"unsorted fields":       func(m *Message) { m.Phrase.Fields[0].Name = "c" },
+		"repeated field":        func(m *Message) { m.Phrase.Fields[1].Name = "a" },
+		"empty value":           func(m *Message) { m.Phrase.Fields[0].Value = "" },
+		"no code":               func(m *Message) { m.Phrase.Code = "" },
+		"phrase without lang":   func(m *Message) { m.Lang = "" },
+		"translation same lang": func(m *Message) { m.Phrase = nil; m.Unofficial = []Rendering{{Lang: "en", Text: "x"}} },
+		"translations unsorted": func(m *Message) {
+			m.Phrase = nil
+			m.Unofficial = []Rendering{{Lang: "zh", Text: "x"}, {Lang: "ru", Text: "y"}}
+		},
+		"translation bad tag":    func(m *Message) { m.Phrase = nil; m.Unofficial = []Rendering{{Lang: "zh Hans", Text: "x"}} },
+		"translation empty text": func(m *Message) { m.Phrase = nil; m.Unofficial = []Rendering{{Lang: "zh", Text: ""}} },
+	} {
+		m := ok()
+		f(m)
+		if err := m.Check(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	tr := Translation{Of: Ref{Party: "alpha", Seq: 1}, Lang: "zh-Hans", Stage: StageRough, Translator: "T", Text: "x"}
+	if err := tr.Check(); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]func(t *Translation){
+		"stage":      func(t *Translation) { t.Stage = "final" },
+		"lang":       func(t *Translation) { t.Lang = "" },
+		"translator": func(t *Translation) { t.Translator = "" },
+		"text":       func(t *Translation) { t.Text = "" },
+		"party":      func(t *Translation) { t.Of.Party = "" },
+	} {
+		c := tr
+		f(&c)
+		if err := c.Check(); err == nil {
+			t.Errorf("translation with bad %s: accepted", name)
+		}
+	}
 }

@@ -57,7 +57,7 @@ func (a *apiArgs) parse(args []string, lo, hi int) (*client.Client, []string, er
 func init() {
 	register(&command{
 		name: "channel propose", summary: "Propose a channel to other parties; it is active once all accept",
-		usage: "NAME --level LEVEL --with PARTY[,PARTY...] [--ack-within D] [--call-within D] [--escalate-to CHANNEL]",
+		usage: "NAME --level LEVEL --with PARTY[,PARTY...] [--ack-within D] [--call-within D] [--escalate-to CHANNEL] [--notice-lead D] [--catalog ID|none] [--lang TAG]",
 		example: "  hotline channel propose alpha-bravo-policy --level policy --with bravo\n" +
 			"  hotline channel propose alpha-bravo-theatre --level theatre --with bravo --ack-within 15m --escalate-to alpha-bravo-policy",
 		run: func(ctx context.Context, env *Env, args []string) error {
@@ -68,6 +68,9 @@ func init() {
 			ack := fs.String("ack-within", "", "agreed default acknowledgement deadline (0: none by default; default: the level's)")
 			call := fs.String("call-within", "", "agreed time to answer a call request (default 48h)")
 			escalateTo := fs.String("escalate-to", "", "higher-level channel with the same members that unanswered entries escalate into")
+			notice := fs.String("notice-lead", "", "agreed lead time of launch notices (default 24h)")
+			catalog := fs.String("catalog", "", "phrase catalog id (or 8+ hex digits of it); default: the node's default catalog; none: free text only")
+			lang := fs.String("lang", "", "the channel's default language for phrases (default en)")
 			c, pos, err := cl.parse(args, 1, 1)
 			if err != nil {
 				return err
@@ -75,9 +78,12 @@ func init() {
 			if *level == "" || *with == "" {
 				return usagef("give --level and --with")
 			}
-			req := api.ProposeRequest{Name: pos[0], Level: *level, Members: strings.Split(*with, ",")}
-			if *ack != "" || *call != "" || *escalateTo != "" {
+			req := api.ProposeRequest{Name: pos[0], Level: *level, Members: strings.Split(*with, ","), Catalog: *catalog, Lang: *lang}
+			if *ack != "" || *call != "" || *escalateTo != "" || *notice != "" {
 				req.Policy = &api.PolicyRequest{EscalateTo: *escalateTo}
+				if *notice != "" {
+					req.Policy.NoticeLead = notice
+				}
 				if *ack != "" {
 					req.Policy.AckWithin = ack
 				}
@@ -147,19 +153,56 @@ func init() {
 		},
 	})
 	register(&command{
-		name: "send", summary: "Send a message; prints the new entry's id once it is durable",
-		usage:   "CHANNEL TEXT [--ack-within DURATION] [--lang TAG]",
-		example: `  hotline send alpha-bravo-strategic "Request a call at 0900Z" --ack-within 10m`,
+		name: "send", summary: "Send a message or a standard phrase; prints the new entry's id once it is durable",
+		usage: "CHANNEL TEXT [--lang TAG] [--translation TAG=TEXT] [--ack-within DURATION]\n" +
+			"       hotline send CHANNEL --phrase CODE [--field NAME=VALUE ...] [--lang TAG] [--ack-within DURATION]",
+		example: `  hotline send alpha-bravo-strategic "Request a call at 0900Z" --lang en --ack-within 10m` + "\n" +
+			`  hotline send alpha-bravo-frontline --phrase ENC-INTENT --field intention=alter_course_starboard --field course_speed=045/12`,
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("send", env)
 			cl := apiFlags(fs, env)
-			ack := fs.String("ack-within", "", "acknowledgement deadline (90s, 10m, 24h; 0 for none; default: the channel level's)")
-			lang := fs.String("lang", "en", "language tag of the text (BCP 47)")
-			c, pos, err := cl.parse(args, 2, 2)
+			ack := fs.String("ack-within", "", "acknowledgement deadline (90s, 10m, 24h; 0 for none; default: the channel's)")
+			lang := fs.String("lang", "", "language of the text, its authoritative language (BCP 47; default: yours, else the channel's)")
+			code := fs.String("phrase", "", "send this standard phrase instead of text (see hotline catalog list)")
+			var fields, translations keyList
+			fs.Var(&fields, "field", "a phrase field as NAME=VALUE (repeat for each field)")
+			fs.Var(&translations, "translation", "your own unofficial translation as TAG=TEXT (repeat per language)")
+			c, pos, err := cl.parse(args, 1, 2)
 			if err != nil {
 				return err
 			}
-			req := api.SendRequest{Text: pos[1], Lang: *lang}
+			req := api.SendRequest{Lang: langAlias(*lang)}
+			switch {
+			case *code != "" && len(pos) == 2:
+				return usagef("give TEXT or --phrase, not both: a phrase's text comes from the catalog")
+			case *code == "" && len(pos) == 1:
+				return usagef("give the message TEXT, or --phrase CODE")
+			}
+			if *code != "" {
+				req.Phrase = &api.PhraseRequest{Code: *code, Fields: map[string]string{}}
+				for _, f := range fields {
+					name, value, ok := strings.Cut(f, "=")
+					if !ok || name == "" {
+						return usagef("--field %q: write NAME=VALUE", f)
+					}
+					if _, dup := req.Phrase.Fields[name]; dup {
+						return usagef("--field %s given twice", name)
+					}
+					req.Phrase.Fields[name] = value
+				}
+			} else {
+				if len(fields) > 0 {
+					return usagef("--field goes with --phrase")
+				}
+				req.Text = pos[1]
+				for _, tr := range translations {
+					tag, text, ok := strings.Cut(tr, "=")
+					if !ok || tag == "" {
+						return usagef("--translation %q: write TAG=TEXT", tr)
+					}
+					req.Unofficial = append(req.Unofficial, api.Rendering{Lang: tag, Text: text})
+				}
+			}
 			if *ack != "" {
 				req.AckWithin = ack
 			}
@@ -195,17 +238,18 @@ func init() {
 	}
 	register(&command{
 		name: "log", summary: "Show a channel's log in channel order, with delivery and acknowledgement state",
-		usage: "CHANNEL [--json]", example: "  hotline log alpha-bravo-strategic --json",
+		usage: "CHANNEL [--json] [--all] [--lang TAG]", example: "  hotline log alpha-bravo-strategic --json\n  hotline log alpha-bravo-frontline --lang zh-Hans",
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("log", env)
 			cl := apiFlags(fs, env)
 			asJSON := fs.Bool("json", false, "one JSON object per entry, one per line")
+			lang := fs.String("lang", "", "show phrases in this language (zh is zh-Hans; default: yours, else the channel's)")
 			all := fs.Bool("all", false, "also show receipts, reads and acks as their own lines")
 			c, pos, err := cl.parse(args, 1, 1)
 			if err != nil {
 				return err
 			}
-			entries, err := c.Log(ctx, pos[0])
+			entries, err := c.LogIn(ctx, pos[0], langAlias(*lang))
 			if err != nil {
 				return err
 			}
@@ -245,6 +289,16 @@ func printLog(env *Env, entries []node.EntryView, all bool) {
 			from += "/" + e.Operator
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), from, e.Seq, e.Kind, e.ID[:12], oneLine(e.Text, 60), state(e))
+		if e.Phrase != nil && e.Phrase.OriginalLang != e.Lang {
+			fmt.Fprintf(tw, "\t\t\t\t\t%s\t\n", oneLine(fmt.Sprintf("[%s, as sent in %s] %s", e.Phrase.Code, e.Phrase.OriginalLang, e.Phrase.Original), 60))
+		}
+		for _, t := range e.Translations {
+			label := t.Stage + " translation by " + t.Translator
+			if t.Stage == node.StageAuthor {
+				label = "author's unofficial translation"
+			}
+			fmt.Fprintf(tw, "\t\t\t\t\t%s\t\n", oneLine(fmt.Sprintf("[%s, %s] %s", t.Lang, label, t.Text), 60))
+		}
 	}
 	tw.Flush()
 }
