@@ -38,6 +38,12 @@ Try it, in another terminal:
   hotline ack  $B %s-%s-strategic ENTRY_ID
   hotline log  $A %s-%s-strategic --json
 
+A standard phrase, read in Chinese on the other side:
+  hotline send $A %s-%s-frontline --phrase ENC-INTENT --field intention=alter_course_starboard --field course_speed=045/12
+  hotline log  $B %s-%s-frontline --lang zh
+  hotline catalog list --level frontline
+
 Logs: %s. Stop with Ctrl-C; the same command resumes this network.
-`, a.API, a.Token, b.API, b.Token, a.Name, b.Name, a.Name, b.Name, a.Name, b.Name, a.Name, b.Name, filepath.Join(net.Dir, "dev.log"))
+`, a.API, a.Token, b.API, b.Token, a.Name, b.Name, a.Name, b.Name, a.Name, b.Name, a.Name, b.Name,
+		a.Name, b.Name, a.Name, b.Name, filepath.Join(net.Dir, "dev.log"))
 }
