@@ -1,0 +1,169 @@
+// Package account checks the people who log in to a party's node: their
+// passwords (argon2id), their second factor (TOTP, RFC 6238), and the
+// lock-out that slows down guessing.
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/hotline-project/hotline"
+)
+
+// Argon2id parameters: the OWASP recommendation of 19 MiB, two passes,
+// one lane. Stored with each hash, so they can be raised later without
+// invalidating older hashes.
+const (
+	argonMemory  = 19 * 1024
+	argonTime    = 2
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// MinPasswordLen is the shortest password accepted.
+const MinPasswordLen = 12
+
+// MaxPasswordLen bounds the work one login attempt can ask for.
+const MaxPasswordLen = 1024
+
+// HashPassword returns an argon2id hash of password in the PHC string
+// format: $argon2id$v=19$m=19456,t=2,p=1$salt$hash.
+func HashPassword(password string) (string, error) {
+	if err := CheckPasswordStrength(password); err != nil {
+		return "", err
+	}
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// CheckPasswordStrength refuses passwords too short or too long.
+func CheckPasswordStrength(password string) error {
+	if len([]rune(password)) < MinPasswordLen {
+		return hotline.Errorf(hotline.EINVALID, "a password needs at least %d characters (a passphrase of several words is easiest)", MinPasswordLen)
+	}
+	if len(password) > MaxPasswordLen {
+		return hotline.Errorf(hotline.EINVALID, "a password is at most %d bytes", MaxPasswordLen)
+	}
+	return nil
+}
+
+// VerifyPassword reports whether password matches an encoded hash.
+func VerifyPassword(encoded, password string) (bool, error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false, errors.New("account: not an argon2id hash")
+	}
+	var version int
+	var m uint32
+	var t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return false, errors.New("account: unsupported argon2 version")
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<22 || t == 0 || t > 16 || p == 0 {
+		return false, errors.New("account: bad argon2 parameters")
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 64 {
+		return false, errors.New("account: bad argon2 hash encoding")
+	}
+	if len(password) > MaxPasswordLen {
+		return false, nil
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// dummyHash is verified against when the operator does not exist, so that
+// a wrong name costs the same time as a wrong password.
+var dummyHash, _ = HashPassword("not a password of anybody")
+
+// Lock-out: after MaxFailures wrong attempts in a row, each further
+// attempt waits, doubling from LockBase up to LockMax.
+const (
+	MaxFailures = 5
+	LockBase    = 30 * time.Second
+	LockMax     = 15 * time.Minute
+)
+
+// ErrBadCredentials is a wrong operator name, password or code. It does
+// not say which.
+var ErrBadCredentials = &hotline.Error{Code: hotline.EUNAUTHORIZED, Message: "wrong operator name, password or code"}
+
+// LockedError is an attempt while the account is locked.
+type LockedError struct{ Until time.Time }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("too many failed attempts: try again after %s", e.Until.UTC().Format("15:04:05 UTC"))
+}
+
+// lockFor is how long an account stays locked after failures failures.
+func lockFor(failures int) time.Duration {
+	if failures < MaxFailures {
+		return 0
+	}
+	d := LockBase
+	for i := MaxFailures; i < failures && d < LockMax; i++ {
+		d *= 2
+	}
+	return min(d, LockMax)
+}
+
+// Authenticate checks a login attempt against the operator's account and
+// records its outcome: failures count towards the lock-out, a success
+// clears them. code is the TOTP code, required when the account has a
+// second factor.
+func Authenticate(ctx context.Context, st hotline.Store, name, password, code string, now time.Time) (hotline.Operator, error) {
+	op, err := st.Operator(ctx, name)
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND || (err == nil && op.Password == "") {
+		VerifyPassword(dummyHash, password)
+		return hotline.Operator{}, ErrBadCredentials
+	}
+	if err != nil {
+		return hotline.Operator{}, err
+	}
+	if now.Before(op.LockedUntil) {
+		return hotline.Operator{}, &LockedError{Until: op.LockedUntil}
+	}
+	ok, err := VerifyPassword(op.Password, password)
+	if err != nil {
+		return hotline.Operator{}, fmt.Errorf("operator %s: stored password: %w", name, err)
+	}
+	if ok && op.TOTP != "" {
+		ok = VerifyTOTP(op.TOTP, code, now)
+	}
+	if !ok {
+		op.Failures++
+		if d := lockFor(op.Failures); d > 0 {
+			op.LockedUntil = now.Add(d)
+		}
+		if err := st.PutOperator(ctx, op); err != nil {
+			return hotline.Operator{}, err
+		}
+		if !op.LockedUntil.IsZero() && now.Before(op.LockedUntil) {
+			return hotline.Operator{}, &LockedError{Until: op.LockedUntil}
+		}
+		return hotline.Operator{}, ErrBadCredentials
+	}
+	if op.Failures != 0 || !op.LockedUntil.IsZero() {
+		op.Failures, op.LockedUntil = 0, time.Time{}
+		if err := st.PutOperator(ctx, op); err != nil {
+			return hotline.Operator{}, err
+		}
+	}
+	return op, nil
+}
