@@ -46,7 +46,19 @@ type Server struct {
 	log       *slog.Logger
 	endpoints []string // the peer endpoints this node advertises
 	mux       *http.ServeMux
+	sessions  SessionSource
 }
+
+// SessionSource authenticates the operator console's sessions: the
+// session's operator, and whether the request carries the session's CSRF
+// token (in X-CSRF-Token), which anything that writes must.
+type SessionSource interface {
+	Session(r *http.Request) (operator string, csrfOK, ok bool)
+}
+
+// UseSessions lets requests authenticate with a console session as well
+// as a bearer token.
+func (s *Server) UseSessions(src SessionSource) { s.sessions = src }
 
 // New returns the API of node n.
 func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger) *Server {
@@ -117,9 +129,18 @@ func (s *Server) handle(pattern string, h func(w http.ResponseWriter, r *http.Re
 	})
 }
 
-// authenticate maps the request's bearer token to its operator.
+// authenticate maps the request's bearer token, or its console session,
+// to its operator.
 func (s *Server) authenticate(r *http.Request) (string, error) {
 	auth := r.Header.Get("Authorization")
+	if auth == "" && s.sessions != nil {
+		if op, csrfOK, ok := s.sessions.Session(r); ok {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && !csrfOK {
+				return "", hotline.Errorf(hotline.EUNAUTHORIZED, "a console session writes only with its CSRF token in X-CSRF-Token")
+			}
+			return op, nil
+		}
+	}
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || tok == "" {
 		return "", hotline.Errorf(hotline.EUNAUTHORIZED, "missing bearer token: send Authorization: Bearer <token> (hotline token create)")

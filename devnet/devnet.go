@@ -327,7 +327,7 @@ func (n *Network) Manifest() Manifest {
 		mp := ManifestParty{Name: p.Name, Token: p.Token}
 		if p.Server != nil {
 			mp.API = p.Server.APIURL()
-			mp.Console = "" // the web console is not built yet; see README
+			mp.Console = p.Server.ConsoleURL()
 		}
 		m.Parties = append(m.Parties, mp)
 	}

@@ -372,3 +372,32 @@ func (n *Node) Proof(ctx context.Context, ref, entryRef string) ([]byte, error) 
 
 // cosignTimeout bounds one add-checkpoint exchange.
 const cosignTimeout = 30 * time.Second
+
+// cosignedSizes returns, for each member's feed of ch, the size of the
+// largest checkpoint this node holds with every other member's
+// cosignature (the author's own signature is on every checkpoint).
+func (n *Node) cosignedSizes(ctx context.Context, ch *hotline.Channel) (map[string]int64, error) {
+	out := make(map[string]int64, len(ch.Definition.Members))
+	for _, author := range ch.Definition.Members {
+		f := hotline.Feed{Channel: ch.ID, Party: author.Party}
+		size := int64(-1)
+		for _, m := range ch.Definition.Members {
+			if m.Party == author.Party {
+				continue
+			}
+			c, err := n.store.LatestCheckpoint(ctx, f, m.Party)
+			if hotline.ErrorCode(err) == hotline.ENOTFOUND || (err == nil && c == nil) {
+				size = 0
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if size < 0 || c.Size < size {
+				size = c.Size
+			}
+		}
+		out[author.Party] = max(size, 0)
+	}
+	return out, nil
+}

@@ -236,3 +236,13 @@ func (n *Node) SetOperatorLang(ctx context.Context, operator, lang string) error
 	op.Name, op.Lang = operator, lang
 	return n.store.PutOperator(ctx, op)
 }
+
+// PreviewPhrase validates a phrase for ch as Send would and returns its
+// text in lang ("" for the channel's language), writing nothing.
+func (n *Node) PreviewPhrase(ch *hotline.Channel, in *PhraseInput, lang string) (string, error) {
+	m, _, err := n.composePhrase(ch, in, lang)
+	if err != nil {
+		return "", err
+	}
+	return m.Text, nil
+}

@@ -62,10 +62,14 @@ type EntryView struct {
 	// FutureDated is set when the author's clock was ahead of this node's
 	// by more than MaxClockSkew when the entry arrived: its time is shown
 	// but not trusted for anything.
-	FutureDated bool      `json:"future_dated,omitempty"`
-	Text        string    `json:"text"`
-	Lang        string    `json:"lang,omitempty"`
-	Refs        []RefView `json:"refs,omitempty"`
+	FutureDated bool `json:"future_dated,omitempty"`
+	// Cosigned is set when the entry is covered by a checkpoint of its
+	// feed that its author signed and every other member cosigned: from
+	// then on it cannot be rewritten without the rewrite being provable.
+	Cosigned bool      `json:"cosigned"`
+	Text     string    `json:"text"`
+	Lang     string    `json:"lang,omitempty"`
+	Refs     []RefView `json:"refs,omitempty"`
 
 	// Messages only: nil for other kinds, so these fields appear only on
 	// messages (with delivered null until delivered).
@@ -191,12 +195,17 @@ func (n *Node) Log(ctx context.Context, ref, lang string) (*hotline.Channel, []E
 		rd.translations[t.Of.ID] = append(rd.translations[t.Of.ID], TranslationView{Lang: t.Lang, Text: t.Text, Stage: t.Stage,
 			Translator: t.Translator, Party: st.Author, Operator: st.Operator, Time: st.AuthorTime(), ID: st.ID().String()})
 	}
+	cosigned, err := n.cosignedSizes(ctx, ch)
+	if err != nil {
+		return nil, nil, err
+	}
 	views := make([]EntryView, 0, len(ordered))
 	for _, st := range ordered {
 		v, err := n.view(ch, st, receipts, marks, now, rd)
 		if err != nil {
 			return nil, nil, err
 		}
+		v.Cosigned = int64(st.Seq) <= cosigned[st.Author]
 		views = append(views, v)
 	}
 	return ch, views, nil

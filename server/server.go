@@ -17,6 +17,7 @@ import (
 
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/config"
+	"github.com/hotline-project/hotline/console"
 	"github.com/hotline-project/hotline/node"
 	"github.com/hotline-project/hotline/peer"
 	"github.com/hotline-project/hotline/sqlite"
@@ -28,6 +29,9 @@ type Server struct {
 	Store *sqlite.Store
 	Node  *node.Node
 	Log   *slog.Logger
+	// Console is the operator console, served under /console/ on the API
+	// listener.
+	Console *console.Console
 
 	apiLn, peerLn net.Listener
 	api           *http.Server
@@ -130,9 +134,16 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	s.peer = peer.NewServer(s.Node, d.TLS, s.Log)
 	reqCtx, cancelReqs := context.WithCancel(context.Background())
 	s.cancelReqs = cancelReqs
+	apiHandler := api.New(s.Node, s.Store, d.Config.Peer.Advertise, s.Log)
+	s.Console = console.New(s.Node, s.Store, s.Log)
+	apiHandler.UseSessions(s.Console)
+	mux := http.NewServeMux()
+	mux.Handle(console.Prefix, s.Console)
+	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusSeeOther))
+	mux.Handle("/", apiHandler)
 	s.api = &http.Server{
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
-		Handler:           api.New(s.Node, s.Store, d.Config.Peer.Advertise, s.Log),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
 	}
@@ -155,6 +166,9 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 
 // APIURL returns the operator API's base URL.
 func (s *Server) APIURL() string { return "http://" + s.apiLn.Addr().String() }
+
+// ConsoleURL returns the operator console's URL.
+func (s *Server) ConsoleURL() string { return s.APIURL() + console.Prefix }
 
 // PeerAddr returns the peer listener's address.
 func (s *Server) PeerAddr() string { return s.peerLn.Addr().String() }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/hotline-project/hotline/console"
 	"github.com/hotline-project/hotline/devnet"
 )
 
@@ -28,9 +29,14 @@ func printDev(env *Env, net *devnet.Network) {
 	for _, c := range m.Channels {
 		fmt.Fprintf(w, "  %-26s %-9s %s\n", c.Name, c.Level, c.ID[:16])
 	}
+	fmt.Fprintf(w, "\nConsole: open each party's one-time login link (valid once, within %d hours), one browser window per party:\n", int(console.LoginLinkTTL.Hours()))
+	for _, p := range net.Parties {
+		fmt.Fprintf(w, "  %-8s %s%s\n", p.Name, p.Server.APIURL(), p.Server.Console.LoginLink(devnet.Operator))
+	}
+	fmt.Fprintf(w, "  (for a password login: hotline operator add --dir %s %s)\n", net.Parties[0].Dir, devnet.Operator)
 	a, b := m.Parties[0], m.Parties[1]
 	fmt.Fprintf(w, `
-Try it, in another terminal:
+Or from the command line, in another terminal:
   export A="--api %s --token %s"
   export B="--api %s --token %s"
   hotline send $A %s-%s-strategic "Request a call at 0900Z" --ack-within 10m

@@ -1,0 +1,167 @@
+package console
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Languages the console is written in; an operator whose language is
+// another sees English.
+var Languages = []string{"en", "zh-Hans"}
+
+// uiLang maps an operator's language to one the console is written in.
+func uiLang(tag string) string {
+	if strings.HasPrefix(strings.ToLower(tag), "zh") {
+		return "zh-Hans"
+	}
+	return "en"
+}
+
+// text holds every string of the console, by key, in each language.
+// Placeholders are fmt verbs.
+var text = map[string][2]string{ // en, zh-Hans
+	"console":           {"hotline console", "hotline 控制台"},
+	"skip":              {"Skip to content", "跳到正文"},
+	"login.title":       {"Log in", "登录"},
+	"login.operator":    {"Operator name", "操作员名称"},
+	"login.password":    {"Password", "密码"},
+	"login.code":        {"Authenticator code (if you have a second factor)", "验证器代码（如已设置第二因素）"},
+	"login.submit":      {"Log in", "登录"},
+	"login.bad":         {"Wrong operator name, password or code.", "操作员名称、密码或代码错误。"},
+	"login.locked":      {"Too many failed attempts. Try again after %s.", "失败次数过多，请于%s之后重试。"},
+	"login.expired":     {"This login link has been used or has expired. Ask for a new one.", "此登录链接已使用或已过期，请重新获取。"},
+	"login.csrf":        {"The form expired. Please try again.", "表单已过期，请重试。"},
+	"logout":            {"Log out", "退出"},
+	"signed.in":         {"%s at %s", "%s，%s"},
+	"lang.switch":       {"Language", "语言"},
+	"lang.apply":        {"Apply", "应用"},
+	"home":              {"Watch", "值班"},
+	"home.unanswered":   {"Unanswered", "未答复"},
+	"home.none":         {"Nothing is waiting for an answer.", "没有待答复的事项。"},
+	"home.owed":         {"We owe an answer", "待我方答复"},
+	"home.waiting":      {"We wait for %s", "等待%s答复"},
+	"home.channels":     {"Channels", "频道"},
+	"home.links":        {"Links to other parties", "与其他各方的链路"},
+	"col.channel":       {"Channel", "频道"},
+	"col.state":         {"State", "状态"},
+	"col.unread":        {"Unread", "未读"},
+	"col.deadline":      {"Soonest deadline", "最近期限"},
+	"col.party":         {"Party", "一方"},
+	"col.link":          {"Link", "链路"},
+	"col.contact":       {"Last contact", "最近联系"},
+	"col.rtt":           {"Round trip", "往返时间"},
+	"col.backlog":       {"Not yet delivered", "尚未送达"},
+	"col.message":       {"Message", "信息"},
+	"col.what":          {"What", "事项"},
+	"link.up":           {"up", "正常"},
+	"link.down":         {"DOWN", "中断"},
+	"link.silent":       {"SILENT", "无响应"},
+	"never":             {"never", "从未"},
+	"state.active":      {"active", "已启用"},
+	"state.invited":     {"invited: accept it", "受邀：待接受"},
+	"state.proposed":    {"waiting for the others to accept", "等待其他方接受"},
+	"due.in":            {"ack due in %s", "须在%s内确认"},
+	"due.overdue":       {"OVERDUE by %s", "已逾期%s"},
+	"due.none":          {"—", "—"},
+	"due.undelivered":   {"not yet delivered", "尚未送达"},
+	"channel.timeline":  {"Timeline", "时间线"},
+	"channel.empty":     {"No messages yet.", "尚无信息。"},
+	"channel.members":   {"Members: %s. Level: %s.", "成员：%s。级别：%s。"},
+	"msg.from":          {"From %s", "发自%s"},
+	"msg.sent":          {"Sent %s", "发送于%s"},
+	"msg.delivered":     {"Delivered %s (signed receipt from %s)", "已送达 %s（%s的签名回执）"},
+	"msg.notdelivered":  {"Not yet delivered to %s", "尚未送达%s"},
+	"msg.read":          {"Read by %s", "已读：%s"},
+	"msg.acked":         {"Acknowledged by %s", "已确认：%s"},
+	"msg.notacked":      {"Not yet acknowledged", "尚未确认"},
+	"msg.noack":         {"No acknowledgement requested", "无需确认"},
+	"msg.verified":      {"Verified: signature and delivery receipt check out", "已验证：签名与送达回执无误"},
+	"msg.verified.sig":  {"Verified: signature checks out", "已验证：签名无误"},
+	"msg.cosigned":      {"in a checkpoint cosigned by every member", "已纳入各方共同签署的检查点"},
+	"msg.phrase":        {"Standard phrase %s: %s", "标准用语 %s：%s"},
+	"msg.assent":        {"As sent (%s): %s", "原文（%s）：%s"},
+	"msg.translation":   {"%s translation (%s) by %s: %s", "%s译文（%s，译者%s）：%s"},
+	"msg.unofficial":    {"Author's unofficial translation (%s): %s", "作者的非正式译文（%s）：%s"},
+	"stage.sight":       {"Sight", "视译"},
+	"stage.rough":       {"Rough", "草译"},
+	"stage.official":    {"Official", "正式"},
+	"ack.reply":         {"Reply (optional)", "回复（可选）"},
+	"ack.submit":        {"Acknowledge", "确认"},
+	"compose":           {"Compose", "撰写"},
+	"compose.text":      {"Free text", "自由文本"},
+	"compose.message":   {"Message", "信息"},
+	"compose.lang":      {"Language of the text", "文本语言"},
+	"compose.send":      {"Send", "发送"},
+	"compose.phrases":   {"Standard phrases", "标准用语"},
+	"compose.search":    {"Search phrases", "搜索标准用语"},
+	"compose.choose":    {"Choose", "选择"},
+	"compose.required":  {"required", "必填"},
+	"compose.optional":  {"optional", "可选"},
+	"compose.none":      {"This channel has no agreed phrase catalog: free text only.", "本频道没有约定的标准用语目录，仅可发送自由文本。"},
+	"compose.sent":      {"Sent. It is on this node's disk and on its way.", "已发送：已写入本节点磁盘，正在传送。"},
+	"compose.error":     {"Not sent: %s", "未发送：%s"},
+	"compose.reference": {"The catalog's translations are reference translations, to be reviewed by qualified translators.", "目录译文为参考译文，须经合格译员审校。"},
+	"confirm.title":     {"Confirm: send at strategic level?", "确认：以战略级别发送？"},
+	"confirm.text":      {"This message goes to the other party's ministers and chiefs of defence. Check it once more.", "此信息将送达对方部长和国防首长，请再次核对。"},
+	"confirm.send":      {"Confirm and send", "确认并发送"},
+	"confirm.cancel":    {"Back to editing", "返回修改"},
+	"accept":            {"Accept this channel", "接受此频道"},
+	"events.offline":    {"Live updates lost; reconnecting…", "实时更新中断，正在重连……"},
+	"level.strategic":   {"Strategic", "战略级"},
+	"level.policy":      {"Policy", "政策级"},
+	"level.theatre":     {"Theatre", "战区级"},
+	"level.frontline":   {"Frontline", "一线"},
+	"level.track2":      {"Track 2", "二轨"},
+	"kind.config":       {"channel", "频道"},
+	"kind.call":         {"call", "通话"},
+	"kind.escalation":   {"escalation", "升级"},
+	"kind.directory":    {"directory", "名录"},
+	"kind.translation":  {"translation", "翻译"},
+	"error.notfound":    {"Not found.", "未找到。"},
+}
+
+// T returns the text of key in lang, formatted with args.
+func T(lang, key string, args ...any) string {
+	pair, ok := text[key]
+	if !ok {
+		return key
+	}
+	s := pair[0]
+	if uiLang(lang) == "zh-Hans" {
+		s = pair[1]
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(s, args...)
+	}
+	return s
+}
+
+// formatTime writes t in UTC, in the language's way.
+func formatTime(lang string, t time.Time) string {
+	t = t.UTC()
+	if uiLang(lang) == "zh-Hans" {
+		return t.Format("2006年1月2日 15:04:05 UTC")
+	}
+	return t.Format("2 Jan 2006 15:04:05 UTC")
+}
+
+// formatDuration writes d to the second, largest units first.
+func formatDuration(lang string, d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	d = d.Round(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	units := [3]string{"h", "m", "s"}
+	if uiLang(lang) == "zh-Hans" {
+		units = [3]string{"小时", "分", "秒"}
+	}
+	switch {
+	case h > 0:
+		return fmt.Sprintf("%d%s %d%s", h, units[0], m, units[1])
+	case m > 0:
+		return fmt.Sprintf("%d%s %d%s", m, units[1], s, units[2])
+	}
+	return fmt.Sprintf("%d%s", s, units[2])
+}

@@ -1,0 +1,436 @@
+package console
+
+import (
+	"cmp"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/node"
+)
+
+var funcs = template.FuncMap{
+	"join": strings.Join,
+	"unix": func(t *time.Time) int64 {
+		if t == nil {
+			return 0
+		}
+		return t.UnixMilli()
+	},
+}
+
+// base is what every page shows: who is logged in where, in which
+// language, and the CSRF token its forms carry.
+type base struct {
+	Lang, Party, Operator, CSRF, Title, Path string
+}
+
+func (c *Console) base(r *http.Request, rq *request, title string) base {
+	return base{Lang: rq.lang, Party: c.n.Self(), Operator: rq.operator, CSRF: rq.csrf, Title: title, Path: r.URL.RequestURI()}
+}
+
+// T returns the page's text for key.
+func (b *base) T(key string, args ...any) string { return T(b.Lang, key, args...) }
+
+// Time writes a time in the page's language.
+func (b *base) Time(t time.Time) string { return formatTime(b.Lang, t) }
+
+// Level names a level in the page's language.
+func (b *base) Level(l string) string { return T(b.Lang, "level."+l) }
+
+// Due says how long is left before a deadline, or how far past it.
+func (b *base) Due(deadline *time.Time, now time.Time) string {
+	if deadline == nil {
+		return T(b.Lang, "due.none")
+	}
+	if left := deadline.Sub(now); left >= 0 {
+		return T(b.Lang, "due.in", formatDuration(b.Lang, left))
+	}
+	return T(b.Lang, "due.overdue", formatDuration(b.Lang, now.Sub(*deadline)))
+}
+
+// Countdown holds the strings the page's script needs to count down in
+// the page's language.
+func (b *base) Countdown() map[string]string {
+	units := "h,m,s"
+	if b.Lang == "zh-Hans" {
+		units = "小时,分,秒"
+	}
+	return map[string]string{"in": T(b.Lang, "due.in", "{d}"), "over": T(b.Lang, "due.overdue", "{d}"), "units": units, "offline": T(b.Lang, "events.offline")}
+}
+
+type homeData struct {
+	base
+	Now        time.Time
+	Unanswered []itemRow
+	Levels     []levelGroup
+	Links      []node.LinkStatus
+}
+
+type itemRow struct {
+	node.Item
+	Owed    bool   // this party owes the answer
+	Waiting string // the parties that owe it
+}
+
+type levelGroup struct {
+	Level    string
+	Channels []channelRow
+}
+
+type channelRow struct {
+	ID, Name string
+	State    hotline.ChannelState
+	Unread   int
+	Deadline *time.Time
+	Overdue  int
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
+	ctx := r.Context()
+	items, err := c.n.Pending(ctx)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d := &homeData{base: c.base(r, rq, T(rq.lang, "home")), Now: c.now(), Links: c.n.Links()}
+	soonest := make(map[string]*time.Time)
+	overdue := make(map[string]int)
+	for _, it := range items {
+		d.Unanswered = append(d.Unanswered, itemRow{Item: it, Owed: it.Role == "received", Waiting: strings.Join(it.Pending, ", ")})
+		if it.Deadline != nil && (soonest[it.Channel] == nil || it.Deadline.Before(*soonest[it.Channel])) {
+			soonest[it.Channel] = it.Deadline
+		}
+		if it.Overdue {
+			overdue[it.Channel]++
+		}
+	}
+	for _, ch := range c.n.Channels() {
+		id := ch.ID.String()
+		row := channelRow{ID: id, Name: ch.Definition.Name, State: ch.State, Deadline: soonest[id], Overdue: overdue[id]}
+		if ch.State == hotline.ChannelActive {
+			if row.Unread, err = c.unread(r, &ch); err != nil {
+				c.fail(w, r, err)
+				return
+			}
+		}
+		if n := len(d.Levels); n == 0 || d.Levels[n-1].Level != ch.Definition.Level {
+			d.Levels = append(d.Levels, levelGroup{Level: ch.Definition.Level})
+		}
+		g := &d.Levels[len(d.Levels)-1]
+		g.Channels = append(g.Channels, row)
+	}
+	c.render(w, http.StatusOK, "home", d)
+}
+
+// unread counts the other parties' messages nobody at this party has read
+// or acknowledged.
+func (c *Console) unread(r *http.Request, ch *hotline.Channel) (int, error) {
+	_, views, err := c.n.Log(r.Context(), ch.ID.String(), "")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, v := range views {
+		if v.Kind == entry.KindMessage && v.Author != c.n.Self() && !c.seenHere(&v) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// seenHere reports whether someone at this party read or acknowledged v.
+func (c *Console) seenHere(v *node.EntryView) bool {
+	if v.MessageState == nil {
+		return false
+	}
+	for _, m := range append(slices.Clone(v.ReadBy), v.AckedBy...) {
+		if m.Party == c.n.Self() {
+			return true
+		}
+	}
+	return false
+}
+
+type channelData struct {
+	base
+	Now       time.Time
+	ID, Name  string
+	ChLevel   string
+	State     hotline.ChannelState
+	Members   string
+	Entries   []entryRow
+	Strategic bool
+	Sent      bool
+	compose
+}
+
+// compose is the compose section: free text, or a phrase chosen from the
+// channel's catalog, with what the operator typed and what was wrong.
+type compose struct {
+	Mode      string // "text" or "phrase"
+	Text      string
+	TextLang  string
+	Langs     []string
+	Catalog   bool // the channel has an agreed catalog
+	Reference bool // its translations are reference translations
+	Phrases   []phraseChoice
+	Phrase    *phraseForm
+	Error     string
+}
+
+type phraseChoice struct{ Code, Title string }
+
+type phraseForm struct {
+	Code, Title string
+	Fields      []fieldRow
+}
+
+type fieldRow struct {
+	Name, Label, Type, Syntax, Example, Unit string
+	Required                                 bool
+	Values                                   []choice
+	Value, Error                             string
+}
+
+type choice struct{ Code, Text string }
+
+// entryRow is one line of the timeline.
+type entryRow struct {
+	node.EntryView
+	Mine, Message, NeedsAck, CanAck, Unread bool
+	AckedBy, ReadBy, DeliveredTo, Pending   string
+}
+
+func (c *Console) channel(w http.ResponseWriter, r *http.Request, rq *request) {
+	d, err := c.channelPage(r, rq)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d.Sent = r.URL.Query().Get("sent") != ""
+	if code := r.URL.Query().Get("phrase"); code != "" && d.Catalog {
+		d.Mode = "phrase"
+		d.Phrase = c.phraseForm(r, d, code, nil, nil)
+	}
+	c.render(w, http.StatusOK, "channel", d)
+}
+
+// channelPage gathers the channel view for the request's operator.
+func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error) {
+	ch, views, err := c.n.Log(r.Context(), r.PathValue("channel"), rq.lang)
+	if err != nil {
+		return nil, err
+	}
+	d := &channelData{base: c.base(r, rq, ch.Definition.Name), Now: c.now(), ID: ch.ID.String(), Name: ch.Definition.Name,
+		ChLevel: ch.Definition.Level, State: ch.State, Strategic: ch.Definition.Level == string(hotline.Strategic)}
+	var members []string
+	for _, m := range ch.Definition.Members {
+		members = append(members, m.Party)
+	}
+	d.Members = strings.Join(members, ", ")
+	for _, v := range views {
+		if v.Kind == entry.KindReceipt || v.Kind == entry.KindRead || v.Kind == entry.KindAck {
+			continue // folded into the messages they answer
+		}
+		row := entryRow{EntryView: v, Mine: v.Author == c.n.Self(), Message: v.Kind == entry.KindMessage}
+		if row.Message && v.MessageState != nil {
+			row.NeedsAck = v.AckWithinSeconds != nil
+			row.Unread = !row.Mine && !c.seenHere(&v)
+			row.CanAck = !row.Mine && !ackedBy(&v, c.n.Self())
+			row.AckedBy = marks(v.AckedBy)
+			row.ReadBy = marks(v.ReadBy)
+			row.Pending = strings.Join(v.Pending, ", ")
+			var to []string
+			for p := range v.DeliveredTo {
+				to = append(to, p)
+			}
+			slices.Sort(to)
+			row.DeliveredTo = strings.Join(to, ", ")
+		}
+		d.Entries = append(d.Entries, row)
+	}
+	d.compose = compose{Mode: "text", TextLang: rq.lang, Langs: Languages}
+	if cat, err := c.n.Catalog(ch); err == nil {
+		d.Catalog, d.Reference = true, cat.Reference
+		for _, t := range cat.ForLevel(ch.Definition.Level) {
+			d.Phrases = append(d.Phrases, phraseChoice{Code: t.Code, Title: phraseTitle(t.Title, rq.lang)})
+		}
+	}
+	return d, nil
+}
+
+func ackedBy(v *node.EntryView, party string) bool {
+	return slices.ContainsFunc(v.AckedBy, func(m node.MarkView) bool { return m.Party == party })
+}
+
+func marks(ms []node.MarkView) string {
+	var out []string
+	for _, m := range ms {
+		s := m.Party
+		if m.Operator != "" {
+			s += " (" + m.Operator + ")"
+		}
+		if m.Reply != "" {
+			s += ": “" + m.Reply + "”"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "; ")
+}
+
+// phraseForm builds the form of phrase code, with values typed and
+// errors by field.
+func (c *Console) phraseForm(r *http.Request, d *channelData, code string, values, errs map[string]string) *phraseForm {
+	ch, err := c.n.ResolveChannel(d.ID)
+	if err != nil {
+		return nil
+	}
+	cat, err := c.n.Catalog(ch)
+	if err != nil {
+		return nil
+	}
+	t, ok := cat.Template(code)
+	if !ok || !slices.Contains(t.Levels, ch.Definition.Level) {
+		return nil
+	}
+	f := &phraseForm{Code: t.Code, Title: phraseTitle(t.Title, d.Lang)}
+	for _, fd := range t.Fields {
+		row := fieldRow{Name: fd.Name, Label: phraseTitle(fd.Label, d.Lang), Type: string(fd.Type), Syntax: fd.Type.Syntax(),
+			Example: fd.Example, Unit: phraseTitle(fd.Unit, d.Lang), Required: fd.Required, Value: values[fd.Name], Error: errs[fd.Name]}
+		for _, v := range fd.Values {
+			row.Values = append(row.Values, choice{Code: v.Code, Text: phraseTitle(v.Text, d.Lang)})
+		}
+		f.Fields = append(f.Fields, row)
+	}
+	return f
+}
+
+// phraseTitle picks a catalog text in the console's language.
+func phraseTitle(m map[string]string, lang string) string {
+	if s, ok := m[lang]; ok {
+		return s
+	}
+	return m["en"]
+}
+
+// confirmData asks to confirm a strategic message before it is sent.
+type confirmData struct {
+	base
+	ID, Name string
+	Preview  string
+	Hidden   []hidden
+}
+
+type hidden struct{ Name, Value string }
+
+func (c *Console) send(w http.ResponseWriter, r *http.Request, rq *request) {
+	d, err := c.channelPage(r, rq)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	in := node.MessageInput{}
+	values := make(map[string]string)
+	code := r.PostFormValue("phrase")
+	if code != "" {
+		d.Mode = "phrase"
+		in.Phrase = &node.PhraseInput{Code: code, Fields: values}
+		for k, v := range r.PostForm {
+			if name, ok := strings.CutPrefix(k, "f."); ok && len(v) > 0 && strings.TrimSpace(v[0]) != "" {
+				values[name] = v[0]
+			}
+		}
+	} else {
+		in.Text, in.Lang = r.PostFormValue("text"), r.PostFormValue("lang")
+		d.Text, d.TextLang = in.Text, in.Lang
+	}
+	ch, err := c.n.ResolveChannel(d.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	// Strategic messages are shown once more before they are signed.
+	if d.Strategic && r.PostFormValue("confirm") != "yes" {
+		preview, err := c.preview(ch, in, rq.lang)
+		if err == nil {
+			cd := &confirmData{base: c.base(r, rq, T(rq.lang, "confirm.title")), ID: d.ID, Name: d.Name, Preview: preview}
+			for k, v := range r.PostForm {
+				if k != "csrf" && len(v) > 0 {
+					cd.Hidden = append(cd.Hidden, hidden{k, v[0]})
+				}
+			}
+			slices.SortFunc(cd.Hidden, func(a, b hidden) int { return cmp.Compare(a.Name, b.Name) })
+			c.render(w, http.StatusOK, "confirm", cd)
+			return
+		}
+		c.sendFailed(w, r, d, code, values, err)
+		return
+	}
+	if _, err := c.n.Send(r.Context(), rq.operator, d.ID, in); err != nil {
+		c.sendFailed(w, r, d, code, values, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(d.ID)+"?sent=1#timeline", http.StatusSeeOther)
+}
+
+// sendFailed shows the channel again with the error next to its field.
+func (c *Console) sendFailed(w http.ResponseWriter, r *http.Request, d *channelData, code string, values map[string]string, err error) {
+	if code := hotline.ErrorCode(err); code == hotline.EINTERNAL {
+		c.fail(w, r, err)
+		return
+	}
+	field := hotline.ErrorField(err)
+	msg := hotline.ErrorMessage(err)
+	if code != "" {
+		errs := map[string]string{}
+		if field != "" && field != "phrase" && field != "lang" {
+			errs[field] = msg
+		}
+		d.Phrase = c.phraseForm(r, d, code, values, errs)
+		if len(errs) == 0 || d.Phrase == nil {
+			d.Error = msg
+		}
+	} else {
+		d.Error = msg
+	}
+	c.render(w, http.StatusBadRequest, "channel", d)
+}
+
+// preview renders what would be sent, without signing anything; a phrase
+// is validated as the node would.
+func (c *Console) preview(ch *hotline.Channel, in node.MessageInput, lang string) (string, error) {
+	if in.Phrase == nil {
+		if strings.TrimSpace(in.Text) == "" {
+			return "", &hotline.Error{Code: hotline.EINVALID, Message: "the message is empty", Field: "text"}
+		}
+		return in.Text, nil
+	}
+	return c.n.PreviewPhrase(ch, in.Phrase, lang)
+}
+
+func (c *Console) accept(w http.ResponseWriter, r *http.Request, rq *request) {
+	if _, err := c.n.Accept(r.Context(), rq.operator, r.PathValue("channel")); err != nil && hotline.ErrorCode(err) != hotline.ECONFLICT {
+		c.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(r.PathValue("channel")), http.StatusSeeOther)
+}
+
+func (c *Console) ack(w http.ResponseWriter, r *http.Request, rq *request) {
+	_, err := c.n.Mark(r.Context(), rq.operator, r.PathValue("channel"), r.PathValue("entry"), entry.KindAck, r.PostFormValue("reply"))
+	if err != nil && hotline.ErrorCode(err) != hotline.EINVALID {
+		c.fail(w, r, err)
+		return
+	}
+	if err != nil {
+		http.Error(w, hotline.ErrorMessage(err), http.StatusBadRequest)
+		return
+	}
+	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(r.PathValue("channel"))+"#e-"+url.PathEscape(r.PathValue("entry")), http.StatusSeeOther)
+}
