@@ -96,6 +96,7 @@ var text = map[string][2]string{ // en, zh-Hans
 	"compose.phrases":   {"Standard phrases", "标准用语"},
 	"compose.search":    {"Search phrases", "搜索标准用语"},
 	"compose.choose":    {"Choose", "选择"},
+	"compose.cancel":    {"Cancel", "取消"},
 	"compose.required":  {"required", "必填"},
 	"compose.optional":  {"optional", "可选"},
 	"compose.none":      {"This channel has no agreed phrase catalog: free text only.", "本频道没有约定的标准用语目录，仅可发送自由文本。"},

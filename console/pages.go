@@ -40,6 +40,9 @@ func (b *base) T(key string, args ...any) string { return T(b.Lang, key, args...
 // Time writes a time in the page's language.
 func (b *base) Time(t time.Time) string { return formatTime(b.Lang, t) }
 
+// RTT writes a round-trip time to a tenth of a millisecond.
+func (b *base) RTT(d time.Duration) string { return d.Round(100 * time.Microsecond).String() }
+
 // Level names a level in the page's language.
 func (b *base) Level(l string) string { return T(b.Lang, "level."+l) }
 
@@ -390,7 +393,7 @@ func (c *Console) sendFailed(w http.ResponseWriter, r *http.Request, d *channelD
 	if code != "" {
 		errs := map[string]string{}
 		if field != "" && field != "phrase" && field != "lang" {
-			errs[field] = msg
+			errs[field] = strings.TrimPrefix(msg, "field "+field+": ")
 		}
 		d.Phrase = c.phraseForm(r, d, code, values, errs)
 		if len(errs) == 0 || d.Phrase == nil {
