@@ -121,6 +121,16 @@ func TestPhrases_OneSignedEntryReadInEachLanguage(t *testing.T) {
 		t.Fatalf("phrases for bravo: %+v, %v", list, err)
 	}
 
+	// Without a language, a phrase is written in its author's language.
+	check, err := bravo.Send(ctx, theatre, api.SendRequest{Phrase: &api.PhraseRequest{Code: "COMMS-CHECK"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alpha holds bravo's check", func() bool { return findEntry(t, alpha, theatre, check.ID) != nil })
+	if v := findEntry(t, alpha, theatre, check.ID); v.Phrase.OriginalLang != "zh-Hans" || v.Text != "Communications check. Acknowledge this message." {
+		t.Errorf("bravo's phrase at alpha: %s %q", v.Phrase.OriginalLang, v.Text)
+	}
+
 	// Free text declares its language; the author may attach an
 	// unofficial translation, and bravo's translators add theirs later.
 	free, err := alpha.Send(ctx, theatre, api.SendRequest{Text: "Our exercise ends at noon.", Lang: "en",

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -201,10 +202,9 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 	if err != nil {
 		return nil, err
 	}
-	if in.Lang == "" {
-		if in.Lang, err = n.OperatorLang(ctx, operator); err != nil {
-			return nil, err
-		}
+	preferred, err := n.OperatorLang(ctx, operator)
+	if err != nil {
+		return nil, err
 	}
 	var msg *entry.Message
 	ack := DefaultAckWithin(ch)
@@ -212,7 +212,7 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 		if in.Text != "" || len(in.Unofficial) > 0 {
 			return nil, hotline.Errorf(hotline.EINVALID, "a message is a phrase or free text, not both: the phrase's text comes from the catalog")
 		}
-		m, tpl, err := n.composePhrase(ch, in.Phrase, in.Lang)
+		m, tpl, err := n.composePhrase(ch, in.Phrase, in.Lang, preferred)
 		if err != nil {
 			return nil, err
 		}
@@ -222,7 +222,7 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 		}
 	} else {
 		if in.Lang == "" {
-			in.Lang = ChannelLang(ch)
+			in.Lang = cmp.Or(preferred, ChannelLang(ch))
 		}
 		if err := entry.CheckLang(in.Lang, true); err != nil {
 			return nil, &hotline.Error{Code: hotline.EINVALID, Message: trimPrefix(err), Field: "lang"}

@@ -89,9 +89,10 @@ func asFieldError(err error) error {
 	return err
 }
 
-// composePhrase validates a phrase and renders it in lang (empty: the
-// channel's language) as the text of a new message.
-func (n *Node) composePhrase(ch *hotline.Channel, in *PhraseInput, lang string) (*entry.Message, *phrase.Template, error) {
+// composePhrase validates a phrase and renders it as the text of a new
+// message in lang; without one, in the operator's preferred language if
+// the catalog has it, else the channel's.
+func (n *Node) composePhrase(ch *hotline.Channel, in *PhraseInput, lang, preferred string) (*entry.Message, *phrase.Template, error) {
 	cat, err := n.Catalog(ch)
 	if err != nil {
 		return nil, nil, err
@@ -102,6 +103,9 @@ func (n *Node) composePhrase(ch *hotline.Channel, in *PhraseInput, lang string) 
 	}
 	if lang == "" {
 		lang = ChannelLang(ch)
+		if cat.Languages[preferred] != nil {
+			lang = preferred
+		}
 	}
 	if _, ok := cat.Languages[lang]; !ok {
 		return nil, nil, &hotline.Error{Code: hotline.EINVALID, Field: "lang",
@@ -238,9 +242,9 @@ func (n *Node) SetOperatorLang(ctx context.Context, operator, lang string) error
 }
 
 // PreviewPhrase validates a phrase for ch as Send would and returns its
-// text in lang ("" for the channel's language), writing nothing.
+// text in lang (or as composePhrase picks), writing nothing.
 func (n *Node) PreviewPhrase(ch *hotline.Channel, in *PhraseInput, lang string) (string, error) {
-	m, _, err := n.composePhrase(ch, in, lang)
+	m, _, err := n.composePhrase(ch, in, "", lang)
 	if err != nil {
 		return "", err
 	}
