@@ -240,6 +240,18 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 		t.Fatalf("alpha's acknowledgement line: %q", text)
 	}
 
+	// Compose offers a deadline: bravo answers, due within a minute, and
+	// alpha's open page counts it down.
+	run(t, bb, "bravo answers with a deadline",
+		chromedp.SendKeys("#text", "Agreed. Please confirm the time.", chromedp.ByID),
+		chromedp.SetValue("#ack-within", "1m0s", chromedp.ByID),
+		submit("form.text-form button"),
+		chromedp.WaitVisible(`p.ok[role="status"]`, chromedp.ByQuery))
+	answer := latestMessage(t, bravo, policy, "Agreed. Please confirm the time.")
+	run(t, ba, "alpha sees the answer's countdown live",
+		waitJS(fmt.Sprintf(`(document.querySelector(%q)||{}).textContent.includes("ack due in")`, "#e-"+answer+" .due")),
+		waitJS(`window.notReloaded === true`))
+
 	// A deadline counts down and goes overdue, said in words.
 	ac := client.New(alpha.Server.APIURL(), alpha.Token)
 	short := "3s"
@@ -254,6 +266,15 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 	run(t, ba, "alpha's home lists it overdue", chromedp.Navigate(alpha.Server.ConsoleURL()),
 		waitJS(`(document.querySelector("#unanswered")||{}).textContent.includes("OVERDUE by")`))
 	screenshot(t, ba, "home-alpha")
+	// On a phone-sized screen the page reflows instead of scrolling sideways.
+	var overflow bool
+	run(t, bb, "bravo on a narrow screen", chromedp.EmulateViewport(390, 844), chromedp.Navigate(bravo.Server.ConsoleURL()),
+		chromedp.WaitVisible("#channels", chromedp.ByID),
+		chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow))
+	if overflow {
+		t.Error("the watch page scrolls sideways at 390 px")
+	}
+	screenshot(t, bb, "home-bravo-narrow")
 
 	// Strategic: confirm before sending.
 	run(t, ba, "alpha writes at strategic level",

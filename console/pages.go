@@ -43,6 +43,15 @@ func (b *base) Time(t time.Time) string { return formatTime(b.Lang, t) }
 // RTT writes a round-trip time to a tenth of a millisecond.
 func (b *base) RTT(d time.Duration) string { return d.Round(100 * time.Microsecond).String() }
 
+// Duration writes a duration in the page's language.
+func (b *base) Duration(d time.Duration) string { return formatDuration(b.Lang, d) }
+
+// AckChoices are the acknowledgement deadlines compose offers besides
+// the channel's.
+func (b *base) AckChoices() []time.Duration {
+	return []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour}
+}
+
 // Level names a level in the page's language.
 func (b *base) Level(l string) string { return T(b.Lang, "level."+l) }
 
@@ -352,6 +361,14 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request, rq *request) {
 	} else {
 		in.Text, in.Lang = r.PostFormValue("text"), r.PostFormValue("lang")
 		d.Text, d.TextLang = in.Text, in.Lang
+		if a := r.PostFormValue("ack_within"); a != "" {
+			ack, err := time.ParseDuration(a)
+			if err != nil {
+				c.sendFailed(w, r, d, "", nil, &hotline.Error{Code: hotline.EINVALID, Message: "acknowledgement deadline " + a + " is not a duration", Field: "ack_within"})
+				return
+			}
+			in.AckWithin = &ack
+		}
 	}
 	ch, err := c.n.ResolveChannel(d.ID)
 	if err != nil {
