@@ -228,7 +228,7 @@ func (c *Console) channel(w http.ResponseWriter, r *http.Request, rq *request) {
 	d.Sent = r.URL.Query().Get("sent") != ""
 	if code := r.URL.Query().Get("phrase"); code != "" && d.Catalog {
 		d.Mode = "phrase"
-		d.Phrase = c.phraseForm(r, d, code, nil, nil)
+		d.Phrase = c.phraseForm(d, code, nil, nil)
 	}
 	c.render(w, http.StatusOK, "channel", d)
 }
@@ -298,7 +298,7 @@ func marks(ms []node.MarkView) string {
 
 // phraseForm builds the form of phrase code, with values typed and
 // errors by field.
-func (c *Console) phraseForm(r *http.Request, d *channelData, code string, values, errs map[string]string) *phraseForm {
+func (c *Console) phraseForm(d *channelData, code string, values, errs map[string]string) *phraseForm {
 	ch, err := c.n.ResolveChannel(d.ID)
 	if err != nil {
 		return nil
@@ -412,7 +412,7 @@ func (c *Console) sendFailed(w http.ResponseWriter, r *http.Request, d *channelD
 		if field != "" && field != "phrase" && field != "lang" {
 			errs[field] = strings.TrimPrefix(msg, "field "+field+": ")
 		}
-		d.Phrase = c.phraseForm(r, d, code, values, errs)
+		d.Phrase = c.phraseForm(d, code, values, errs)
 		if len(errs) == 0 || d.Phrase == nil {
 			d.Error = msg
 		}
