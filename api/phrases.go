@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hotline-project/hotline"
-	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
 	"github.com/hotline-project/hotline/phrase"
 )
@@ -57,8 +56,8 @@ func (s *Server) setMe(w http.ResponseWriter, r *http.Request, op string) error 
 // parameter, else the operator's saved language.
 func (s *Server) readerLang(r *http.Request, op string) (string, error) {
 	if l := r.URL.Query().Get("lang"); l != "" {
-		if err := entry.CheckLang(l, true); err != nil {
-			return "", &hotline.Error{Code: hotline.EINVALID, Message: "lang: " + strings.TrimPrefix(err.Error(), "entry: malformed: "), Field: "lang"}
+		if err := node.CheckLang(l, true); err != nil {
+			return "", err
 		}
 		return l, nil
 	}

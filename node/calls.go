@@ -89,11 +89,7 @@ func (n *Node) RequestCall(ctx context.Context, operator, ref string, in CallReq
 // AnswerCall accepts (at one of the proposed times) or declines (with a
 // reason) another party's call request.
 func (n *Node) AnswerCall(ctx context.Context, operator, ref, request string, accept bool, at time.Time, reason string) (*entry.Entry, error) {
-	ch, err := n.ResolveChannel(ref)
-	if err != nil {
-		return nil, err
-	}
-	st, err := n.findEntry(ctx, ch, request)
+	ch, st, err := n.resolveEntry(ctx, ref, request)
 	if err != nil {
 		return nil, err
 	}
@@ -112,11 +108,7 @@ func (n *Node) AnswerCall(ctx context.Context, operator, ref, request string, ac
 // draft joint readout carrying this party's signature, for the other
 // members to co-sign.
 func (n *Node) Readout(ctx context.Context, operator, ref, request, text, lang string, joint bool) (*entry.Entry, error) {
-	ch, err := n.ResolveChannel(ref)
-	if err != nil {
-		return nil, err
-	}
-	st, err := n.findEntry(ctx, ch, request)
+	ch, st, err := n.resolveEntry(ctx, ref, request)
 	if err != nil {
 		return nil, err
 	}
@@ -135,11 +127,7 @@ func (n *Node) Readout(ctx context.Context, operator, ref, request, text, lang s
 // it): the entry written carries the one text with every signature
 // gathered so far and this party's.
 func (n *Node) Cosign(ctx context.Context, operator, ref, draft string) (*entry.Entry, error) {
-	ch, err := n.ResolveChannel(ref)
-	if err != nil {
-		return nil, err
-	}
-	st, err := n.findEntry(ctx, ch, draft)
+	ch, st, err := n.resolveEntry(ctx, ref, draft)
 	if err != nil {
 		return nil, err
 	}

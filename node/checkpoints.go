@@ -332,11 +332,7 @@ func (n *Node) entryEvidence(a, b *entry.Entry) []byte {
 // one cosigned by every other member. If no checkpoint covers it yet, the
 // error is EUNAVAILABLE.
 func (n *Node) Proof(ctx context.Context, ref, entryRef string) ([]byte, error) {
-	ch, err := n.ResolveChannel(ref)
-	if err != nil {
-		return nil, err
-	}
-	st, err := n.findEntry(ctx, ch, entryRef)
+	ch, st, err := n.resolveEntry(ctx, ref, entryRef)
 	if err != nil {
 		return nil, err
 	}

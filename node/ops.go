@@ -122,8 +122,8 @@ func (n *Node) Propose(ctx context.Context, operator, name, level string, others
 			}
 		}
 	}
-	if err := entry.CheckLang(def.Lang, false); err != nil {
-		return nil, &hotline.Error{Code: hotline.EINVALID, Field: "lang", Message: trimPrefix(err)}
+	if err := CheckLang(def.Lang, false); err != nil {
+		return nil, err
 	}
 	if policy != nil {
 		if err := policy.Check(); err != nil {
@@ -224,8 +224,8 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 		if in.Lang == "" {
 			in.Lang = cmp.Or(preferred, ChannelLang(ch))
 		}
-		if err := entry.CheckLang(in.Lang, true); err != nil {
-			return nil, &hotline.Error{Code: hotline.EINVALID, Message: trimPrefix(err), Field: "lang"}
+		if err := CheckLang(in.Lang, true); err != nil {
+			return nil, err
 		}
 		slices.SortFunc(in.Unofficial, func(a, b entry.Rendering) int { return strings.Compare(a.Lang, b.Lang) })
 		msg = &entry.Message{Text: in.Text, Lang: in.Lang, Unofficial: in.Unofficial}
@@ -278,16 +278,12 @@ func (n *Node) Mark(ctx context.Context, operator, ref, target string, kind entr
 	if kind != entry.KindRead && kind != entry.KindAck {
 		return nil, hotline.Errorf(hotline.EINVALID, "mark kind must be read or ack")
 	}
-	ch, err := n.ResolveChannel(ref)
+	ch, st, err := n.resolveEntry(ctx, ref, target)
 	if err != nil {
 		return nil, err
 	}
-	st, err := n.findEntry(ctx, ch, target)
-	if err != nil {
+	if err := isMessage(st, "read or acknowledged"); err != nil {
 		return nil, err
-	}
-	if st.Kind != entry.KindMessage {
-		return nil, hotline.Errorf(hotline.EINVALID, "entry %s is a %s, not a message: only messages can be read or acknowledged", st.ID(), st.Kind)
 	}
 	if st.Author == n.self {
 		return nil, hotline.Errorf(hotline.EINVALID, "entry %s was sent by this party; only the receiving side acknowledges", st.ID())
@@ -298,6 +294,29 @@ func (n *Node) Mark(ctx context.Context, operator, ref, target string, kind entr
 	}
 	r := n.submit(ctx, &writeReq{local: &localWrite{channel: ch.ID, kind: kind, operator: operator, body: mark, check: activeOnly}})
 	return r.entry, r.err
+}
+
+// resolveEntry finds a channel (as ResolveChannel) and one of its entries
+// (as findEntry).
+func (n *Node) resolveEntry(ctx context.Context, ref, target string) (*hotline.Channel, *hotline.Stored, error) {
+	ch, err := n.ResolveChannel(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := n.findEntry(ctx, ch, target)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ch, st, nil
+}
+
+// isMessage refuses an operator's action on an entry that is not a
+// message; what says what only messages can be.
+func isMessage(st *hotline.Stored, what string) error {
+	if st.Kind != entry.KindMessage {
+		return hotline.Errorf(hotline.EINVALID, "entry %s is a %s, not a message: only messages can be %s", st.ID(), st.Kind, what)
+	}
+	return nil
 }
 
 // findEntry finds an entry of ch by full id or unique id prefix (8+ hex).

@@ -177,16 +177,12 @@ type TranslationInput struct {
 // Translate writes a translation of a message of the channel; it is
 // stored beside the original and never replaces it.
 func (n *Node) Translate(ctx context.Context, operator, ref, target string, in TranslationInput) (*entry.Entry, error) {
-	ch, err := n.ResolveChannel(ref)
+	ch, st, err := n.resolveEntry(ctx, ref, target)
 	if err != nil {
 		return nil, err
 	}
-	st, err := n.findEntry(ctx, ch, target)
-	if err != nil {
+	if err := isMessage(st, "translated"); err != nil {
 		return nil, err
-	}
-	if st.Kind != entry.KindMessage {
-		return nil, hotline.Errorf(hotline.EINVALID, "entry %s is a %s, not a message: only messages are translated", st.ID(), st.Kind)
 	}
 	if in.Translator == "" {
 		in.Translator = operator
@@ -200,21 +196,9 @@ func (n *Node) Translate(ctx context.Context, operator, ref, target string, in T
 			if err := activeOnly(b, ch); err != nil {
 				return err
 			}
-			return asOperatorError(b.checkTranslation(ctx, ch, body))
+			return asOperatorError(b.checkTarget(ctx, ch, body.Of))
 		}}})
 	return r.entry, r.err
-}
-
-// checkTranslation checks that a translation names a message of ch.
-func (b *batch) checkTranslation(ctx context.Context, ch *hotline.Channel, t *entry.Translation) error {
-	e, _, err := b.lookup(ctx, ch, t.Of)
-	if err != nil {
-		return err
-	}
-	if e.Kind != entry.KindMessage {
-		return reject("invalid", "translation of %s, a %s, not a message", t.Of, e.Kind)
-	}
-	return nil
 }
 
 // OperatorLang returns the language an operator has chosen to read in,
@@ -230,8 +214,8 @@ func (n *Node) OperatorLang(ctx context.Context, operator string) (string, error
 // SetOperatorLang saves the language an operator reads in ("" for the
 // channel's default).
 func (n *Node) SetOperatorLang(ctx context.Context, operator, lang string) error {
-	if err := entry.CheckLang(lang, false); err != nil {
-		return &hotline.Error{Code: hotline.EINVALID, Message: trimPrefix(err), Field: "lang"}
+	if err := CheckLang(lang, false); err != nil {
+		return err
 	}
 	op, err := n.store.Operator(ctx, operator)
 	if err != nil && hotline.ErrorCode(err) != hotline.ENOTFOUND {
@@ -249,4 +233,13 @@ func (n *Node) PreviewPhrase(ch *hotline.Channel, in *PhraseInput, lang string) 
 		return "", err
 	}
 	return m.Text, nil
+}
+
+// CheckLang checks a language tag an operator gave (required: it may not
+// be empty), as an operator error on the field "lang".
+func CheckLang(tag string, required bool) error {
+	if err := entry.CheckLang(tag, required); err != nil {
+		return &hotline.Error{Code: hotline.EINVALID, Message: trimPrefix(err), Field: "lang"}
+	}
+	return nil
 }

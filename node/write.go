@@ -532,7 +532,7 @@ func (b *batch) checkKind(ctx context.Context, ch *hotline.Channel, e *entry.Ent
 		if ch.State != hotline.ChannelActive {
 			return reject("invalid", "translation in channel %s, which is not active", ch.Definition.Name)
 		}
-		return b.checkTranslation(ctx, ch, v)
+		return b.checkTarget(ctx, ch, v.Of)
 	case *entry.Receipt:
 		for _, r := range v.Holds {
 			if r.Party == e.Author || !ch.IsMember(r.Party) {
@@ -564,14 +564,15 @@ func (b *batch) checkKind(ctx context.Context, ch *hotline.Channel, e *entry.Ent
 	return nil
 }
 
-// checkTarget checks that a read or ack names a message this node holds.
+// checkTarget checks that a read, ack or translation names a message
+// this node holds.
 func (b *batch) checkTarget(ctx context.Context, ch *hotline.Channel, t entry.Ref) error {
 	e, _, err := b.lookup(ctx, ch, t)
 	if err != nil {
 		return err
 	}
 	if e.Kind != entry.KindMessage {
-		return hotline.Errorf(hotline.EINVALID, "entry %s is a %s, not a message: only messages are read or acknowledged", t.ID, e.Kind)
+		return hotline.Errorf(hotline.EINVALID, "entry %s is a %s, not a message: only messages are read, acknowledged or translated", t.ID, e.Kind)
 	}
 	return nil
 }
