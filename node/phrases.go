@@ -84,7 +84,7 @@ func asFieldError(err error) error {
 		return &hotline.Error{Code: hotline.EINVALID, Message: fe.Error(), Field: fe.Field}
 	}
 	if errors.Is(err, phrase.ErrInvalid) {
-		return hotline.Errorf(hotline.EINVALID, "%s", strings.TrimPrefix(err.Error(), phrase.ErrInvalid.Error()+": "))
+		return hotline.Errorf(hotline.EINVALID, "%s", phrase.Reason(err))
 	}
 	return err
 }

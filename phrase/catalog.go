@@ -214,6 +214,12 @@ func (t *Template) Field(name string) (*Field, bool) {
 	return nil, false
 }
 
+// Reason returns an error's text without the package's "phrase:
+// invalid:" prefix, for showing to people.
+func Reason(err error) string {
+	return strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")
+}
+
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
@@ -325,7 +331,7 @@ func (c *Catalog) checkTemplate(t *Template) error {
 		}
 		seen[f.Name] = true
 		if err := c.checkField(t, f); err != nil {
-			return invalid("%s field %s: %v", where, f.Name, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+			return invalid("%s field %s: %v", where, f.Name, Reason(err))
 		}
 	}
 	for lang, text := range t.Text {
@@ -359,7 +365,7 @@ func (c *Catalog) checkTemplate(t *Template) error {
 		vals[f.Name] = f.Example
 	}
 	if _, err := t.Normalize(vals, Context{}); err != nil {
-		return invalid("%s: its examples are not valid: %v", where, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+		return invalid("%s: its examples are not valid: %v", where, Reason(err))
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func loadCatalog(path string) (*phrase.Catalog, error) {
 	defer f.Close()
 	c, err := phrase.Load(f)
 	if err != nil {
-		return nil, hotline.Errorf(hotline.EINVALID, "%s: %s", path, strings.TrimPrefix(err.Error(), "phrase: invalid: "))
+		return nil, hotline.Errorf(hotline.EINVALID, "%s: %s", path, phrase.Reason(err))
 	}
 	return c, nil
 }
