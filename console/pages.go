@@ -12,6 +12,7 @@ import (
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/phrase"
 )
 
 var funcs = template.FuncMap{
@@ -180,6 +181,9 @@ type channelData struct {
 	Strategic bool
 	Sent      bool
 	compose
+
+	ch  *hotline.Channel
+	cat *phrase.Catalog // nil: the channel carries free text only
 }
 
 // compose is the compose section: free text, or a phrase chosen from the
@@ -228,7 +232,7 @@ func (c *Console) channel(w http.ResponseWriter, r *http.Request, rq *request) {
 	d.Sent = r.URL.Query().Get("sent") != ""
 	if code := r.URL.Query().Get("phrase"); code != "" && d.Catalog {
 		d.Mode = "phrase"
-		d.Phrase = c.phraseForm(d, code, nil, nil)
+		d.Phrase = newPhraseForm(d, code, nil, nil)
 	}
 	c.render(w, http.StatusOK, "channel", d)
 }
@@ -239,7 +243,7 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 	if err != nil {
 		return nil, err
 	}
-	d := &channelData{base: c.base(r, rq, ch.Definition.Name), Now: c.now(), ID: ch.ID.String(), Name: ch.Definition.Name,
+	d := &channelData{base: c.base(r, rq, ch.Definition.Name), Now: c.now(), ch: ch, ID: ch.ID.String(), Name: ch.Definition.Name,
 		ChLevel: ch.Definition.Level, State: ch.State, Strategic: ch.Definition.Level == string(hotline.Strategic)}
 	var members []string
 	for _, m := range ch.Definition.Members {
@@ -269,7 +273,7 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 	}
 	d.compose = compose{Mode: "text", TextLang: rq.lang, Langs: Languages}
 	if cat, err := c.n.Catalog(ch); err == nil {
-		d.Catalog, d.Reference = true, cat.Reference
+		d.cat, d.Catalog, d.Reference = cat, true, cat.Reference
 		for _, t := range cat.ForLevel(ch.Definition.Level) {
 			d.Phrases = append(d.Phrases, phraseChoice{Code: t.Code, Title: phraseTitle(t.Title, rq.lang)})
 		}
@@ -296,19 +300,14 @@ func marks(ms []node.MarkView) string {
 	return strings.Join(out, "; ")
 }
 
-// phraseForm builds the form of phrase code, with values typed and
+// newPhraseForm builds the form of phrase code, with values typed and
 // errors by field.
-func (c *Console) phraseForm(d *channelData, code string, values, errs map[string]string) *phraseForm {
-	ch, err := c.n.ResolveChannel(d.ID)
-	if err != nil {
+func newPhraseForm(d *channelData, code string, values, errs map[string]string) *phraseForm {
+	if d.cat == nil {
 		return nil
 	}
-	cat, err := c.n.Catalog(ch)
-	if err != nil {
-		return nil
-	}
-	t, ok := cat.Template(code)
-	if !ok || !slices.Contains(t.Levels, ch.Definition.Level) {
+	t, ok := d.cat.Template(code)
+	if !ok || !slices.Contains(t.Levels, d.ch.Definition.Level) {
 		return nil
 	}
 	f := &phraseForm{Code: t.Code, Title: phraseTitle(t.Title, d.Lang)}
@@ -370,14 +369,9 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request, rq *request) {
 			in.AckWithin = &ack
 		}
 	}
-	ch, err := c.n.ResolveChannel(d.ID)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
 	// Strategic messages are shown once more before they are signed.
 	if d.Strategic && r.PostFormValue("confirm") != "yes" {
-		preview, err := c.preview(ch, in, rq.lang)
+		preview, err := c.preview(d.ch, in, rq.lang)
 		if err == nil {
 			cd := &confirmData{base: c.base(r, rq, T(rq.lang, "confirm.title")), ID: d.ID, Name: d.Name, Preview: preview}
 			for k, v := range r.PostForm {
@@ -412,7 +406,7 @@ func (c *Console) sendFailed(w http.ResponseWriter, r *http.Request, d *channelD
 		if field != "" && field != "phrase" && field != "lang" {
 			errs[field] = strings.TrimPrefix(msg, "field "+field+": ")
 		}
-		d.Phrase = c.phraseForm(d, code, values, errs)
+		d.Phrase = newPhraseForm(d, code, values, errs)
 		if len(errs) == 0 || d.Phrase == nil {
 			d.Error = msg
 		}
