@@ -13,7 +13,6 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/account"
-	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/sqlite"
 )
@@ -143,14 +142,12 @@ func setOperator(ctx context.Context, env *Env, name string, args []string, crea
 	if create {
 		verb = "created the console login of"
 	}
-	fmt.Fprintf(env.Stdout, "%s operator %s on %s\n", verb, op.Name, partyOf(d))
+	fmt.Fprintf(env.Stdout, "%s operator %s on %s\n", verb, op.Name, d.Config.Party)
 	if *totp {
-		fmt.Fprintf(env.Stdout, "second factor: add this to an authenticator app (shown once)\n  secret %s\n  %s\n", op.TOTP, account.TOTPURI("hotline "+partyOf(d), op.Name, op.TOTP))
+		fmt.Fprintf(env.Stdout, "second factor: add this to an authenticator app (shown once)\n  secret %s\n  %s\n", op.TOTP, account.TOTPURI("hotline "+d.Config.Party, op.Name, op.TOTP))
 	}
 	return nil
 }
-
-func partyOf(d *config.Dir) string { return d.Config.Party }
 
 // readPassword reads a password from a file, from the terminal without
 // echo (asked twice), or as one line of standard input.
