@@ -54,7 +54,10 @@ type Operator struct {
 	// is when the next attempt is allowed.
 	Failures    int
 	LockedUntil time.Time
-	Created     time.Time
+	// TOTPStep is the TOTP time step of the last code accepted: each code
+	// logs in once (RFC 6238, section 5.2), and never an older one.
+	TOTPStep int64
+	Created  time.Time
 }
 
 // Feed names one party's feed in one channel.
@@ -262,6 +265,13 @@ type Store interface {
 	Operator(ctx context.Context, name string) (Operator, error)
 	// PutOperator creates or replaces an operator's account.
 	PutOperator(ctx context.Context, op Operator) error
+	// SetOperatorLang sets the language an operator reads in, creating
+	// the account if needed, and changes nothing else.
+	SetOperatorLang(ctx context.Context, name, lang string) error
+	// SetLoginState records what a login attempt changed: failures,
+	// lock-out and the last TOTP step. It changes nothing else, so a
+	// password set meanwhile is kept; ENOTFOUND if there is no account.
+	SetLoginState(ctx context.Context, name string, failures int, lockedUntil time.Time, totpStep int64) error
 	// Operators returns every operator account, by name.
 	Operators(ctx context.Context) ([]Operator, error)
 

@@ -217,12 +217,7 @@ func (n *Node) SetOperatorLang(ctx context.Context, operator, lang string) error
 	if err := CheckLang(lang, false); err != nil {
 		return err
 	}
-	op, err := n.store.Operator(ctx, operator)
-	if err != nil && hotline.ErrorCode(err) != hotline.ENOTFOUND {
-		return err
-	}
-	op.Name, op.Lang = operator, lang
-	return n.store.PutOperator(ctx, op)
+	return n.store.SetOperatorLang(ctx, operator, lang)
 }
 
 // PreviewPhrase validates a phrase for ch as Send would and returns its

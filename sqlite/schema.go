@@ -172,6 +172,10 @@ CREATE TABLE operators (
 	created      INTEGER NOT NULL
 ) STRICT;
 `,
+	// 6: the TOTP step of the last code accepted, so each code logs in once.
+	`
+ALTER TABLE operators ADD COLUMN totp_step INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrationHooks run in Go, in the same transaction, right after the SQL of

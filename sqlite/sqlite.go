@@ -518,7 +518,7 @@ func (s *Store) Operators(ctx context.Context) ([]hotline.Operator, error) {
 }
 
 func (s *Store) operators(ctx context.Context, where string, args ...any) ([]hotline.Operator, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT name, lang, password, totp, failures, locked_until, created FROM operators `+where, args...)
+	rows, err := s.read.QueryContext(ctx, `SELECT name, lang, password, totp, failures, locked_until, totp_step, created FROM operators `+where, args...)
 	if err != nil {
 		return nil, storeErr("read operators", err)
 	}
@@ -527,7 +527,7 @@ func (s *Store) operators(ctx context.Context, where string, args ...any) ([]hot
 	for rows.Next() {
 		var op hotline.Operator
 		var locked, created int64
-		if err := rows.Scan(&op.Name, &op.Lang, &op.Password, &op.TOTP, &op.Failures, &locked, &created); err != nil {
+		if err := rows.Scan(&op.Name, &op.Lang, &op.Password, &op.TOTP, &op.Failures, &locked, &op.TOTPStep, &created); err != nil {
 			return nil, storeErr("read operators", err)
 		}
 		if locked != 0 {
@@ -544,22 +544,49 @@ func (s *Store) operators(ctx context.Context, where string, args ...any) ([]hot
 
 // PutOperator implements hotline.Store.
 func (s *Store) PutOperator(ctx context.Context, op hotline.Operator) error {
-	var locked int64
-	if !op.LockedUntil.IsZero() {
-		locked = op.LockedUntil.UnixMilli()
-	}
 	if op.Created.IsZero() {
 		op.Created = time.Now()
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO operators (name, lang, password, totp, failures, locked_until, created)
-		VALUES (?,?,?,?,?,?,?)
+	_, err := s.write.ExecContext(ctx, `INSERT INTO operators (name, lang, password, totp, failures, locked_until, totp_step, created)
+		VALUES (?,?,?,?,?,?,?,?)
 		ON CONFLICT (name) DO UPDATE SET lang = excluded.lang, password = excluded.password, totp = excluded.totp,
-			failures = excluded.failures, locked_until = excluded.locked_until`,
-		op.Name, op.Lang, op.Password, op.TOTP, op.Failures, locked, op.Created.UnixMilli())
+			failures = excluded.failures, locked_until = excluded.locked_until, totp_step = excluded.totp_step`,
+		op.Name, op.Lang, op.Password, op.TOTP, op.Failures, unixMilliOrZero(op.LockedUntil), op.TOTPStep, op.Created.UnixMilli())
 	if err != nil {
 		return storeErr("save operator", err)
 	}
 	return nil
+}
+
+// SetOperatorLang implements hotline.Store.
+func (s *Store) SetOperatorLang(ctx context.Context, name, lang string) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO operators (name, lang, created) VALUES (?,?,?)
+		ON CONFLICT (name) DO UPDATE SET lang = excluded.lang`, name, lang, time.Now().UnixMilli())
+	if err != nil {
+		return storeErr("save operator language", err)
+	}
+	return nil
+}
+
+// SetLoginState implements hotline.Store.
+func (s *Store) SetLoginState(ctx context.Context, name string, failures int, lockedUntil time.Time, totpStep int64) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE operators SET failures = ?, locked_until = ?, totp_step = ? WHERE name = ?`,
+		failures, unixMilliOrZero(lockedUntil), totpStep, name)
+	if err != nil {
+		return storeErr("save login state", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return hotline.Errorf(hotline.ENOTFOUND, "no operator %q on this node", name)
+	}
+	return nil
+}
+
+// unixMilliOrZero stores the zero time as 0, which reads back as zero.
+func unixMilliOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }
 
 // OperatorByToken implements hotline.Store.

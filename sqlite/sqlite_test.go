@@ -172,4 +172,30 @@ func TestStore_OperatorAccounts(t *testing.T) {
 	if err != nil || len(ops) != 2 || ops[0].Name != "admin" || ops[1].Name != "duty" {
 		t.Fatalf("operators: %+v, %v", ops, err)
 	}
+
+	// The narrow updates change only their own columns.
+	if err := s.SetLoginState(ctx, "duty", 2, time.Time{}, 59000123); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetOperatorLang(ctx, "duty", "zh-Hans"); err != nil {
+		t.Fatal(err)
+	}
+	op, err = s.Operator(ctx, "duty")
+	if err != nil || op.Lang != "zh-Hans" || op.Password != "$argon2id$x" || op.Failures != 2 || !op.LockedUntil.IsZero() || op.TOTPStep != 59000123 {
+		t.Fatalf("after the narrow updates: %+v, %v", op, err)
+	}
+	if err := s.SetLoginState(ctx, "nobody", 1, time.Time{}, 0); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("login state of nobody: %v", err)
+	}
+	if _, err := s.Operator(ctx, "nobody"); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("a login state created an account: %v", err)
+	}
+	// An operator known only by an API token gets an account, without a
+	// login, when they first choose a language.
+	if err := s.SetOperatorLang(ctx, "api-only", "en"); err != nil {
+		t.Fatal(err)
+	}
+	if op, err := s.Operator(ctx, "api-only"); err != nil || op.Lang != "en" || op.Password != "" || op.Created.IsZero() {
+		t.Fatalf("api-only operator: %+v, %v", op, err)
+	}
 }
