@@ -10,7 +10,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -126,32 +128,55 @@ func lockFor(failures int) time.Duration {
 // Authenticate checks a login attempt against the operator's account and
 // records its outcome: failures count towards the lock-out, a success
 // clears them. code is the TOTP code, required when the account has a
-// second factor.
+// second factor; a code is accepted once, and never one older than the
+// last accepted (RFC 6238, section 5.2).
+//
+// Attempts on one account are taken one at a time, each reading what the
+// one before recorded, so guesses sent in parallel are all counted. The
+// node is the only process that authenticates, so a lock in memory is
+// enough. Only the login state is written back: a password or language
+// set meanwhile is kept.
 func Authenticate(ctx context.Context, st hotline.Store, name, password, code string, now time.Time) (hotline.Operator, error) {
 	op, err := st.Operator(ctx, name)
 	if hotline.ErrorCode(err) == hotline.ENOTFOUND || (err == nil && op.Password == "") {
+		if err := verifySlot(ctx); err != nil {
+			return hotline.Operator{}, err
+		}
 		VerifyPassword(dummyHash, password)
+		<-verifying
 		return hotline.Operator{}, ErrBadCredentials
 	}
 	if err != nil {
 		return hotline.Operator{}, err
 	}
+	defer lockAccount(name)()
+	if op, err = st.Operator(ctx, name); err != nil {
+		return hotline.Operator{}, err
+	}
 	if now.Before(op.LockedUntil) {
 		return hotline.Operator{}, &LockedError{Until: op.LockedUntil}
 	}
+	if err := verifySlot(ctx); err != nil {
+		return hotline.Operator{}, err
+	}
 	ok, err := VerifyPassword(op.Password, password)
+	<-verifying
 	if err != nil {
 		return hotline.Operator{}, fmt.Errorf("operator %s: stored password: %w", name, err)
 	}
+	step := op.TOTPStep
 	if ok && op.TOTP != "" {
-		ok = VerifyTOTP(op.TOTP, code, now)
+		var s int64
+		s, ok = VerifyTOTP(op.TOTP, code, now)
+		ok = ok && s > op.TOTPStep
+		step = s
 	}
 	if !ok {
 		op.Failures++
 		if d := lockFor(op.Failures); d > 0 {
 			op.LockedUntil = now.Add(d)
 		}
-		if err := st.PutOperator(ctx, op); err != nil {
+		if err := st.SetLoginState(ctx, name, op.Failures, op.LockedUntil, op.TOTPStep); err != nil {
 			return hotline.Operator{}, err
 		}
 		if !op.LockedUntil.IsZero() && now.Before(op.LockedUntil) {
@@ -159,11 +184,39 @@ func Authenticate(ctx context.Context, st hotline.Store, name, password, code st
 		}
 		return hotline.Operator{}, ErrBadCredentials
 	}
-	if op.Failures != 0 || !op.LockedUntil.IsZero() {
-		op.Failures, op.LockedUntil = 0, time.Time{}
-		if err := st.PutOperator(ctx, op); err != nil {
+	if op.Failures != 0 || !op.LockedUntil.IsZero() || step != op.TOTPStep {
+		op.Failures, op.LockedUntil, op.TOTPStep = 0, time.Time{}, step
+		if err := st.SetLoginState(ctx, name, 0, time.Time{}, step); err != nil {
 			return hotline.Operator{}, err
 		}
 	}
 	return op, nil
+}
+
+// accountLocks holds one mutex per existing account name (so it grows
+// only with the accounts, not with the names people try).
+var accountLocks sync.Map
+
+// lockAccount takes name's lock and returns its release.
+func lockAccount(name string) func() {
+	m, _ := accountLocks.LoadOrStore(name, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// verifying bounds the argon2id computations running at once, each of
+// which takes argonMemory: a flood of login attempts waits its turn
+// instead of exhausting the node's memory.
+var verifying = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// verifySlot waits for a free verification slot; the caller releases it
+// with <-verifying.
+func verifySlot(ctx context.Context) error {
+	select {
+	case verifying <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -49,23 +49,24 @@ func hotp(key []byte, counter uint64) string {
 }
 
 // VerifyTOTP reports whether code is secret's code at now, one step
-// before, or one step after.
-func VerifyTOTP(secret, code string, now time.Time) bool {
+// before, or one step after, and if so the time step it belongs to.
+// Accepting each step once is the caller's part (see Authenticate).
+func VerifyTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 	code = strings.ReplaceAll(code, " ", "")
 	if len(code) != totpDigits {
-		return false
+		return 0, false
 	}
-	ok := false
 	for _, d := range []time.Duration{-totpStep, 0, totpStep} {
-		want, err := TOTPCode(secret, now.Add(d))
+		t := now.Add(d)
+		want, err := TOTPCode(secret, t)
 		if err != nil {
-			return false
+			return 0, false
 		}
 		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
-			ok = true
+			step, ok = t.Unix()/int64(totpStep/time.Second), true
 		}
 	}
-	return ok
+	return step, ok
 }
 
 // TOTPURI is the otpauth URI an authenticator app reads (usually from a

@@ -130,10 +130,10 @@ func setOperator(ctx context.Context, env *Env, name string, args []string, crea
 		op.Lang = langAlias(*lang)
 	}
 	if *noTOTP {
-		op.TOTP = ""
+		op.TOTP, op.TOTPStep = "", 0
 	}
 	if *totp {
-		op.TOTP = account.NewTOTPSecret()
+		op.TOTP, op.TOTPStep = account.NewTOTPSecret(), 0 // a new secret starts its own count
 	}
 	if err := st.PutOperator(ctx, op); err != nil {
 		return err
