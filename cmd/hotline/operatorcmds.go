@@ -68,7 +68,10 @@ func init() {
 				if op.TOTP != "" {
 					totp = "TOTP"
 				}
-				if op.Failures > 0 {
+				switch {
+				case op.Failures == 1:
+					state = "1 failed attempt"
+				case op.Failures > 1:
 					state = fmt.Sprintf("%d failed attempts", op.Failures)
 				}
 				if !op.LockedUntil.IsZero() {

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/hotline-project/hotline/account"
 	"github.com/hotline-project/hotline/devnet"
 )
 
@@ -40,10 +45,11 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"as":      cmdAs,
-			"envfile": cmdEnvFile,
-			"ready":   cmdReady,
-			"until":   cmdUntil,
+			"as":           cmdAs,
+			"consolelogin": cmdConsoleLogin,
+			"envfile":      cmdEnvFile,
+			"ready":        cmdReady,
+			"until":        cmdUntil,
 		},
 	})
 }
@@ -111,5 +117,59 @@ func cmdUntil(ts *testscript.TestScript, neg bool, args []string) {
 				strings.Join(args[1:], " "), args[0], code, stdout.String(), stderr.String())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// consolelogin ADDR OPERATOR PASSWORD [TOTP-FILE]: log in to the console
+// of the node whose API listens on ADDR, as a browser does: fetch the
+// login page, post the form with its CSRF token and, given the output of
+// `operator add --totp` in TOTP-FILE, the current code of its secret. It succeeds when the console starts a session; a
+// refusal prints the page's error to stdout.
+func cmdConsoleLogin(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 && len(args) != 4 {
+		ts.Fatalf("usage: consolelogin ADDR OPERATOR PASSWORD [TOTP-FILE]")
+	}
+	jar, err := cookiejar.New(nil)
+	ts.Check(err)
+	hc := &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base := "http://" + args[0] + "/console/login"
+	resp, err := hc.Get(base)
+	ts.Check(err)
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	ts.Check(err)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		ts.Fatalf("no CSRF token in the login page (%s)", resp.Status)
+	}
+	form := url.Values{"csrf": {string(m[1])}, "operator": {args[1]}, "password": {args[2]}}
+	if len(args) == 4 {
+		secret := regexp.MustCompile(`secret (\S+)`).FindStringSubmatch(ts.ReadFile(args[3]))
+		if secret == nil {
+			ts.Fatalf("no TOTP secret in %s", args[3])
+		}
+		code, err := account.TOTPCode(secret[1], time.Now())
+		ts.Check(err)
+		form.Set("code", code)
+	}
+	resp, err = hc.PostForm(base, form)
+	ts.Check(err)
+	page, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	ts.Check(err)
+	loggedIn := resp.StatusCode == http.StatusSeeOther && resp.Header.Get("Location") == "/console/"
+	if !loggedIn {
+		msg := regexp.MustCompile(`id="login-error">([^<]*)<`).FindSubmatch(page)
+		if msg == nil {
+			ts.Fatalf("login refused without a message: %s", resp.Status)
+		}
+		fmt.Fprintf(ts.Stdout(), "%s: %s\n", resp.Status, html.UnescapeString(string(msg[1])))
+	}
+	switch {
+	case loggedIn && neg:
+		ts.Fatalf("%s logged in", args[1])
+	case !loggedIn && !neg:
+		ts.Fatalf("%s could not log in: %s", args[1], resp.Status)
 	}
 }
