@@ -67,6 +67,15 @@ func (b *base) Due(deadline *time.Time, now time.Time) string {
 	return T(b.Lang, "due.overdue", formatDuration(b.Lang, now.Sub(*deadline)))
 }
 
+// AnswerDue says how long is left to answer a call request, or how far
+// past its deadline it is.
+func (b *base) AnswerDue(deadline *time.Time, now time.Time) string {
+	if deadline != nil && !deadline.Before(now) {
+		return T(b.Lang, "due.answer", formatDuration(b.Lang, deadline.Sub(now)))
+	}
+	return b.Due(deadline, now)
+}
+
 // Countdown holds the strings the page's script needs to count down in
 // the page's language.
 func (b *base) Countdown() map[string]string {
@@ -178,6 +187,8 @@ type channelData struct {
 	State     hotline.ChannelState
 	Members   string
 	Entries   []entryRow
+	Calls     []callRow
+	CallError string // why an answer to a call request was refused
 	Strategic bool
 	Sent      bool
 	compose
@@ -270,6 +281,9 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 			row.DeliveredTo = strings.Join(to, ", ")
 		}
 		d.Entries = append(d.Entries, row)
+	}
+	if d.Calls, err = c.channelCalls(r, ch); err != nil {
+		return nil, err
 	}
 	d.compose = compose{Mode: "text", TextLang: rq.lang, Langs: Languages}
 	if cat, err := c.n.Catalog(ch); err == nil {

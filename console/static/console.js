@@ -22,9 +22,9 @@
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var left = Number(el.dataset.deadline) - now;
       var over = left < 0;
-      el.textContent = (over ? body.dataset.dueOver : body.dataset.dueIn).replace("{d}", duration(left));
+      el.textContent = (over ? body.dataset.dueOver : (el.dataset.in || body.dataset.dueIn)).replace("{d}", duration(left));
       el.classList.toggle("is-overdue", over);
-      var item = el.closest("li.msg, li.item, tr");
+      var item = el.closest("li.msg, li.call, li.item, tr");
       if (item && over) item.classList.add("overdue");
     });
   }

@@ -1,0 +1,132 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/client"
+	"github.com/hotline-project/hotline/devnet"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/node"
+)
+
+// TestConsole_AnswerCallRequests: alpha asks bravo for two calls; bravo's
+// console (in Chinese) shows them with the time left to answer, accepts
+// one at the second proposed time with one click and declines the other
+// with a reason. Alpha's open page shows both answers live, and alpha's
+// node holds the signed answers.
+func TestConsole_AnswerCallRequests(t *testing.T) {
+	net := network(t)
+	alpha, bravo := net.Party("alpha"), net.Party("bravo")
+	ctx := context.Background()
+	const ch = "alpha-bravo-strategic"
+	ac, bc := client.New(alpha.Server.APIURL(), alpha.Token), client.New(bravo.Server.APIURL(), bravo.Token)
+	for _, p := range []struct {
+		c    *client.Client
+		name string
+	}{{ac, "alpha"}, {bc, "bravo"}} {
+		if _, err := p.c.PublishDirectory(ctx, ch, api.DirectoryRequest{Counterparts: []api.CounterpartRequest{
+			{Level: "strategic", Role: "minister", Name: "Minister of Defence of " + p.name}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "bravo's directory reaches alpha", func() bool {
+		d, err := ac.Directory(ctx, ch)
+		return err == nil && len(d) == 2
+	})
+	t1 := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Minute)
+	t2 := t1.Add(3 * time.Hour)
+	ministers := []entry.Participant{{Party: "alpha", Role: "minister"}, {Party: "bravo", Role: "minister"}}
+	request := func(purpose string) string {
+		ref, err := ac.RequestCall(ctx, ch, api.CallRequestBody{Purpose: purpose, Times: []time.Time{t1, t2}, Minutes: 30, Participants: ministers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "bravo holds the request", func() bool { return callOf(t, bravo, ch, ref.ID) != nil })
+		return ref.ID
+	}
+	toAccept, toDecline := request("The incident at sea of 3 May"), request("Annual defence dialogue")
+
+	ba, bb := browser(t), browser(t)
+	login(t, ba, alpha, password)
+	login(t, bb, bravo, password)
+	run(t, ba, "alpha opens the channel", chromedp.Navigate(channelURL(t, alpha, ch)), chromedp.WaitVisible("#calls", chromedp.ByID),
+		chromedp.Evaluate(`window.notReloaded = true`, nil))
+	var state string
+	run(t, ba, "alpha's own request has no answer buttons",
+		chromedp.Text("#call-"+toAccept+" .call-state", &state, chromedp.ByQuery))
+	if !strings.Contains(state, "Waiting for an answer") || !strings.Contains(state, "answer due in") {
+		t.Fatalf("alpha's call state %q", state)
+	}
+	var buttons int
+	run(t, ba, "count alpha's answer buttons", chromedp.Evaluate(`document.querySelectorAll("#calls form").length`, &buttons))
+	if buttons != 0 {
+		t.Fatalf("alpha can answer its own requests: %d forms", buttons)
+	}
+
+	sel := "#call-" + toAccept
+	run(t, bb, "bravo opens the channel", chromedp.Navigate(channelURL(t, bravo, ch)), chromedp.WaitVisible(sel+" form.call-accept", chromedp.ByQuery),
+		chromedp.Text(sel+" .call-state", &state, chromedp.ByQuery))
+	if !strings.Contains(state, "等待答复") || !strings.Contains(state, "须在") {
+		t.Fatalf("bravo's call state %q", state)
+	}
+	screenshot(t, bb, "calls-bravo-zh")
+	// One click: the button of the second proposed time.
+	run(t, bb, "bravo accepts at the second time",
+		submit(fmt.Sprintf(`%s form.call-accept button[value="%d"]`, sel, t2.UnixMilli())),
+		chromedp.WaitVisible(sel+".state-accepted", chromedp.ByQuery))
+	dsel := "#call-" + toDecline
+	run(t, bb, "bravo declines the other with a reason",
+		chromedp.SendKeys("#reason-"+toDecline, "The minister is travelling that week", chromedp.ByID),
+		submit(dsel+" form.call-decline button"),
+		chromedp.WaitVisible(dsel+".state-declined", chromedp.ByQuery))
+
+	run(t, ba, "alpha's open page shows both answers",
+		waitJS(fmt.Sprintf(`document.querySelector(%q) !== null && document.querySelector(%q) !== null`, sel+".state-accepted", dsel+".state-declined")),
+		waitJS(`window.notReloaded === true`),
+		chromedp.Text(sel+" .call-state", &state, chromedp.ByQuery))
+	if want := "Accepted for " + t2.Format("2 Jan 2006 15:04:05 UTC"); !strings.Contains(state, want) {
+		t.Fatalf("alpha's accepted call says %q, want %q", state, want)
+	}
+	run(t, ba, "alpha reads the reason", chromedp.Text(dsel+" ul.state", &state, chromedp.ByQuery))
+	if !strings.Contains(state, "bravo declined: The minister is travelling that week") {
+		t.Fatalf("alpha's declined call says %q", state)
+	}
+	if c := callOf(t, alpha, ch, toAccept); c.State != node.CallAccepted || !c.Time.Equal(t2) || c.Answers[0].Operator != devnet.Operator {
+		t.Fatalf("alpha's node: %+v", c)
+	}
+	if c := callOf(t, alpha, ch, toDecline); c.State != node.CallDeclined {
+		t.Fatalf("alpha's node: %+v", c)
+	}
+}
+
+// callOf returns p's view of call request id in ch, or nil.
+func callOf(t *testing.T, p *devnet.Party, ch, id string) *node.CallView {
+	t.Helper()
+	calls, err := p.Server.Node.Calls(context.Background(), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range calls {
+		if calls[i].Entry == id {
+			return &calls[i]
+		}
+	}
+	return nil
+}
+
+// waitFor polls cond for up to 20 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 20s", what)
+		}
+	}
+}
