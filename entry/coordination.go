@@ -99,8 +99,8 @@ const (
 
 // Participant is one person in a call, named by party and directory role.
 type Participant struct {
-	Party string `cbor:"1,keyasint"`
-	Role  string `cbor:"2,keyasint"`
+	Party string `cbor:"1,keyasint" json:"party"`
+	Role  string `cbor:"2,keyasint" json:"role"`
 }
 
 // PartySig is one party's Ed25519 signature over a joint statement.
@@ -299,12 +299,12 @@ func (e *Escalation) Check() error {
 
 // Counterpart is one person a party names as its counterpart at a level.
 type Counterpart struct {
-	Level      string   `cbor:"1,keyasint"`
-	Role       string   `cbor:"2,keyasint"` // stable name that call requests address
-	Name       string   `cbor:"3,keyasint"`
-	Address    string   `cbor:"4,keyasint,omitempty"` // form of address
-	Languages  []string `cbor:"5,keyasint,omitempty"` // BCP 47 tags, preferred first
-	Alternates []string `cbor:"6,keyasint,omitempty"` // who stands in, by name
+	Level      string   `cbor:"1,keyasint" json:"level"`
+	Role       string   `cbor:"2,keyasint" json:"role"` // stable name that call requests address
+	Name       string   `cbor:"3,keyasint" json:"name"`
+	Address    string   `cbor:"4,keyasint,omitempty" json:"address,omitempty"`    // form of address
+	Languages  []string `cbor:"5,keyasint,omitempty" json:"languages,omitempty"`  // BCP 47 tags, preferred first
+	Alternates []string `cbor:"6,keyasint,omitempty" json:"alternates,omitempty"` // who stands in, by name
 }
 
 // Directory is the body of a directory entry: the author party's
