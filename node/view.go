@@ -88,6 +88,9 @@ type EntryView struct {
 	// Translation entries: the message translated.
 	Of *RefView `json:"of,omitempty"`
 
+	// Channel configuration entries: the proposal or the acceptance.
+	Config *ConfigView `json:"config,omitempty"`
+
 	// Call, escalation and directory entries.
 	Call         *CallEntryView      `json:"call,omitempty"`
 	Escalation   *EscalationView     `json:"escalation,omitempty"`
@@ -140,6 +143,18 @@ type CallEntryView struct {
 	Reason       string              `json:"reason,omitempty"`
 	Draft        *RefView            `json:"draft,omitempty"`
 	Signed       []string            `json:"signed,omitempty"` // joint readouts: the parties whose signatures it carries
+	Text         string              `json:"text,omitempty"`   // readouts
+}
+
+// ConfigView is the content of a channel configuration entry: a proposal
+// names the channel, its level and members; an acceptance names the
+// party whose proposal it accepts.
+type ConfigView struct {
+	Action   string   `json:"action"` // "propose" or "accept"
+	Name     string   `json:"name,omitempty"`
+	Level    string   `json:"level,omitempty"`
+	Members  []string `json:"members,omitempty"`
+	Proposer string   `json:"proposer,omitempty"`
 }
 
 // EscalationView is the content of an escalation entry.
@@ -147,6 +162,7 @@ type EscalationView struct {
 	Source   string    `json:"source"` // channel id
 	Entry    RefView   `json:"entry"`
 	Deadline time.Time `json:"deadline"`
+	Text     string    `json:"text"`
 }
 
 // Log returns a channel's entries in channel order with their state;
@@ -352,7 +368,7 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 		v.Call = callEntryView(b)
 		v.Text, v.Lang = callText(st.Author, b), b.Lang
 	case *entry.Escalation:
-		v.Escalation = &EscalationView{Source: b.Source.String(), Entry: refView(b.Entry), Deadline: time.UnixMilli(b.Deadline).UTC()}
+		v.Escalation = &EscalationView{Source: b.Source.String(), Entry: refView(b.Entry), Deadline: time.UnixMilli(b.Deadline).UTC(), Text: b.Text}
 		v.Text = "escalates: " + b.Text
 	case *entry.Directory:
 		v.Counterparts = b.Counterparts
@@ -362,13 +378,15 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 		}
 		v.Text = "publishes its counterparts: " + strings.Join(roles, "; ")
 	case *entry.Config:
+		v.Config = &ConfigView{Action: string(b.Action)}
 		if b.Action == entry.ActionPropose {
-			var ms []string
+			v.Config.Name, v.Config.Level = b.Definition.Name, b.Definition.Level
 			for _, m := range b.Definition.Members {
-				ms = append(ms, m.Party)
+				v.Config.Members = append(v.Config.Members, m.Party)
 			}
-			v.Text = fmt.Sprintf("proposes %s channel %s with %s", b.Definition.Level, b.Definition.Name, strings.Join(ms, ", "))
+			v.Text = fmt.Sprintf("proposes %s channel %s with %s", b.Definition.Level, b.Definition.Name, strings.Join(v.Config.Members, ", "))
 		} else {
+			v.Config.Proposer = b.Proposal.Party
 			v.Text = fmt.Sprintf("accepts the channel proposed by %s", b.Proposal.Party)
 		}
 	}
@@ -461,7 +479,7 @@ func (n *Node) messageState(ch *hotline.Channel, st *hotline.Stored, m *entry.Me
 }
 
 func callEntryView(c *entry.Call) *CallEntryView {
-	v := &CallEntryView{Action: c.Action, Purpose: c.Purpose, Minutes: int(c.Minutes), Participants: c.Participants, Level: c.Level, Reason: c.Reason}
+	v := &CallEntryView{Action: c.Action, Purpose: c.Purpose, Minutes: int(c.Minutes), Participants: c.Participants, Level: c.Level, Reason: c.Reason, Text: c.Text}
 	if c.Re != nil {
 		r := refView(*c.Re)
 		v.Re = &r
