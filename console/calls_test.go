@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,9 @@ import (
 // console (in Chinese) shows them with the time left to answer, accepts
 // one at the second proposed time with one click and declines the other
 // with a reason. Alpha's open page shows both answers live, and alpha's
-// node holds the signed answers.
+// node holds the signed answers. Bravo's timeline says what happened in
+// Chinese, down to the lines the nodes write themselves, and shows a
+// translation beside the message it translates.
 func TestConsole_AnswerCallRequests(t *testing.T) {
 	net := network(t)
 	alpha, bravo := net.Party("alpha"), net.Party("bravo")
@@ -104,6 +107,43 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 	if c := callOf(t, alpha, ch, toDecline); c.State != node.CallDeclined {
 		t.Fatalf("alpha's node: %+v", c)
 	}
+
+	// A message, and bravo's translator's sight translation of it.
+	short := "0s"
+	msg, err := ac.Send(ctx, ch, api.SendRequest{Text: "The minister thanks you for the call.", Lang: "en", AckWithin: &short})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bravo holds the message", func() bool {
+		_, views, err := bravo.Server.Node.Log(ctx, ch, "")
+		return err == nil && slices.ContainsFunc(views, func(v node.EntryView) bool { return v.ID == msg.ID })
+	})
+	if _, err := bc.Translate(ctx, ch, msg.ID, api.TranslationRequest{Lang: "zh-Hans", Stage: "sight", Translator: "Li Wei", Text: "部长感谢您的通话。"}); err != nil {
+		t.Fatal(err)
+	}
+	var timeline string
+	run(t, bb, "bravo's timeline in Chinese",
+		waitJS(fmt.Sprintf(`(document.querySelector(%q)||{}).textContent.includes("部长感谢您的通话")`, "#e-"+msg.ID)),
+		chromedp.Text("#timeline", &timeline, chromedp.ByID))
+	for _, want := range []string{
+		"提议建立战略级频道 alpha-bravo-strategic，成员：alpha, bravo",
+		"接受alpha提议的频道",
+		"发布其对口人员：minister (Minister of Defence of bravo, 战略级)",
+		"请求战略级通话（30分钟），时间：" + t1.Format("2006年1月2日 15:04:05 UTC") + "或",
+		"接受通话“The incident at sea of 3 May”，时间：" + t2.Format("2006年1月2日 15:04:05 UTC"),
+		"拒绝通话“Annual defence dialogue”：The minister is travelling that week",
+		"视译译文（zh-Hans，bravo的译者Li Wei，",
+	} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("bravo's timeline lacks %q:\n%s", want, timeline)
+		}
+	}
+	for _, english := range []string{"proposes", "accepts", "requests a", "declines", "publishes", "translation (zh-Hans)"} {
+		if strings.Contains(timeline, english) {
+			t.Errorf("bravo's Chinese timeline says %q:\n%s", english, timeline)
+		}
+	}
+	screenshot(t, bb, "timeline-bravo-zh")
 }
 
 // callOf returns p's view of call request id in ch, or nil.

@@ -232,6 +232,7 @@ type entryRow struct {
 	node.EntryView
 	Mine, Message, NeedsAck, CanAck, Unread bool
 	AckedBy, ReadBy, DeliveredTo, Pending   string
+	Event                                   string // not a message: its line in the page's language
 }
 
 func (c *Console) channel(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -261,11 +262,22 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 		members = append(members, m.Party)
 	}
 	d.Members = strings.Join(members, ", ")
+	if d.Calls, err = c.channelCalls(r, ch); err != nil {
+		return nil, err
+	}
+	purposes := make(map[string]string, len(d.Calls))
+	for _, call := range d.Calls {
+		purposes[call.Entry] = call.Purpose
+	}
 	for _, v := range views {
-		if v.Kind == entry.KindReceipt || v.Kind == entry.KindRead || v.Kind == entry.KindAck {
-			continue // folded into the messages they answer
+		switch v.Kind {
+		case entry.KindReceipt, entry.KindRead, entry.KindAck, entry.KindTranslation:
+			continue // folded into the messages they answer or translate
 		}
 		row := entryRow{EntryView: v, Mine: v.Author == c.n.Self(), Message: v.Kind == entry.KindMessage}
+		if !row.Message {
+			row.Event = eventText(rq.lang, &v, purposes)
+		}
 		if row.Message && v.MessageState != nil {
 			row.NeedsAck = v.AckWithinSeconds != nil
 			row.Unread = !row.Mine && !c.seenHere(&v)
@@ -281,9 +293,6 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 			row.DeliveredTo = strings.Join(to, ", ")
 		}
 		d.Entries = append(d.Entries, row)
-	}
-	if d.Calls, err = c.channelCalls(r, ch); err != nil {
-		return nil, err
 	}
 	d.compose = compose{Mode: "text", TextLang: rq.lang, Langs: Languages}
 	if cat, err := c.n.Catalog(ch); err == nil {
