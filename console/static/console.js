@@ -41,8 +41,37 @@
     });
   }
 
+  // What the operator has typed, chosen or opened in a region, and where
+  // the caret is, survives the region's replacement by a fresh copy.
+  function saveState(el) {
+    var st = { fields: [], open: [], active: null };
+    el.querySelectorAll("input[id], textarea[id], select[id]").forEach(function (f) {
+      if (f.type !== "hidden") st.fields.push({ id: f.id, value: f.value, checked: f.checked });
+    });
+    el.querySelectorAll("details[id]").forEach(function (d) { if (d.open) st.open.push(d.id); });
+    var a = document.activeElement;
+    if (a && a.id && el.contains(a)) {
+      st.active = { id: a.id };
+      try { st.active.start = a.selectionStart; st.active.end = a.selectionEnd; } catch (e) { /* not a text field */ }
+    }
+    return st;
+  }
+  function restoreState(st) {
+    st.fields.forEach(function (f) {
+      var t = document.getElementById(f.id);
+      if (!t) return;
+      if (t.type === "checkbox" || t.type === "radio") t.checked = f.checked; else t.value = f.value;
+    });
+    st.open.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = true; });
+    var a = st.active && document.getElementById(st.active.id);
+    if (a) {
+      a.focus();
+      if (st.active.start != null) try { a.setSelectionRange(st.active.start, st.active.end); } catch (e) { /* not a text field */ }
+    }
+  }
+
   // Live regions: on any event, fetch this page again and swap in the
-  // regions marked data-live; forms being typed into are left alone.
+  // regions marked data-live, keeping what the operator is typing.
   var pending = null;
   function refresh() {
     pending = null;
@@ -55,9 +84,9 @@
       document.querySelectorAll("[data-live]").forEach(function (el) {
         var fresh = doc.getElementById(el.id);
         if (!fresh) return;
-        var active = document.activeElement, activeID = active && el.contains(active) ? active.id : "";
+        var st = saveState(el);
         el.replaceWith(fresh);
-        if (activeID && document.getElementById(activeID)) document.getElementById(activeID).focus();
+        restoreState(st);
       });
       tick();
       markRead();
