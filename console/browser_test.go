@@ -314,17 +314,7 @@ func latestMessage(t *testing.T, p *devnet.Party, ch, text string) string {
 
 func countMessages(t *testing.T, p *devnet.Party, ch string) int {
 	t.Helper()
-	_, views, err := p.Server.Node.Log(context.Background(), ch, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, v := range views {
-		if v.Kind == "message" {
-			n++
-		}
-	}
-	return n
+	return countKind(t, p, ch, "message")
 }
 
 // TestConsole_PhraseFormShowsFieldErrors: a phrase chosen from the list

@@ -135,6 +135,13 @@ var text = map[string][2]string{ // en, zh-Hans
 	"event.call.readout":    {"readout of the call %s: %s", "通话%s的纪要：%s"},
 	"event.call.draft":      {"proposes a joint readout of the call %s: %s", "提议通话%s的联合纪要：%s"},
 	"event.call.cosign":     {"co-signs the joint readout of the call %s (signed by %s): %s", "联署通话%s的联合纪要（签署方：%s）：%s"},
+	"tr.add":                {"Add a translation", "添加译文"},
+	"tr.lang":               {"Into", "译入语言"},
+	"tr.stage":              {"Stage", "阶段"},
+	"tr.translator":         {"Translator", "译者"},
+	"tr.text":               {"Translation", "译文"},
+	"tr.submit":             {"Sign and add the translation", "签署并添加译文"},
+	"tr.error":              {"Not added: %s", "未添加：%s"},
 	"error.notfound":        {"Not found.", "未找到。"},
 	"due.answer":            {"answer due in %s", "须在%s内答复"},
 	"calls":                 {"Call requests", "通话请求"},
@@ -160,6 +167,10 @@ var text = map[string][2]string{ // en, zh-Hans
 	"call.answer.decline":   {"Decline", "拒绝"},
 	"call.error":            {"Not answered: %s", "未答复：%s"},
 }
+
+// langNames are the languages' names in themselves, as a reader looks
+// for their own.
+var langNames = map[string]string{"en": "English", "zh-Hans": "简体中文"}
 
 // T returns the text of key in lang, formatted with args.
 func T(lang, key string, args ...any) string {

@@ -53,6 +53,14 @@ func (b *base) AckChoices() []time.Duration {
 	return []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour}
 }
 
+// LangName names a language in itself.
+func (b *base) LangName(tag string) string {
+	if n, ok := langNames[tag]; ok {
+		return n
+	}
+	return tag
+}
+
 // Level names a level in the page's language.
 func (b *base) Level(l string) string { return T(b.Lang, "level."+l) }
 
@@ -189,8 +197,10 @@ type channelData struct {
 	Entries   []entryRow
 	Calls     []callRow
 	CallError string // why an answer to a call request was refused
-	Strategic bool
-	Sent      bool
+	// Translating is a refused translation, shown again on its message.
+	Translating *translating
+	Strategic   bool
+	Sent        bool
 	compose
 
 	ch  *hotline.Channel

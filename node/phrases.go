@@ -187,6 +187,9 @@ func (n *Node) Translate(ctx context.Context, operator, ref, target string, in T
 	if in.Translator == "" {
 		in.Translator = operator
 	}
+	if strings.TrimSpace(in.Text) == "" {
+		return nil, &hotline.Error{Code: hotline.EINVALID, Message: "the translation is empty", Field: "text"}
+	}
 	body := &entry.Translation{Of: st.Ref(), Lang: in.Lang, Stage: in.Stage, Translator: in.Translator, Text: in.Text}
 	if err := body.Check(); err != nil {
 		return nil, hotline.Errorf(hotline.EINVALID, "%s", trimPrefix(err))
