@@ -211,6 +211,9 @@ type Store interface {
 	Latest(ctx context.Context, f Feed, kind entry.Kind) (*Stored, error)
 	// Log returns a channel's entries and index rows.
 	Log(ctx context.Context, ch entry.ChannelID) (*ChannelLog, error)
+	// Unread counts the messages of ch by other parties that nobody at
+	// party has read or acknowledged.
+	Unread(ctx context.Context, ch entry.ChannelID, party string) (int, error)
 
 	// TreeHashes returns stored hashes of a feed's Merkle tree, by their
 	// tlog stored-hash index (a tlog.HashReader). Append keeps the tree of

@@ -101,7 +101,7 @@ func waitJS(expr string) chromedp.Action {
 
 // network starts alpha and bravo, each with a password login for the
 // duty operator; bravo's reads Chinese.
-func network(t *testing.T) *devnet.Network {
+func network(t testing.TB) *devnet.Network {
 	t.Helper()
 	net, err := devnet.Prepare(t.TempDir(), devnet.Options{Parties: 2, SyncInterval: 200 * time.Millisecond})
 	if err != nil {
@@ -170,7 +170,7 @@ func screenshot(t *testing.T, b context.Context, name string) {
 	}
 }
 
-func channelURL(t *testing.T, p *devnet.Party, name string) string {
+func channelURL(t testing.TB, p *devnet.Party, name string) string {
 	t.Helper()
 	ch, err := p.Server.Node.ResolveChannel(name)
 	if err != nil {

@@ -66,6 +66,7 @@ var text = map[string][2]string{ // en, zh-Hans
 	"due.none":              {"—", "—"},
 	"due.undelivered":       {"not yet delivered", "尚未送达"},
 	"channel.timeline":      {"Timeline", "时间线"},
+	"channel.earlier":       {"Show earlier entries (%d not shown)", "显示更早的条目（另有%d条未显示）"},
 	"channel.empty":         {"No messages yet.", "尚无信息。"},
 	"channel.members":       {"Members: %s. Level: %s.", "成员：%s。级别：%s。"},
 	"msg.from":              {"From %s", "发自%s"},

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,7 +145,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 		id := ch.ID.String()
 		row := channelRow{ID: id, Name: ch.Definition.Name, State: ch.State, Deadline: soonest[id], Overdue: overdue[id]}
 		if ch.State == hotline.ChannelActive {
-			if row.Unread, err = c.unread(r, &ch); err != nil {
+			if row.Unread, err = c.n.Unread(ctx, id); err != nil {
 				c.fail(w, r, err)
 				return
 			}
@@ -156,22 +157,6 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 		g.Channels = append(g.Channels, row)
 	}
 	c.render(w, http.StatusOK, "home", d)
-}
-
-// unread counts the other parties' messages nobody at this party has read
-// or acknowledged.
-func (c *Console) unread(r *http.Request, ch *hotline.Channel) (int, error) {
-	_, views, err := c.n.Log(r.Context(), ch.ID.String(), "")
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, v := range views {
-		if v.Kind == entry.KindMessage && v.Author != c.n.Self() && !c.seenHere(&v) {
-			n++
-		}
-	}
-	return n, nil
 }
 
 // seenHere reports whether someone at this party read or acknowledged v.
@@ -187,6 +172,29 @@ func (c *Console) seenHere(v *node.EntryView) bool {
 	return false
 }
 
+// TimelineWindow is how many timeline rows a channel page shows by
+// default, newest last; "show earlier" adds as many again. A page, and
+// each live refresh of it, costs in proportion to the rows it shows.
+const TimelineWindow = 200
+
+// window keeps the newest rows of the timeline: show of them (default
+// TimelineWindow), and earlier ones from the first message nobody here
+// has read (no message goes unseen) or from entry (a link to an old entry
+// finds it).
+func (d *channelData) window(show, entryID string) {
+	n, err := strconv.Atoi(show)
+	if err != nil || n <= 0 {
+		n = TimelineWindow
+	}
+	start := max(0, len(d.Entries)-n)
+	if i := slices.IndexFunc(d.Entries, func(e entryRow) bool { return e.Unread || e.ID == entryID }); i >= 0 && i < start {
+		start = i
+	}
+	d.Earlier = start
+	d.ShowMore = len(d.Entries) - start + TimelineWindow
+	d.Entries = d.Entries[start:]
+}
+
 type channelData struct {
 	base
 	Now       time.Time
@@ -195,6 +203,8 @@ type channelData struct {
 	State     hotline.ChannelState
 	Members   string
 	Entries   []entryRow
+	Earlier   int // timeline rows not shown, before the first shown
+	ShowMore  int // the show parameter that shows TimelineWindow more
 	Calls     []callRow
 	CallError string // why an answer to a call request was refused
 	// Translating is a refused translation, shown again on its message.
@@ -272,8 +282,11 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 		members = append(members, m.Party)
 	}
 	d.Members = strings.Join(members, ", ")
-	if d.Calls, err = c.channelCalls(r, ch); err != nil {
-		return nil, err
+	// The calls are read from the log again, so only if there are any.
+	if slices.ContainsFunc(views, func(v node.EntryView) bool { return v.Kind == entry.KindCall }) {
+		if d.Calls, err = c.channelCalls(r, ch); err != nil {
+			return nil, err
+		}
 	}
 	purposes := make(map[string]string, len(d.Calls))
 	for _, call := range d.Calls {
@@ -304,6 +317,7 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 		}
 		d.Entries = append(d.Entries, row)
 	}
+	d.window(r.URL.Query().Get("show"), r.URL.Query().Get("entry"))
 	d.compose = compose{Mode: "text", TextLang: rq.lang, Langs: Languages}
 	if cat, err := c.n.Catalog(ch); err == nil {
 		d.cat, d.Catalog, d.Reference = cat, true, cat.Reference

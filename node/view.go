@@ -165,6 +165,16 @@ type EscalationView struct {
 	Text     string    `json:"text"`
 }
 
+// Unread counts the messages of a channel from other parties that nobody
+// at this party has read or acknowledged yet.
+func (n *Node) Unread(ctx context.Context, ref string) (int, error) {
+	ch, err := n.ResolveChannel(ref)
+	if err != nil {
+		return 0, err
+	}
+	return n.store.Unread(ctx, ch.ID, n.Self())
+}
+
 // Log returns a channel's entries in channel order with their state;
 // phrases are rendered in lang, or the channel's language if lang is ""
 // or not in the catalog.

@@ -500,6 +500,20 @@ func (s *Store) AddOperatorToken(ctx context.Context, operator string, tokenHash
 	return nil
 }
 
+// Unread implements hotline.Store. It counts through the entries' channel
+// index and the marks' target index, without reading the log.
+func (s *Store) Unread(ctx context.Context, ch entry.ChannelID, party string) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM entries e
+		WHERE e.channel = ? AND e.kind = 'message' AND e.author <> ?
+		AND NOT EXISTS (SELECT 1 FROM marks m WHERE m.target_id = e.id AND m.party = ? AND m.kind IN ('read', 'ack'))`,
+		ch[:], party, party).Scan(&n)
+	if err != nil {
+		return 0, storeErr("count unread messages", err)
+	}
+	return n, nil
+}
+
 // Operator implements hotline.Store.
 func (s *Store) Operator(ctx context.Context, name string) (hotline.Operator, error) {
 	ops, err := s.operators(ctx, `WHERE name = ?`, name)
