@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,10 +45,11 @@ type Party struct {
 
 // Network is a dev network.
 type Network struct {
-	Dir     string
-	Parties []*Party
-	log     *slog.Logger
-	clock   func(party string) func() time.Time
+	Dir         string
+	Parties     []*Party
+	log         *slog.Logger
+	clock       func(party string) func() time.Time
+	directories bool
 }
 
 // Manifest is DIR/dev.json, what scripts read to drive the network.
@@ -90,6 +92,10 @@ type Options struct {
 	// Configure, when set, adjusts each party's configuration before its
 	// node directory is first written (tests set ladders and SMTP here).
 	Configure func(party string, cfg *config.Config)
+	// Directories makes each party publish, in each of its channels,
+	// counterparts for the channel's level (see DevCounterparts), so call
+	// requests can be addressed at once. hotline dev sets it.
+	Directories bool
 }
 
 // Prepare creates the parties' node directories under dir if they do not
@@ -104,7 +110,7 @@ func Prepare(dir string, opts Options) (*Network, error) {
 	if n < 2 || n > MaxParties {
 		return nil, fmt.Errorf("dev: --parties must be 2 to %d, got %d", MaxParties, n)
 	}
-	net := &Network{Dir: dir, log: opts.Logger, clock: opts.Clock}
+	net := &Network{Dir: dir, log: opts.Logger, clock: opts.Clock, directories: opts.Directories}
 	if net.log == nil {
 		net.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -230,6 +236,12 @@ func (n *Network) Start(ctx context.Context) error {
 		n.Stop(ctx)
 		return err
 	}
+	if n.directories {
+		if err := n.publishDirectories(ctx); err != nil {
+			n.Stop(ctx)
+			return err
+		}
+	}
 	return n.WriteManifest()
 }
 
@@ -300,6 +312,55 @@ func (n *Network) setupChannels(ctx context.Context) error {
 			}
 		}
 		above = &ch.ID
+	}
+	return nil
+}
+
+// DevCounterparts are the counterparts a dev party publishes in a
+// channel of each level: the people call requests are addressed to.
+func DevCounterparts(party string, level hotline.Level) []entry.Counterpart {
+	p := strings.ToUpper(party[:1]) + party[1:]
+	switch level {
+	case hotline.Strategic:
+		return []entry.Counterpart{
+			{Level: string(level), Role: "minister", Name: "Minister of Defence of " + p, Address: "Minister", Alternates: []string{"Deputy Minister of Defence of " + p}},
+			{Level: string(level), Role: "chief-of-defence", Name: "Chief of Defence of " + p, Address: "General"},
+		}
+	case hotline.Policy:
+		return []entry.Counterpart{{Level: string(level), Role: "director-policy", Name: "Director-General for Policy, " + p, Address: "Director-General"}}
+	case hotline.Theatre:
+		return []entry.Counterpart{{Level: string(level), Role: "theatre-commander", Name: "Commander, Joint Theatre Command, " + p, Address: "Commander"}}
+	case hotline.Frontline:
+		return []entry.Counterpart{{Level: string(level), Role: "duty-ship", Name: "Commanding Officer, duty frigate, " + p, Address: "Captain"}}
+	default:
+		return []entry.Counterpart{{Level: string(level), Role: "programme-lead", Name: "Programme Lead, " + p + " Institute for Strategic Studies"}}
+	}
+}
+
+// publishDirectories has every party publish its dev counterparts in each
+// active channel where it has published none yet (a resumed network keeps
+// what it published before).
+func (n *Network) publishDirectories(ctx context.Context) error {
+	for _, p := range n.Parties {
+		for _, ch := range p.Server.Node.Channels() {
+			if ch.State != hotline.ChannelActive {
+				continue
+			}
+			_, dirs, err := p.Server.Node.Directory(ctx, ch.ID.String())
+			if err != nil {
+				return err
+			}
+			if slices.ContainsFunc(dirs, func(d node.PartyDirectory) bool { return d.Party == p.Name }) {
+				continue
+			}
+			level, err := hotline.ParseLevel(ch.Definition.Level)
+			if err != nil {
+				return err
+			}
+			if _, err := p.Server.Node.PublishDirectory(ctx, Operator, ch.ID.String(), &entry.Directory{Counterparts: DevCounterparts(p.Name, level)}); err != nil {
+				return fmt.Errorf("dev: %s publish its directory in %s: %w", p.Name, ch.Definition.Name, err)
+			}
+		}
 	}
 	return nil
 }

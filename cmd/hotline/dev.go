@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/hotline-project/hotline/console"
 	"github.com/hotline-project/hotline/devnet"
@@ -12,8 +13,9 @@ import (
 
 func devnetPrepare(dir string, parties int, logw io.Writer) (*devnet.Network, error) {
 	return devnet.Prepare(dir, devnet.Options{
-		Parties: parties,
-		Logger:  slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Parties:     parties,
+		Directories: true,
+		Logger:      slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 }
 
@@ -35,6 +37,8 @@ func printDev(env *Env, net *devnet.Network) {
 	}
 	fmt.Fprintf(w, "  (for a password login: hotline operator add --dir %s %s)\n", net.Parties[0].Dir, devnet.Operator)
 	a, b := m.Parties[0], m.Parties[1]
+	tomorrow := time.Now().UTC().Add(24 * time.Hour).Truncate(time.Hour)
+	at1, at2 := tomorrow.Format(time.RFC3339), tomorrow.Add(3*time.Hour).Format(time.RFC3339)
 	fmt.Fprintf(w, `
 Or from the command line, in another terminal:
   export A="--api %s --token %s"
@@ -44,6 +48,10 @@ Or from the command line, in another terminal:
   hotline ack  $B %s-%s-strategic ENTRY_ID
   hotline log  $A %s-%s-strategic --json
 
+A call request between ministers, which the other side can answer in its console:
+  hotline call propose $A %s-%s-strategic --purpose "Incident at sea" --at %s --at %s --with %s/minister,%s/minister
+  hotline calls $B
+
 A standard phrase, read in Chinese on the other side:
   hotline send $A %s-%s-frontline --phrase ENC-INTENT --field intention=alter_course_starboard --field course_speed=045/12
   hotline log  $B %s-%s-frontline --lang zh
@@ -51,5 +59,6 @@ A standard phrase, read in Chinese on the other side:
 
 Logs: %s. Stop with Ctrl-C; the same command resumes this network.
 `, a.API, a.Token, b.API, b.Token, a.Name, b.Name, a.Name, b.Name, a.Name, b.Name, a.Name, b.Name,
+		a.Name, b.Name, at1, at2, a.Name, b.Name,
 		a.Name, b.Name, a.Name, b.Name, filepath.Join(net.Dir, "dev.log"))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -47,6 +49,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"as":           cmdAs,
 			"consolelogin": cmdConsoleLogin,
+			"devup":        cmdDevUp,
 			"envfile":      cmdEnvFile,
 			"ready":        cmdReady,
 			"until":        cmdUntil,
@@ -171,5 +174,33 @@ func cmdConsoleLogin(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s logged in", args[1])
 	case !loggedIn && !neg:
 		ts.Fatalf("%s could not log in: %s", args[1], resp.Status)
+	}
+}
+
+// devup DIR: wait (up to a minute) until the hotline dev network in DIR is
+// up, which its dev.json says, and set ALPHA_URL, ALPHA_TOKEN, BRAVO_URL
+// and BRAVO_TOKEN from it.
+func cmdDevUp(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: devup DIR")
+	}
+	path := ts.MkAbs(filepath.Join(args[0], "dev.json"))
+	deadline := time.Now().Add(time.Minute)
+	var b []byte
+	for {
+		var err error
+		if b, err = os.ReadFile(path); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("no %s after a minute: %v", path, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var m devnet.Manifest
+	ts.Check(json.Unmarshal(b, &m))
+	for _, p := range m.Parties {
+		ts.Setenv(strings.ToUpper(p.Name)+"_URL", p.API)
+		ts.Setenv(strings.ToUpper(p.Name)+"_TOKEN", p.Token)
 	}
 }
