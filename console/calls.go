@@ -15,7 +15,6 @@ import (
 // can still answer it.
 type callRow struct {
 	node.CallView
-	Mine      bool // this party asked for the call
 	CanAnswer bool // another party asked, and this party has not answered
 }
 
@@ -29,7 +28,7 @@ func (c *Console) channelCalls(r *http.Request, ch *hotline.Channel) ([]callRow,
 	rows := make([]callRow, 0, len(calls))
 	for _, v := range calls {
 		answered := slices.ContainsFunc(v.Answers, func(a node.CallAnswer) bool { return a.Party == self })
-		rows = append(rows, callRow{CallView: v, Mine: v.Requester == self,
+		rows = append(rows, callRow{CallView: v,
 			CanAnswer: v.Requester != self && v.State == node.CallRequested && !answered && ch.State == hotline.ChannelActive})
 	}
 	return rows, nil
@@ -52,17 +51,7 @@ func (c *Console) answerCall(w http.ResponseWriter, r *http.Request, rq *request
 		_, err = c.n.AnswerCall(r.Context(), rq.operator, ch, id, false, time.Time{}, r.PostFormValue("reason"))
 	}
 	if err != nil {
-		if hotline.ErrorCode(err) == hotline.EINTERNAL {
-			c.fail(w, r, err)
-			return
-		}
-		d, perr := c.channelPage(r, rq)
-		if perr != nil {
-			c.fail(w, r, perr)
-			return
-		}
-		d.CallError = hotline.ErrorMessage(err)
-		c.render(w, http.StatusBadRequest, "channel", d)
+		c.refused(w, r, rq, err, func(d *channelData, msg string) { d.CallError = msg })
 		return
 	}
 	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(ch)+"#call-"+url.PathEscape(id), http.StatusSeeOther)

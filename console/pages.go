@@ -483,6 +483,28 @@ func (c *Console) accept(w http.ResponseWriter, r *http.Request, rq *request) {
 	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(r.PathValue("channel")), http.StatusSeeOther)
 }
 
+// refused shows the channel page again for a request the node refused,
+// with the refusal put where the operator will see it by show; an
+// internal error is a failure page instead.
+func (c *Console) refused(w http.ResponseWriter, r *http.Request, rq *request, err error, show func(d *channelData, msg string)) {
+	if hotline.ErrorCode(err) == hotline.EINTERNAL {
+		c.fail(w, r, err)
+		return
+	}
+	d, perr := c.channelPage(r, rq)
+	if perr != nil {
+		c.fail(w, r, perr)
+		return
+	}
+	show(d, hotline.ErrorMessage(err))
+	c.render(w, http.StatusBadRequest, "channel", d)
+}
+
+// entryURL is a channel page showing one entry, however old.
+func entryURL(ch, id string) string {
+	return Prefix + "channels/" + url.PathEscape(ch) + "?entry=" + url.QueryEscape(id) + "#e-" + url.PathEscape(id)
+}
+
 func (c *Console) ack(w http.ResponseWriter, r *http.Request, rq *request) {
 	_, err := c.n.Mark(r.Context(), rq.operator, r.PathValue("channel"), r.PathValue("entry"), entry.KindAck, r.PostFormValue("reply"))
 	if err != nil && hotline.ErrorCode(err) != hotline.EINVALID {
@@ -493,5 +515,5 @@ func (c *Console) ack(w http.ResponseWriter, r *http.Request, rq *request) {
 		http.Error(w, hotline.ErrorMessage(err), http.StatusBadRequest)
 		return
 	}
-	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(r.PathValue("channel"))+"#e-"+url.PathEscape(r.PathValue("entry")), http.StatusSeeOther)
+	http.Redirect(w, r, entryURL(r.PathValue("channel"), r.PathValue("entry")), http.StatusSeeOther)
 }

@@ -2,9 +2,7 @@ package console
 
 import (
 	"net/http"
-	"net/url"
 
-	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/node"
 )
 
@@ -20,22 +18,11 @@ func (c *Console) translate(w http.ResponseWriter, r *http.Request, rq *request)
 	if in.Translator == "" {
 		in.Translator = rq.operator
 	}
-	_, err := c.n.Translate(r.Context(), rq.operator, ch, id, in)
-	if err == nil {
-		http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(ch)+"#e-"+url.PathEscape(id), http.StatusSeeOther)
+	if _, err := c.n.Translate(r.Context(), rq.operator, ch, id, in); err != nil {
+		c.refused(w, r, rq, err, func(d *channelData, msg string) { d.Translating = &translating{Entry: id, Input: in, Error: msg} })
 		return
 	}
-	if hotline.ErrorCode(err) == hotline.EINTERNAL {
-		c.fail(w, r, err)
-		return
-	}
-	d, perr := c.channelPage(r, rq)
-	if perr != nil {
-		c.fail(w, r, perr)
-		return
-	}
-	d.Translating = &translating{Entry: id, Input: in, Error: hotline.ErrorMessage(err)}
-	c.render(w, http.StatusBadRequest, "channel", d)
+	http.Redirect(w, r, entryURL(ch, id), http.StatusSeeOther)
 }
 
 // translating is a translation that was refused: for which message, what
