@@ -80,6 +80,16 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
+// textOf waits for the element sel names and reads its text in one
+// step in the page: a live refresh can replace the element at any moment,
+// so it is not looked up first and read after.
+func textOf(sel string, out *string) chromedp.Action {
+	return chromedp.Tasks{
+		waitJS(fmt.Sprintf(`document.querySelector(%q) !== null`, sel)),
+		chromedp.Evaluate(fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel), out),
+	}
+}
+
 // waitJS waits until a JavaScript expression is true, riding out page
 // loads in between.
 func waitJS(expr string) chromedp.Action {
@@ -141,11 +151,13 @@ func login(t *testing.T, b context.Context, p *devnet.Party, pw string) {
 }
 
 // submit clicks a form's button and waits until the page it leads to has
-// loaded (the old page's marker is gone).
+// loaded (the old page's marker is gone). The button is found and clicked
+// in one step in the page, as the form would otherwise be submitted with
+// it: a live refresh can replace it between a lookup and a mouse click.
 func submit(button string) chromedp.Action {
 	return chromedp.Tasks{
-		chromedp.Evaluate(`window.leaving = true`, nil),
-		chromedp.Click(button, chromedp.ByQuery),
+		waitJS(fmt.Sprintf(`document.querySelector(%q) !== null`, button)),
+		chromedp.Evaluate(fmt.Sprintf(`window.leaving = true; document.querySelector(%q).click()`, button), nil),
 		waitJS(`window.leaving !== true && document.readyState === "complete"`),
 	}
 }
@@ -221,7 +233,7 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 		waitJS(`window.notReloaded === true`),
 	)
 	var text string
-	run(t, bb, "bravo reads it", chromedp.Text(sel+" .text", &text, chromedp.ByQuery))
+	run(t, bb, "bravo reads it", textOf(sel+" .text", &text))
 	if text != "Request a call at 0900Z on the incident at sea" {
 		t.Fatalf("bravo sees %q", text)
 	}
@@ -235,7 +247,7 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 		waitJS(fmt.Sprintf(`document.querySelector(%q) !== null`, sel+".acked")),
 		waitJS(`window.notReloaded === true`),
 	)
-	run(t, ba, "alpha reads who acknowledged", chromedp.Text(sel+" .ack-state", &text, chromedp.ByQuery))
+	run(t, ba, "alpha reads who acknowledged", textOf(sel+" .ack-state", &text))
 	if !strings.Contains(text, "Acknowledged by bravo (duty)") {
 		t.Fatalf("alpha's acknowledgement line: %q", text)
 	}
@@ -283,7 +295,7 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 		chromedp.SendKeys("#text", "The minister requests a call", chromedp.ByID),
 		submit("form.text-form button"),
 		chromedp.WaitVisible("blockquote.preview", chromedp.ByQuery),
-		chromedp.Text("blockquote.preview", &text, chromedp.ByQuery),
+		textOf("blockquote.preview", &text),
 	)
 	if text != "The minister requests a call" {
 		t.Fatalf("confirmation preview %q", text)
@@ -350,7 +362,7 @@ func TestConsole_PhraseFormShowsFieldErrors(t *testing.T) {
 		chromedp.SendKeys("#f-window_end", end, chromedp.ByID),
 		submit("form.phrase-form button"),
 		chromedp.WaitVisible("#err-impact_area", chromedp.ByID),
-		chromedp.Text("#err-impact_area", &errText, chromedp.ByID),
+		textOf("#err-impact_area", &errText),
 		chromedp.AttributeValue("#f-impact_area", "aria-invalid", &invalid, &ok, chromedp.ByID),
 	)
 	if !strings.Contains(errText, "3 to 32 corners") || invalid != "true" {
@@ -361,7 +373,7 @@ func TestConsole_PhraseFormShowsFieldErrors(t *testing.T) {
 		chromedp.SetValue("#f-impact_area", "polygon:20,120;20,124;16.5,124", chromedp.ByID),
 		submit("form.phrase-form button"),
 		chromedp.WaitVisible("#err-window_start", chromedp.ByID),
-		chromedp.Text("#err-window_start", &errText, chromedp.ByID),
+		textOf("#err-window_start", &errText),
 	)
 	if !strings.Contains(errText, "notice") {
 		t.Fatalf("window start error %q", errText)
@@ -381,13 +393,13 @@ func TestConsole_LockOutAfterWrongPasswords(t *testing.T) {
 	var msg string
 	for i := 1; i <= account.MaxFailures; i++ {
 		login(t, b, alpha, "wrong password number "+fmt.Sprint(i))
-		run(t, b, "read the error", chromedp.Text("#login-error", &msg, chromedp.ByID))
+		run(t, b, "read the error", textOf("#login-error", &msg))
 	}
 	if !strings.Contains(msg, "Too many failed attempts") {
 		t.Fatalf("after %d failures: %q", account.MaxFailures, msg)
 	}
 	login(t, b, alpha, password)
-	run(t, b, "read the error", chromedp.Text("#login-error", &msg, chromedp.ByID))
+	run(t, b, "read the error", textOf("#login-error", &msg))
 	if !strings.Contains(msg, "Too many failed attempts") {
 		t.Fatalf("right password while locked: %q", msg)
 	}

@@ -63,7 +63,7 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 		chromedp.Evaluate(`window.notReloaded = true`, nil))
 	var state string
 	run(t, ba, "alpha's own request has no answer buttons",
-		chromedp.Text("#call-"+toAccept+" .call-state", &state, chromedp.ByQuery))
+		textOf("#call-"+toAccept+" .call-state", &state))
 	if !strings.Contains(state, "Waiting for an answer") || !strings.Contains(state, "answer due in") {
 		t.Fatalf("alpha's call state %q", state)
 	}
@@ -75,7 +75,7 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 
 	sel := "#call-" + toAccept
 	run(t, bb, "bravo opens the channel", chromedp.Navigate(channelURL(t, bravo, ch)), chromedp.WaitVisible(sel+" form.call-accept", chromedp.ByQuery),
-		chromedp.Text(sel+" .call-state", &state, chromedp.ByQuery))
+		textOf(sel+" .call-state", &state))
 	if !strings.Contains(state, "等待答复") || !strings.Contains(state, "须在") {
 		t.Fatalf("bravo's call state %q", state)
 	}
@@ -93,11 +93,11 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 	run(t, ba, "alpha's open page shows both answers",
 		waitJS(fmt.Sprintf(`document.querySelector(%q) !== null && document.querySelector(%q) !== null`, sel+".state-accepted", dsel+".state-declined")),
 		waitJS(`window.notReloaded === true`),
-		chromedp.Text(sel+" .call-state", &state, chromedp.ByQuery))
+		textOf(sel+" .call-state", &state))
 	if want := "Accepted for " + t2.Format("2 Jan 2006 15:04:05 UTC"); !strings.Contains(state, want) {
 		t.Fatalf("alpha's accepted call says %q, want %q", state, want)
 	}
-	run(t, ba, "alpha reads the reason", chromedp.Text(dsel+" ul.state", &state, chromedp.ByQuery))
+	run(t, ba, "alpha reads the reason", textOf(dsel+" ul.state", &state))
 	if !strings.Contains(state, "bravo declined: The minister is travelling that week") {
 		t.Fatalf("alpha's declined call says %q", state)
 	}
@@ -124,7 +124,7 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 	var timeline string
 	run(t, bb, "bravo's timeline in Chinese",
 		waitJS(fmt.Sprintf(`(document.querySelector(%q)||{}).textContent.includes("部长感谢您的通话")`, "#e-"+msg.ID)),
-		chromedp.Text("#timeline", &timeline, chromedp.ByID))
+		textOf("#timeline", &timeline))
 	for _, want := range []string{
 		"提议建立战略级频道 alpha-bravo-strategic，成员：alpha, bravo",
 		"接受alpha提议的频道",

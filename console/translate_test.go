@@ -47,18 +47,22 @@ func TestConsole_TranslateAMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var typed, stage string
-	var open, focused bool
+	// Read in one step: another refresh may replace the form at any time.
+	var form struct {
+		Typed, Stage  string
+		Open, Focused bool
+	}
 	run(t, b, "the timeline refreshes with the new message",
 		waitJS(fmt.Sprintf(`document.querySelector(%q) !== null`, "#e-"+second.ID)),
 		waitJS(`window.notReloaded === true`),
-		chromedp.Value("#tr-text-"+first.ID, &typed, chromedp.ByID),
-		chromedp.Value("#tr-stage-"+first.ID, &stage, chromedp.ByID),
-		chromedp.Evaluate(fmt.Sprintf(`document.getElementById(%q).open`, "tr-"+first.ID), &open),
-		chromedp.Evaluate(fmt.Sprintf(`document.activeElement === document.getElementById(%q)`, "tr-text-"+first.ID), &focused),
+		chromedp.Evaluate(fmt.Sprintf(`(() => { const id = %q; return {
+			Typed: document.getElementById("tr-text-" + id).value,
+			Stage: document.getElementById("tr-stage-" + id).value,
+			Open: document.getElementById("tr-" + id).open,
+			Focused: document.activeElement === document.getElementById("tr-text-" + id)}; })()`, first.ID), &form),
 	)
-	if typed != "我方提议扩大" || stage != "rough" || !open || !focused {
-		t.Fatalf("after the live refresh: typed %q, stage %q, form open %v, focused %v", typed, stage, open, focused)
+	if form.Typed != "我方提议扩大" || form.Stage != "rough" || !form.Open || !form.Focused {
+		t.Fatalf("after the live refresh: %+v", form)
 	}
 
 	// Blank: refused, the error on the message, nothing signed.
@@ -67,7 +71,7 @@ func TestConsole_TranslateAMessage(t *testing.T) {
 		chromedp.SetValue("#tr-text-"+first.ID, "   ", chromedp.ByID),
 		submit(sel+" form.translate-form button"),
 		chromedp.WaitVisible("#tr-error-"+first.ID, chromedp.ByID),
-		chromedp.Text("#tr-error-"+first.ID, &msg, chromedp.ByID))
+		textOf("#tr-error-"+first.ID, &msg))
 	if !strings.Contains(msg, "the translation is empty") {
 		t.Fatalf("blank translation: %q", msg)
 	}
@@ -81,7 +85,7 @@ func TestConsole_TranslateAMessage(t *testing.T) {
 		chromedp.SetValue("#tr-who-"+first.ID, "Li Wei", chromedp.ByID),
 		submit(sel+" form.translate-form button"),
 		chromedp.WaitVisible(sel+" p.translation", chromedp.ByQuery),
-		chromedp.Text(sel+" p.translation", &msg, chromedp.ByQuery))
+		textOf(sel+" p.translation", &msg))
 	if !strings.Contains(msg, "草译译文（zh-Hans，bravo的译者Li Wei，") || !strings.Contains(msg, "我方提议扩大通报区域。") {
 		t.Fatalf("the translation line: %q", msg)
 	}
