@@ -80,12 +80,20 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
+// present waits until an element sel names is in the page. Elements in
+// live regions are waited for this way, not with chromedp.WaitVisible,
+// which looks a node up and then inspects it: a refresh in between loses
+// the node.
+func present(sel string) chromedp.Action {
+	return waitJS(fmt.Sprintf(`document.querySelector(%q) !== null`, sel))
+}
+
 // textOf waits for the element sel names and reads its text in one
 // step in the page: a live refresh can replace the element at any moment,
 // so it is not looked up first and read after.
 func textOf(sel string, out *string) chromedp.Action {
 	return chromedp.Tasks{
-		waitJS(fmt.Sprintf(`document.querySelector(%q) !== null`, sel)),
+		present(sel),
 		chromedp.Evaluate(fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel), out),
 	}
 }
@@ -156,7 +164,7 @@ func login(t *testing.T, b context.Context, p *devnet.Party, pw string) {
 // it: a live refresh can replace it between a lookup and a mouse click.
 func submit(button string) chromedp.Action {
 	return chromedp.Tasks{
-		waitJS(fmt.Sprintf(`document.querySelector(%q) !== null`, button)),
+		present(button),
 		chromedp.Evaluate(fmt.Sprintf(`window.leaving = true; document.querySelector(%q).click()`, button), nil),
 		waitJS(`window.leaving !== true && document.readyState === "complete"`),
 	}
@@ -204,17 +212,17 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 	login(t, ba, alpha, password)
 	login(t, bb, bravo, password)
 	var title string
-	run(t, ba, "alpha's home", chromedp.WaitVisible("#channels", chromedp.ByID), chromedp.Title(&title))
+	run(t, ba, "alpha's home", present("#channels"), chromedp.Title(&title))
 	if !strings.Contains(title, "Watch") {
 		t.Fatalf("alpha's home title %q", title)
 	}
-	run(t, bb, "bravo's home in Chinese", chromedp.WaitVisible("#channels", chromedp.ByID), chromedp.Title(&title))
+	run(t, bb, "bravo's home in Chinese", present("#channels"), chromedp.Title(&title))
 	if !strings.Contains(title, "值班") {
 		t.Fatalf("bravo's home title %q: want Chinese", title)
 	}
 
 	const policy = "alpha-bravo-policy"
-	run(t, bb, "bravo opens the channel", chromedp.Navigate(channelURL(t, bravo, policy)), chromedp.WaitVisible("#timeline", chromedp.ByID),
+	run(t, bb, "bravo opens the channel", chromedp.Navigate(channelURL(t, bravo, policy)), present("#timeline"),
 		chromedp.Evaluate(`window.notReloaded = true`, nil))
 	run(t, ba, "alpha sends from the console",
 		chromedp.Navigate(channelURL(t, alpha, policy)),
@@ -242,7 +250,7 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 	screenshot(t, bb, "channel-bravo-zh")
 
 	// One click to acknowledge; alpha's open page turns it acknowledged.
-	run(t, bb, "bravo acknowledges", submit(sel+" form.ack button"), chromedp.WaitVisible(sel+".acked", chromedp.ByQuery))
+	run(t, bb, "bravo acknowledges", submit(sel+" form.ack button"), present(sel+".acked"))
 	run(t, ba, "alpha sees the acknowledgement live",
 		waitJS(fmt.Sprintf(`document.querySelector(%q) !== null`, sel+".acked")),
 		waitJS(`window.notReloaded === true`),
@@ -281,7 +289,7 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 	// On a phone-sized screen the page reflows instead of scrolling sideways.
 	var overflow bool
 	run(t, bb, "bravo on a narrow screen", chromedp.EmulateViewport(390, 844), chromedp.Navigate(bravo.Server.ConsoleURL()),
-		chromedp.WaitVisible("#channels", chromedp.ByID),
+		present("#channels"),
 		chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow))
 	if overflow {
 		t.Error("the watch page scrolls sideways at 390 px")

@@ -59,7 +59,7 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 	ba, bb := browser(t), browser(t)
 	login(t, ba, alpha, password)
 	login(t, bb, bravo, password)
-	run(t, ba, "alpha opens the channel", chromedp.Navigate(channelURL(t, alpha, ch)), chromedp.WaitVisible("#calls", chromedp.ByID),
+	run(t, ba, "alpha opens the channel", chromedp.Navigate(channelURL(t, alpha, ch)), present("#calls"),
 		chromedp.Evaluate(`window.notReloaded = true`, nil))
 	var state string
 	run(t, ba, "alpha's own request has no answer buttons",
@@ -74,7 +74,7 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 	}
 
 	sel := "#call-" + toAccept
-	run(t, bb, "bravo opens the channel", chromedp.Navigate(channelURL(t, bravo, ch)), chromedp.WaitVisible(sel+" form.call-accept", chromedp.ByQuery),
+	run(t, bb, "bravo opens the channel", chromedp.Navigate(channelURL(t, bravo, ch)), present(sel+" form.call-accept"),
 		textOf(sel+" .call-state", &state))
 	if !strings.Contains(state, "等待答复") || !strings.Contains(state, "须在") {
 		t.Fatalf("bravo's call state %q", state)
@@ -83,12 +83,12 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 	// One click: the button of the second proposed time.
 	run(t, bb, "bravo accepts at the second time",
 		submit(fmt.Sprintf(`%s form.call-accept button[value="%d"]`, sel, t2.UnixMilli())),
-		chromedp.WaitVisible(sel+".state-accepted", chromedp.ByQuery))
+		present(sel+".state-accepted"))
 	dsel := "#call-" + toDecline
 	run(t, bb, "bravo declines the other with a reason",
 		chromedp.SendKeys("#reason-"+toDecline, "The minister is travelling that week", chromedp.ByID),
 		submit(dsel+" form.call-decline button"),
-		chromedp.WaitVisible(dsel+".state-declined", chromedp.ByQuery))
+		present(dsel+".state-declined"))
 
 	run(t, ba, "alpha's open page shows both answers",
 		waitJS(fmt.Sprintf(`document.querySelector(%q) !== null && document.querySelector(%q) !== null`, sel+".state-accepted", dsel+".state-declined")),

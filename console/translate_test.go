@@ -36,7 +36,7 @@ func TestConsole_TranslateAMessage(t *testing.T) {
 	sel := "#e-" + first.ID
 	run(t, b, "bravo opens the form and starts typing",
 		chromedp.Navigate(channelURL(t, bravo, ch)),
-		chromedp.WaitVisible(sel, chromedp.ByQuery),
+		present(sel),
 		chromedp.Click("#tr-"+first.ID+" summary", chromedp.ByQuery),
 		chromedp.WaitVisible("#tr-text-"+first.ID, chromedp.ByID),
 		chromedp.SetValue("#tr-stage-"+first.ID, "rough", chromedp.ByID),
@@ -70,7 +70,7 @@ func TestConsole_TranslateAMessage(t *testing.T) {
 	run(t, b, "a blank translation",
 		chromedp.SetValue("#tr-text-"+first.ID, "   ", chromedp.ByID),
 		submit(sel+" form.translate-form button"),
-		chromedp.WaitVisible("#tr-error-"+first.ID, chromedp.ByID),
+		present("#tr-error-"+first.ID),
 		textOf("#tr-error-"+first.ID, &msg))
 	if !strings.Contains(msg, "the translation is empty") {
 		t.Fatalf("blank translation: %q", msg)
@@ -84,7 +84,7 @@ func TestConsole_TranslateAMessage(t *testing.T) {
 		chromedp.SetValue("#tr-text-"+first.ID, "我方提议扩大通报区域。", chromedp.ByID),
 		chromedp.SetValue("#tr-who-"+first.ID, "Li Wei", chromedp.ByID),
 		submit(sel+" form.translate-form button"),
-		chromedp.WaitVisible(sel+" p.translation", chromedp.ByQuery),
+		present(sel+" p.translation"),
 		textOf(sel+" p.translation", &msg))
 	if !strings.Contains(msg, "草译译文（zh-Hans，bravo的译者Li Wei，") || !strings.Contains(msg, "我方提议扩大通报区域。") {
 		t.Fatalf("the translation line: %q", msg)
