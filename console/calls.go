@@ -5,9 +5,11 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
 )
 
@@ -55,4 +57,105 @@ func (c *Console) answerCall(w http.ResponseWriter, r *http.Request, rq *request
 		return
 	}
 	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(ch)+"#call-"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+// MaxProposedTimes is how many times the request form offers.
+const MaxProposedTimes = 3
+
+// callForm is the form that requests a call: the counterparts the
+// channel's members publish, and what the operator typed.
+type callForm struct {
+	Roles   []roleChoice
+	Purpose string
+	Times   [MaxProposedTimes]string // datetime-local values, in UTC
+	Minutes int
+}
+
+// roleChoice is one counterpart a call request can name.
+type roleChoice struct {
+	Value, Party, Role, Name string // Value is PARTY/ROLE
+	Checked                  bool
+}
+
+// CallLengths are the call lengths the form offers, in minutes.
+func (f *callForm) CallLengths() []int { return []int{15, 30, 45, 60, 90, 120} }
+
+// newCallForm offers the roles every member of ch has published; nil if
+// none has published any, as a request must name one.
+func (c *Console) newCallForm(r *http.Request, ch *hotline.Channel) (*callForm, error) {
+	_, dirs, err := c.n.Directory(r.Context(), ch.ID.String())
+	if err != nil {
+		return nil, err
+	}
+	f := &callForm{Minutes: 30}
+	for _, d := range dirs {
+		for _, cp := range d.Counterparts {
+			f.Roles = append(f.Roles, roleChoice{Value: d.Party + "/" + cp.Role, Party: d.Party, Role: cp.Role, Name: cp.Name})
+		}
+	}
+	if len(f.Roles) == 0 {
+		return nil, nil
+	}
+	return f, nil
+}
+
+// requestCall writes a call request from the form: a purpose, up to
+// MaxProposedTimes times in UTC, a length and the counterparts asked for.
+// A refusal is shown beside the calls with what was typed kept.
+func (c *Console) requestCall(w http.ResponseWriter, r *http.Request, rq *request) {
+	typed := callForm{Purpose: r.PostFormValue("purpose")}
+	in := node.CallRequest{Purpose: typed.Purpose}
+	var err error
+	if typed.Minutes, err = strconv.Atoi(r.PostFormValue("minutes")); err != nil {
+		err = &hotline.Error{Code: hotline.EINVALID, Message: "the call length is not a number of minutes", Field: "minutes"}
+	}
+	in.Minutes = typed.Minutes
+	for i, v := range r.PostForm["at"] {
+		if i >= MaxProposedTimes {
+			break
+		}
+		typed.Times[i] = v
+		if v == "" || err != nil {
+			continue
+		}
+		t, perr := parseLocalUTC(v)
+		if perr != nil {
+			err = &hotline.Error{Code: hotline.EINVALID, Message: "proposed time " + v + " is not a date and time", Field: "at"}
+			continue
+		}
+		in.Times = append(in.Times, t)
+	}
+	checked := make(map[string]bool)
+	for _, v := range r.PostForm["with"] {
+		party, role, _ := strings.Cut(v, "/")
+		in.Participants = append(in.Participants, entry.Participant{Party: party, Role: role})
+		checked[v] = true
+	}
+	if err == nil {
+		_, err = c.n.RequestCall(r.Context(), rq.operator, r.PathValue("channel"), in, "")
+	}
+	if err != nil {
+		c.refused(w, r, rq, err, func(d *channelData, msg string) {
+			d.CallError = msg
+			if d.CallForm != nil {
+				typed.Roles = d.CallForm.Roles
+				for i := range typed.Roles {
+					typed.Roles[i].Checked = checked[typed.Roles[i].Value]
+				}
+				d.CallForm = &typed
+			}
+		})
+		return
+	}
+	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(r.PathValue("channel"))+"#calls", http.StatusSeeOther)
+}
+
+// parseLocalUTC reads an HTML datetime-local value as a UTC time.
+func parseLocalUTC(v string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, &time.ParseError{Value: v, Message: ": not a datetime-local value"}
 }

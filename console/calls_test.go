@@ -30,19 +30,7 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 	ctx := context.Background()
 	const ch = "alpha-bravo-strategic"
 	ac, bc := client.New(alpha.Server.APIURL(), alpha.Token), client.New(bravo.Server.APIURL(), bravo.Token)
-	for _, p := range []struct {
-		c    *client.Client
-		name string
-	}{{ac, "alpha"}, {bc, "bravo"}} {
-		if _, err := p.c.PublishDirectory(ctx, ch, api.DirectoryRequest{Counterparts: []api.CounterpartRequest{
-			{Level: "strategic", Role: "minister", Name: "Minister of Defence of " + p.name}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitFor(t, "bravo's directory reaches alpha", func() bool {
-		d, err := ac.Directory(ctx, ch)
-		return err == nil && len(d) == 2
-	})
+	publishMinisters(t, ch, ac, bc)
 	t1 := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Minute)
 	t2 := t1.Add(3 * time.Hour)
 	ministers := []entry.Participant{{Party: "alpha", Role: "minister"}, {Party: "bravo", Role: "minister"}}
@@ -68,7 +56,7 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 		t.Fatalf("alpha's call state %q", state)
 	}
 	var buttons int
-	run(t, ba, "count alpha's answer buttons", chromedp.Evaluate(`document.querySelectorAll("#calls form").length`, &buttons))
+	run(t, ba, "count alpha's answer buttons", chromedp.Evaluate(`document.querySelectorAll("#calls form.call-accept, #calls form.call-decline").length`, &buttons))
 	if buttons != 0 {
 		t.Fatalf("alpha can answer its own requests: %d forms", buttons)
 	}
@@ -144,6 +132,92 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 		}
 	}
 	screenshot(t, bb, "timeline-bravo-zh")
+}
+
+// publishMinisters has alpha (ac) and bravo (bc) each publish a minister
+// in ch, and waits until alpha holds both.
+func publishMinisters(t *testing.T, ch string, ac, bc *client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	for _, p := range []struct {
+		c    *client.Client
+		name string
+	}{{ac, "alpha"}, {bc, "bravo"}} {
+		if _, err := p.c.PublishDirectory(ctx, ch, api.DirectoryRequest{Counterparts: []api.CounterpartRequest{
+			{Level: "strategic", Role: "minister", Name: "Minister of Defence of " + p.name}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "both directories reach alpha", func() bool {
+		d, err := ac.Directory(ctx, ch)
+		return err == nil && len(d) == 2
+	})
+}
+
+// TestConsole_RequestACall: alpha's duty officer requests a call from the
+// console. A request naming nobody is refused, with the error beside the
+// calls and what was typed kept; then, with both ministers ticked, the
+// signed request reaches bravo with its times, length and participants.
+func TestConsole_RequestACall(t *testing.T) {
+	net := network(t)
+	alpha, bravo := net.Party("alpha"), net.Party("bravo")
+	const ch = "alpha-bravo-strategic"
+	ac, bc := client.New(alpha.Server.APIURL(), alpha.Token), client.New(bravo.Server.APIURL(), bravo.Token)
+	publishMinisters(t, ch, ac, bc)
+	first := time.Now().Add(30 * time.Hour).UTC().Truncate(time.Minute)
+	second := first.Add(90 * time.Minute)
+	local := func(t time.Time) string { return t.Format("2006-01-02T15:04") }
+
+	b := browser(t)
+	login(t, b, alpha, password)
+	var msg string
+	run(t, b, "a request naming nobody",
+		chromedp.Navigate(channelURL(t, alpha, ch)),
+		present("#call-request"),
+		chromedp.Click("#call-request summary", chromedp.ByQuery),
+		chromedp.WaitVisible("#call-purpose", chromedp.ByID),
+		chromedp.SendKeys("#call-purpose", "Incident in the strait", chromedp.ByID),
+		chromedp.SetValue("#call-at-0", local(first), chromedp.ByID),
+		chromedp.SetValue("#call-at-1", local(second), chromedp.ByID),
+		chromedp.SetValue("#call-minutes", "45", chromedp.ByID),
+		submit("form.call-request button"),
+		textOf("#call-error", &msg))
+	if !strings.Contains(msg, "1 to") || !strings.Contains(msg, "participants") {
+		t.Fatalf("a request naming nobody: %q", msg)
+	}
+	var kept struct {
+		Purpose, At, Minutes string
+		Open                 bool
+	}
+	run(t, b, "what was typed is kept", chromedp.Evaluate(`({Purpose: document.getElementById("call-purpose").value,
+		At: document.getElementById("call-at-1").value, Minutes: document.getElementById("call-minutes").value,
+		Open: document.getElementById("call-request").open})`, &kept))
+	if kept.Purpose != "Incident in the strait" || kept.At != local(second) || kept.Minutes != "45" || !kept.Open {
+		t.Fatalf("after the refusal the form holds %+v", kept)
+	}
+	if calls, _ := alpha.Server.Node.Calls(context.Background(), ch); len(calls) != 0 {
+		t.Fatalf("a refused request wrote %d calls", len(calls))
+	}
+
+	run(t, b, "tick both ministers and send",
+		chromedp.Evaluate(`document.querySelectorAll("#call-request input[name=with]").forEach(c => c.checked = true)`, nil),
+		submit("form.call-request button"),
+		present("#calls li.call.state-requested"))
+	var id string
+	waitFor(t, "bravo holds the request", func() bool {
+		calls, err := bravo.Server.Node.Calls(context.Background(), ch)
+		if err != nil || len(calls) != 1 {
+			return false
+		}
+		id = calls[0].Entry
+		return true
+	})
+	c := callOf(t, bravo, ch, id)
+	if c.Purpose != "Incident in the strait" || c.Minutes != 45 || len(c.Times) != 2 || !c.Times[0].Equal(first) || !c.Times[1].Equal(second) ||
+		len(c.Participants) != 2 || c.Participants[1].Party != "bravo" || c.Participants[1].Role != "minister" || c.Operator != devnet.Operator {
+		t.Fatalf("bravo's view of the request: %+v", c)
+	}
+	screenshot(t, b, "call-request-alpha")
 }
 
 // callOf returns p's view of call request id in ch, or nil.

@@ -69,6 +69,7 @@ func New(n *node.Node, store hotline.Store, log *slog.Logger) *Console {
 	c.mux.HandleFunc("POST /console/channels/{channel}/send", c.authed(c.send))
 	c.mux.HandleFunc("POST /console/channels/{channel}/accept", c.authed(c.accept))
 	c.mux.HandleFunc("POST /console/channels/{channel}/entries/{entry}/ack", c.authed(c.ack))
+	c.mux.HandleFunc("POST /console/channels/{channel}/calls", c.authed(c.requestCall))
 	c.mux.HandleFunc("POST /console/channels/{channel}/calls/{entry}/answer", c.authed(c.answerCall))
 	c.mux.HandleFunc("POST /console/channels/{channel}/entries/{entry}/translate", c.authed(c.translate))
 	return c

@@ -17,7 +17,7 @@ func eventText(lang string, v *node.EntryView, calls map[string]string) string {
 	t := func(key string, args ...any) string { return T(lang, key, args...) }
 	switch {
 	case v.Config != nil && v.Config.Action == entry.ActionPropose:
-		return t("event.propose", t("level."+v.Config.Level), v.Config.Name, strings.Join(v.Config.Members, ", "))
+		return t("event.propose", levelWord(lang, v.Config.Level), v.Config.Name, strings.Join(v.Config.Members, ", "))
 	case v.Config != nil:
 		return t("event.accept", v.Config.Proposer)
 	case v.Escalation != nil:
@@ -25,7 +25,7 @@ func eventText(lang string, v *node.EntryView, calls map[string]string) string {
 	case v.Kind == entry.KindDirectory:
 		var roles []string
 		for _, c := range v.Counterparts {
-			roles = append(roles, fmt.Sprintf("%s (%s, %s)", c.Role, c.Name, t("level."+c.Level)))
+			roles = append(roles, fmt.Sprintf("%s (%s, %s)", c.Role, c.Name, levelWord(lang, c.Level)))
 		}
 		return t("event.directory", strings.Join(roles, "; "))
 	case v.Call != nil:
@@ -49,7 +49,7 @@ func callEventText(lang string, c *node.CallEntryView, calls map[string]string) 
 	}
 	switch c.Action {
 	case entry.CallPropose:
-		s := t("event.call.propose", t("level."+c.Level), c.Minutes, strings.Join(times, t("event.or")), c.Purpose)
+		s := t("event.call.propose", levelWord(lang, c.Level), c.Minutes, strings.Join(times, t("event.or")), c.Purpose)
 		if c.Re != nil {
 			s = t("event.call.counter", re) + s
 		}
@@ -70,3 +70,7 @@ func callEventText(lang string, c *node.CallEntryView, calls map[string]string) 
 	}
 	return c.Action
 }
+
+// levelWord names a level inside a sentence: "strategic", not the
+// heading's "Strategic".
+func levelWord(lang, level string) string { return strings.ToLower(T(lang, "level."+level)) }

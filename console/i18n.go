@@ -166,6 +166,12 @@ var text = map[string][2]string{ // en, zh-Hans
 	"call.answer.accept":    {"Accept for %s", "接受：%s"},
 	"call.answer.reason":    {"Reason for declining", "拒绝理由"},
 	"call.answer.decline":   {"Decline", "拒绝"},
+	"call.request":          {"Request a call", "请求通话"},
+	"call.purpose":          {"Purpose", "事由"},
+	"call.at.n":             {"Proposed time %d (UTC)", "建议时间%d（UTC）"},
+	"call.length":           {"Length", "时长"},
+	"call.who":              {"Participants, as each party publishes them", "参与者（按各方公布的对口人员）"},
+	"call.submit":           {"Sign and send the request", "签署并发送请求"},
 	"call.error":            {"Not answered: %s", "未答复：%s"},
 }
 

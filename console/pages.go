@@ -18,6 +18,7 @@ import (
 
 var funcs = template.FuncMap{
 	"join": strings.Join,
+	"inc":  func(i int) int { return i + 1 },
 	"unix": func(t *time.Time) int64 {
 		if t == nil {
 			return 0
@@ -206,7 +207,8 @@ type channelData struct {
 	Earlier   int // timeline rows not shown, before the first shown
 	ShowMore  int // the show parameter that shows TimelineWindow more
 	Calls     []callRow
-	CallError string // why an answer to a call request was refused
+	CallError string    // why a call request or an answer was refused
+	CallForm  *callForm // nil: nobody has published counterparts to call
 	// Translating is a refused translation, shown again on its message.
 	Translating *translating
 	Strategic   bool
@@ -285,6 +287,11 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 	// The calls are read from the log again, so only if there are any.
 	if slices.ContainsFunc(views, func(v node.EntryView) bool { return v.Kind == entry.KindCall }) {
 		if d.Calls, err = c.channelCalls(r, ch); err != nil {
+			return nil, err
+		}
+	}
+	if ch.State == hotline.ChannelActive {
+		if d.CallForm, err = c.newCallForm(r, ch); err != nil {
 			return nil, err
 		}
 	}
