@@ -47,6 +47,14 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 	ba, bb := browser(t), browser(t)
 	login(t, ba, alpha, password)
 	login(t, bb, bravo, password)
+	// Bravo's watch page lists what it owes: two calls to answer.
+	var owed string
+	run(t, bb, "bravo's watch page", chromedp.Navigate(bravo.Server.ConsoleURL()), textOf("#unanswered", &owed))
+	for _, want := range []string{"通话请求：The incident at sea of 3 May", "通话请求：Annual defence dialogue", "内答复"} {
+		if !strings.Contains(owed, want) {
+			t.Errorf("bravo's watch page lacks %q:\n%s", want, owed)
+		}
+	}
 	run(t, ba, "alpha opens the channel", chromedp.Navigate(channelURL(t, alpha, ch)), present("#calls"),
 		chromedp.Evaluate(`window.notReloaded = true`, nil))
 	var state string

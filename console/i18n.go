@@ -166,6 +166,7 @@ var text = map[string][2]string{ // en, zh-Hans
 	"call.answer.accept":    {"Accept for %s", "接受：%s"},
 	"call.answer.reason":    {"Reason for declining", "拒绝理由"},
 	"call.answer.decline":   {"Decline", "拒绝"},
+	"home.call":             {"Call request: %s", "通话请求：%s"},
 	"call.request":          {"Request a call", "请求通话"},
 	"call.purpose":          {"Purpose", "事由"},
 	"call.at.n":             {"Proposed time %d (UTC)", "建议时间%d（UTC）"},
