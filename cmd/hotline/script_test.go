@@ -126,8 +126,9 @@ func cmdUntil(ts *testscript.TestScript, neg bool, args []string) {
 // consolelogin ADDR OPERATOR PASSWORD [TOTP-FILE]: log in to the console
 // of the node whose API listens on ADDR, as a browser does: fetch the
 // login page, post the form with its CSRF token and, given the output of
-// `operator add --totp` in TOTP-FILE, the current code of its secret. It succeeds when the console starts a session; a
-// refusal prints the page's error to stdout.
+// `operator add --totp` in TOTP-FILE, the current code of its secret. It
+// succeeds when the console starts a session; a refusal prints the page's
+// error to stdout.
 func cmdConsoleLogin(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 3 && len(args) != 4 {
 		ts.Fatalf("usage: consolelogin ADDR OPERATOR PASSWORD [TOTP-FILE]")
