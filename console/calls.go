@@ -20,12 +20,8 @@ type callRow struct {
 	CanAnswer bool // another party asked, and this party has not answered
 }
 
-// channelCalls lists ch's call requests for the channel page.
-func (c *Console) channelCalls(r *http.Request, ch *hotline.Channel) ([]callRow, error) {
-	calls, err := c.n.Calls(r.Context(), ch.ID.String())
-	if err != nil {
-		return nil, err
-	}
+// callRows lists ch's call requests for the channel page.
+func (c *Console) callRows(ch *hotline.Channel, calls []node.CallView) []callRow {
 	self := c.n.Self()
 	rows := make([]callRow, 0, len(calls))
 	for _, v := range calls {
@@ -33,7 +29,7 @@ func (c *Console) channelCalls(r *http.Request, ch *hotline.Channel) ([]callRow,
 		rows = append(rows, callRow{CallView: v,
 			CanAnswer: v.Requester != self && v.State == node.CallRequested && !answered && ch.State == hotline.ChannelActive})
 	}
-	return rows, nil
+	return rows
 }
 
 // answerCall accepts another party's call request at one of its times

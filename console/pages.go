@@ -273,7 +273,7 @@ func (c *Console) channel(w http.ResponseWriter, r *http.Request, rq *request) {
 
 // channelPage gathers the channel view for the request's operator.
 func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error) {
-	ch, views, err := c.n.Log(r.Context(), r.PathValue("channel"), rq.lang)
+	ch, views, calls, err := c.n.LogAndCalls(r.Context(), r.PathValue("channel"), rq.lang)
 	if err != nil {
 		return nil, err
 	}
@@ -284,12 +284,7 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 		members = append(members, m.Party)
 	}
 	d.Members = strings.Join(members, ", ")
-	// The calls are read from the log again, so only if there are any.
-	if slices.ContainsFunc(views, func(v node.EntryView) bool { return v.Kind == entry.KindCall }) {
-		if d.Calls, err = c.channelCalls(r, ch); err != nil {
-			return nil, err
-		}
-	}
+	d.Calls = c.callRows(ch, calls)
 	if ch.State == hotline.ChannelActive {
 		if d.CallForm, err = c.newCallForm(r, ch); err != nil {
 			return nil, err

@@ -319,8 +319,13 @@ func (n *Node) Calls(ctx context.Context, ref string) ([]CallView, error) {
 		}
 		out = append(out, cs...)
 	}
-	slices.SortStableFunc(out, func(a, b CallView) int { return a.Times[0].Compare(b.Times[0]) })
+	sortCalls(out)
 	return out, nil
+}
+
+// sortCalls orders call requests by their first proposed time.
+func sortCalls(calls []CallView) {
+	slices.SortStableFunc(calls, func(a, b CallView) int { return a.Times[0].Compare(b.Times[0]) })
 }
 
 func (n *Node) channelCalls(ctx context.Context, ch *hotline.Channel) ([]CallView, error) {
@@ -328,6 +333,12 @@ func (n *Node) channelCalls(ctx context.Context, ch *hotline.Channel) ([]CallVie
 	if err != nil {
 		return nil, err
 	}
+	return callsOf(ch, log)
+}
+
+// callsOf derives ch's call requests, with their answers and readouts,
+// from its log, in channel order.
+func callsOf(ch *hotline.Channel, log *hotline.ChannelLog) ([]CallView, error) {
 	receipts := indexReceipts(log.Receipts)
 	dirs := make(map[string]*entry.Directory)
 	byID := make(map[entry.ID]*CallView)

@@ -185,6 +185,35 @@ func (n *Node) Unread(ctx context.Context, ref string) (int, error) {
 // them in the same order, whatever order they arrived in; no timestamp is
 // used.
 func (n *Node) Log(ctx context.Context, ref, lang string) (*hotline.Channel, []EntryView, error) {
+	ch, log, err := n.channelLog(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	views, err := n.logViews(ctx, ch, log, lang)
+	return ch, views, err
+}
+
+// LogAndCalls is Log together with the channel's call requests, as Calls
+// gives them, from one read of the channel's log.
+func (n *Node) LogAndCalls(ctx context.Context, ref, lang string) (*hotline.Channel, []EntryView, []CallView, error) {
+	ch, log, err := n.channelLog(ctx, ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	views, err := n.logViews(ctx, ch, log, lang)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	calls, err := callsOf(ch, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sortCalls(calls)
+	return ch, views, calls, nil
+}
+
+// channelLog resolves a channel and reads its log.
+func (n *Node) channelLog(ctx context.Context, ref string) (*hotline.Channel, *hotline.ChannelLog, error) {
 	ch, err := n.ResolveChannel(ref)
 	if err != nil {
 		return nil, nil, err
@@ -193,6 +222,11 @@ func (n *Node) Log(ctx context.Context, ref, lang string) (*hotline.Channel, []E
 	if err != nil {
 		return nil, nil, err
 	}
+	return ch, log, nil
+}
+
+// logViews builds the views of a channel's log for Log.
+func (n *Node) logViews(ctx context.Context, ch *hotline.Channel, log *hotline.ChannelLog, lang string) ([]EntryView, error) {
 	ordered := causalOrder(log.Entries)
 	receipts := indexReceipts(log.Receipts)
 	marks := make(map[entry.ID][]hotline.MarkRow)
@@ -215,7 +249,7 @@ func (n *Node) Log(ctx context.Context, ref, lang string) (*hotline.Channel, []E
 		}
 		body, err := entry.DecodeBody(st.Entry)
 		if err != nil {
-			return nil, nil, fmt.Errorf("stored entry %s: %w", st.ID(), err)
+			return nil, fmt.Errorf("stored entry %s: %w", st.ID(), err)
 		}
 		t := body.(*entry.Translation)
 		rd.translations[t.Of.ID] = append(rd.translations[t.Of.ID], TranslationView{Lang: t.Lang, Text: t.Text, Stage: t.Stage,
@@ -223,18 +257,18 @@ func (n *Node) Log(ctx context.Context, ref, lang string) (*hotline.Channel, []E
 	}
 	cosigned, err := n.cosignedSizes(ctx, ch)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	views := make([]EntryView, 0, len(ordered))
 	for _, st := range ordered {
 		v, err := n.view(ch, st, receipts, marks, now, rd)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		v.Cosigned = int64(st.Seq) <= cosigned[st.Author]
 		views = append(views, v)
 	}
-	return ch, views, nil
+	return views, nil
 }
 
 // causalOrder sorts entries stored in a causal order (storage order) into
