@@ -139,11 +139,9 @@ func lockFor(failures int) time.Duration {
 func Authenticate(ctx context.Context, st hotline.Store, name, password, code string, now time.Time) (hotline.Operator, error) {
 	op, err := st.Operator(ctx, name)
 	if hotline.ErrorCode(err) == hotline.ENOTFOUND || (err == nil && op.Password == "") {
-		if err := verifySlot(ctx); err != nil {
+		if _, err := verifyBounded(ctx, dummyHash, password); err != nil {
 			return hotline.Operator{}, err
 		}
-		VerifyPassword(dummyHash, password)
-		<-verifying
 		return hotline.Operator{}, ErrBadCredentials
 	}
 	if err != nil {
@@ -156,11 +154,7 @@ func Authenticate(ctx context.Context, st hotline.Store, name, password, code st
 	if now.Before(op.LockedUntil) {
 		return hotline.Operator{}, &LockedError{Until: op.LockedUntil}
 	}
-	if err := verifySlot(ctx); err != nil {
-		return hotline.Operator{}, err
-	}
-	ok, err := VerifyPassword(op.Password, password)
-	<-verifying
+	ok, err := verifyBounded(ctx, op.Password, password)
 	if err != nil {
 		return hotline.Operator{}, fmt.Errorf("operator %s: stored password: %w", name, err)
 	}
@@ -210,13 +204,13 @@ func lockAccount(name string) func() {
 // instead of exhausting the node's memory.
 var verifying = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 
-// verifySlot waits for a free verification slot; the caller releases it
-// with <-verifying.
-func verifySlot(ctx context.Context) error {
+// verifyBounded is VerifyPassword once a verification slot is free.
+func verifyBounded(ctx context.Context, encoded, password string) (bool, error) {
 	select {
 	case verifying <- struct{}{}:
-		return nil
+		defer func() { <-verifying }()
+		return VerifyPassword(encoded, password)
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 }
