@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -235,7 +236,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) setLang(w http.ResponseWriter, r *http.Request, rq *request) {
 	lang := r.FormValue("lang")
-	if lang != "en" && lang != "zh-Hans" {
+	if !slices.Contains(Languages, lang) {
 		http.Error(w, "unknown language", http.StatusBadRequest)
 		return
 	}

@@ -55,6 +55,9 @@ func (b *base) AckChoices() []time.Duration {
 	return []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour}
 }
 
+// Languages lists the languages the console is written in.
+func (b *base) Languages() []string { return Languages }
+
 // LangName names a language in itself.
 func (b *base) LangName(tag string) string {
 	if n, ok := langNames[tag]; ok {
@@ -225,7 +228,6 @@ type compose struct {
 	Mode      string // "text" or "phrase"
 	Text      string
 	TextLang  string
-	Langs     []string
 	Catalog   bool // the channel has an agreed catalog
 	Reference bool // its translations are reference translations
 	Phrases   []phraseChoice
@@ -320,7 +322,7 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 		d.Entries = append(d.Entries, row)
 	}
 	d.window(r.URL.Query().Get("show"), r.URL.Query().Get("entry"))
-	d.compose = compose{Mode: "text", TextLang: rq.lang, Langs: Languages}
+	d.compose = compose{Mode: "text", TextLang: rq.lang}
 	if cat, err := c.n.Catalog(ch); err == nil {
 		d.cat, d.Catalog, d.Reference = cat, true, cat.Reference
 		for _, t := range cat.ForLevel(ch.Definition.Level) {
