@@ -161,8 +161,8 @@ func timelineIDs(page string) []string {
 	return ids
 }
 
-// fetch returns a console page's HTML.
-func fetch(t *testing.T, hc *http.Client, url string) string {
+// fetch returns a console page's HTML, and fails unless it is served.
+func fetch(t testing.TB, hc *http.Client, url string) string {
 	t.Helper()
 	resp, err := hc.Get(url)
 	if err != nil {
