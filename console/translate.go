@@ -3,11 +3,12 @@ package console
 import (
 	"net/http"
 
+	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
 )
 
 // Stages are the translation stages a translator picks from, in order.
-var Stages = []string{"sight", "rough", "official"}
+var Stages = []string{entry.StageSight, entry.StageRough, entry.StageOfficial}
 
 // translate adds a signed translation of a message, beside the original.
 // A refusal is shown on the message, with what was typed kept.
