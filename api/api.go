@@ -6,6 +6,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -184,7 +185,8 @@ type ErrorBody struct {
 
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	code := hotline.ErrorCode(err)
-	if errors.Is(err, context.Canceled) {
+	var cut errResponseCut
+	if errors.Is(err, context.Canceled) || errors.As(err, &cut) {
 		return
 	}
 	if code == hotline.EINTERNAL {
@@ -198,13 +200,31 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status[code], body)
 }
 
+// writeJSON answers with v as JSON. It encodes the whole body before the
+// status line is sent, so a value that cannot be encoded becomes an error
+// answer (500, logged) and never a 200 with a broken body.
 func writeJSON(w http.ResponseWriter, code int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(code)
+	_, err := w.Write(buf.Bytes())
+	if err != nil {
+		return errResponseCut{err}
+	}
+	return nil
 }
+
+// errResponseCut is a failure to write an answer already begun: nothing
+// more can be sent on that response.
+type errResponseCut struct{ error }
+
+func (e errResponseCut) Unwrap() error { return e.error }
 
 // decode reads a JSON request body strictly.
 func decode(r *http.Request, v any) error {

@@ -35,6 +35,9 @@ func New(base, token string) *Client {
 	}}
 }
 
+// maxAnswer bounds a JSON answer the client reads into memory.
+const maxAnswer = 256 << 20
+
 // do sends a request and decodes a JSON response into out. API errors come
 // back as *hotline.Error with the server's code and message.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
@@ -51,9 +54,12 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return hotline.Errorf(hotline.EUNAVAILABLE, "reading the node's answer: %v", err)
+	}
+	if len(b) > maxAnswer {
+		return hotline.Errorf(hotline.EUNAVAILABLE, "the node's answer to %s %s is larger than %d MiB, more than this client reads", method, path, maxAnswer>>20)
 	}
 	if out == nil {
 		return nil

@@ -80,6 +80,14 @@ type Config struct {
 		// checkpoint without being woken by a write.
 		Interval Duration `toml:"interval"`
 	} `toml:"checkpoint"`
+	Clock struct {
+		// ToleranceAhead and ToleranceBehind are how far an entry's time
+		// may be ahead of, or behind, its arrival at this node before it
+		// is flagged (future_dated, past_dated). Author times are never
+		// trusted: deadlines and notice lead times count from arrival.
+		ToleranceAhead  Duration `toml:"tolerance_ahead"`
+		ToleranceBehind Duration `toml:"tolerance_behind"`
+	} `toml:"clock"`
 	Store struct {
 		// Path is the SQLite file, relative to the node directory.
 		Path string `toml:"path"`
@@ -148,6 +156,8 @@ func Defaults(party string) Config {
 	c.Heartbeat.History = Duration{30 * 24 * time.Hour}
 	c.Checkpoint.Batch = Duration{time.Second}
 	c.Checkpoint.Interval = Duration{time.Minute}
+	c.Clock.ToleranceAhead = Duration{5 * time.Minute}
+	c.Clock.ToleranceBehind = Duration{time.Hour}
 	c.Store.Path = "hotline.db"
 	c.Log.Level = "info"
 	c.Log.Format = "text"
@@ -197,6 +207,8 @@ func (c *Config) Check() error {
 		{"heartbeat.history", c.Heartbeat.History, time.Hour, 10 * 365 * 24 * time.Hour},
 		{"checkpoint.batch", c.Checkpoint.Batch, 10 * time.Millisecond, time.Minute},
 		{"checkpoint.interval", c.Checkpoint.Interval, time.Second, 24 * time.Hour},
+		{"clock.tolerance_ahead", c.Clock.ToleranceAhead, time.Second, 7 * 24 * time.Hour},
+		{"clock.tolerance_behind", c.Clock.ToleranceBehind, time.Second, 365 * 24 * time.Hour},
 	} {
 		if r.v.Duration < r.lo || r.v.Duration > r.hi {
 			return fmt.Errorf("%s %s is out of range (%s to %s)", r.name, r.v, r.lo, r.hi)

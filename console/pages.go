@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -11,12 +12,14 @@ import (
 	"time"
 
 	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/display"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
 	"github.com/hotline-project/hotline/phrase"
 )
 
 var funcs = template.FuncMap{
+	"iso":  isolate,
 	"join": strings.Join,
 	"inc":  func(i int) int { return i + 1 },
 	"unix": func(t *time.Time) int64 {
@@ -39,6 +42,58 @@ func (c *Console) base(r *http.Request, rq *request, title string) base {
 
 // T returns the page's text for key.
 func (b *base) T(key string, args ...any) string { return T(b.Lang, key, args...) }
+
+// Say is T for a sentence that quotes text another party wrote (a
+// translator's name, a reason, a readout): each string argument is
+// isolated (see isolate), so it can neither reorder the sentence around
+// it nor hide in it. Other arguments (numbers) are formatted as T does.
+func (b *base) Say(key string, args ...any) template.HTML {
+	safe := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			safe[i] = string(isolate(v))
+		case template.HTML:
+			safe[i] = string(v)
+		case int, int64, uint64:
+			safe[i] = v
+		default:
+			safe[i] = template.HTMLEscapeString(fmt.Sprint(v))
+		}
+	}
+	return template.HTML(fmt.Sprintf(template.HTMLEscapeString(T(b.Lang, key)), safe...))
+}
+
+// Dated warns that an entry's time is not to be trusted: dated ahead
+// of its arrival here, or well before it ("" if neither).
+func (b *base) Dated(v node.EntryView) string {
+	switch {
+	case v.FutureDated:
+		return T(b.Lang, "msg.future")
+	case v.PastDated:
+		return T(b.Lang, "msg.past", formatDuration(b.Lang, v.Received.Sub(v.Time)))
+	}
+	return ""
+}
+
+// ShortNotice says how much notice a phrase really gave from its
+// arrival here, against the channel's agreed lead time.
+func (b *base) ShortNotice(sn *node.ShortNotice) string {
+	lead := time.Duration(sn.LeadSeconds * float64(time.Second))
+	agreed := time.Duration(sn.AgreedSeconds * float64(time.Second))
+	if lead < 0 {
+		return T(b.Lang, "msg.shortnotice.passed", sn.Field, formatDuration(b.Lang, agreed))
+	}
+	return T(b.Lang, "msg.shortnotice", sn.Field, formatDuration(b.Lang, lead.Round(time.Minute)), formatDuration(b.Lang, agreed))
+}
+
+// isolate shows text written by another party: HTML-escaped, control
+// and bidirectional formatting characters shown as escapes (package
+// display), inside a <bdi> element so that right-to-left text stays
+// within its own bounds.
+func isolate(s string) template.HTML {
+	return template.HTML("<bdi>" + template.HTMLEscapeString(display.Text(s)) + "</bdi>")
+}
 
 // Time writes a time in the page's language.
 func (b *base) Time(t time.Time) string { return formatTime(b.Lang, t) }

@@ -305,6 +305,9 @@ func (d *Definition) Check() error {
 	if err := CheckName("level", d.Level); err != nil {
 		return err
 	}
+	if err := CheckTime("channel creation time", d.Created); err != nil {
+		return err
+	}
 	if len(d.Members) < 2 || len(d.Members) > MaxMembers {
 		return fmt.Errorf("%w: a channel has 2 to %d members, got %d", ErrMalformed, MaxMembers, len(d.Members))
 	}

@@ -148,6 +148,9 @@ func (c *Call) Check() error {
 			if t <= 0 || (i > 0 && c.Times[i-1] >= t) {
 				return fmt.Errorf("%w: proposed times must be positive, ascending, without repeats", ErrMalformed)
 			}
+			if err := CheckTime("proposed call time", t); err != nil {
+				return err
+			}
 		}
 		if c.Minutes == 0 || c.Minutes > MaxCallMinutes {
 			return fmt.Errorf("%w: call length must be 1 to %d minutes", ErrMalformed, MaxCallMinutes)
@@ -174,6 +177,9 @@ func (c *Call) Check() error {
 	case CallAccept:
 		if len(c.Times) != 1 || c.Times[0] <= 0 {
 			return fmt.Errorf("%w: a call acceptance names exactly one of the proposed times", ErrMalformed)
+		}
+		if err := CheckTime("accepted call time", c.Times[0]); err != nil {
+			return err
 		}
 		return c.only("accept", c.Purpose == "" && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Reason == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
 	case CallDecline:
@@ -293,6 +299,9 @@ func (e *Escalation) Check() error {
 	}
 	if e.Deadline <= 0 {
 		return fmt.Errorf("%w: escalation without a deadline", ErrMalformed)
+	}
+	if err := CheckTime("escalation deadline", e.Deadline); err != nil {
+		return err
 	}
 	return checkText("escalation text", e.Text, true)
 }

@@ -49,6 +49,25 @@ const (
 	signatureBytes = ed25519.SignatureSize
 )
 
+// Times in entries (the author's clock, call times, deadlines, a channel's
+// creation) are Unix milliseconds from MinTime up to, not including,
+// MaxTime. Anything else is refused at decode: no clock is that wrong, and
+// a time every reader can represent (RFC 3339 stops at year 9999) keeps a
+// hostile author from making a channel unreadable.
+const (
+	MinTime int64 = 0                 // 1970-01-01T00:00:00Z
+	MaxTime int64 = 7_258_118_400_000 // 2200-01-01T00:00:00Z
+)
+
+// CheckTime checks that a time field, in Unix milliseconds, is in the range
+// entries may carry.
+func CheckTime(what string, ms int64) error {
+	if ms < MinTime || ms >= MaxTime {
+		return fmt.Errorf("%w: %s %d ms is outside the times an entry may carry (1970 to 2200)", ErrMalformed, what, ms)
+	}
+	return nil
+}
+
 // Kind is the kind of an entry.
 type Kind string
 
@@ -291,6 +310,9 @@ func (h *Header) check() error {
 	}
 	if h.Seq == 0 {
 		return fmt.Errorf("%w: seq must start at 1", ErrMalformed)
+	}
+	if err := CheckTime("time", h.Time); err != nil {
+		return err
 	}
 	if (h.Seq == 1) != h.Prev.IsZero() {
 		return fmt.Errorf("%w: prev must be empty exactly for seq 1", ErrMalformed)

@@ -3,9 +3,11 @@ package entry
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func mustKey(tb testing.TB, seed byte) (ed25519.PublicKey, ed25519.PrivateKey) {
@@ -303,6 +305,38 @@ func TestMessage_PhrasesAndTranslationsAreChecked(t *testing.T) {
 		f(&c)
 		if err := c.Check(); err == nil {
 			t.Errorf("translation with bad %s: accepted", name)
+		}
+	}
+}
+
+// TestDecode_ImpossibleTimes: a signed entry dated outside 1970–2200 is
+// malformed, so a hostile author cannot store a time that readers cannot
+// show (RFC 3339, and so JSON, stops at year 9999).
+func TestDecode_ImpossibleTimes(t *testing.T) {
+	_, priv := mustKey(t, 1)
+	year10000 := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	for name, ms := range map[string]int64{"year 10000": year10000, "before 1970": -1, "year 2200": MaxTime} {
+		t.Run(name, func(t *testing.T) {
+			h := Header{Version: Version, Channel: ChannelID{1}, Author: "alpha", Seq: 1, Time: ms, Kind: KindMessage, BodyHash: sha256.Sum256(nil)}
+			hb, err := encMode.Marshal(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := &Entry{Header: h, HeaderBytes: hb, Sig: ed25519.Sign(priv, signedMessage(hb))}
+			if _, err := Decode(e.Encode()); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "outside the times") {
+				t.Fatalf("Decode = %v, want a malformed time", err)
+			}
+			if _, err := Sign(h, nil, priv); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Sign = %v, want a malformed time", err)
+			}
+		})
+	}
+	for name, body := range map[string]interface{ Check() error }{
+		"call time":           &Call{Action: CallPropose, Purpose: "p", Times: []int64{year10000}, Minutes: 30, Participants: []Participant{{"alpha", "minister"}}, Level: "policy"},
+		"escalation deadline": &Escalation{Entry: Ref{Party: "alpha", Seq: 1, ID: ID{1}}, Deadline: year10000, Text: "late"},
+	} {
+		if err := body.Check(); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%s in year 10000 passed its check: %v", name, err)
 		}
 	}
 }

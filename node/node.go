@@ -12,6 +12,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -79,6 +80,10 @@ type Config struct {
 	// Catalogs are the phrase catalogs the node holds; nil means the
 	// default catalog only.
 	Catalogs *phrase.Set
+	// ClockAhead and ClockBehind are how far an entry's time may be
+	// ahead of, or behind, its arrival here before it is flagged; zero
+	// means DefaultClockAhead and DefaultClockBehind.
+	ClockAhead, ClockBehind time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -115,6 +120,8 @@ type Node struct {
 
 	catalogs *phrase.Set
 
+	clockAhead, clockBehind time.Duration
+
 	mu       sync.RWMutex // guards heads and channels, written only by the writer
 	heads    map[hotline.Feed]hotline.Head
 	channels map[entry.ChannelID]*hotline.Channel
@@ -141,29 +148,31 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, errors.New("node: Key, TLSKey and Store are required")
 	}
 	n := &Node{
-		self:     cfg.Key.Party,
-		key:      cfg.Key,
-		tlsKey:   cfg.TLSKey,
-		store:    cfg.Store,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		peers:    make(map[string]*pinnedPeer),
-		byTLS:    make(map[identity.Fingerprint]string),
-		syncInt:  cfg.SyncInterval,
-		retry:    cfg.RetryMax,
-		writes:   make(chan *writeReq, 1024),
-		closed:   make(chan struct{}),
-		events:   newBroker(),
-		channels: make(map[entry.ChannelID]*hotline.Channel),
-		cpBatch:  cfg.CheckpointBatch,
-		cpEvery:  cfg.CheckpointInterval,
-		cpWake:   make(chan struct{}, 1),
-		cpSigned: make(map[hotline.Feed]int64),
-		ladders:  cfg.Ladders,
-		poster:   cfg.Poster,
-		mailer:   cfg.Mailer,
-		dlWake:   make(chan struct{}, 1),
-		catalogs: cfg.Catalogs,
+		self:        cfg.Key.Party,
+		key:         cfg.Key,
+		tlsKey:      cfg.TLSKey,
+		store:       cfg.Store,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		peers:       make(map[string]*pinnedPeer),
+		byTLS:       make(map[identity.Fingerprint]string),
+		syncInt:     cfg.SyncInterval,
+		retry:       cfg.RetryMax,
+		writes:      make(chan *writeReq, 1024),
+		closed:      make(chan struct{}),
+		events:      newBroker(),
+		channels:    make(map[entry.ChannelID]*hotline.Channel),
+		cpBatch:     cfg.CheckpointBatch,
+		cpEvery:     cfg.CheckpointInterval,
+		cpWake:      make(chan struct{}, 1),
+		cpSigned:    make(map[hotline.Feed]int64),
+		ladders:     cfg.Ladders,
+		poster:      cfg.Poster,
+		mailer:      cfg.Mailer,
+		dlWake:      make(chan struct{}, 1),
+		catalogs:    cfg.Catalogs,
+		clockAhead:  cmp.Or(cfg.ClockAhead, DefaultClockAhead),
+		clockBehind: cmp.Or(cfg.ClockBehind, DefaultClockBehind),
 	}
 	if n.catalogs == nil {
 		n.catalogs = phrase.NewSet()

@@ -59,10 +59,14 @@ type EntryView struct {
 	Kind     entry.Kind `json:"kind"`
 	Time     time.Time  `json:"time"`     // author's clock
 	Received time.Time  `json:"received"` // this node's clock, when it stored the entry
-	// FutureDated is set when the author's clock was ahead of this node's
-	// by more than MaxClockSkew when the entry arrived: its time is shown
-	// but not trusted for anything.
+	// FutureDated is set when the entry is dated later than it arrived
+	// here by more than the node's clock.tolerance_ahead; PastDated when
+	// it is dated earlier than it arrived by more than
+	// clock.tolerance_behind (backdated, or held up on the way). Author
+	// times are shown, never trusted: deadlines and notice lead times
+	// count from this node's receipt time.
 	FutureDated bool `json:"future_dated,omitempty"`
+	PastDated   bool `json:"past_dated,omitempty"`
 	// Cosigned is set when the entry is covered by a checkpoint of its
 	// feed that its author signed and every other member cosigned: from
 	// then on it cannot be rewritten without the rewrite being provable.
@@ -106,6 +110,19 @@ type PhraseView struct {
 	// Original is the text as signed, in the author's language.
 	Original     string `json:"original"`
 	OriginalLang string `json:"original_lang"`
+	// ShortNotice is set on a notice (a launch notice, say) that reached
+	// this node less than the channel's agreed lead time before the time
+	// it gives notice of: the lead time counts from this node's receipt,
+	// whatever the author's clock says.
+	ShortNotice *ShortNotice `json:"short_notice,omitempty"`
+}
+
+// ShortNotice is how much notice a phrase really gave, counted from its
+// arrival at this node, against the lead time the channel agreed.
+type ShortNotice struct {
+	Field         string  `json:"field"`          // the time field given notice of
+	LeadSeconds   float64 `json:"lead_seconds"`   // from receipt here to that time (negative: it had passed)
+	AgreedSeconds float64 `json:"agreed_seconds"` // the channel's notice lead time
 }
 
 // PhraseFieldView is one field value of a phrase.
@@ -234,7 +251,7 @@ func (n *Node) logViews(ctx context.Context, ch *hotline.Channel, log *hotline.C
 		marks[m.Target.ID] = append(marks[m.Target.ID], m)
 	}
 	now := n.now()
-	rd := &reader{lang: lang, translations: make(map[entry.ID][]TranslationView)}
+	rd := &reader{lang: lang, translations: make(map[entry.ID][]TranslationView), noticeLead: ch.Definition.Policy.NoticeLeadTime()}
 	if ch.Definition.Catalog != nil {
 		rd.catalog, _ = n.catalogs.Get(*ch.Definition.Catalog)
 	}
@@ -349,9 +366,12 @@ func deliverySeen(ch *hotline.Channel, author string, seq uint64, receipts recei
 	return seen, true
 }
 
-// MaxClockSkew is how far ahead of this node's clock an author's clock may
-// be before its entries are flagged as future-dated.
-const MaxClockSkew = 5 * time.Minute
+// Default clock tolerances: how far an entry's time may be ahead of, or
+// behind, its arrival at this node before it is flagged.
+const (
+	DefaultClockAhead  = 5 * time.Minute
+	DefaultClockBehind = time.Hour
+)
 
 func refView(r entry.Ref) RefView { return RefView{Party: r.Party, Seq: r.Seq, ID: r.ID.String()} }
 
@@ -361,12 +381,14 @@ type reader struct {
 	lang         string
 	catalog      *phrase.Catalog
 	translations map[entry.ID][]TranslationView
+	noticeLead   time.Duration // the channel's agreed notice lead time
 }
 
 func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptIndex, marks map[entry.ID][]hotline.MarkRow, now time.Time, rd *reader) (EntryView, error) {
 	v := EntryView{ID: st.ID().String(), Channel: ch.ID.String(), Author: st.Author, Operator: st.Operator,
 		Seq: st.Seq, Kind: st.Kind, Time: st.AuthorTime(), Received: st.Received,
-		FutureDated: st.AuthorTime().Sub(st.Received) > MaxClockSkew}
+		FutureDated: st.AuthorTime().Sub(st.Received) > n.clockAhead,
+		PastDated:   st.Received.Sub(st.AuthorTime()) > n.clockBehind}
 	for _, r := range st.Refs {
 		v.Refs = append(v.Refs, refView(r))
 	}
@@ -455,6 +477,17 @@ func (rd *reader) phrase(v *EntryView, m *entry.Message) {
 		return
 	}
 	pv.Title = phrase.Label(tpl.Title, rd.lang)
+	if tpl.Notice != "" && rd.noticeLead > 0 {
+		for _, f := range p.Fields {
+			at, err := time.Parse(time.RFC3339, f.Value)
+			if f.Name != tpl.Notice || err != nil {
+				continue
+			}
+			if lead := at.Sub(v.Received); lead < rd.noticeLead {
+				pv.ShortNotice = &ShortNotice{Field: f.Name, LeadSeconds: lead.Seconds(), AgreedSeconds: rd.noticeLead.Seconds()}
+			}
+		}
+	}
 	for i := range pv.Fields {
 		if f, ok := tpl.Field(pv.Fields[i].Name); ok {
 			pv.Fields[i].Label = phrase.Label(f.Label, rd.lang)

@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+
+	"github.com/hotline-project/hotline/entry"
 )
 
 // Heartbeat is a signed link test. A node sends one to every endpoint of
@@ -61,6 +63,9 @@ func decodeHeartbeat(b []byte) (*signedHeartbeat, *Heartbeat, error) {
 	var hb Heartbeat
 	if err := decMode.Unmarshal(sh.Body, &hb); err != nil {
 		return nil, nil, fmt.Errorf("%w: heartbeat body: %v", ErrMalformed, err)
+	}
+	if err := entry.CheckTime("heartbeat time", hb.Time); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return &sh, &hb, nil
 }

@@ -120,6 +120,7 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 		HeartbeatInterval: d.Config.Heartbeat.Interval.Duration, SilenceAlarm: d.Config.Heartbeat.SilenceAlarm.Duration,
 		LinkHistory: d.Config.Heartbeat.History.Duration, Now: opts.Now,
 		CheckpointBatch: d.Config.Checkpoint.Batch.Duration, CheckpointInterval: d.Config.Checkpoint.Interval.Duration,
+		ClockAhead: d.Config.Clock.ToleranceAhead.Duration, ClockBehind: d.Config.Clock.ToleranceBehind.Duration,
 	})
 	if err != nil {
 		return nil, err

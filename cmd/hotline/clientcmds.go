@@ -12,6 +12,7 @@ import (
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/client"
+	"github.com/hotline-project/hotline/display"
 	"github.com/hotline-project/hotline/node"
 )
 
@@ -278,7 +279,7 @@ func init() {
 // all is set.
 func printLog(env *Env, entries []node.EntryView, all bool) {
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME (UTC)\tFROM\tSEQ\tKIND\tID\tTEXT\tSTATE")
+	fmt.Fprintln(tw, "TIME (UTC)\tRECEIVED\tFROM\tSEQ\tKIND\tID\tTEXT\tSTATE")
 	for _, e := range entries {
 		folded := e.Kind == "receipt" || e.Kind == "read" || e.Kind == "ack"
 		if folded && !all {
@@ -288,23 +289,35 @@ func printLog(env *Env, entries []node.EntryView, all bool) {
 		if e.Operator != "" {
 			from += "/" + e.Operator
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), from, e.Seq, e.Kind, e.ID[:12], oneLine(e.Text, 60), state(e))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), receivedAt(e), from, e.Seq, e.Kind, e.ID[:12], oneLine(e.Text, 60), state(e))
 		if e.Phrase != nil && e.Phrase.OriginalLang != e.Lang {
-			fmt.Fprintf(tw, "\t\t\t\t\t%s\t\n", oneLine(fmt.Sprintf("[%s, as sent in %s] %s", e.Phrase.Code, e.Phrase.OriginalLang, e.Phrase.Original), 60))
+			fmt.Fprintf(tw, "\t\t\t\t\t\t%s\t\n", oneLine(fmt.Sprintf("[%s, as sent in %s] %s", e.Phrase.Code, e.Phrase.OriginalLang, e.Phrase.Original), 60))
 		}
 		for _, t := range e.Translations {
-			label := t.Stage + " translation by " + t.Translator
+			label := t.Stage + " translation by " + display.Line(t.Translator)
 			if t.Stage == node.StageAuthor {
 				label = "author's unofficial translation"
 			}
-			fmt.Fprintf(tw, "\t\t\t\t\t%s\t\n", oneLine(fmt.Sprintf("[%s, %s] %s", t.Lang, label, t.Text), 60))
+			fmt.Fprintf(tw, "\t\t\t\t\t\t%s\t\n", oneLine(fmt.Sprintf("[%s, %s] %s", t.Lang, label, t.Text), 60))
 		}
 	}
 	tw.Flush()
 }
 
+// receivedAt is when this node stored the entry, by its own clock: the
+// time only if it is the author's date, else the date too.
+func receivedAt(e node.EntryView) string {
+	if e.Received.UTC().Format(time.DateOnly) == e.Time.UTC().Format(time.DateOnly) {
+		return e.Received.UTC().Format(time.TimeOnly)
+	}
+	return e.Received.UTC().Format("2006-01-02 15:04:05")
+}
+
+// oneLine fits text from another party on one line of at most n
+// characters, with control and bidirectional formatting characters
+// shown as escapes (see package display).
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(display.Line(s)), " ")
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}
@@ -315,7 +328,15 @@ func oneLine(s string, n int) string {
 func state(e node.EntryView) string {
 	var parts []string
 	if e.FutureDated {
-		parts = append(parts, "author's clock ahead of ours (time not trusted)")
+		parts = append(parts, "dated ahead of its arrival here (author's time not trusted)")
+	}
+	if e.PastDated {
+		parts = append(parts, fmt.Sprintf("dated %s before it arrived here (author's time not trusted)", e.Received.Sub(e.Time).Round(time.Second)))
+	}
+	if e.Phrase != nil && e.Phrase.ShortNotice != nil {
+		sn := e.Phrase.ShortNotice
+		parts = append(parts, fmt.Sprintf("SHORT NOTICE: %s is %s after it arrived here; agreed %s",
+			sn.Field, time.Duration(sn.LeadSeconds*float64(time.Second)).Round(time.Minute), time.Duration(sn.AgreedSeconds*float64(time.Second))))
 	}
 	if e.MessageState == nil {
 		return strings.Join(parts, "; ")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/display"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
 )
@@ -281,8 +282,8 @@ func init() {
 			fmt.Fprintln(tw, "PARTY\tLEVEL\tROLE\tNAME\tADDRESS\tLANGUAGES\tALTERNATES")
 			for _, d := range dirs {
 				for _, cp := range d.Counterparts {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Party, cp.Level, cp.Role, cp.Name, cp.Address,
-						strings.Join(cp.Languages, ","), strings.Join(cp.Alternates, "; "))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Party, cp.Level, cp.Role, display.Line(cp.Name), display.Line(cp.Address),
+						strings.Join(cp.Languages, ","), display.Line(strings.Join(cp.Alternates, "; ")))
 				}
 			}
 			return tw.Flush()
@@ -391,12 +392,12 @@ func printCalls(w io.Writer, calls []node.CallView) {
 			when = " proposed for " + strings.Join(ts, " or ")
 		}
 		fmt.Fprintf(w, "%s  %s  %s%s (%d min, %s level)\n", c.Entry[:16], strings.ToUpper(c.State), c.ChannelName, when, c.Minutes, c.Level)
-		fmt.Fprintf(w, "    requested by %s: %s\n", c.Requester, c.Purpose)
+		fmt.Fprintf(w, "    requested by %s: %s\n", c.Requester, display.Line(c.Purpose))
 		var ps []string
 		for _, p := range c.Participants {
 			s := p.Party + "/" + p.Role
 			if p.Name != "" {
-				s += " (" + p.Name + ")"
+				s += " (" + display.Line(p.Name) + ")"
 			}
 			ps = append(ps, s)
 		}
@@ -409,7 +410,7 @@ func printCalls(w io.Writer, calls []node.CallView) {
 			case a.Time != nil:
 				fmt.Fprintf(w, "    %s accepted %s\n", a.Party, a.Time.Format("2006-01-02 15:04Z"))
 			case a.Reason != "":
-				fmt.Fprintf(w, "    %s declined: %s\n", a.Party, a.Reason)
+				fmt.Fprintf(w, "    %s declined: %s\n", a.Party, display.Line(a.Reason))
 			case a.Counter != "":
 				fmt.Fprintf(w, "    %s proposed other times (%s)\n", a.Party, a.Counter[:16])
 			default:
@@ -421,10 +422,10 @@ func printCalls(w io.Writer, calls []node.CallView) {
 			if r.Joint {
 				kind = "joint readout draft"
 			}
-			fmt.Fprintf(w, "    %s of %s [%s]: %s\n", kind, r.Party, r.Lang, r.Text)
+			fmt.Fprintf(w, "    %s of %s [%s]: %s\n", kind, r.Party, r.Lang, display.Line(r.Text))
 		}
 		if c.Joint != nil {
-			fmt.Fprintf(w, "    joint readout signed by %s: %s\n", strings.Join(c.Joint.Signed, ", "), c.Joint.Text)
+			fmt.Fprintf(w, "    joint readout signed by %s: %s\n", strings.Join(c.Joint.Signed, ", "), display.Line(c.Joint.Text))
 		}
 	}
 }

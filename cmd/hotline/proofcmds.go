@@ -212,7 +212,7 @@ func verifyProof(env *Env, r io.Reader, keys checkpoint.Keys, asJSON bool) error
 	}
 	fmt.Fprintf(env.Stdout, ", written %s by %s's clock\n", p.Time.Format(time.RFC3339), p.Author)
 	if p.Text != "" {
-		fmt.Fprintf(env.Stdout, "  text: %q\n", p.Text)
+		fmt.Fprintf(env.Stdout, "  text: %q\n", p.Text) // %q escapes every control and formatting character
 	}
 	fmt.Fprintf(env.Stdout, "  is entry %d of the %d in %s's feed of channel %s, as signed by %s", p.Seq, p.TreeSize, p.Author, p.Channel, p.Author)
 	if len(p.CosignedBy) == 0 {
