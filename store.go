@@ -20,7 +20,17 @@ const (
 	ChannelInvited ChannelState = "invited"
 	// ChannelActive: every member has signed its acceptance.
 	ChannelActive ChannelState = "active"
+	// ChannelDeclined: another party proposed it and an operator here
+	// declined it. Nothing more of it is synced or shown by default.
+	ChannelDeclined ChannelState = "declined"
+	// ChannelExpired: another party proposed it and nobody here accepted
+	// it within the invitation expiry.
+	ChannelExpired ChannelState = "expired"
 )
+
+// Joined reports whether this party has proposed or accepted the channel:
+// only then does the node relay its feeds to the other members.
+func (s ChannelState) Joined() bool { return s == ChannelProposed || s == ChannelActive }
 
 // Channel is a channel as this node knows it.
 type Channel struct {
@@ -28,6 +38,30 @@ type Channel struct {
 	Definition entry.Definition
 	State      ChannelState
 	Accepted   []string // members whose proposal or acceptance this node holds
+	// Label is the channel's name at this node, unique here: its agreed
+	// name, or, if that was already taken here when it arrived, the name
+	// and the first 8 hex digits of its id (see ChannelLabel). Operators
+	// name channels by label; a peer can never take a label already used.
+	Label string
+	// Stored is when this node first stored the channel, by its clock.
+	Stored time.Time
+}
+
+// ChannelLabel returns the label a channel named name gets at a node
+// where taken reports the labels in use: the name itself if free, else
+// "NAME~ID8" with the first 8 hex digits of the id (then more, should
+// that be taken too).
+func ChannelLabel(name string, id entry.ChannelID, taken func(label string) bool) string {
+	if !taken(name) {
+		return name
+	}
+	hexID := id.String()
+	for n := 8; n < len(hexID); n += 4 {
+		if l := name + "~" + hexID[:n]; !taken(l) {
+			return l
+		}
+	}
+	return name + "~" + hexID
 }
 
 // Level returns the channel's level.
@@ -57,6 +91,19 @@ type Operator struct {
 	// TOTPStep is the TOTP time step of the last code accepted: each code
 	// logs in once (RFC 6238, section 5.2), and never an older one.
 	TOTPStep int64
+	// Disabled refuses the operator's logins and API tokens.
+	Disabled bool
+	// SessionEpoch changes whenever the operator's console sessions must
+	// end (a new password, disabled): a session records the epoch it was
+	// opened in and is valid only while it is unchanged.
+	SessionEpoch int64
+	Created      time.Time
+}
+
+// OperatorToken is an API token as listed: never the token itself.
+type OperatorToken struct {
+	ID       string // the first 16 hex digits of the token's SHA-256, to name it
+	Operator string
 	Created  time.Time
 }
 
@@ -109,7 +156,8 @@ type MarkRow struct {
 }
 
 // Write is one entry to store with the index rows derived from it. The
-// store writes all of it, or nothing.
+// store writes all of it, or nothing. A Write without an Entry changes
+// only its Channel's local state (declined or expired).
 type Write struct {
 	Entry    *entry.Entry
 	Channel  *Channel     // set when the entry creates or changes a channel
@@ -146,14 +194,56 @@ type LadderStep struct {
 }
 
 // Evidence is a record of bad input that a node refused but keeps: an
-// equivocation (two signed entries with one seq) or a rejected entry.
+// equivocation (two signed entries with one seq, or a checkpoint that
+// contradicts another or the author's entries) or a rejected entry.
 type Evidence struct {
+	N      int64 // its number at this node, from 1; set by the store
 	Time   time.Time
 	Kind   string // "equivocation", "rejected"
 	Peer   string // the party that sent it, as authenticated by TLS
 	Detail string
-	Data   []byte // self-contained: the encoded entries involved
+	// Channel, Party and Seq name what it is about, when known: the feed,
+	// and the seq of the entry or the size of the checkpoint.
+	Channel entry.ChannelID
+	Party   string
+	Seq     uint64
+	// Data is the evidence: for an equivocation, an evidence file (see
+	// package audit), which names the author's entries by reference when
+	// they are in this node's store; for a rejected entry, its bytes.
+	// Lists leave it out and give its Size.
+	Data []byte
+	Size int
 }
+
+// EvidenceQuery selects evidence records, newest first.
+type EvidenceQuery struct {
+	Before int64  // only records numbered below it; 0: from the newest
+	Kind   string // "" for every kind
+	Peer   string // "" for every peer
+	Limit  int
+}
+
+// EvidenceCount is how many evidence records a peer caused, of one kind,
+// and their bytes.
+type EvidenceCount struct {
+	Peer    string
+	Kind    string
+	Records int64
+	Bytes   int64
+}
+
+// Usage is how much of the store one party's entries in one channel
+// take: how many entries, and their encoded bytes.
+type Usage struct {
+	Party   string
+	Channel entry.ChannelID
+	Entries int64
+	Bytes   int64
+}
+
+// Day is the day number, since the Unix epoch in UTC, of t: the unit
+// store usage is counted in.
+func Day(t time.Time) int64 { return t.UnixMilli() / (24 * 60 * 60 * 1000) }
 
 // StoredCheckpoint is a signed checkpoint of one feed as a node keeps it:
 // the note with every signature the node has verified (the author's and
@@ -244,10 +334,21 @@ type Store interface {
 	// LadderSteps returns the recorded steps for an entry, in step order.
 	LadderSteps(ctx context.Context, id entry.ID) ([]LadderStep, error)
 
+	// Usage returns how much of the store each party's entries take, by
+	// channel: in total, and on day (see Day). Append keeps it in step.
+	Usage(ctx context.Context, day int64) (total, onDay []Usage, err error)
+
 	// AddEvidence records refused input.
 	AddEvidence(ctx context.Context, ev Evidence) error
-	// EvidenceList returns the newest evidence records, newest first.
-	EvidenceList(ctx context.Context, limit int) ([]Evidence, error)
+	// EvidenceList returns evidence records, newest first, without their
+	// data (Size gives its length).
+	EvidenceList(ctx context.Context, q EvidenceQuery) ([]Evidence, error)
+	// EvidenceRecord returns one evidence record with its data, or an
+	// ENOTFOUND error.
+	EvidenceRecord(ctx context.Context, n int64) (*Evidence, error)
+	// EvidenceUsage counts the evidence records stored since, by peer and
+	// kind.
+	EvidenceUsage(ctx context.Context, since time.Time) ([]EvidenceCount, error)
 
 	// AddLinkTests records heartbeat outcomes and forgets those older than
 	// keep.
@@ -259,8 +360,14 @@ type Store interface {
 	// AddOperatorToken records a token for operator by its SHA-256 hash.
 	AddOperatorToken(ctx context.Context, operator string, tokenHash [32]byte) error
 	// OperatorByToken returns the operator whose token hashes to
-	// tokenHash, or an ENOTFOUND error.
+	// tokenHash, or an ENOTFOUND error; a disabled operator's tokens are
+	// not found.
 	OperatorByToken(ctx context.Context, tokenHash [32]byte) (string, error)
+	// OperatorTokens lists every API token, oldest first.
+	OperatorTokens(ctx context.Context) ([]OperatorToken, error)
+	// RevokeOperatorToken deletes the token whose ID starts with prefix
+	// and returns it; ENOTFOUND if none does, ECONFLICT if several do.
+	RevokeOperatorToken(ctx context.Context, prefix string) (OperatorToken, error)
 
 	// Operator returns an operator's account, or an ENOTFOUND error. An
 	// operator known only by an API token has no account until one of its
@@ -277,6 +384,13 @@ type Store interface {
 	SetLoginState(ctx context.Context, name string, failures int, lockedUntil time.Time, totpStep int64) error
 	// Operators returns every operator account, by name.
 	Operators(ctx context.Context) ([]Operator, error)
+	// SetOperatorDisabled disables or enables an operator's account and
+	// ends its console sessions (see Operator.SessionEpoch); ENOTFOUND if
+	// there is no account.
+	SetOperatorDisabled(ctx context.Context, name string, disabled bool) error
+	// RemoveOperator deletes an operator's account and API tokens;
+	// ENOTFOUND if it has neither. Entries it wrote keep its name.
+	RemoveOperator(ctx context.Context, name string) error
 
 	// Close releases the store; it waits for nothing in flight.
 	Close() error

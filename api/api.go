@@ -95,6 +95,7 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 	s.handle("GET /api/v1/links", s.links)
 	s.handle("GET /api/v1/links/history", s.linkHistory)
 	s.handle("GET /api/v1/evidence", s.evidence)
+	s.handle("GET /api/v1/evidence/{n}", s.evidenceFile)
 	s.handle("GET /api/v1/events", s.events)
 	s.handle("GET /api/v1/me", s.me)
 	s.handle("PUT /api/v1/me", s.setMe)
@@ -492,25 +493,100 @@ func (s *Server) linkHistory(w http.ResponseWriter, r *http.Request, _ string) e
 	return writeJSON(w, http.StatusOK, map[string]any{"tests": tests})
 }
 
-// EvidenceView is an evidence record in API responses.
+// EvidenceView is an evidence record in API responses. Its data is not
+// in lists: GET /api/v1/evidence/{n} returns it.
 type EvidenceView struct {
-	Time   time.Time `json:"time"`
-	Kind   string    `json:"kind"`
-	Peer   string    `json:"peer"`
-	Detail string    `json:"detail"`
-	Data   []byte    `json:"data,omitempty"` // base64: for an equivocation, an evidence file (hotline verify); for a rejected entry, its bytes
+	N       int64     `json:"n"`
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"` // equivocation or rejected
+	Peer    string    `json:"peer"`
+	Detail  string    `json:"detail"`
+	Channel string    `json:"channel,omitempty"`
+	Party   string    `json:"party,omitempty"` // whose feed it is about
+	Seq     uint64    `json:"seq,omitempty"`   // the entry's seq, or the checkpoint's size
+	Size    int       `json:"size"`            // bytes of its data as stored
+}
+
+// EvidencePage is the answer to GET /api/v1/evidence.
+type EvidencePage struct {
+	Evidence []EvidenceView `json:"evidence"`
+	// Next is the before= of the next page; absent on the last page.
+	Next int64 `json:"next,omitempty"`
+	// Counts are how many records this node keeps, by kind.
+	Counts map[string]int64 `json:"counts"`
 }
 
 func (s *Server) evidence(w http.ResponseWriter, r *http.Request, _ string) error {
-	evs, err := s.store.EvidenceList(r.Context(), 500)
+	q := hotline.EvidenceQuery{Kind: r.URL.Query().Get("kind"), Peer: r.URL.Query().Get("peer"), Limit: 100}
+	var err error
+	if q.Limit, err = intParam(r, "limit", 100, 1, 1000); err != nil {
+		return err
+	}
+	before, err := intParam(r, "before", 0, 1, 1<<62)
 	if err != nil {
 		return err
 	}
-	out := []EvidenceView{}
-	for _, ev := range evs {
-		out = append(out, EvidenceView{Time: ev.Time, Kind: ev.Kind, Peer: ev.Peer, Detail: ev.Detail, Data: ev.Data})
+	q.Before = int64(before)
+	evs, err := s.n.EvidenceList(r.Context(), q)
+	if err != nil {
+		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"evidence": out})
+	counts, err := s.store.EvidenceUsage(r.Context(), time.Time{})
+	if err != nil {
+		return err
+	}
+	page := EvidencePage{Evidence: []EvidenceView{}, Counts: map[string]int64{node.EvidenceEquivocation: 0, node.EvidenceRejected: 0}}
+	for _, c := range counts {
+		page.Counts[c.Kind] += c.Records
+	}
+	for _, ev := range evs {
+		v := EvidenceView{N: ev.N, Time: ev.Time, Kind: ev.Kind, Peer: ev.Peer, Detail: ev.Detail, Party: ev.Party, Seq: ev.Seq, Size: ev.Size}
+		if ev.Channel != (entry.ChannelID{}) {
+			v.Channel = ev.Channel.String()
+		}
+		page.Evidence = append(page.Evidence, v)
+	}
+	if len(evs) == q.Limit && evs[len(evs)-1].N > 1 {
+		page.Next = evs[len(evs)-1].N
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+// evidenceFile streams one evidence record's data: an evidence file
+// (JSON) for an equivocation, the refused entry (CBOR) otherwise.
+func (s *Server) evidenceFile(w http.ResponseWriter, r *http.Request, _ string) error {
+	num, err := strconv.ParseInt(r.PathValue("n"), 10, 64)
+	if err != nil || num < 1 {
+		return hotline.Errorf(hotline.EINVALID, "evidence %q: give the record's number (n in GET /api/v1/evidence)", r.PathValue("n"))
+	}
+	ctype, write, err := s.n.EvidenceFile(r.Context(), num)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=\"evidence-%d\"", num))
+	w.WriteHeader(http.StatusOK)
+	if err := write(w); err != nil {
+		// Once streaming has begun an error can no longer be sent: the
+		// connection is cut, and the file does not parse.
+		s.log.Error("evidence file failed part-way; connection cut", "n", num, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// intParam reads an integer query parameter between lo and hi; absent,
+// it is def.
+func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, &hotline.Error{Code: hotline.EINVALID, Field: name, Message: fmt.Sprintf("%s %q: give a number from %d to %d", name, v, lo, hi)}
+	}
+	return n, nil
 }
 
 // events streams node events as server-sent events. Each event's data is

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -57,6 +58,56 @@ func (ev *Evidence) Encode() []byte {
 		panic("audit: evidence is plain data: " + err.Error())
 	}
 	return append(b, '\n')
+}
+
+// EncodeTo writes the evidence file with the entries that entries
+// yields, in order, after those in ev.Entries, so that an evidence file
+// of a long feed is written without holding the feed in memory. What it
+// writes decodes as Encode's output does.
+func (ev *Evidence) EncodeTo(w io.Writer, entries func(yield func(raw []byte) error) error) error {
+	ev.Format, ev.Version = EvidenceFormat, 1
+	head := *ev
+	head.Entries, head.Checkpoints = nil, nil
+	b, err := json.MarshalIndent(&head, "", "  ")
+	if err != nil {
+		return err
+	}
+	// b ends with "\n}": reopen the object to add the lists.
+	if _, err := w.Write(b[:len(b)-2]); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, ",\n  \"entries\": ["); err != nil {
+		return err
+	}
+	n := 0
+	put := func(raw []byte) error {
+		sep := ",\n    \""
+		if n == 0 {
+			sep = "\n    \""
+		}
+		n++
+		if _, err := io.WriteString(w, sep+base64.StdEncoding.EncodeToString(raw)+`"`); err != nil {
+			return err
+		}
+		return nil
+	}
+	for _, raw := range ev.Entries {
+		if err := put(raw); err != nil {
+			return err
+		}
+	}
+	if err := entries(put); err != nil {
+		return err
+	}
+	cps, err := json.Marshal(ev.Checkpoints)
+	if err != nil {
+		return err
+	}
+	if ev.Checkpoints == nil {
+		cps = []byte("[]")
+	}
+	_, err = fmt.Fprintf(w, "\n  ],\n  \"checkpoints\": %s\n}\n", cps)
+	return err
 }
 
 // DecodeEvidence parses an evidence file; it checks nothing cryptographic:

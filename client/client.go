@@ -204,10 +204,45 @@ func (c *Client) Links(ctx context.Context) ([]node.LinkStatus, error) {
 	return out.Links, c.do(ctx, http.MethodGet, "/api/v1/links", nil, &out)
 }
 
-// Evidence returns refused peer input kept as evidence.
-func (c *Client) Evidence(ctx context.Context) ([]api.EvidenceView, error) {
-	var out struct{ Evidence []api.EvidenceView }
-	return out.Evidence, c.do(ctx, http.MethodGet, "/api/v1/evidence", nil, &out)
+// EvidenceQuery selects a page of evidence records.
+type EvidenceQuery struct {
+	Kind, Peer string
+	Before     int64 // from the page's Next; 0: the newest
+	Limit      int   // 0: the node's default (100)
+}
+
+// Evidence returns a page of the evidence of refused input and
+// equivocations the node keeps, newest first, without the data.
+func (c *Client) Evidence(ctx context.Context, q EvidenceQuery) (*api.EvidencePage, error) {
+	v := url.Values{}
+	if q.Kind != "" {
+		v.Set("kind", q.Kind)
+	}
+	if q.Peer != "" {
+		v.Set("peer", q.Peer)
+	}
+	if q.Before > 0 {
+		v.Set("before", strconv.FormatInt(q.Before, 10))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out api.EvidencePage
+	path := "/api/v1/evidence"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	return &out, c.do(ctx, http.MethodGet, path, nil, &out)
+}
+
+// EvidenceFile returns evidence record n's data as it streams from the
+// node (an evidence file for an equivocation); the caller must close it.
+func (c *Client) EvidenceFile(ctx context.Context, n int64) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, http.MethodGet, "/api/v1/evidence/"+strconv.FormatInt(n, 10), nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
 }
 
 // ServerEvent is one server-sent event.

@@ -27,6 +27,7 @@ import (
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/escalation"
 	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/quota"
 )
 
 // FileName is the configuration file's name in a node directory.
@@ -44,7 +45,37 @@ type Config struct {
 		// Listen is the operator API's address. Keep it on a network only
 		// operators reach; put TLS in front of it for remote operators.
 		Listen string `toml:"listen"`
+		// MaxStreams bounds the live event streams open at once, and
+		// MaxStreamsPerOperator those of one operator.
+		MaxStreams            int `toml:"max_streams"`
+		MaxStreamsPerOperator int `toml:"max_streams_per_operator"`
 	} `toml:"api"`
+	// Metrics is where /metrics is served, and who may read it.
+	Metrics struct {
+		// Listen, when set, serves /metrics on this address only, not on
+		// the API listener.
+		Listen string `toml:"listen"`
+		// TokenFile, when set, names a file (relative to the node
+		// directory) holding a token that scrapers must send as a bearer
+		// token; without it /metrics is open to whoever reaches it.
+		TokenFile string `toml:"token_file"`
+	} `toml:"metrics"`
+	// Quota bounds what each other party can make this node spend (see
+	// README, "Limits against a hostile peer"). Zero means no limit.
+	Quota struct {
+		PeerEntriesPerSecond    float64  `toml:"peer_entries_per_second"`
+		ChannelEntriesPerSecond float64  `toml:"channel_entries_per_second"`
+		PeerMBPerDay            int64    `toml:"peer_mb_per_day"`
+		ChannelMBPerDay         int64    `toml:"channel_mb_per_day"`
+		PeerStoreShare          int      `toml:"peer_store_share"` // percent of store.max_size_mb
+		InvitationsPerPeer      int      `toml:"invitations_per_peer"`
+		InvitationExpiry        Duration `toml:"invitation_expiry"`
+		EvidencePerDay          int64    `toml:"evidence_per_day"`
+		EvidenceMBPerDay        int64    `toml:"evidence_mb_per_day"`
+		PeerRequests            int      `toml:"peer_requests"`
+		PeerMBInFlight          int64    `toml:"peer_mb_in_flight"`
+		PeerConnections         int      `toml:"peer_connections"`
+	} `toml:"quota"`
 	Peer struct {
 		// Listen is the peer link's address (mutual TLS).
 		Listen string `toml:"listen"`
@@ -146,6 +177,20 @@ func Defaults(party string) Config {
 	var c Config
 	c.Party = party
 	c.API.Listen = "127.0.0.1:8080"
+	c.API.MaxStreams = 256
+	c.API.MaxStreamsPerOperator = 8
+	c.Quota.PeerEntriesPerSecond = 5000
+	c.Quota.ChannelEntriesPerSecond = 2500
+	c.Quota.PeerMBPerDay = 1024
+	c.Quota.ChannelMBPerDay = 512
+	c.Quota.PeerStoreShare = 50
+	c.Quota.InvitationsPerPeer = 50
+	c.Quota.InvitationExpiry = Duration{7 * 24 * time.Hour}
+	c.Quota.EvidencePerDay = 500
+	c.Quota.EvidenceMBPerDay = 16
+	c.Quota.PeerRequests = 8
+	c.Quota.PeerMBInFlight = 64
+	c.Quota.PeerConnections = 128
 	c.Peer.Listen = "0.0.0.0:7443"
 	c.Sync.Interval = Duration{5 * time.Second}
 	c.Sync.RetryMax = Duration{time.Minute}
@@ -159,6 +204,7 @@ func Defaults(party string) Config {
 	c.Clock.ToleranceAhead = Duration{5 * time.Minute}
 	c.Clock.ToleranceBehind = Duration{time.Hour}
 	c.Store.Path = "hotline.db"
+	c.Store.MaxSizeMB = 16384
 	c.Log.Level = "info"
 	c.Log.Format = "text"
 	c.SMTP.StartTLS = escalation.StartTLSAuto
@@ -217,6 +263,34 @@ func (c *Config) Check() error {
 	if c.Store.MaxSizeMB < 0 {
 		return fmt.Errorf("store.max_size_mb %d: give 0 for no cap, or a size in MiB", c.Store.MaxSizeMB)
 	}
+	q := &c.Quota
+	if q.PeerEntriesPerSecond < 0 || q.ChannelEntriesPerSecond < 0 || q.PeerMBPerDay < 0 || q.ChannelMBPerDay < 0 ||
+		q.InvitationsPerPeer < 0 || q.EvidencePerDay < 0 || q.EvidenceMBPerDay < 0 {
+		return errors.New("quota: limits are 0 (none) or positive")
+	}
+	if q.PeerStoreShare < 0 || q.PeerStoreShare > 100 {
+		return fmt.Errorf("quota.peer_store_share %d: give a percentage of store.max_size_mb, 1 to 100 (0: no share)", q.PeerStoreShare)
+	}
+	if q.PeerEntriesPerSecond > 0 && q.PeerEntriesPerSecond*10 < 1024 {
+		return fmt.Errorf("quota.peer_entries_per_second %g: at least 103, so that a full batch of 1024 entries fits in a burst", q.PeerEntriesPerSecond)
+	}
+	if q.PeerRequests < 1 || q.PeerRequests > 1024 || q.PeerConnections < 2 || q.PeerConnections > 65536 {
+		return fmt.Errorf("quota.peer_requests (1 to 1024) or quota.peer_connections (2 to 65536) out of range")
+	}
+	if q.PeerMBInFlight < 17 {
+		return fmt.Errorf("quota.peer_mb_in_flight %d: at least 17, so one full push (16 MiB) fits", q.PeerMBInFlight)
+	}
+	if q.InvitationExpiry.Duration < time.Minute || q.InvitationExpiry.Duration > 365*24*time.Hour {
+		return fmt.Errorf("quota.invitation_expiry %s is out of range (1m to 8760h)", q.InvitationExpiry)
+	}
+	if c.API.MaxStreams < 1 || c.API.MaxStreamsPerOperator < 1 || c.API.MaxStreamsPerOperator > c.API.MaxStreams {
+		return fmt.Errorf("api.max_streams (%d) and api.max_streams_per_operator (%d): at least 1, and per operator at most the total", c.API.MaxStreams, c.API.MaxStreamsPerOperator)
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			return fmt.Errorf("metrics.listen %q is not host:port", c.Metrics.Listen)
+		}
+	}
 	if c.Sync.RetryMax.Duration < time.Second || c.Sync.RetryMax.Duration > 10*time.Minute {
 		return fmt.Errorf("sync.retry_max %s is out of range (1s to 10m): a treaty partner is never given up on for long", c.Sync.RetryMax)
 	}
@@ -230,6 +304,24 @@ func (c *Config) Check() error {
 		return fmt.Errorf("log.format %q: use text or json", c.Log.Format)
 	}
 	return nil
+}
+
+// Limits returns the quota limits the configuration sets (see package
+// quota).
+func (c *Config) Limits() quota.Limits {
+	q := c.Quota
+	l := quota.Limits{
+		PeerEntriesPerSecond:    q.PeerEntriesPerSecond,
+		ChannelEntriesPerSecond: q.ChannelEntriesPerSecond,
+		PeerBytesPerDay:         q.PeerMBPerDay << 20,
+		ChannelBytesPerDay:      q.ChannelMBPerDay << 20,
+		EvidencePerDay:          q.EvidencePerDay,
+		EvidenceBytesPerDay:     q.EvidenceMBPerDay << 20,
+	}
+	if c.Store.MaxSizeMB > 0 && q.PeerStoreShare > 0 {
+		l.PeerStoreBytes = (c.Store.MaxSizeMB << 20) * int64(q.PeerStoreShare) / 100
+	}
+	return l
 }
 
 // Dir is an opened node directory.

@@ -3,6 +3,7 @@ package devnet
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/audit"
 	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/node"
 )
@@ -136,4 +138,34 @@ func TestNetwork_SendDeliverAck(t *testing.T) {
 		lb, _ := bravo.Log(ctx, "alpha-bravo-strategic")
 		return slices.EqualFunc(la, lb, func(a, b node.EntryView) bool { return a.ID == b.ID })
 	})
+}
+
+// evidenceFiles returns the decoded evidence files of every equivocation
+// p keeps, newest first, as the API streams them.
+func evidenceFiles(tb testing.TB, p *Party) []*audit.Evidence {
+	tb.Helper()
+	ctx := context.Background()
+	c := clientOf(p)
+	page, err := c.Evidence(ctx, client.EvidenceQuery{Kind: "equivocation", Limit: 1000})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []*audit.Evidence
+	for _, ev := range page.Evidence {
+		body, err := c.EvidenceFile(ctx, ev.N)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		b, err := io.ReadAll(body)
+		body.Close()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		doc, err := audit.DecodeEvidence(b)
+		if err != nil {
+			tb.Fatalf("evidence %d: %v", ev.N, err)
+		}
+		out = append(out, doc)
+	}
+	return out
 }

@@ -3,11 +3,12 @@ package devnet
 import (
 	"context"
 	"fmt"
-	"github.com/hotline-project/hotline"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotline-project/hotline"
 
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/node"

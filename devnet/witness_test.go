@@ -135,18 +135,7 @@ func TestWitness_RefusesAndKeepsContradictions(t *testing.T) {
 	if got := counter(t, a.bravo, "hotline_equivocations_total"); got != 1 {
 		t.Fatalf("hotline_equivocations_total = %v", got)
 	}
-	evs, err := clientOf(a.bravo).Evidence(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range evs {
-		if e.Kind != "equivocation" {
-			continue
-		}
-		doc, err := audit.DecodeEvidence(e.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, doc := range evidenceFiles(t, a.bravo) {
 		explain, err := doc.Check()
 		if err != nil || doc.Kind != audit.CheckpointConflict {
 			t.Fatalf("evidence %s: %v", doc.Kind, err)

@@ -12,9 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/hotline-project/hotline"
-	"github.com/hotline-project/hotline/audit"
 	"github.com/hotline-project/hotline/checkpoint"
-	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/peer"
 )
 
@@ -277,53 +275,6 @@ func (n *Node) PeerAddCheckpoint(ctx context.Context, from string, body []byte) 
 	}
 	n.metrics.cosignatures.WithLabelValues(from, "given").Inc()
 	return []byte(line), nil
-}
-
-// checkpointEvidence keeps a checkpoint that contradicts what this node
-// holds as a self-contained evidence file, and raises the alarm: against a
-// stored checkpoint of the same size if there is one, else against the
-// author's own entries.
-func (n *Node) checkpointEvidence(ctx context.Context, from string, f hotline.Feed, s *checkpoint.Signed) {
-	n.metrics.equivocations.Inc()
-	_, vkey, _ := n.keyOf(f.Party)
-	ev := &audit.Evidence{Channel: f.Channel.String(), Party: f.Party, Key: vkey, Checkpoints: []string{string(s.Note)}}
-	stored, err := n.store.Checkpoints(ctx, f)
-	if err != nil {
-		n.log.Error("read checkpoints for evidence", "err", err)
-	}
-	for _, c := range stored {
-		if c.Size == s.Size {
-			ev.Kind = audit.CheckpointConflict
-			ev.Checkpoints = append(ev.Checkpoints, string(c.Note))
-		}
-	}
-	if ev.Kind == "" {
-		ev.Kind = audit.CheckpointMismatch
-		for from := uint64(1); from <= uint64(s.Size); from += 1000 {
-			es, err := n.store.Feed(ctx, f, from, 1000)
-			if err != nil {
-				n.log.Error("read feed for evidence", "err", err)
-				break
-			}
-			for _, e := range es {
-				ev.Entries = append(ev.Entries, e.Entry.Encode())
-			}
-		}
-	}
-	ev.Detail = fmt.Sprintf("%s signed a checkpoint of its feed (size %d) that contradicts what this node holds", f.Party, s.Size)
-	n.log.Error("EQUIVOCATION", "peer", from, "author", f.Party, "channel", f.Channel, "size", s.Size, "kind", ev.Kind)
-	if err := n.store.AddEvidence(ctx, hotline.Evidence{Time: n.now(), Kind: "equivocation", Peer: from, Detail: ev.Detail, Data: ev.Encode()}); err != nil {
-		n.log.Error("record equivocation evidence", "err", err)
-	}
-	n.events.publish(Event{Type: EventAlarm, Channel: f.Channel, Author: f.Party, Seq: uint64(s.Size), Detail: ev.Detail})
-}
-
-// entryEvidence is the evidence file of two entries with one seq.
-func (n *Node) entryEvidence(a, b *entry.Entry) []byte {
-	_, vkey, _ := n.keyOf(a.Author)
-	return (&audit.Evidence{Kind: audit.EntryEquivocation, Channel: a.Channel.String(), Party: a.Author, Key: vkey,
-		Detail:  fmt.Sprintf("%s signed two different entries with seq %d", a.Author, a.Seq),
-		Entries: [][]byte{a.Encode(), b.Encode()}}).Encode()
 }
 
 // Proof returns a C2SP tlog-proof of an entry of channel ref, named by its

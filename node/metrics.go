@@ -24,6 +24,8 @@ type metrics struct {
 	cosignatures      *prometheus.CounterVec
 	overdue           *prometheus.GaugeVec
 	ladderSteps       *prometheus.CounterVec
+	quotaRefused      *prometheus.CounterVec
+	quotaAlarms       *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -82,8 +84,14 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hotline_heartbeats_total", Help: "Heartbeats sent to each endpoint of each peer, by result (ok or failed).",
 		}, []string{"peer", "endpoint", "result"}),
+		quotaRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_quota_refused_total", Help: "Input refused by one of this node's limits, by peer and limit: entries, whole requests, connections and evidence records.",
+		}, []string{"peer", "limit"}),
+		quotaAlarms: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_quota_alarms_total", Help: "Alarms raised because a party reached a limit (one per party and limit per day).",
+		}, []string{"party", "limit"}),
 	}
-	reg.MustRegister(m.checkpointsSigned, m.cosignatures, m.overdue, m.ladderSteps)
+	reg.MustRegister(m.checkpointsSigned, m.cosignatures, m.overdue, m.ladderSteps, m.quotaRefused, m.quotaAlarms)
 	reg.MustRegister(m.peerIncoming, m.peerSilent, m.endpointRTT, m.heartbeats)
 	reg.MustRegister(m.entriesStored, m.entriesReceived, m.entriesRejected, m.equivocations, m.storeErrors,
 		m.commitSeconds, m.batchEntries, m.peerUp, m.peerBacklog)

@@ -30,6 +30,7 @@ import (
 	"github.com/hotline-project/hotline/identity"
 	"github.com/hotline-project/hotline/peer"
 	"github.com/hotline-project/hotline/phrase"
+	"github.com/hotline-project/hotline/quota"
 )
 
 // Config configures a node.
@@ -80,6 +81,15 @@ type Config struct {
 	// Catalogs are the phrase catalogs the node holds; nil means the
 	// default catalog only.
 	Catalogs *phrase.Set
+	// Limits bound what each other party can make this node spend: see
+	// package quota.
+	Limits quota.Limits
+	// Invitations bounds the open invitations one party may have at this
+	// node; its proposals past it are refused. Zero: no bound.
+	Invitations int
+	// InvitationExpiry is how long an invitation waits for this party's
+	// answer before it expires; zero means seven days.
+	InvitationExpiry time.Duration
 	// ClockAhead and ClockBehind are how far an entry's time may be
 	// ahead of, or behind, its arrival here before it is flagged; zero
 	// means DefaultClockAhead and DefaultClockBehind.
@@ -122,9 +132,18 @@ type Node struct {
 
 	clockAhead, clockBehind time.Duration
 
-	mu       sync.RWMutex // guards heads and channels, written only by the writer
+	meter        *quota.Meter
+	invitations  int           // open invitations per proposer; 0: no bound
+	inviteExpiry time.Duration // how long an invitation waits
+	logs         *logLimiter   // warnings about each peer's input, rate-limited
+
+	equivMu     sync.Mutex
+	equivocated map[hotline.Feed]int // equivocation records kept per feed since start
+
+	mu       sync.RWMutex // guards heads, channels and labels, written only by the writer
 	heads    map[hotline.Feed]hotline.Head
 	channels map[entry.ChannelID]*hotline.Channel
+	labels   map[string]entry.ChannelID // every channel by its label
 
 	writes chan *writeReq
 	stop   context.CancelFunc
@@ -171,8 +190,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		mailer:      cfg.Mailer,
 		dlWake:      make(chan struct{}, 1),
 		catalogs:    cfg.Catalogs,
-		clockAhead:  cmp.Or(cfg.ClockAhead, DefaultClockAhead),
-		clockBehind: cmp.Or(cfg.ClockBehind, DefaultClockBehind),
+		clockAhead:   cmp.Or(cfg.ClockAhead, DefaultClockAhead),
+		clockBehind:  cmp.Or(cfg.ClockBehind, DefaultClockBehind),
+		invitations:  cfg.Invitations,
+		inviteExpiry: cmp.Or(cfg.InvitationExpiry, 7*24*time.Hour),
+		labels:       make(map[string]entry.ChannelID),
+		equivocated:  make(map[hotline.Feed]int),
 	}
 	if n.catalogs == nil {
 		n.catalogs = phrase.NewSet()
@@ -229,9 +252,45 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: load channels: %w", err)
 	}
 	for i := range chans {
-		n.channels[chans[i].ID] = &chans[i]
+		c := &chans[i]
+		n.channels[c.ID] = c
+		if c.Label == "" { // cannot happen after schema version 7; be safe
+			c.Label = hotline.ChannelLabel(c.Definition.Name, c.ID, n.labelTaken(nil))
+		}
+		n.labels[c.Label] = c.ID
 	}
+	n.meter = quota.New(cfg.Limits, n.now)
+	total, today, err := n.store.Usage(ctx, hotline.Day(n.now()))
+	if err != nil {
+		return nil, fmt.Errorf("node: load store usage: %w", err)
+	}
+	y, mo, d := n.now().UTC().Date()
+	evs, err := n.store.EvidenceUsage(ctx, time.Date(y, mo, d, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		return nil, fmt.Errorf("node: load evidence usage: %w", err)
+	}
+	n.meter.Load(total, today, evs)
+	n.registerUsageMetrics()
+	n.logs = newLogLimiter(n.log, n.now)
 	return n, nil
+}
+
+// labelTaken reports whether label names a channel, those new in batch b
+// included (b may be nil). The caller is the writer, or New.
+func (n *Node) labelTaken(b *batch) func(string) bool {
+	return func(label string) bool {
+		if _, ok := n.labels[label]; ok {
+			return true
+		}
+		if b != nil {
+			for _, c := range b.chans {
+				if c.Label == label {
+					return true
+				}
+			}
+		}
+		return false
+	}
 }
 
 func (n *Node) pin(d identity.Document) error {
@@ -273,6 +332,11 @@ func (n *Node) Start() {
 	go func() {
 		defer n.wg.Done()
 		n.checkpointLoop()
+	}()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.invitationLoop()
 	}()
 	for _, p := range n.peers {
 		n.wg.Add(2)

@@ -1,32 +1,37 @@
 package node
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
 	"slices"
+	"sort"
+	"strings"
 	"sync"
-	"time"
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/peer"
 )
 
-// PeerHeads implements peer.Handler.
-func (n *Node) PeerHeads(ctx context.Context, party string) ([]peer.FeedHead, error) {
-	return n.headsShared(party), nil
+// shares reports whether this node syncs channel ch with party: party is
+// a member, and this party proposed or accepted the channel, or party
+// proposed it (so that its proposer knows the invitation arrived). An
+// invitation is never relayed to the other members: junk proposals do not
+// travel between honest nodes.
+func (n *Node) shares(ch *hotline.Channel, party string) bool {
+	return ch.IsMember(party) && (ch.State.Joined() || ch.Definition.Proposer == party)
 }
 
-// headsShared lists this node's heads of every feed of every channel party
-// is a member of.
+// headsShared lists this node's heads of every feed of every channel it
+// shares with party, ordered by channel id, then party.
 func (n *Node) headsShared(party string) []peer.FeedHead {
 	n.mu.RLock()
-	defer n.mu.RUnlock()
 	var out []peer.FeedHead
 	for id, ch := range n.channels {
-		if !ch.IsMember(party) {
+		if !n.shares(ch, party) {
 			continue
 		}
 		for _, m := range ch.Definition.Members {
@@ -35,7 +40,39 @@ func (n *Node) headsShared(party string) []peer.FeedHead {
 			}
 		}
 	}
+	n.mu.RUnlock()
+	slices.SortFunc(out, func(a, b peer.FeedHead) int {
+		if c := bytes.Compare(a.Channel[:], b.Channel[:]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Party, b.Party)
+	})
 	return out
+}
+
+// headsPage returns the page of heads (sorted as headsShared) of the
+// channels above after: at most peer.MaxHeadsPage heads, never splitting
+// a channel, with Through set when more follow.
+func headsPage(all []peer.FeedHead, after *entry.ChannelID) *peer.Heads {
+	i := 0
+	if after != nil {
+		i = sort.Search(len(all), func(i int) bool { return bytes.Compare(all[i].Channel[:], after[:]) > 0 })
+	}
+	j := i
+	for j < len(all) && (j-i < peer.MaxHeadsPage || all[j].Channel == all[j-1].Channel) {
+		j++
+	}
+	page := &peer.Heads{Heads: all[i:j], After: after}
+	if j < len(all) {
+		through := all[j-1].Channel
+		page.Through = &through
+	}
+	return page
+}
+
+// PeerHeads implements peer.Handler.
+func (n *Node) PeerHeads(ctx context.Context, party string, after *entry.ChannelID) (*peer.Heads, error) {
+	return headsPage(n.headsShared(party), after), nil
 }
 
 // PeerPush implements peer.Handler.
@@ -45,15 +82,22 @@ func (n *Node) PeerPush(ctx context.Context, from string, raw [][]byte) (*peer.P
 }
 
 // PeerPull implements peer.Handler.
-func (n *Node) PeerPull(ctx context.Context, party string, heads []peer.FeedHead, limit int) ([]*entry.Entry, error) {
+func (n *Node) PeerPull(ctx context.Context, party string, page *peer.Heads, limit int) ([]*entry.Entry, error) {
 	n.heardFrom(party)
-	return n.lacking(ctx, party, heads, limit)
+	theirs := make(map[hotline.Feed]uint64, len(page.Heads))
+	for _, h := range page.Heads {
+		theirs[hotline.Feed{Channel: h.Channel, Party: h.Party}] = h.Seq
+	}
+	return n.lacking(ctx, party, theirs, limit, page.Covers, nil)
 }
 
 // receive verifies entries from a peer, in parallel across cores, then
 // hands those that verified to the writer.
 func (n *Node) receive(ctx context.Context, from string, raw [][]byte) (*peer.PushResult, error) {
 	n.metrics.entriesReceived.WithLabelValues(from).Add(float64(len(raw)))
+	if err := n.admit(from, len(raw)); err != nil {
+		return nil, err
+	}
 	vs := make([]*verified, len(raw))
 	errs := make([]error, len(raw))
 	workers := min(runtime.GOMAXPROCS(0), (len(raw)+15)/16)
@@ -76,7 +120,7 @@ func (n *Node) receive(ctx context.Context, from string, raw [][]byte) (*peer.Pu
 			if vs[i] != nil {
 				id = vs[i].e.ID()
 			}
-			res.Rejected = append(res.Rejected, peer.Rejection{ID: id, Error: errs[i].Error()})
+			res.Rejected = append(res.Rejected, peer.Rejection{ID: id, Error: errs[i].Error(), Reason: rejectReason(errs[i])})
 			n.rejectRaw(from, raw[i], errs[i])
 			continue
 		}
@@ -130,112 +174,75 @@ func decodeReason(err error) string {
 // maxBatchBytes bounds the entries in one push or pull response.
 const maxBatchBytes = 1 << 20
 
-// maxRejectEvidence bounds how many rejected entries are kept as evidence
-// per peer per minute, so a flood cannot fill the disk.
-const maxRejectEvidence = 60
-
-// reject logs, counts and keeps evidence of a refused entry.
-func (n *Node) reject(from string, e *entry.Entry, err error) {
-	n.rejectRaw(from, e.Encode(), err)
-}
-
-func (n *Node) rejectRaw(from string, raw []byte, err error) {
-	reason := rejectReason(err)
-	n.metrics.entriesRejected.WithLabelValues(from, reason).Inc()
-	n.log.Warn("rejected entry from peer", "peer", from, "reason", reason, "err", err)
-	p := n.peers[from]
-	if p == nil || !p.link.allowEvidence(n.now()) {
-		return
-	}
-	if len(raw) > entry.MaxEntrySize {
-		raw = raw[:entry.MaxEntrySize]
-	}
-	ev := hotline.Evidence{Time: n.now(), Kind: "rejected", Peer: from, Detail: err.Error(), Data: raw}
-	if err := n.store.AddEvidence(context.Background(), ev); err != nil {
-		n.log.Error("record evidence", "err", err)
-	}
-}
-
-// equivocation keeps both signed entries of one seq as evidence and raises
-// the alarm.
-func (n *Node) equivocation(ctx context.Context, from string, e *entry.Entry) {
-	n.metrics.equivocations.Inc()
-	var data []byte
-	got, err := n.store.Feed(ctx, hotline.Feed{Channel: e.Channel, Party: e.Author}, e.Seq, 1)
-	if err == nil && len(got) == 1 {
-		data = n.entryEvidence(got[0].Entry, e)
-	}
-	detail := fmt.Sprintf("%s signed two different entries with seq %d in channel %s", e.Author, e.Seq, e.Channel)
-	n.log.Error("EQUIVOCATION", "peer", from, "author", e.Author, "seq", e.Seq, "channel", e.Channel)
-	if err := n.store.AddEvidence(ctx, hotline.Evidence{Time: n.now(), Kind: "equivocation", Peer: from, Detail: detail, Data: data}); err != nil {
-		n.log.Error("record equivocation evidence", "err", err)
-	}
-	n.events.publish(Event{Type: EventAlarm, Channel: e.Channel, Author: e.Author, Seq: e.Seq, Detail: detail})
-}
-
-// lacking returns up to limit entries of channels shared with party that
-// party does not hold according to heads, in this node's storage order (a
-// causal order). Party's own feeds are never sent back to it.
-func (n *Node) lacking(ctx context.Context, party string, heads []peer.FeedHead, limit int) ([]*entry.Entry, error) {
-	theirs := make(map[hotline.Feed]uint64, len(heads))
-	for _, h := range heads {
-		theirs[hotline.Feed{Channel: h.Channel, Party: h.Party}] = h.Seq
-	}
+// lacking returns up to limit entries of the channels shared with party
+// (and covered by covers) that party does not hold according to theirs,
+// its heads, skipping the feeds in skip. Party's own feeds are never
+// sent back to it. Each channel behind gets its share of the batch, so a
+// flood in one channel never holds up another; within a channel,
+// entries come in this node's storage order (a causal order), and
+// channels come in the order of their oldest entry sent.
+func (n *Node) lacking(ctx context.Context, party string, theirs map[hotline.Feed]uint64, limit int, covers func(entry.ChannelID) bool, skip func(hotline.Feed) bool) ([]*entry.Entry, error) {
 	type want struct {
 		f    hotline.Feed
 		from uint64
 	}
-	var wants []want
+	byChannel := make(map[entry.ChannelID][]want)
 	n.mu.RLock()
 	for id, ch := range n.channels {
-		if !ch.IsMember(party) {
+		if !n.shares(ch, party) || (covers != nil && !covers(id)) {
 			continue
 		}
 		for _, m := range ch.Definition.Members {
 			f := hotline.Feed{Channel: id, Party: m.Party}
-			if m.Party != party && n.heads[f].Seq > theirs[f] {
-				wants = append(wants, want{f, theirs[f] + 1})
+			if m.Party != party && n.heads[f].Seq > theirs[f] && (skip == nil || !skip(f)) {
+				byChannel[id] = append(byChannel[id], want{f, theirs[f] + 1})
 			}
 		}
 	}
 	n.mu.RUnlock()
-	var all []*hotline.Stored
-	for _, w := range wants {
-		got, err := n.store.Feed(ctx, w.f, w.from, limit)
-		if err != nil {
-			return nil, err
+	if len(byChannel) == 0 {
+		return nil, nil
+	}
+	share := max(1, (limit+len(byChannel)-1)/len(byChannel))
+	var chunks [][]*hotline.Stored
+	for _, wants := range byChannel {
+		var chunk []*hotline.Stored
+		for _, w := range wants {
+			got, err := n.store.Feed(ctx, w.f, w.from, share)
+			if err != nil {
+				return nil, err
+			}
+			chunk = append(chunk, got...)
 		}
-		all = append(all, got...)
+		slices.SortFunc(chunk, func(a, b *hotline.Stored) int { return cmp.Compare(a.Local, b.Local) })
+		if len(chunk) > share {
+			chunk = chunk[:share]
+		}
+		if len(chunk) > 0 {
+			chunks = append(chunks, chunk)
+		}
 	}
-	slices.SortFunc(all, func(a, b *hotline.Stored) int { return int(a.Local - b.Local) })
-	if len(all) > limit {
-		all = all[:limit]
-	}
-	// Bound the batch by size too, so one request over a slow bearer ends
-	// in reasonable time (1 MiB is under two minutes at 10 kB/s).
+	slices.SortFunc(chunks, func(a, b []*hotline.Stored) int { return cmp.Compare(a[0].Local, b[0].Local) })
+	// Take the channels' entries in turn, and bound the batch by size
+	// too, so one request over a slow bearer ends in reasonable time
+	// (1 MiB is under two minutes at 10 kB/s).
+	var out []*entry.Entry
 	size := 0
-	for i, s := range all {
+	for k := 0; len(chunks) > 0; {
+		if k >= len(chunks) {
+			k = 0
+		}
+		s := chunks[k][0]
 		size += len(s.HeaderBytes) + len(s.Sig) + len(s.Body)
-		if size > maxBatchBytes && i > 0 {
-			all = all[:i]
+		if len(out) == limit || (size > maxBatchBytes && len(out) > 0) {
 			break
 		}
-	}
-	out := make([]*entry.Entry, len(all))
-	for i, s := range all {
-		out[i] = s.Entry
+		out = append(out, s.Entry)
+		if chunks[k] = chunks[k][1:]; len(chunks[k]) == 0 {
+			chunks = slices.Delete(chunks, k, k+1) // the next channel moves into place k
+		} else {
+			k++
+		}
 	}
 	return out, nil
-}
-
-// allowEvidence reports whether one more rejected entry may be kept as
-// evidence this minute.
-func (l *link) allowEvidence(now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.evidenceWindow) > time.Minute {
-		l.evidenceWindow, l.evidenceCount = now, 0
-	}
-	l.evidenceCount++
-	return l.evidenceCount <= maxRejectEvidence
 }

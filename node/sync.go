@@ -2,12 +2,15 @@ package node
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/peer"
 )
 
@@ -29,8 +32,8 @@ type link struct {
 	rtt            time.Duration
 	pushed, pulled uint64
 	known          map[hotline.Feed]peer.FeedHead // the peer's heads as last learnt; kept while it is unreachable
-	evidenceWindow time.Time
-	evidenceCount  int
+	evidenceWindow time.Time                      // rejected entries kept as evidence: the minute counted
+	evidenceCount  int                            // and how many in it
 }
 
 // LinkStatus is what a node knows of its link to one peer.
@@ -91,26 +94,31 @@ func (n *Node) notifyPeers() {
 // syncLoop keeps one peer in sync until the node closes: it pushes what
 // the peer lacks as soon as it is written, pulls what this node lacks on
 // connect and every sync interval, and backs off, with jitter, up to the
-// retry cap while the peer cannot be reached.
+// retry cap while the peer cannot be reached. When the peer asks it to
+// slow down (429) or this node's own limit on the peer is reached, it
+// waits as long as asked, without counting the link as down.
 func (n *Node) syncLoop(p *pinnedPeer) {
-	var (
-		theirs   map[hotline.Feed]peer.FeedHead // nil: unknown, ask
-		cosigned = map[hotline.Feed]int64{}     // own feeds: size the peer last cosigned
-		backoff  time.Duration
-		lastPull time.Time
-	)
+	st := &syncState{cosigned: map[hotline.Feed]int64{}, skips: map[hotline.Feed]*feedSkip{}}
+	var backoff time.Duration
 	for n.ctx.Err() == nil {
-		pullDue := theirs == nil || n.now().Sub(lastPull) >= n.syncInt
-		progressed, err := n.syncOnce(p, &theirs, pullDue)
+		pullDue := st.theirs == nil || n.now().Sub(st.lastPull) >= n.syncInt
+		progressed, err := n.syncOnce(p, st, pullDue)
 		if err == nil && pullDue {
-			lastPull = n.now()
+			st.lastPull = n.now()
 		}
 		if err == nil {
-			p.link.learnt(maps.Clone(theirs))
+			p.link.learnt(maps.Clone(st.theirs))
 		}
 		n.countBacklog(p)
+		if wait, ok := throttled(err); ok {
+			n.log.Debug("peer link throttled; waiting", "peer", p.doc.Party, "for", wait, "err", err)
+			if !n.sleep(wait/2+rand.N(wait/2+1), nil) {
+				return
+			}
+			continue
+		}
 		if err != nil {
-			theirs = nil
+			st.theirs = nil
 			p.link.failed(n.now(), err)
 			n.metrics.peerUp.WithLabelValues(p.doc.Party).Set(0)
 			if n.ctx.Err() != nil {
@@ -130,13 +138,44 @@ func (n *Node) syncLoop(p *pinnedPeer) {
 			continue
 		}
 		// Caught up: ask the peer to cosign this node's new checkpoints.
-		if err := n.requestCosignatures(n.ctx, p, theirs, cosigned); err != nil && n.ctx.Err() == nil {
+		if err := n.requestCosignatures(n.ctx, p, st.theirs, st.cosigned); err != nil && n.ctx.Err() == nil {
 			n.log.Warn("cosignature request failed", "peer", p.doc.Party, "err", err)
 		}
 		if !n.sleep(n.syncInt, p.link.notify) {
 			return
 		}
 	}
+}
+
+// syncState is what a sync loop knows of its peer between rounds.
+type syncState struct {
+	theirs   map[hotline.Feed]peer.FeedHead // nil: unknown, ask
+	cosigned map[hotline.Feed]int64         // own feeds: size the peer last cosigned
+	lastPull time.Time
+	// skips are the feeds the peer refused entries of: they are not
+	// pushed again until the wait is over, so the other feeds go on.
+	skips map[hotline.Feed]*feedSkip
+}
+
+// feedSkip is how long a feed is held back from a peer that refused it.
+type feedSkip struct {
+	until   time.Time
+	backoff time.Duration
+}
+
+// throttled reports whether err asks the sync loop to wait rather than
+// count the link as down: the peer answered 429, or this node's own
+// limit on the peer's entries was reached; and for how long.
+func throttled(err error) (time.Duration, bool) {
+	var se *peer.StatusError
+	var be *peer.BusyError
+	switch {
+	case errors.As(err, &se) && se.Code == http.StatusTooManyRequests:
+		return max(se.RetryAfter, time.Second), true
+	case errors.As(err, &be):
+		return max(be.RetryAfter, 100*time.Millisecond), true
+	}
+	return 0, false
 }
 
 // sleep waits for d, a wake-up on wake, or shutdown; it reports false on
@@ -155,11 +194,11 @@ func (n *Node) sleep(d time.Duration, wake chan struct{}) bool {
 
 // syncOnce does one round with a peer; progressed reports that it pushed
 // or pulled something, so another round should follow at once.
-func (n *Node) syncOnce(p *pinnedPeer, theirs *map[hotline.Feed]peer.FeedHead, pull bool) (progressed bool, err error) {
+func (n *Node) syncOnce(p *pinnedPeer, st *syncState, pull bool) (progressed bool, err error) {
 	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Minute)
 	defer cancel()
 	party := p.doc.Party
-	if *theirs == nil {
+	if st.theirs == nil {
 		start := time.Now()
 		heads, err := p.client.Heads(ctx)
 		if err != nil {
@@ -170,27 +209,25 @@ func (n *Node) syncOnce(p *pinnedPeer, theirs *map[hotline.Feed]peer.FeedHead, p
 		for _, h := range heads {
 			m[hotline.Feed{Channel: h.Channel, Party: h.Party}] = h
 		}
-		*theirs = m
+		st.theirs = m
 	}
 	if pull {
-		raw, err := p.client.Pull(ctx, n.headsShared(party), pushBatch)
+		pulled, err := n.pullFrom(ctx, p)
 		if err != nil {
 			return false, err
 		}
-		if len(raw) > 0 {
-			res, err := n.receive(ctx, party, raw)
-			if err != nil {
-				return false, err
-			}
-			p.link.count(0, uint64(res.Stored))
-			progressed = res.Stored > 0
-		}
+		progressed = pulled > 0
 	}
-	heads := make([]peer.FeedHead, 0, len(*theirs))
-	for _, h := range *theirs {
-		heads = append(heads, h)
+	now := n.now()
+	skip := func(f hotline.Feed) bool {
+		s := st.skips[f]
+		return s != nil && now.Before(s.until)
 	}
-	entries, err := n.lacking(ctx, party, heads, pushBatch)
+	theirs := make(map[hotline.Feed]uint64, len(st.theirs))
+	for f, h := range st.theirs {
+		theirs[f] = h.Seq
+	}
+	entries, err := n.lacking(ctx, party, theirs, pushBatch, nil, skip)
 	if err != nil {
 		return false, err
 	}
@@ -205,25 +242,95 @@ func (n *Node) syncOnce(p *pinnedPeer, theirs *map[hotline.Feed]peer.FeedHead, p
 	p.link.contact(n.now(), time.Since(start))
 	p.link.count(uint64(res.Stored), 0)
 	for _, h := range res.Heads {
-		(*theirs)[hotline.Feed{Channel: h.Channel, Party: h.Party}] = h
+		st.theirs[hotline.Feed{Channel: h.Channel, Party: h.Party}] = h
 	}
-	if len(res.Rejected) > 0 {
-		n.log.Warn("peer refused entries", "peer", party, "refused", len(res.Rejected), "first", res.Rejected[0].Error)
-		if res.Stored == 0 && res.Duplicates == 0 {
-			// No progress: back off rather than resend the same batch in a
-			// tight loop; ask for fresh heads next time.
-			return false, errNoProgress(res.Rejected[0].Error)
-		}
+	n.noteRefusals(party, st, entries, res)
+	if res.Stored == 0 && res.Duplicates == 0 {
+		// Everything was refused: those feeds wait now; ask for fresh heads
+		// next time, in case our view of the peer is stale.
+		st.theirs = nil
+		return false, nil
 	}
 	if res.Stored == 0 && res.Duplicates > 0 && len(res.Heads) == 0 {
-		*theirs = nil // our view of its heads is stale: ask again
+		st.theirs = nil // our view of its heads is stale: ask again
 	}
 	return true, nil
 }
 
-type errNoProgress string
+// pullFrom pulls what this node lacks from peer p, a page of its heads at
+// a time, up to one batch in all, and stores it. It returns how many
+// entries were stored.
+func (n *Node) pullFrom(ctx context.Context, p *pinnedPeer) (int, error) {
+	party := p.doc.Party
+	all := n.headsShared(party)
+	var after *entry.ChannelID
+	got, stored := 0, 0
+	for {
+		page := headsPage(all, after)
+		raw, err := p.client.Pull(ctx, page, pushBatch-got)
+		if err != nil {
+			return stored, err
+		}
+		if len(raw) > 0 {
+			res, err := n.receive(ctx, party, raw)
+			if err != nil {
+				return stored, err
+			}
+			p.link.count(0, uint64(res.Stored))
+			stored += res.Stored
+			got += len(raw)
+		}
+		if page.Through == nil || got >= pushBatch {
+			return stored, nil
+		}
+		after = page.Through
+	}
+}
 
-func (e errNoProgress) Error() string { return "peer refused every entry pushed: " + string(e) }
+// noteRefusals holds back, for a while, the feeds whose entries the peer
+// refused in a push: as long as it asks for an entry refused by one of
+// its limits, else backing off from a second to the retry cap. A feed
+// the peer stored entries of is pushed again at once.
+func (n *Node) noteRefusals(party string, st *syncState, sent []*entry.Entry, res *peer.PushResult) {
+	if len(res.Rejected) == 0 {
+		if len(st.skips) > 0 {
+			for _, e := range sent {
+				delete(st.skips, hotline.Feed{Channel: e.Channel, Party: e.Author})
+			}
+		}
+		return
+	}
+	feedOf := make(map[entry.ID]hotline.Feed, len(sent))
+	for _, e := range sent {
+		feedOf[e.ID()] = hotline.Feed{Channel: e.Channel, Party: e.Author}
+	}
+	refused := make(map[hotline.Feed]bool)
+	now := n.now()
+	for _, r := range res.Rejected {
+		f, ok := feedOf[r.ID]
+		if !ok || refused[f] {
+			continue
+		}
+		refused[f] = true
+		s := st.skips[f]
+		if s == nil {
+			s = &feedSkip{}
+			st.skips[f] = s
+		}
+		if r.Reason == peer.ReasonQuota {
+			s.until = now.Add(max(time.Duration(r.RetryAfterMS)*time.Millisecond, time.Second))
+		} else {
+			s.backoff = min(max(2*s.backoff, time.Second), n.retry)
+			s.until = now.Add(s.backoff)
+		}
+	}
+	for _, f := range feedOf {
+		if !refused[f] {
+			delete(st.skips, f)
+		}
+	}
+	n.logs.Warn(party, "peer refused entries", "peer", party, "refused", len(res.Rejected), "stored", res.Stored, "first", res.Rejected[0].Error)
+}
 
 // contact records an answer from the peer to this node.
 func (l *link) contact(now time.Time, rtt time.Duration) {

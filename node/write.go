@@ -10,6 +10,7 @@ import (
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/peer"
+	"github.com/hotline-project/hotline/quota"
 )
 
 // maxBatch bounds the entries grouped into one store transaction.
@@ -20,7 +21,17 @@ const maxBatch = 2048
 type writeReq struct {
 	local  *localWrite
 	remote *remoteBatch
+	state  *stateChange
 	done   chan writeResult
+}
+
+// stateChange changes a channel's local state (an invitation declined or
+// expired): no entry is written.
+type stateChange struct {
+	channel entry.ChannelID
+	to      hotline.ChannelState
+	// check runs in the writer, against the channel as it is.
+	check func(ch *hotline.Channel) error
 }
 
 type localWrite struct {
@@ -143,6 +154,7 @@ type batch struct {
 	writes   []hotline.Write
 	events   []Event
 	receipts map[entry.ChannelID]bool // channels that will owe a receipt after commit
+	reserved []*entry.Entry           // peers' entries counted against their quotas
 	now      time.Time
 	// watchChanged is set when the batch adds a watched entry or an
 	// answer, so the deadline watcher looks again after the commit.
@@ -249,6 +261,8 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 			results[i].entry, results[i].err = b.appendLocal(r.local)
 		case r.remote != nil:
 			results[i] = b.applyRemote(ctx, r.remote)
+		case r.state != nil:
+			results[i].err = b.changeState(r.state)
 		}
 	}
 	start := time.Now()
@@ -261,6 +275,9 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 	if err != nil {
 		n.log.Error("store commit failed; batch discarded", "entries", len(b.writes), "err", err)
 		n.metrics.storeErrors.Inc()
+		for _, e := range b.reserved {
+			n.meter.Release(e.Author, e.Channel, entrySize(e))
+		}
 		for id := range b.receipts {
 			receipts[id] = true // retry the receipts with the next batch
 		}
@@ -280,15 +297,22 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 		n.heads[f] = h
 	}
 	for id, c := range b.chans {
+		if old, ok := n.channels[id]; ok && n.labels[old.Label] == id {
+			delete(n.labels, old.Label)
+		}
 		n.channels[id] = c
+		n.labels[c.Label] = id
 	}
 	n.mu.Unlock()
 	for id := range b.receipts {
 		receipts[id] = true
 	}
 	for _, w := range b.writes {
-		n.metrics.entriesStored.WithLabelValues(string(w.Entry.Kind), origin(w.Entry.Author == n.self)).Inc()
+		if w.Entry != nil {
+			n.metrics.entriesStored.WithLabelValues(string(w.Entry.Kind), origin(w.Entry.Author == n.self)).Inc()
+		}
 	}
+	n.raiseQuotaAlarms()
 	for i, r := range reqs {
 		r.done <- results[i]
 	}
@@ -373,8 +397,30 @@ func (b *batch) writeReceipt(id entry.ChannelID) error {
 	return err
 }
 
+// changeState changes a channel's local state in the batch.
+func (b *batch) changeState(sc *stateChange) error {
+	ch, ok := b.channel(sc.channel)
+	if !ok {
+		return hotline.Errorf(hotline.ENOTFOUND, "no channel %s", sc.channel)
+	}
+	if sc.check != nil {
+		if err := sc.check(ch); err != nil {
+			return err
+		}
+	}
+	c := *ch
+	c.State = sc.to
+	b.chans[c.ID] = &c
+	b.writes = append(b.writes, hotline.Write{Channel: &c})
+	b.events = append(b.events, Event{Type: EventChannel, Channel: c.ID, State: c.State})
+	return nil
+}
+
+// entrySize is what an entry takes in the store, as quotas count it.
+func entrySize(e *entry.Entry) int64 { return int64(len(e.HeaderBytes) + len(e.Sig) + len(e.Body)) }
+
 // applyRemote checks each verified entry against the feeds and adds those
-// that continue them.
+// that continue them, within the author's and the channel's quotas.
 func (b *batch) applyRemote(ctx context.Context, rb *remoteBatch) writeResult {
 	var res writeResult
 	touched := make(map[hotline.Feed]bool)
@@ -385,17 +431,21 @@ func (b *batch) applyRemote(ctx context.Context, rb *remoteBatch) writeResult {
 		dup, err := b.checkRemote(ctx, rb.from, v)
 		switch {
 		case err != nil:
-			res.rejected = append(res.rejected, peer.Rejection{ID: e.ID(), Error: err.Error()})
-			b.n.reject(rb.from, e, err)
+			res.rejected = append(res.rejected, b.n.refuse(rb.from, e, err))
 		case dup:
 			res.dups++
 		default:
-			w, err := b.derive(e, v.body)
-			if err != nil {
-				res.rejected = append(res.rejected, peer.Rejection{ID: e.ID(), Error: err.Error()})
-				b.n.reject(rb.from, e, err)
+			if err := b.n.meter.Reserve(e.Author, e.Channel, entrySize(e)); err != nil {
+				res.rejected = append(res.rejected, b.n.refuse(rb.from, e, quotaRejection(err)))
 				continue
 			}
+			w, err := b.derive(e, v.body)
+			if err != nil {
+				b.n.meter.Release(e.Author, e.Channel, entrySize(e))
+				res.rejected = append(res.rejected, b.n.refuse(rb.from, e, err))
+				continue
+			}
+			b.reserved = append(b.reserved, e)
 			b.add(w)
 			res.stored++
 			if e.Kind != entry.KindReceipt && b.head(hotline.Feed{Channel: e.Channel, Party: b.n.self}).Seq > 0 {
@@ -409,16 +459,28 @@ func (b *batch) applyRemote(ctx context.Context, rb *remoteBatch) writeResult {
 	return res
 }
 
-// rejection is a reason a peer's entry was refused, with a metric label.
+// rejection is a reason a peer's entry was refused, with a metric label;
+// a refusal by a quota (reason "quota") says when it may succeed.
 type rejection struct {
-	reason string
-	msg    string
+	reason     string
+	msg        string
+	retryAfter time.Duration
+	limit      string // the quota, for reason "quota"
 }
 
 func (r *rejection) Error() string { return r.msg }
 
 func reject(reason, format string, args ...any) error {
 	return &rejection{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+// quotaRejection turns a quota refusal into a rejection.
+func quotaRejection(err error) error {
+	var ex *quota.Exceeded
+	if !errors.As(err, &ex) {
+		return err
+	}
+	return &rejection{reason: peer.ReasonQuota, msg: ex.Error(), retryAfter: ex.RetryAfter, limit: ex.Limit}
 }
 
 func rejectReason(err error) string {
@@ -471,7 +533,10 @@ func (b *batch) checkRemote(ctx context.Context, from string, v *verified) (dup 
 		if !ok || cfg.Action != entry.ActionPropose {
 			return false, reject("unknown_channel", "unknown channel %s", e.Channel)
 		}
-		return false, b.n.checkProposal(e, cfg.Definition)
+		if err := b.n.checkProposal(e, cfg.Definition); err != nil {
+			return false, err
+		}
+		return false, b.checkInvitationQuota(e.Author)
 	}
 	if !ch.IsMember(e.Author) {
 		return false, reject("not_member", "%s is not a member of channel %s", e.Author, ch.Definition.Name)
@@ -646,7 +711,10 @@ func (b *batch) derive(e *entry.Entry, body any) (hotline.Write, error) {
 	case *entry.Config:
 		var ch hotline.Channel
 		if v.Action == entry.ActionPropose {
-			ch = hotline.Channel{ID: e.Channel, Definition: *v.Definition, Accepted: []string{e.Author}}
+			// Names are local: a channel whose name is already a label
+			// here is labelled with its short id too.
+			ch = hotline.Channel{ID: e.Channel, Definition: *v.Definition, Accepted: []string{e.Author},
+				Label: hotline.ChannelLabel(v.Definition.Name, e.Channel, b.n.labelTaken(b)), Stored: b.now}
 		} else {
 			old, ok := b.channel(e.Channel)
 			if !ok {
@@ -656,12 +724,16 @@ func (b *batch) derive(e *entry.Entry, body any) (hotline.Write, error) {
 			ch.Accepted = append(slices.Clone(old.Accepted), e.Author)
 			slices.Sort(ch.Accepted)
 		}
-		ch.State = hotline.ChannelInvited
-		if slices.Contains(ch.Accepted, b.n.self) {
+		switch {
+		case ch.State == hotline.ChannelDeclined || ch.State == hotline.ChannelExpired:
+			// Another member's acceptance changes nothing here.
+		case slices.Contains(ch.Accepted, b.n.self):
 			ch.State = hotline.ChannelProposed
 			if len(ch.Accepted) == len(ch.Definition.Members) {
 				ch.State = hotline.ChannelActive
 			}
+		default:
+			ch.State = hotline.ChannelInvited
 		}
 		w.Channel = &ch
 		b.events = append(b.events, Event{Type: EventChannel, Channel: e.Channel, State: ch.State})

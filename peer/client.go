@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -212,8 +213,12 @@ func (c *Client) doAt(ctx context.Context, i int, method, path string, body []by
 	}
 	c.record(i, time.Since(start), nil)
 	if resp.StatusCode != http.StatusOK {
-		return nil, &StatusError{Party: c.Party, Path: path, Status: resp.Status, Code: resp.StatusCode,
+		se := &StatusError{Party: c.Party, Path: path, Status: resp.Status, Code: resp.StatusCode,
 			ContentType: resp.Header.Get("Content-Type"), Body: strings.TrimSpace(string(b))}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
+			se.RetryAfter = time.Duration(min(secs, 3600)) * time.Second
+		}
+		return nil, se
 	}
 	return b, nil
 }
@@ -225,6 +230,9 @@ type StatusError struct {
 	Code        int
 	ContentType string
 	Body        string
+	// RetryAfter is the wait the peer asked for (429, 503), at most an
+	// hour; zero if it asked for none.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -239,13 +247,30 @@ func (c *Client) AddCheckpoint(ctx context.Context, body []byte) ([]byte, error)
 	return c.do(ctx, http.MethodPost, "/peer/v1/add-checkpoint", body)
 }
 
-// Heads asks the peer what it holds of the feeds it shares with us.
+// Heads asks the peer what it holds of the feeds it shares with us,
+// page by page.
 func (c *Client) Heads(ctx context.Context) ([]FeedHead, error) {
-	b, err := c.do(ctx, http.MethodGet, "/peer/v1/heads", nil)
-	if err != nil {
-		return nil, err
+	var out []FeedHead
+	path := "/peer/v1/heads"
+	for {
+		b, err := c.do(ctx, http.MethodGet, path, nil)
+		if err != nil {
+			return nil, err
+		}
+		page, err := DecodeHeads(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Heads...)
+		if page.Through == nil {
+			return out, nil
+		}
+		next := "/peer/v1/heads?after=" + page.Through.String()
+		if next == path {
+			return nil, fmt.Errorf("%w: heads: the next page is the same page", ErrMalformed)
+		}
+		path = next
 	}
-	return DecodeHeads(b)
 }
 
 // Push sends entries to the peer.
@@ -262,10 +287,11 @@ func (c *Client) PushRaw(ctx context.Context, body []byte) (*PushResult, error) 
 	return DecodePushResult(b)
 }
 
-// Pull asks the peer for the entries we lack, given our heads. The
-// entries are returned encoded; the caller verifies them like a push.
-func (c *Client) Pull(ctx context.Context, heads []FeedHead, limit int) ([][]byte, error) {
-	b, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/peer/v1/pull?limit=%d", limit), marshal(Heads{Heads: heads}))
+// Pull asks the peer for the entries we lack of the channels a page of
+// our heads covers. The entries are returned encoded; the caller
+// verifies them like a push.
+func (c *Client) Pull(ctx context.Context, page *Heads, limit int) ([][]byte, error) {
+	b, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/peer/v1/pull?limit=%d", limit), marshal(page))
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -29,7 +30,12 @@ import (
 const (
 	MaxBatchEntries = 1024     // entries in one push or pull
 	MaxBatchBytes   = 16 << 20 // bytes in one push or pull body
-	MaxHeads        = 1 << 16  // feed heads in one heads list
+	MaxHeads        = 1 << 16  // feed heads a decoder accepts in one list
+	// MaxHeadsPage is how many heads one page of a heads answer or a pull
+	// request carries at most (a page never splits a channel, so one may
+	// run over by a channel's members). However many channels two nodes
+	// share, each page stays far below MaxHeads.
+	MaxHeadsPage = 4096
 )
 
 // FeedHead is the newest entry a node holds of one feed.
@@ -40,16 +46,38 @@ type FeedHead struct {
 	ID      entry.ID        `cbor:"4,keyasint"`
 }
 
-// Heads is the body of a heads response and of a pull request.
+// Heads is the body of a heads answer and of a pull request: one page
+// of heads, ordered by channel id. A page covers the channels with an id
+// above After (absent: from the first) up to and including Through
+// (absent: to the last); in a heads answer, Through is present exactly
+// when more pages follow, and the next page is asked for with
+// ?after=Through.
 type Heads struct {
-	Heads []FeedHead `cbor:"1,keyasint"`
+	Heads   []FeedHead       `cbor:"1,keyasint"`
+	After   *entry.ChannelID `cbor:"2,keyasint,omitempty"`
+	Through *entry.ChannelID `cbor:"3,keyasint,omitempty"`
 }
 
-// Rejection says why one pushed entry was refused.
-type Rejection struct {
-	ID    entry.ID `cbor:"1,keyasint"`
-	Error string   `cbor:"2,keyasint"`
+// Covers reports whether channel id is in the page's range.
+func (h *Heads) Covers(id entry.ChannelID) bool {
+	if h.After != nil && bytes.Compare(id[:], h.After[:]) <= 0 {
+		return false
+	}
+	return h.Through == nil || bytes.Compare(id[:], h.Through[:]) <= 0
 }
+
+// Rejection says why one pushed entry was refused. Reason is a short
+// code ("quota" for an entry refused by a limit, which may succeed
+// after RetryAfterMS; see the node's rejection reasons).
+type Rejection struct {
+	ID           entry.ID `cbor:"1,keyasint"`
+	Error        string   `cbor:"2,keyasint"`
+	Reason       string   `cbor:"3,keyasint,omitempty"`
+	RetryAfterMS int64    `cbor:"4,keyasint,omitempty"`
+}
+
+// ReasonQuota marks an entry refused by one of the receiver's limits.
+const ReasonQuota = "quota"
 
 // PushResult is the response to a push.
 type PushResult struct {
@@ -67,13 +95,17 @@ type Handler interface {
 	// PeerHeartbeat checks a signed heartbeat from party and returns this
 	// node's signed answer.
 	PeerHeartbeat(ctx context.Context, party string, signed []byte) ([]byte, error)
-	// PeerHeads returns the heads of every feed shared with party.
-	PeerHeads(ctx context.Context, party string) ([]FeedHead, error)
-	// PeerPush verifies and stores entries pushed by party.
+	// PeerHeads returns a page of the heads of the feeds shared with
+	// party, of channels above after (nil: from the first), at most about
+	// MaxHeadsPage of them, ordered by channel id (see Heads).
+	PeerHeads(ctx context.Context, party string, after *entry.ChannelID) (*Heads, error)
+	// PeerPush verifies and stores entries pushed by party. It may
+	// refuse the whole push with a *BusyError.
 	PeerPush(ctx context.Context, party string, raw [][]byte) (*PushResult, error)
-	// PeerPull returns up to limit entries that party lacks, given its heads,
-	// in an order in which each entry's dependencies come first.
-	PeerPull(ctx context.Context, party string, heads []FeedHead, limit int) ([]*entry.Entry, error)
+	// PeerPull returns up to limit entries that party lacks, of the
+	// channels its page of heads covers, given those heads, in an order
+	// in which each entry's dependencies come first.
+	PeerPull(ctx context.Context, party string, page *Heads, limit int) ([]*entry.Entry, error)
 	// PeerAddCheckpoint answers a C2SP tlog-witness add-checkpoint request
 	// from party with cosignature lines, or a *WitnessError.
 	PeerAddCheckpoint(ctx context.Context, party string, body []byte) ([]byte, error)
@@ -89,6 +121,16 @@ type WitnessError struct {
 }
 
 func (e *WitnessError) Error() string { return e.Msg }
+
+// BusyError refuses a request for now, because the caller is over one of
+// this node's limits: it is answered 429 Too Many Requests with a
+// Retry-After header, and the caller backs off that long.
+type BusyError struct {
+	RetryAfter time.Duration
+	Msg        string
+}
+
+func (e *BusyError) Error() string { return e.Msg }
 
 var (
 	encMode cbor.EncMode
@@ -117,18 +159,25 @@ func init() {
 // ErrMalformed is returned for peer protocol bodies that do not decode.
 var ErrMalformed = errors.New("peer: malformed message")
 
-// DecodeHeads decodes a heads list and checks its limits.
-func DecodeHeads(b []byte) ([]FeedHead, error) {
+// DecodeHeads decodes a page of heads and checks its limits: every head
+// is a well-named feed of a channel in the page's range.
+func DecodeHeads(b []byte) (*Heads, error) {
 	var h Heads
 	if err := decMode.Unmarshal(b, &h); err != nil {
 		return nil, fmt.Errorf("%w: heads: %v", ErrMalformed, err)
+	}
+	if h.After != nil && h.Through != nil && bytes.Compare(h.After[:], h.Through[:]) >= 0 {
+		return nil, fmt.Errorf("%w: heads: empty page range", ErrMalformed)
 	}
 	for _, fh := range h.Heads {
 		if err := entry.CheckName("party", fh.Party); err != nil {
 			return nil, fmt.Errorf("%w: heads: %v", ErrMalformed, err)
 		}
+		if !h.Covers(fh.Channel) {
+			return nil, fmt.Errorf("%w: heads: a head of channel %s outside the page", ErrMalformed, fh.Channel)
+		}
 	}
-	return h.Heads, nil
+	return &h, nil
 }
 
 // DecodePushResult decodes a push response.

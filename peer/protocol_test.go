@@ -63,8 +63,22 @@ func TestSplitEntries_Limits(t *testing.T) {
 func TestDecodeHeads(t *testing.T) {
 	in := Heads{Heads: []FeedHead{{Channel: entry.ChannelID{1}, Party: "alpha", Seq: 3, ID: entry.ID{9}}}}
 	got, err := DecodeHeads(marshal(in))
-	if err != nil || len(got) != 1 || got[0] != in.Heads[0] {
+	if err != nil || len(got.Heads) != 1 || got.Heads[0] != in.Heads[0] || got.After != nil || got.Through != nil {
 		t.Fatalf("%+v, %v", got, err)
+	}
+	// A page: channels above After up to Through.
+	after, through := entry.ChannelID{0}, entry.ChannelID{2}
+	page := Heads{Heads: in.Heads, After: &after, Through: &through}
+	if got, err := DecodeHeads(marshal(page)); err != nil || *got.After != after || *got.Through != through {
+		t.Fatalf("page: %+v, %v", got, err)
+	}
+	outside := Heads{Heads: in.Heads, After: &through}
+	if _, err := DecodeHeads(marshal(outside)); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "outside the page") {
+		t.Fatalf("head outside its page: %v", err)
+	}
+	empty := Heads{After: &through, Through: &after}
+	if _, err := DecodeHeads(marshal(empty)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("empty range: %v", err)
 	}
 	bad := Heads{Heads: []FeedHead{{Party: "Not A Name!"}}}
 	if _, err := DecodeHeads(marshal(bad)); !errors.Is(err, ErrMalformed) {
@@ -100,14 +114,18 @@ func FuzzSplitEntries(f *testing.F) {
 func FuzzDecodeHeads(f *testing.F) {
 	f.Add(marshal(Heads{Heads: []FeedHead{{Channel: entry.ChannelID{1}, Party: "alpha", Seq: 3}}}))
 	f.Add([]byte{0xa0})
+	f.Add(marshal(Heads{After: &entry.ChannelID{1}, Through: &entry.ChannelID{3}, Heads: []FeedHead{{Channel: entry.ChannelID{2}, Party: "bravo", Seq: 1}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		heads, err := DecodeHeads(b)
+		page, err := DecodeHeads(b)
 		if err != nil {
 			return
 		}
-		for _, h := range heads {
+		for _, h := range page.Heads {
 			if entry.CheckName("party", h.Party) != nil {
 				t.Fatalf("invalid party %q accepted", h.Party)
+			}
+			if !page.Covers(h.Channel) {
+				t.Fatalf("head of channel %s outside its page accepted", h.Channel)
 			}
 		}
 	})

@@ -121,6 +121,7 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 		LinkHistory: d.Config.Heartbeat.History.Duration, Now: opts.Now,
 		CheckpointBatch: d.Config.Checkpoint.Batch.Duration, CheckpointInterval: d.Config.Checkpoint.Interval.Duration,
 		ClockAhead: d.Config.Clock.ToleranceAhead.Duration, ClockBehind: d.Config.Clock.ToleranceBehind.Duration,
+		Limits: d.Config.Limits(), Invitations: d.Config.Quota.InvitationsPerPeer, InvitationExpiry: d.Config.Quota.InvitationExpiry.Duration,
 	})
 	if err != nil {
 		return nil, err
@@ -132,7 +133,11 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 		return nil, fmt.Errorf("API listener: %w (is another node using %s?)", err, d.Config.API.Listen)
 	}
 	s.Node.Start()
-	s.peer = peer.NewServer(s.Node, d.TLS, s.Log)
+	q := d.Config.Quota
+	s.peer = peer.NewServer(s.Node, d.TLS, s.Log, peer.ServerOptions{
+		MaxConns: q.PeerConnections, MaxRequestsPerPeer: q.PeerRequests, MaxBytesInFlightPerPeer: q.PeerMBInFlight << 20,
+		Refused: s.Node.PeerRefused,
+	})
 	reqCtx, cancelReqs := context.WithCancel(context.Background())
 	s.cancelReqs = cancelReqs
 	apiHandler := api.New(s.Node, s.Store, d.Config.Peer.Advertise, s.Log)

@@ -3,6 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/entry"
 )
 
 // migrations are applied in order; migration i brings the schema to
@@ -176,10 +179,84 @@ CREATE TABLE operators (
 	`
 ALTER TABLE operators ADD COLUMN totp_step INTEGER NOT NULL DEFAULT 0;
 `,
+	// 7: bounds against a hostile peer, and local hygiene. Channels get a
+	// local label (names are local: a peer's proposal never takes a name
+	// in use here) and the time this node first stored them (invitations
+	// expire). Usage counts each party's entries and bytes per channel and
+	// day, for quotas, without scanning entries. Evidence names the feed
+	// and seq (or checkpoint size) it is about, and is listed without its
+	// data. Operators can be disabled, and a session epoch ends their
+	// console sessions when their password changes or they are disabled.
+	`
+ALTER TABLE channels ADD COLUMN label TEXT NOT NULL DEFAULT '';
+ALTER TABLE channels ADD COLUMN stored INTEGER NOT NULL DEFAULT 0;
+UPDATE channels SET stored = COALESCE((SELECT received FROM entries e
+	WHERE e.channel = channels.id AND e.author = channels.proposer AND e.seq = 1), 0);
+
+CREATE TABLE usage (
+	party   TEXT NOT NULL,
+	channel BLOB NOT NULL,
+	day     INTEGER NOT NULL,
+	entries INTEGER NOT NULL,
+	bytes   INTEGER NOT NULL,
+	PRIMARY KEY (party, channel, day)
+) STRICT, WITHOUT ROWID;
+INSERT INTO usage (party, channel, day, entries, bytes)
+	SELECT author, channel, received / 86400000, COUNT(*), SUM(length(header) + length(sig) + COALESCE(length(body), 0))
+	FROM entries GROUP BY author, channel, received / 86400000;
+
+ALTER TABLE evidence ADD COLUMN channel BLOB;
+ALTER TABLE evidence ADD COLUMN party TEXT NOT NULL DEFAULT '';
+ALTER TABLE evidence ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX evidence_time ON evidence (time);
+CREATE INDEX evidence_kind ON evidence (kind, n);
+
+ALTER TABLE operators ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE operators ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrationHooks run in Go, in the same transaction, right after the SQL of
 // the schema version they are keyed by: for changes SQL cannot derive.
 var migrationHooks = map[int]func(ctx context.Context, tx *sql.Tx) error{
 	4: backfillWatches,
+	7: backfillLabels,
+}
+
+// backfillLabels gives every channel of a store written before schema
+// version 7 its local label: its name, or, for a later channel with a
+// name already taken, the name and its short id (see hotline.Channel).
+func backfillLabels(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, name FROM channels ORDER BY stored, rowid`)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		id   []byte
+		name string
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.name); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	taken := make(map[string]bool)
+	for _, r := range all {
+		var id entry.ChannelID
+		copy(id[:], r.id)
+		label := hotline.ChannelLabel(r.name, id, func(l string) bool { return taken[l] })
+		taken[label] = true
+		if _, err := tx.ExecContext(ctx, `UPDATE channels SET label = ? WHERE id = ?`, label, r.id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

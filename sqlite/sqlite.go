@@ -178,9 +178,30 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		return storeErr("append: prepare", err)
 	}
 	defer tt.close()
+	type usageKey struct {
+		party   string
+		channel entry.ChannelID
+	}
+	usage := make(map[usageKey]*hotline.Usage)
 	for _, w := range writes {
 		e := w.Entry
+		if e == nil {
+			if w.Channel != nil {
+				if err := putChannel(ctx, tx, w.Channel); err != nil {
+					return storeErr("append: channel", err)
+				}
+			}
+			continue
+		}
 		id := e.ID()
+		k := usageKey{e.Author, e.Channel}
+		u := usage[k]
+		if u == nil {
+			u = &hotline.Usage{Party: e.Author, Channel: e.Channel}
+			usage[k] = u
+		}
+		u.Entries++
+		u.Bytes += int64(len(e.HeaderBytes) + len(e.Sig) + len(e.Body))
 		if _, err := insEntry.ExecContext(ctx, id[:], e.Channel[:], e.Author, int64(e.Seq), string(e.Kind), e.HeaderBytes, e.Sig, e.Body, now); err != nil {
 			return storeErr(fmt.Sprintf("append entry %s/%d", e.Author, e.Seq), err)
 		}
@@ -210,6 +231,14 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 			}
 		}
 	}
+	day := hotline.Day(received)
+	for _, u := range usage {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage (party, channel, day, entries, bytes) VALUES (?,?,?,?,?)
+			ON CONFLICT (party, channel, day) DO UPDATE SET entries = entries + excluded.entries, bytes = bytes + excluded.bytes`,
+			u.Party, u.Channel[:], day, u.Entries, u.Bytes); err != nil {
+			return storeErr("append: usage", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return storeErr("append: commit", err)
 	}
@@ -217,14 +246,43 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 	return nil
 }
 
+// Usage implements hotline.Store.
+func (s *Store) Usage(ctx context.Context, day int64) (total, onDay []hotline.Usage, err error) {
+	scan := func(query string, args ...any) ([]hotline.Usage, error) {
+		rows, err := s.read.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read store usage: %w", err)
+		}
+		defer rows.Close()
+		var out []hotline.Usage
+		for rows.Next() {
+			var u hotline.Usage
+			var ch []byte
+			if err := rows.Scan(&u.Party, &ch, &u.Entries, &u.Bytes); err != nil {
+				return nil, fmt.Errorf("read store usage: %w", err)
+			}
+			copy(u.Channel[:], ch)
+			out = append(out, u)
+		}
+		return out, rows.Err()
+	}
+	if total, err = scan(`SELECT party, channel, SUM(entries), SUM(bytes) FROM usage GROUP BY party, channel`); err != nil {
+		return nil, nil, err
+	}
+	if onDay, err = scan(`SELECT party, channel, entries, bytes FROM usage WHERE day = ?`, day); err != nil {
+		return nil, nil, err
+	}
+	return total, onDay, nil
+}
+
 func putChannel(ctx context.Context, tx *sql.Tx, c *hotline.Channel) error {
 	def, err := entry.EncodeBody(&c.Definition)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO channels (id, name, level, proposer, definition, state) VALUES (?,?,?,?,?,?)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO channels (id, name, level, proposer, definition, state, label, stored) VALUES (?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET state = excluded.state`,
-		c.ID[:], c.Definition.Name, c.Definition.Level, c.Definition.Proposer, def, string(c.State)); err != nil {
+		c.ID[:], c.Definition.Name, c.Definition.Level, c.Definition.Proposer, def, string(c.State), c.Label, unixMilliOrZero(c.Stored)); err != nil {
 		return err
 	}
 	for _, m := range c.Definition.Members {
@@ -244,7 +302,7 @@ func putChannel(ctx context.Context, tx *sql.Tx, c *hotline.Channel) error {
 
 // Channels implements hotline.Store.
 func (s *Store) Channels(ctx context.Context) ([]hotline.Channel, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT c.id, c.definition, c.state,
+	rows, err := s.read.QueryContext(ctx, `SELECT c.id, c.definition, c.state, c.label, c.stored,
 		COALESCE((SELECT group_concat(party) FROM channel_members m WHERE m.channel = c.id AND m.accepted = 1), '')
 		FROM channels c ORDER BY c.level, c.name, c.id`)
 	if err != nil {
@@ -254,11 +312,15 @@ func (s *Store) Channels(ctx context.Context) ([]hotline.Channel, error) {
 	var out []hotline.Channel
 	for rows.Next() {
 		var id, def []byte
-		var state, accepted string
-		if err := rows.Scan(&id, &def, &state, &accepted); err != nil {
+		var state, label, accepted string
+		var stored int64
+		if err := rows.Scan(&id, &def, &state, &label, &stored, &accepted); err != nil {
 			return nil, err
 		}
-		c := hotline.Channel{State: hotline.ChannelState(state)}
+		c := hotline.Channel{State: hotline.ChannelState(state), Label: label}
+		if stored != 0 {
+			c.Stored = time.UnixMilli(stored).UTC()
+		}
 		copy(c.ID[:], id)
 		if err := entry.Unmarshal(def, &c.Definition); err != nil {
 			return nil, fmt.Errorf("list channels: stored definition: %w", err)
@@ -410,30 +472,93 @@ func (s *Store) Log(ctx context.Context, ch entry.ChannelID) (*hotline.ChannelLo
 
 // AddEvidence implements hotline.Store.
 func (s *Store) AddEvidence(ctx context.Context, ev hotline.Evidence) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO evidence (time, kind, peer, detail, data) VALUES (?,?,?,?,?)`,
-		ev.Time.UnixMilli(), ev.Kind, ev.Peer, ev.Detail, ev.Data)
+	var ch []byte
+	if ev.Channel != (entry.ChannelID{}) {
+		ch = ev.Channel[:]
+	}
+	_, err := s.write.ExecContext(ctx, `INSERT INTO evidence (time, kind, peer, detail, data, channel, party, seq) VALUES (?,?,?,?,?,?,?,?)`,
+		ev.Time.UnixMilli(), ev.Kind, ev.Peer, ev.Detail, ev.Data, ch, ev.Party, int64(ev.Seq))
 	if err != nil {
 		return storeErr("add evidence", err)
 	}
 	return nil
 }
 
+const evidenceCols = `n, time, kind, peer, detail, channel, party, seq, COALESCE(length(data), 0)`
+
+func scanEvidence(sc interface{ Scan(...any) error }, data *[]byte) (hotline.Evidence, error) {
+	var ev hotline.Evidence
+	var t, seq int64
+	var ch []byte
+	dest := []any{&ev.N, &t, &ev.Kind, &ev.Peer, &ev.Detail, &ch, &ev.Party, &seq, &ev.Size}
+	if data != nil {
+		dest = append(dest, data)
+	}
+	if err := sc.Scan(dest...); err != nil {
+		return ev, err
+	}
+	ev.Time, ev.Seq = time.UnixMilli(t).UTC(), uint64(seq)
+	copy(ev.Channel[:], ch)
+	return ev, nil
+}
+
 // EvidenceList implements hotline.Store.
-func (s *Store) EvidenceList(ctx context.Context, limit int) ([]hotline.Evidence, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT time, kind, peer, detail, data FROM evidence ORDER BY n DESC LIMIT ?`, limit)
+func (s *Store) EvidenceList(ctx context.Context, q hotline.EvidenceQuery) ([]hotline.Evidence, error) {
+	where, args := []string{"1"}, []any{}
+	if q.Before > 0 {
+		where, args = append(where, "n < ?"), append(args, q.Before)
+	}
+	if q.Kind != "" {
+		where, args = append(where, "kind = ?"), append(args, q.Kind)
+	}
+	if q.Peer != "" {
+		where, args = append(where, "peer = ?"), append(args, q.Peer)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+evidenceCols+` FROM evidence WHERE `+strings.Join(where, " AND ")+` ORDER BY n DESC LIMIT ?`,
+		append(args, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list evidence: %w", err)
 	}
 	defer rows.Close()
 	var out []hotline.Evidence
 	for rows.Next() {
-		var ev hotline.Evidence
-		var t int64
-		if err := rows.Scan(&t, &ev.Kind, &ev.Peer, &ev.Detail, &ev.Data); err != nil {
-			return nil, err
+		ev, err := scanEvidence(rows, nil)
+		if err != nil {
+			return nil, fmt.Errorf("list evidence: %w", err)
 		}
-		ev.Time = time.UnixMilli(t).UTC()
 		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// EvidenceRecord implements hotline.Store.
+func (s *Store) EvidenceRecord(ctx context.Context, n int64) (*hotline.Evidence, error) {
+	var data []byte
+	ev, err := scanEvidence(s.read.QueryRowContext(ctx, `SELECT `+evidenceCols+`, data FROM evidence WHERE n = ?`, n), &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hotline.Errorf(hotline.ENOTFOUND, "no evidence record %d on this node (see hotline evidence)", n)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read evidence %d: %w", n, err)
+	}
+	ev.Data = data
+	return &ev, nil
+}
+
+// EvidenceUsage implements hotline.Store.
+func (s *Store) EvidenceUsage(ctx context.Context, since time.Time) ([]hotline.EvidenceCount, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT peer, kind, COUNT(*), COALESCE(SUM(length(data)), 0) FROM evidence WHERE time >= ? GROUP BY peer, kind`, since.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("count evidence: %w", err)
+	}
+	defer rows.Close()
+	var out []hotline.EvidenceCount
+	for rows.Next() {
+		var c hotline.EvidenceCount
+		if err := rows.Scan(&c.Peer, &c.Kind, &c.Records, &c.Bytes); err != nil {
+			return nil, fmt.Errorf("count evidence: %w", err)
+		}
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }
@@ -532,7 +657,7 @@ func (s *Store) Operators(ctx context.Context) ([]hotline.Operator, error) {
 }
 
 func (s *Store) operators(ctx context.Context, where string, args ...any) ([]hotline.Operator, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT name, lang, password, totp, failures, locked_until, totp_step, created FROM operators `+where, args...)
+	rows, err := s.read.QueryContext(ctx, `SELECT name, lang, password, totp, failures, locked_until, totp_step, disabled, session_epoch, created FROM operators `+where, args...)
 	if err != nil {
 		return nil, storeErr("read operators", err)
 	}
@@ -541,7 +666,7 @@ func (s *Store) operators(ctx context.Context, where string, args ...any) ([]hot
 	for rows.Next() {
 		var op hotline.Operator
 		var locked, created int64
-		if err := rows.Scan(&op.Name, &op.Lang, &op.Password, &op.TOTP, &op.Failures, &locked, &op.TOTPStep, &created); err != nil {
+		if err := rows.Scan(&op.Name, &op.Lang, &op.Password, &op.TOTP, &op.Failures, &locked, &op.TOTPStep, &op.Disabled, &op.SessionEpoch, &created); err != nil {
 			return nil, storeErr("read operators", err)
 		}
 		if locked != 0 {
@@ -561,11 +686,12 @@ func (s *Store) PutOperator(ctx context.Context, op hotline.Operator) error {
 	if op.Created.IsZero() {
 		op.Created = time.Now()
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO operators (name, lang, password, totp, failures, locked_until, totp_step, created)
-		VALUES (?,?,?,?,?,?,?,?)
+	_, err := s.write.ExecContext(ctx, `INSERT INTO operators (name, lang, password, totp, failures, locked_until, totp_step, disabled, session_epoch, created)
+		VALUES (?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (name) DO UPDATE SET lang = excluded.lang, password = excluded.password, totp = excluded.totp,
-			failures = excluded.failures, locked_until = excluded.locked_until, totp_step = excluded.totp_step`,
-		op.Name, op.Lang, op.Password, op.TOTP, op.Failures, unixMilliOrZero(op.LockedUntil), op.TOTPStep, op.Created.UnixMilli())
+			failures = excluded.failures, locked_until = excluded.locked_until, totp_step = excluded.totp_step,
+			disabled = excluded.disabled, session_epoch = excluded.session_epoch`,
+		op.Name, op.Lang, op.Password, op.TOTP, op.Failures, unixMilliOrZero(op.LockedUntil), op.TOTPStep, op.Disabled, op.SessionEpoch, op.Created.UnixMilli())
 	if err != nil {
 		return storeErr("save operator", err)
 	}
@@ -606,9 +732,106 @@ func unixMilliOrZero(t time.Time) int64 {
 // OperatorByToken implements hotline.Store.
 func (s *Store) OperatorByToken(ctx context.Context, tokenHash [32]byte) (string, error) {
 	var op string
-	err := s.read.QueryRowContext(ctx, `SELECT operator FROM operator_tokens WHERE hash = ?`, tokenHash[:]).Scan(&op)
+	err := s.read.QueryRowContext(ctx, `SELECT t.operator FROM operator_tokens t
+		WHERE t.hash = ? AND NOT EXISTS (SELECT 1 FROM operators o WHERE o.name = t.operator AND o.disabled <> 0)`, tokenHash[:]).Scan(&op)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", hotline.Errorf(hotline.ENOTFOUND, "no such token")
 	}
 	return op, err
+}
+
+// OperatorTokens implements hotline.Store.
+func (s *Store) OperatorTokens(ctx context.Context) ([]hotline.OperatorToken, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT hash, operator, created FROM operator_tokens ORDER BY created, operator`)
+	if err != nil {
+		return nil, storeErr("list tokens", err)
+	}
+	defer rows.Close()
+	var out []hotline.OperatorToken
+	for rows.Next() {
+		var hash []byte
+		var t hotline.OperatorToken
+		var created int64
+		if err := rows.Scan(&hash, &t.Operator, &created); err != nil {
+			return nil, storeErr("list tokens", err)
+		}
+		t.ID, t.Created = tokenID(hash), time.UnixMilli(created).UTC()
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// tokenID names a token by the first 16 hex digits of its hash.
+func tokenID(hash []byte) string { return fmt.Sprintf("%x", hash[:min(8, len(hash))]) }
+
+// RevokeOperatorToken implements hotline.Store.
+func (s *Store) RevokeOperatorToken(ctx context.Context, prefix string) (hotline.OperatorToken, error) {
+	prefix = strings.ToLower(prefix)
+	if len(prefix) < 4 || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return hotline.OperatorToken{}, hotline.Errorf(hotline.EINVALID, "token id %q: give at least 4 of the hex digits hotline token list shows", prefix)
+	}
+	tokens, err := s.OperatorTokens(ctx)
+	if err != nil {
+		return hotline.OperatorToken{}, err
+	}
+	var found []hotline.OperatorToken
+	for _, t := range tokens {
+		if strings.HasPrefix(t.ID, prefix) {
+			found = append(found, t)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return hotline.OperatorToken{}, hotline.Errorf(hotline.ENOTFOUND, "no token %q on this node (see hotline token list)", prefix)
+	case 1:
+	default:
+		return hotline.OperatorToken{}, hotline.Errorf(hotline.ECONFLICT, "token id %q names %d tokens; give more digits", prefix, len(found))
+	}
+	// The id is a prefix of the hash; delete by the full prefix so that
+	// exactly the token listed goes.
+	res, err := s.write.ExecContext(ctx, `DELETE FROM operator_tokens WHERE hex(substr(hash, 1, 8)) = upper(?)`, found[0].ID)
+	if err != nil {
+		return hotline.OperatorToken{}, storeErr("revoke token", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return hotline.OperatorToken{}, hotline.Errorf(hotline.ECONFLICT, "token %s changed meanwhile; list the tokens again", found[0].ID)
+	}
+	return found[0], nil
+}
+
+// SetOperatorDisabled implements hotline.Store.
+func (s *Store) SetOperatorDisabled(ctx context.Context, name string, disabled bool) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE operators SET disabled = ?, session_epoch = session_epoch + 1 WHERE name = ?`, disabled, name)
+	if err != nil {
+		return storeErr("disable operator", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return hotline.Errorf(hotline.ENOTFOUND, "no operator account %q on this node (see hotline operator list)", name)
+	}
+	return nil
+}
+
+// RemoveOperator implements hotline.Store.
+func (s *Store) RemoveOperator(ctx context.Context, name string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return storeErr("remove operator", err)
+	}
+	defer tx.Rollback()
+	var n int64
+	for _, q := range []string{`DELETE FROM operators WHERE name = ?`, `DELETE FROM operator_tokens WHERE operator = ?`} {
+		res, err := tx.ExecContext(ctx, q, name)
+		if err != nil {
+			return storeErr("remove operator", err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	if n == 0 {
+		return hotline.Errorf(hotline.ENOTFOUND, "no operator %q on this node (see hotline operator list and hotline token list)", name)
+	}
+	if err := tx.Commit(); err != nil {
+		return storeErr("remove operator", err)
+	}
+	return nil
 }

@@ -418,7 +418,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	evidence, err := c.Evidence(ctx)
+	evidence, err := c.Evidence(ctx, client.EvidenceQuery{Kind: "equivocation", Limit: 10})
 	if err != nil {
 		return err
 	}
@@ -454,17 +454,11 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	for _, ch := range chans {
 		counts[ch.State]++
 	}
-	fmt.Fprintf(w, "\nChannels: %d active, %d awaiting other parties, %d awaiting this party's acceptance\n",
+	fmt.Fprintf(w, "\nChannels: %d active, %d awaiting other parties, %d invitations awaiting this party's answer\n",
 		counts[hotline.ChannelActive], counts[hotline.ChannelProposed], counts[hotline.ChannelInvited])
-	var equiv int
-	for _, ev := range evidence {
-		if ev.Kind == "equivocation" {
-			equiv++
-		}
-	}
-	fmt.Fprintf(w, "Evidence: %d refused entries kept", len(evidence))
-	if equiv > 0 {
-		fmt.Fprintf(w, "; ALARM: %d equivocations (hotline status --json for details)", equiv)
+	fmt.Fprintf(w, "Evidence: %d refused entries kept", evidence.Counts["rejected"])
+	if equiv := evidence.Counts["equivocation"]; equiv > 0 {
+		fmt.Fprintf(w, "; ALARM: %d equivocations (hotline evidence --kind equivocation)", equiv)
 	}
 	fmt.Fprintln(w)
 	return nil

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/audit"
 	"github.com/hotline-project/hotline/checkpoint"
+	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/identity"
 )
 
@@ -285,41 +287,87 @@ func copyArchive(env *Env, r io.Reader, w io.Writer) (int, error) {
 
 func init() {
 	register(&command{
-		name: "evidence", summary: "List evidence of refused input and equivocations; --out saves each equivocation as a file for 'hotline verify'",
-		usage:   "[--out DIR]",
-		example: "  hotline evidence --out /secure/evidence\n  hotline verify /secure/evidence/equivocation-1.json",
-		run: func(ctx context.Context, env *Env, args []string) error {
-			fs := newFlags("evidence", env)
-			cl := apiFlags(fs, env)
-			out := fs.String("out", "", "directory to save equivocation evidence files in")
-			c, _, err := cl.parse(args, 0, 0)
-			if err != nil {
-				return err
-			}
-			evs, err := c.Evidence(ctx)
-			if err != nil {
-				return err
-			}
-			if *out != "" {
-				if err := os.MkdirAll(*out, 0o700); err != nil {
-					return hotline.Errorf(hotline.EINVALID, "%v", err)
-				}
-			}
-			for i, ev := range evs {
-				fmt.Fprintf(env.Stdout, "%s  %-12s from %-10s %s\n", ev.Time.Format(reportTime), ev.Kind, ev.Peer, oneLine(ev.Detail, 100))
-				if *out == "" || ev.Kind != "equivocation" {
-					continue
-				}
-				path := fmt.Sprintf("%s/equivocation-%d.json", strings.TrimRight(*out, "/"), len(evs)-i)
-				if err := os.WriteFile(path, ev.Data, 0o600); err != nil {
-					return hotline.Errorf(hotline.EUNAVAILABLE, "%v", err)
-				}
-				fmt.Fprintf(env.Stdout, "    saved %s (check it: hotline verify %s)\n", path, path)
-			}
-			if len(evs) == 0 {
-				fmt.Fprintln(env.Stdout, "No evidence: nothing refused, no equivocation.")
-			}
-			return nil
-		},
+		name: "evidence", summary: "List evidence of refused input and equivocations, newest first; --out saves each equivocation as a file for 'hotline verify'",
+		usage:   "[--kind equivocation|rejected] [--peer PARTY] [--limit N] [--out DIR]",
+		example: "  hotline evidence --kind equivocation --out /secure/evidence\n  hotline verify /secure/evidence/equivocation-17.json",
+		run:     runEvidence,
 	})
+}
+
+// runEvidence streams the evidence list page by page, so that however
+// much the node keeps, the command holds one page at a time; each
+// equivocation's file is streamed to disk the same way.
+func runEvidence(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("evidence", env)
+	cl := apiFlags(fs, env)
+	out := fs.String("out", "", "directory to save equivocation evidence files in")
+	kind := fs.String("kind", "", "only this kind: equivocation or rejected")
+	peerName := fs.String("peer", "", "only what this party sent")
+	limit := fs.Int("limit", 0, "at most this many records (0: all)")
+	c, _, err := cl.parse(args, 0, 0)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o700); err != nil {
+			return hotline.Errorf(hotline.EINVALID, "%v", err)
+		}
+	}
+	q := client.EvidenceQuery{Kind: *kind, Peer: *peerName, Limit: 500}
+	shown := 0
+	for {
+		if *limit > 0 {
+			q.Limit = min(q.Limit, *limit-shown)
+		}
+		page, err := c.Evidence(ctx, q)
+		if err != nil {
+			return err
+		}
+		if shown == 0 {
+			fmt.Fprintf(env.Stdout, "%d equivocations, %d rejected entries kept\n", page.Counts["equivocation"], page.Counts["rejected"])
+		}
+		for _, ev := range page.Evidence {
+			shown++
+			about := ""
+			if ev.Party != "" {
+				about = fmt.Sprintf(" [%s/%d]", ev.Party, ev.Seq)
+			}
+			fmt.Fprintf(env.Stdout, "%6d  %s  %-12s from %-10s%s %s\n", ev.N, ev.Time.Format(reportTime), ev.Kind, ev.Peer, about, oneLine(ev.Detail, 100))
+			if *out == "" || ev.Kind != "equivocation" {
+				continue
+			}
+			path := filepath.Join(*out, fmt.Sprintf("equivocation-%d.json", ev.N))
+			if err := saveEvidence(ctx, c, ev.N, path); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "        saved %s (check it: hotline verify %s)\n", path, path)
+		}
+		if page.Next == 0 || (*limit > 0 && shown >= *limit) {
+			break
+		}
+		q.Before = page.Next
+	}
+	if shown == 0 {
+		fmt.Fprintln(env.Stdout, "No evidence: nothing refused, no equivocation.")
+	}
+	return nil
+}
+
+// saveEvidence streams evidence record n into a new file at path.
+func saveEvidence(ctx context.Context, c *client.Client, n int64, path string) error {
+	body, err := c.EvidenceFile(ctx, n)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	if _, err := io.Copy(f, body); err != nil {
+		f.Close()
+		os.Remove(path)
+		return hotline.Errorf(hotline.EUNAVAILABLE, "evidence %d cut short: %v", n, err)
+	}
+	return f.Close()
 }
