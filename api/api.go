@@ -76,6 +76,7 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 	s.handle("POST /api/v1/channels", s.propose)
 	s.handle("GET /api/v1/channels/{channel}", s.channel)
 	s.handle("POST /api/v1/channels/{channel}/accept", s.accept)
+	s.handle("POST /api/v1/channels/{channel}/decline", s.decline)
 	s.handle("GET /api/v1/channels/{channel}/entries", s.entries)
 	s.handle("POST /api/v1/channels/{channel}/messages", s.send)
 	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/ack", s.mark(entry.KindAck))
@@ -267,20 +268,25 @@ type MemberView struct {
 
 // ChannelView is a channel in API responses.
 type ChannelView struct {
-	ID       string               `json:"id"`
-	Name     string               `json:"name"`
-	Level    string               `json:"level"`
-	Proposer string               `json:"proposer"`
-	State    hotline.ChannelState `json:"state"`
-	Members  []MemberView         `json:"members"`
-	Created  time.Time            `json:"created"`
-	Policy   PolicyView           `json:"policy"`
-	Catalog  string               `json:"catalog,omitempty"` // agreed phrase catalog hash; absent: free text only
-	Lang     string               `json:"lang"`              // default language
+	ID string `json:"id"`
+	// Name is the channel's name at this node (its label): the name its
+	// proposer gave it, unless a channel here had that name already; then
+	// the name and its short id.
+	Name string `json:"name"`
+	// ProposedName is the name in the signed definition.
+	ProposedName string               `json:"proposed_name"`
+	Level        string               `json:"level"`
+	Proposer     string               `json:"proposer"`
+	State        hotline.ChannelState `json:"state"`
+	Members      []MemberView         `json:"members"`
+	Created      time.Time            `json:"created"`
+	Policy       PolicyView           `json:"policy"`
+	Catalog      string               `json:"catalog,omitempty"` // agreed phrase catalog hash; absent: free text only
+	Lang         string               `json:"lang"`              // default language
 }
 
 func channelView(c *hotline.Channel) ChannelView {
-	v := ChannelView{ID: c.ID.String(), Name: c.Definition.Name, Level: c.Definition.Level,
+	v := ChannelView{ID: c.ID.String(), Name: c.Label, ProposedName: c.Definition.Name, Level: c.Definition.Level,
 		Proposer: c.Definition.Proposer, State: c.State, Created: time.UnixMilli(c.Definition.Created).UTC(),
 		Policy: policyView(c), Lang: node.ChannelLang(c)}
 	if h := c.Definition.Catalog; h != nil {
@@ -296,12 +302,26 @@ func channelView(c *hotline.Channel) ChannelView {
 	return v
 }
 
+// channels lists the channels, without those declined or expired unless
+// ?all=true.
 func (s *Server) channels(w http.ResponseWriter, r *http.Request, _ string) error {
+	all := r.URL.Query().Get("all") == "true"
 	out := []ChannelView{}
 	for _, c := range s.n.Channels() {
+		if !all && (c.State == hotline.ChannelDeclined || c.State == hotline.ChannelExpired) {
+			continue
+		}
 		out = append(out, channelView(&c))
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"channels": out})
+}
+
+func (s *Server) decline(w http.ResponseWriter, r *http.Request, op string) error {
+	c, err := s.n.Decline(r.Context(), op, r.PathValue("channel"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, channelView(c))
 }
 
 func (s *Server) channel(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -383,9 +403,9 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, _ string) error 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/jsonl")
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", c.Definition.Name+".hotline-archive"))
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", c.Label+".hotline-archive"))
 	if err := s.n.Export(r.Context(), c.ID.String(), w); err != nil {
-		s.log.Error("export failed part-way; connection cut", "channel", c.Definition.Name, "err", err)
+		s.log.Error("export failed part-way; connection cut", "channel", c.Label, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil

@@ -131,10 +131,16 @@ func (c *Client) Identity(ctx context.Context) (*identity.Document, error) {
 	return &d, c.do(ctx, http.MethodGet, "/api/v1/identity", nil, &d)
 }
 
-// Channels lists the node's channels.
+// Channels lists the node's channels, without those declined or expired.
 func (c *Client) Channels(ctx context.Context) ([]api.ChannelView, error) {
 	var out struct{ Channels []api.ChannelView }
 	return out.Channels, c.do(ctx, http.MethodGet, "/api/v1/channels", nil, &out)
+}
+
+// AllChannels lists the node's channels, those declined or expired too.
+func (c *Client) AllChannels(ctx context.Context) ([]api.ChannelView, error) {
+	var out struct{ Channels []api.ChannelView }
+	return out.Channels, c.do(ctx, http.MethodGet, "/api/v1/channels?all=true", nil, &out)
 }
 
 // Channel returns one channel.
@@ -153,6 +159,12 @@ func (c *Client) Propose(ctx context.Context, req api.ProposeRequest) (*api.Chan
 func (c *Client) Accept(ctx context.Context, ch string) (*api.ChannelView, error) {
 	var out api.ChannelView
 	return &out, c.do(ctx, http.MethodPost, chPath(ch)+"/accept", nil, &out)
+}
+
+// Decline declines an invitation.
+func (c *Client) Decline(ctx context.Context, ch string) (*api.ChannelView, error) {
+	var out api.ChannelView
+	return &out, c.do(ctx, http.MethodPost, chPath(ch)+"/decline", nil, &out)
 }
 
 // Send sends a message.

@@ -55,7 +55,7 @@ func New(n *node.Node, store hotline.Store, log *slog.Logger) *Console {
 		c.log = slog.Default()
 	}
 	c.sessions = newSessions(n.Self(), func() time.Time { return c.now() })
-	for _, name := range []string{"login", "home", "channel", "confirm"} {
+	for _, name := range []string{"login", "home", "channel", "confirm", "invitations"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	static, _ := fs.Sub(staticFS, "static")
@@ -69,6 +69,8 @@ func New(n *node.Node, store hotline.Store, log *slog.Logger) *Console {
 	c.mux.HandleFunc("GET /console/channels/{channel}", c.authed(c.channel))
 	c.mux.HandleFunc("POST /console/channels/{channel}/send", c.authed(c.send))
 	c.mux.HandleFunc("POST /console/channels/{channel}/accept", c.authed(c.accept))
+	c.mux.HandleFunc("POST /console/channels/{channel}/decline", c.authed(c.decline))
+	c.mux.HandleFunc("GET /console/invitations", c.authed(c.invitations))
 	c.mux.HandleFunc("POST /console/channels/{channel}/entries/{entry}/ack", c.authed(c.ack))
 	c.mux.HandleFunc("POST /console/channels/{channel}/calls", c.authed(c.requestCall))
 	c.mux.HandleFunc("POST /console/channels/{channel}/calls/{entry}/answer", c.authed(c.answerCall))

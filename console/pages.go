@@ -160,6 +160,10 @@ type homeData struct {
 	Unanswered []itemRow
 	Levels     []levelGroup
 	Links      []node.LinkStatus
+	// Invitations counts the channels other parties proposed that wait
+	// for this party's answer: a number here, listed on their own page,
+	// so that a flood of proposals never buries the watch.
+	Invitations int
 }
 
 type itemRow struct {
@@ -201,8 +205,15 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 		}
 	}
 	for _, ch := range c.n.Channels() {
+		switch ch.State {
+		case hotline.ChannelInvited:
+			d.Invitations++
+			continue
+		case hotline.ChannelDeclined, hotline.ChannelExpired:
+			continue
+		}
 		id := ch.ID.String()
-		row := channelRow{ID: id, Name: ch.Definition.Name, State: ch.State, Deadline: soonest[id], Overdue: overdue[id]}
+		row := channelRow{ID: id, Name: ch.Label, State: ch.State, Deadline: soonest[id], Overdue: overdue[id]}
 		if ch.State == hotline.ChannelActive {
 			if row.Unread, err = c.n.Unread(ctx, id); err != nil {
 				c.fail(w, r, err)
@@ -334,7 +345,7 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 	if err != nil {
 		return nil, err
 	}
-	d := &channelData{base: c.base(r, rq, ch.Definition.Name), Now: c.now(), ch: ch, ID: ch.ID.String(), Name: ch.Definition.Name,
+	d := &channelData{base: c.base(r, rq, ch.Label), Now: c.now(), ch: ch, ID: ch.ID.String(), Name: ch.Label,
 		ChLevel: ch.Definition.Level, State: ch.State, Strategic: ch.Definition.Level == string(hotline.Strategic)}
 	var members []string
 	for _, m := range ch.Definition.Members {
@@ -532,6 +543,47 @@ func (c *Console) preview(ch *hotline.Channel, in node.MessageInput, lang string
 		return in.Text, nil
 	}
 	return c.n.PreviewPhrase(ch, in.Phrase, lang)
+}
+
+// invitationsData is the invitations page.
+type invitationsData struct {
+	base
+	Invitations []invitationRow
+}
+
+type invitationRow struct {
+	ID, Name, ProposedName, Proposer, Level string
+	Members                                 string
+	Received                                time.Time
+}
+
+// maxInvitationRows bounds the invitations page; the node bounds the
+// invitations each party may have open, so this is never reached unless
+// many parties are pinned.
+const maxInvitationRows = 500
+
+func (c *Console) invitations(w http.ResponseWriter, r *http.Request, rq *request) {
+	d := &invitationsData{base: c.base(r, rq, T(rq.lang, "inv.title"))}
+	for _, ch := range c.n.Invitations() {
+		if len(d.Invitations) == maxInvitationRows {
+			break
+		}
+		var ms []string
+		for _, m := range ch.Definition.Members {
+			ms = append(ms, m.Party)
+		}
+		d.Invitations = append(d.Invitations, invitationRow{ID: ch.ID.String(), Name: ch.Label, ProposedName: ch.Definition.Name,
+			Proposer: ch.Definition.Proposer, Level: ch.Definition.Level, Members: strings.Join(ms, ", "), Received: ch.Stored})
+	}
+	c.render(w, http.StatusOK, "invitations", d)
+}
+
+func (c *Console) decline(w http.ResponseWriter, r *http.Request, rq *request) {
+	if _, err := c.n.Decline(r.Context(), rq.operator, r.PathValue("channel")); err != nil && hotline.ErrorCode(err) != hotline.ECONFLICT {
+		c.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"invitations", http.StatusSeeOther)
 }
 
 func (c *Console) accept(w http.ResponseWriter, r *http.Request, rq *request) {

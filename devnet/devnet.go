@@ -270,7 +270,7 @@ func (n *Network) setupChannels(ctx context.Context) error {
 	}
 	existing := make(map[string]entry.ChannelID)
 	for _, c := range a.Server.Node.Channels() {
-		existing[c.Definition.Name] = c.ID
+		existing[c.Label] = c.ID
 	}
 	var above *entry.ChannelID // the bilateral channel one level up
 	for _, w := range wants {
@@ -394,7 +394,7 @@ func (n *Network) Manifest() Manifest {
 	}
 	if a := n.Parties[0].Server; a != nil {
 		for _, c := range a.Node.Channels() {
-			mc := ManifestChannel{ID: c.ID.String(), Name: c.Definition.Name, Level: c.Definition.Level}
+			mc := ManifestChannel{ID: c.ID.String(), Name: c.Label, Level: c.Definition.Level}
 			for _, mem := range c.Definition.Members {
 				mc.Members = append(mc.Members, mem.Party)
 			}

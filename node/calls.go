@@ -66,21 +66,21 @@ func (n *Node) RequestCall(ctx context.Context, operator, ref string, in CallReq
 	}
 	for _, p := range c.Participants {
 		if !ch.IsMember(p.Party) {
-			return nil, hotline.Errorf(hotline.EINVALID, "participant %s/%s: %s is not a member of channel %s", p.Party, p.Role, p.Party, ch.Definition.Name)
+			return nil, hotline.Errorf(hotline.EINVALID, "participant %s/%s: %s is not a member of channel %s", p.Party, p.Role, p.Party, ch.Label)
 		}
 		dir, err := n.directoryOf(ctx, ch, p.Party)
 		if err != nil {
 			return nil, err
 		}
 		if dir == nil {
-			return nil, hotline.Errorf(hotline.EINVALID, "%s has published no directory in channel %s: a call request is addressed to a role in it (see hotline directory)", p.Party, ch.Definition.Name)
+			return nil, hotline.Errorf(hotline.EINVALID, "%s has published no directory in channel %s: a call request is addressed to a role in it (see hotline directory)", p.Party, ch.Label)
 		}
 		if _, ok := dir.Role(p.Role); !ok {
 			var roles []string
 			for _, cp := range dir.Counterparts {
 				roles = append(roles, cp.Role)
 			}
-			return nil, hotline.Errorf(hotline.EINVALID, "%s lists no role %q in channel %s; its roles are: %s", p.Party, p.Role, ch.Definition.Name, strings.Join(roles, ", "))
+			return nil, hotline.Errorf(hotline.EINVALID, "%s lists no role %q in channel %s; its roles are: %s", p.Party, p.Role, ch.Label, strings.Join(roles, ", "))
 		}
 	}
 	return n.writeCall(ctx, operator, ch, c)
@@ -357,7 +357,7 @@ func callsOf(ch *hotline.Channel, log *hotline.ChannelLog) ([]CallView, error) {
 		}
 		c := body.(*entry.Call)
 		if c.Action == entry.CallPropose {
-			v := &CallView{Channel: ch.ID.String(), ChannelName: ch.Definition.Name, Entry: st.ID().String(), Requester: st.Author,
+			v := &CallView{Channel: ch.ID.String(), ChannelName: ch.Label, Entry: st.ID().String(), Requester: st.Author,
 				Operator: st.Operator, Purpose: c.Purpose, Level: c.Level, Minutes: int(c.Minutes), State: CallRequested}
 			for _, t := range c.Times {
 				v.Times = append(v.Times, time.UnixMilli(t).UTC())

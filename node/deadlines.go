@@ -118,7 +118,7 @@ func (n *Node) evaluate(ctx context.Context, w hotline.Watch, now time.Time) (*I
 	if err != nil {
 		return nil, err
 	}
-	it := &Item{Channel: ch.ID.String(), ChannelName: ch.Definition.Name, Level: ch.Definition.Level,
+	it := &Item{Channel: ch.ID.String(), ChannelName: ch.Label, Level: ch.Definition.Level,
 		Entry: st.ID().String(), Author: st.Author, Operator: st.Operator, Seq: st.Seq, Kind: st.Kind,
 		Role: "received", ch: ch, st: st, done: make(map[int]bool)}
 	if st.Author == n.self {
@@ -427,21 +427,23 @@ func (n *Node) escalate(ctx context.Context, it *Item) (string, error) {
 	}
 	for _, m := range ans.Marks {
 		if m.Kind == entry.KindEscalation && m.Party == n.self {
-			return "escalated to " + target.Definition.Name + " (entry already written)", nil
+			return "escalated to " + target.Label + " (entry already written)", nil
 		}
 	}
-	text := fmt.Sprintf("%s %s/%d in %s (%s level) is unanswered by %s since %s", it.Kind, it.Author, it.Seq, it.ChannelName, it.Level,
+	// The text goes to the other parties: it names the channel by its
+	// agreed name, not this node's label.
+	text := fmt.Sprintf("%s %s/%d in %s (%s level) is unanswered by %s since %s", it.Kind, it.Author, it.Seq, it.ch.Definition.Name, it.Level,
 		strings.Join(it.Pending, ", "), it.Deadline.UTC().Format(time.RFC3339))
 	if it.Text != "" {
 		text += ": " + clip(it.Text, 500)
 	}
 	body := &entry.Escalation{Source: it.ch.ID, Entry: it.st.Ref(), Deadline: it.Deadline.UnixMilli(), Text: text}
 	r := n.submit(ctx, &writeReq{local: &localWrite{channel: target.ID, kind: entry.KindEscalation, body: body,
-		check: func(b *batch, ch *hotline.Channel) error { return asOperatorError(b.checkEscalation(ch, n.self, body)) }}})
+		check: func(b *batch, ch *hotline.Channel) error { return asOperatorError(b.checkEscalation(ctx, ch, n.self, body)) }}})
 	if r.err != nil {
 		return "", r.err
 	}
-	return fmt.Sprintf("escalated to %s as %s/%d", target.Definition.Name, n.self, r.entry.Seq), nil
+	return fmt.Sprintf("escalated to %s as %s/%d", target.Label, n.self, r.entry.Seq), nil
 }
 
 // clip shortens s to at most max bytes on a rune boundary, marking the cut.

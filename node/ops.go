@@ -27,7 +27,7 @@ func (n *Node) Channels() []hotline.Channel {
 		if d := order(a.Definition.Level) - order(b.Definition.Level); d != 0 {
 			return d
 		}
-		if c := strings.Compare(a.Definition.Name, b.Definition.Name); c != 0 {
+		if c := strings.Compare(a.Label, b.Label); c != 0 {
 			return c
 		}
 		return slices.Compare(a.ID[:], b.ID[:])
@@ -35,36 +35,42 @@ func (n *Node) Channels() []hotline.Channel {
 	return out
 }
 
-// ResolveChannel finds a channel by full id, by name, or by a unique id
-// prefix of at least 8 hex digits.
+// ResolveChannel finds a channel by its label at this node (its name,
+// unless a channel already had that name here: see hotline.Channel), by
+// full id, or by a unique id prefix of at least 8 hex digits. A label
+// always names the channel that holds it, so a name the operator knows
+// keeps naming the same channel whatever other parties propose.
 func (n *Node) ResolveChannel(ref string) (*hotline.Channel, error) {
 	if ref == "" {
 		return nil, hotline.Errorf(hotline.EINVALID, "no channel named: give a channel id or name")
 	}
-	var byName, byPrefix []hotline.Channel
-	for _, c := range n.Channels() {
-		id := c.ID.String()
-		if id == ref {
+	n.mu.RLock()
+	id, ok := n.labels[ref]
+	if ok {
+		c := *n.channels[id]
+		n.mu.RUnlock()
+		return &c, nil
+	}
+	var byPrefix []hotline.Channel
+	for id, c := range n.channels {
+		hexID := id.String()
+		if hexID == ref {
+			c := *c
+			n.mu.RUnlock()
 			return &c, nil
 		}
-		if c.Definition.Name == ref {
-			byName = append(byName, c)
-		}
-		if len(ref) >= 8 && strings.HasPrefix(id, ref) {
-			byPrefix = append(byPrefix, c)
+		if len(ref) >= 8 && strings.HasPrefix(hexID, ref) {
+			byPrefix = append(byPrefix, *c)
 		}
 	}
-	for _, set := range [][]hotline.Channel{byName, byPrefix} {
-		switch len(set) {
-		case 0:
-			continue
-		case 1:
-			return &set[0], nil
-		default:
-			return nil, hotline.Errorf(hotline.ECONFLICT, "%q names %d channels; use the channel id (see hotline channel list)", ref, len(set))
-		}
+	n.mu.RUnlock()
+	switch len(byPrefix) {
+	case 0:
+		return nil, hotline.Errorf(hotline.ENOTFOUND, "no channel %q on this node (see hotline channel list)", ref)
+	case 1:
+		return &byPrefix[0], nil
 	}
-	return nil, hotline.Errorf(hotline.ENOTFOUND, "no channel %q on this node (see hotline channel list)", ref)
+	return nil, hotline.Errorf(hotline.ECONFLICT, "%q names %d channels; use the channel id (see hotline channel list)", ref, len(byPrefix))
 }
 
 // ChannelOptions are a proposed channel's settings beyond its name, level
@@ -138,6 +144,15 @@ func (n *Node) Propose(ctx context.Context, operator, name, level string, others
 	r := n.submit(ctx, &writeReq{local: &localWrite{
 		channel: id, kind: entry.KindConfig, operator: operator, newChannel: def,
 		body: &entry.Config{Action: entry.ActionPropose, Definition: def},
+		check: func(b *batch, _ *hotline.Channel) error {
+			// Names are local labels: one already in use here, by a
+			// channel of this party's or another's invitation, is refused
+			// rather than made ambiguous.
+			if n.labelTaken(b)(name) {
+				return &hotline.Error{Code: hotline.ECONFLICT, Field: "name", Message: fmt.Sprintf("a channel named %s exists on this node already (see hotline channel list --all); choose another name", name)}
+			}
+			return nil
+		},
 	}})
 	if r.err != nil {
 		return nil, r.err
@@ -157,7 +172,7 @@ func (n *Node) Accept(ctx context.Context, operator, ref string) (*hotline.Chann
 		channel: ch.ID, kind: entry.KindConfig, operator: operator, body: cfg,
 		check: func(b *batch, ch *hotline.Channel) error {
 			if ch.State != hotline.ChannelInvited {
-				return hotline.Errorf(hotline.ECONFLICT, "channel %s is %s: only a channel this party was invited to can be accepted", ch.Definition.Name, ch.State)
+				return hotline.Errorf(hotline.ECONFLICT, "channel %s is %s: only a channel this party was invited to can be accepted", ch.Label, ch.State)
 			}
 			if ch.Definition.Catalog != nil {
 				if _, err := n.Catalog(ch); err != nil {
@@ -268,7 +283,7 @@ func DefaultAckWithin(ch *hotline.Channel) time.Duration {
 
 func activeOnly(_ *batch, ch *hotline.Channel) error {
 	if ch.State != hotline.ChannelActive {
-		return hotline.Errorf(hotline.ECONFLICT, "channel %s is %s, not active: every member must accept it first", ch.Definition.Name, ch.State)
+		return hotline.Errorf(hotline.ECONFLICT, "channel %s is %s, not active: every member must accept it first", ch.Label, ch.State)
 	}
 	return nil
 }
@@ -325,7 +340,7 @@ func (n *Node) findEntry(ctx context.Context, ch *hotline.Channel, ref string) (
 	if id, err := entry.ParseID(ref); err == nil {
 		st, err := n.store.Entry(ctx, id)
 		if err == nil && st.Channel != ch.ID {
-			return nil, hotline.Errorf(hotline.ENOTFOUND, "entry %s is not in channel %s", ref, ch.Definition.Name)
+			return nil, hotline.Errorf(hotline.ENOTFOUND, "entry %s is not in channel %s", ref, ch.Label)
 		}
 		return st, err
 	}
@@ -346,7 +361,7 @@ func (n *Node) findEntry(ctx context.Context, ch *hotline.Channel, ref string) (
 		}
 	}
 	if found == nil {
-		return nil, hotline.Errorf(hotline.ENOTFOUND, "no entry %q in channel %s", ref, ch.Definition.Name)
+		return nil, hotline.Errorf(hotline.ENOTFOUND, "no entry %q in channel %s", ref, ch.Label)
 	}
 	return found, nil
 }

@@ -49,11 +49,11 @@ func (n *Node) findCatalog(ref string) (*phrase.Catalog, error) {
 func (n *Node) Catalog(ch *hotline.Channel) (*phrase.Catalog, error) {
 	h := ch.Definition.Catalog
 	if h == nil {
-		return nil, hotline.Errorf(hotline.EINVALID, "channel %s has no agreed phrase catalog, so it carries free text only; phrases need a channel proposed with a catalog", ch.Definition.Name)
+		return nil, hotline.Errorf(hotline.EINVALID, "channel %s has no agreed phrase catalog, so it carries free text only; phrases need a channel proposed with a catalog", ch.Label)
 	}
 	c, ok := n.catalogs.Get(*h)
 	if !ok {
-		return nil, hotline.Errorf(hotline.EUNAVAILABLE, "channel %s agreed on phrase catalog %x, which this node does not hold: add its file to catalogs in hotline.toml", ch.Definition.Name, h[:6])
+		return nil, hotline.Errorf(hotline.EUNAVAILABLE, "channel %s agreed on phrase catalog %x, which this node does not hold: add its file to catalogs in hotline.toml", ch.Label, h[:6])
 	}
 	return c, nil
 }

@@ -153,8 +153,9 @@ func (b *batch) checkCall(ctx context.Context, ch *hotline.Channel, author strin
 
 // checkEscalation checks an escalation entry by author in ch: the source
 // channel must be one this node knows, with the same members, whose agreed
-// escalation target is ch.
-func (b *batch) checkEscalation(ch *hotline.Channel, author string, v *entry.Escalation) error {
+// escalation target is ch, and the entry escalated must be one of the
+// author's own messages or call requests in it that this node holds.
+func (b *batch) checkEscalation(ctx context.Context, ch *hotline.Channel, author string, v *entry.Escalation) error {
 	if ch.State != hotline.ChannelActive {
 		return reject("invalid", "escalation in channel %s, which is not active", ch.Definition.Name)
 	}
@@ -170,6 +171,16 @@ func (b *batch) checkEscalation(ch *hotline.Channel, author string, v *entry.Esc
 	}
 	if !src.IsMember(v.Entry.Party) {
 		return reject("invalid", "escalated entry %s is not by a member", v.Entry)
+	}
+	if v.Entry.Party != author {
+		return reject("invalid", "escalation of %s, which is not the author's own: a party escalates what it is owed an answer for", v.Entry)
+	}
+	e, _, err := b.lookup(ctx, src, v.Entry)
+	if err != nil {
+		return err
+	}
+	if e.Kind != entry.KindMessage && e.Kind != entry.KindCall {
+		return reject("invalid", "escalation of %s, a %s: only messages and call requests are escalated", v.Entry, e.Kind)
 	}
 	return nil
 }

@@ -622,7 +622,7 @@ func (b *batch) checkKind(ctx context.Context, ch *hotline.Channel, e *entry.Ent
 	case *entry.Call:
 		return b.checkCall(ctx, ch, e.Author, v)
 	case *entry.Escalation:
-		return b.checkEscalation(ch, e.Author, v)
+		return b.checkEscalation(ctx, ch, e.Author, v)
 	case *entry.Directory:
 		return checkDirectory(v)
 	}

@@ -120,17 +120,40 @@ func init() {
 		},
 	})
 	register(&command{
-		name: "channel list", summary: "List channels: id, name, level, state, members",
-		usage: "[--json]", example: "  hotline channel list --api http://127.0.0.1:8080 --token $T",
+		name: "channel decline", summary: "Decline an invitation: it is no longer shown, synced or acceptable",
+		usage: "CHANNEL", example: "  hotline channel decline 3f2a9c0e",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			fs := newFlags("channel decline", env)
+			cl := apiFlags(fs, env)
+			c, pos, err := cl.parse(args, 1, 1)
+			if err != nil {
+				return err
+			}
+			ch, err := c.Decline(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "%s %s %s\n", ch.ID, ch.Name, ch.State)
+			return nil
+		},
+	})
+	register(&command{
+		name: "channel list", summary: "List channels: id, name here, level, state, members",
+		usage: "[--all] [--json]", example: "  hotline channel list --api http://127.0.0.1:8080 --token $T",
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("channel list", env)
 			cl := apiFlags(fs, env)
 			asJSON := fs.Bool("json", false, "print JSON")
+			all := fs.Bool("all", false, "also invitations declined or expired")
 			c, _, err := cl.parse(args, 0, 0)
 			if err != nil {
 				return err
 			}
-			chans, err := c.Channels(ctx)
+			list := c.Channels
+			if *all {
+				list = c.AllChannels
+			}
+			chans, err := list(ctx)
 			if err != nil {
 				return err
 			}
@@ -148,7 +171,11 @@ func init() {
 					}
 					ms = append(ms, s)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ch.ID[:16], ch.Name, ch.Level, ch.State, strings.Join(ms, ", "))
+				name := ch.Name
+				if ch.ProposedName != ch.Name {
+					name += " (proposed as " + ch.ProposedName + ", a name already used here)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ch.ID[:16], name, ch.Level, ch.State, strings.Join(ms, ", "))
 			}
 			return tw.Flush()
 		},
