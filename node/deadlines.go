@@ -439,7 +439,9 @@ func (n *Node) escalate(ctx context.Context, it *Item) (string, error) {
 	}
 	body := &entry.Escalation{Source: it.ch.ID, Entry: it.st.Ref(), Deadline: it.Deadline.UnixMilli(), Text: text}
 	r := n.submit(ctx, &writeReq{local: &localWrite{channel: target.ID, kind: entry.KindEscalation, body: body,
-		check: func(b *batch, ch *hotline.Channel) error { return asOperatorError(b.checkEscalation(ctx, ch, n.self, body)) }}})
+		check: func(b *batch, ch *hotline.Channel) error {
+			return asOperatorError(b.checkEscalation(ctx, ch, n.self, body))
+		}}})
 	if r.err != nil {
 		return "", r.err
 	}
