@@ -21,6 +21,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // missing or bad credentials
 	ECONFLICT     = "conflict"     // the state does not allow it (e.g. channel not yet active)
 	EUNAVAILABLE  = "unavailable"  // try again later (store or peer unavailable)
+	EBUSY         = "busy"         // too many requests or streams from this caller; retry later
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; details are logged
 )
 

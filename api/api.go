@@ -173,6 +173,7 @@ var status = map[string]int{
 	hotline.EUNAUTHORIZED: http.StatusUnauthorized,
 	hotline.ECONFLICT:     http.StatusConflict,
 	hotline.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	hotline.EBUSY:         http.StatusTooManyRequests,
 	hotline.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -196,8 +197,11 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var body ErrorBody
 	body.Error.Code, body.Error.Message, body.Error.Field = code, hotline.ErrorMessage(err), hotline.ErrorField(err)
-	if code == hotline.EUNAUTHORIZED {
+	switch code {
+	case hotline.EUNAUTHORIZED:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hotline"`)
+	case hotline.EBUSY:
+		w.Header().Set("Retry-After", "5")
 	}
 	writeJSON(w, status[code], body)
 }
@@ -611,8 +615,12 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 
 // events streams node events as server-sent events. Each event's data is
 // a JSON object with the event type, the channel and entry ids and what
-// changed. A comment line is sent every 15 seconds to keep proxies open.
-func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) error {
+// changed; its id lets a client that was cut off resume with
+// Last-Event-ID. A comment line is sent every 15 seconds to keep proxies
+// open. A client that stops reading is cut (each write must finish within
+// eventWriteTimeout, and the node holds a bounded number of events for
+// it); streams are capped per operator and in all (429 past them).
+func (s *Server) events(w http.ResponseWriter, r *http.Request, op string) error {
 	var filter string
 	if ref := r.URL.Query().Get("channel"); ref != "" {
 		c, err := s.n.ResolveChannel(ref)
@@ -621,14 +629,27 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) error 
 		}
 		filter = c.ID.String()
 	}
-	rc := http.NewResponseController(w)
-	sub := s.n.Subscribe()
+	var after uint64
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		after, _ = strconv.ParseUint(last, 10, 64) // a bad id counts as none: the stream starts afresh
+	}
+	sub, err := s.n.Subscribe(op, after)
+	if err != nil {
+		return err
+	}
 	defer sub.Cancel()
+	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, ": hotline events\n\n")
-	rc.Flush()
+	write := func(f func()) bool {
+		rc.SetWriteDeadline(time.Now().Add(eventWriteTimeout))
+		f()
+		return rc.Flush() == nil
+	}
+	if !write(func() { io.WriteString(w, ": hotline events\nretry: 2000\n\n") }) {
+		return nil
+	}
 	keepalive := time.NewTicker(15 * time.Second)
 	defer keepalive.Stop()
 	for {
@@ -636,9 +657,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) error 
 		case <-r.Context().Done():
 			return nil
 		case <-keepalive.C:
-			io.WriteString(w, ": keepalive\n\n")
+			if !write(func() { io.WriteString(w, ": keepalive\n\n") }) {
+				return nil
+			}
 		case ev, ok := <-sub.C:
 			if !ok {
+				// Cut for falling behind, or the node is stopping: the
+				// client reconnects with its Last-Event-ID.
 				return nil
 			}
 			data := eventData(ev)
@@ -646,13 +671,16 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) error 
 				continue
 			}
 			b, _ := json.Marshal(data)
-			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, b)
-		}
-		if err := rc.Flush(); err != nil {
-			return nil
+			if !write(func() { fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, b) }) {
+				return nil
+			}
 		}
 	}
 }
+
+// eventWriteTimeout is how long one write to an event stream may take
+// before the client is deemed gone and the stream is cut.
+const eventWriteTimeout = 10 * time.Second
 
 // EventData is the JSON data of a server-sent event.
 type EventData struct {

@@ -175,13 +175,24 @@ type delivery struct {
 // watch collects alpha's delivered events for its own feed until stop is
 // closed, then returns them in order.
 func (r *run) watch(ready chan<- struct{}, stop <-chan struct{}, out chan<- []delivery) {
-	sub := r.node.Subscribe()
+	sub, err := r.node.Subscribe("bench", 0)
+	if err != nil {
+		r.lagged.Store(true)
+		close(ready)
+		out <- nil
+		return
+	}
 	defer sub.Cancel()
 	close(ready)
 	var ds []delivery
 	for {
 		select {
 		case ev, ok := <-sub.C:
+			if !ok && sub.Cut() {
+				r.lagged.Store(true)
+				out <- nil
+				return
+			}
 			if !ok {
 				out <- ds
 				return

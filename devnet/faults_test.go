@@ -178,7 +178,10 @@ func linkTo(t *testing.T, p *Party, peer string) node.LinkStatus {
 func TestFaults_PartitionHeals(t *testing.T) {
 	fn := startFaulty(t, 2, Options{})
 	alpha, bravo := fn.Party("alpha"), fn.Party("bravo")
-	events := alpha.Server.Node.Subscribe()
+	events, err := alpha.Server.Node.Subscribe("test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer events.Cancel()
 
 	fn.partition("alpha", "bravo")

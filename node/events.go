@@ -2,6 +2,7 @@ package node
 
 import (
 	"sync"
+	"time"
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
@@ -22,6 +23,9 @@ const (
 
 // Event is a change a node announces to operators, after it is durable.
 type Event struct {
+	// ID numbers the node's events since it started, from 1; a stream
+	// that was cut resumes after the last ID it saw.
+	ID       uint64               `json:"-"`
 	Type     string               `json:"type"`
 	Channel  entry.ChannelID      `json:"-"`
 	Entry    entry.ID             `json:"-"`
@@ -34,71 +38,148 @@ type Event struct {
 	Detail   string               `json:"detail,omitempty"`
 }
 
-// subscriberBuffer is how many events a subscriber may fall behind before
-// it is told it lagged and must reload.
-const subscriberBuffer = 4096
+// Live event streams are bounded: each subscriber may fall behind by
+// subscriberBuffer events, past which it is cut (its channel closed) and
+// must come back, asking for what it missed by the last event id it saw
+// (SSE's Last-Event-ID): the broker keeps the last replayBuffer events
+// for that, and answers a subscriber that missed more with one lagged
+// event (reload everything). Streams are capped in total and per
+// operator, so neither many slow readers nor a flood of events can make
+// the node hold more than about 50 MiB for them (256 streams).
+const (
+	subscriberBuffer = 1024 // about 200 KiB a stream
+	replayBuffer     = 4096
+)
 
-// Subscription receives events until cancelled.
+// StreamLimits bound the live event streams.
+type StreamLimits struct {
+	Total, PerOperator int // zero: 256 and 8
+}
+
+// Subscription receives events until cancelled, or until it falls too
+// far behind: then C is closed and Cut reports true.
 type Subscription struct {
-	C      <-chan Event
-	c      chan Event
-	b      *broker
-	lagged bool
+	C        <-chan Event
+	c        chan Event
+	b        *broker
+	operator string
+	cut      bool
+}
+
+// Cut reports whether the broker ended the subscription because its
+// reader fell behind.
+func (s *Subscription) Cut() bool {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	return s.cut
 }
 
 // Cancel ends the subscription.
 func (s *Subscription) Cancel() { s.b.unsubscribe(s) }
 
 type broker struct {
-	mu     sync.Mutex
-	subs   map[*Subscription]bool
-	closed bool
+	limits StreamLimits
+
+	mu      sync.Mutex
+	subs    map[*Subscription]bool
+	byOp    map[string]int
+	closed  bool
+	lastID  uint64
+	replay  []Event // the last replayBuffer events, oldest first
+	dropped uint64  // subscribers cut for falling behind
 }
 
-func newBroker() *broker { return &broker{subs: make(map[*Subscription]bool)} }
+func newBroker(l StreamLimits) *broker {
+	if l.Total <= 0 {
+		l.Total = 256
+	}
+	if l.PerOperator <= 0 {
+		l.PerOperator = 8
+	}
+	// Ids go on from the clock, so an id seen before a restart is older
+	// than every id after it, and its stream is told it lagged.
+	return &broker{limits: l, subs: make(map[*Subscription]bool), byOp: make(map[string]int), lastID: uint64(time.Now().UnixMicro())}
+}
 
-func (b *broker) subscribe() *Subscription {
-	c := make(chan Event, subscriberBuffer)
-	s := &Subscription{C: c, c: c, b: b}
+// errTooManyStreams refuses a stream past the caps.
+var errTooManyStreams = hotline.Errorf(hotline.EBUSY, "too many live event streams are open; close some (other console tabs) and retry")
+
+// subscribe opens a subscription for operator. With after > 0, it first
+// delivers the events after that id, if the broker still holds them all,
+// or else one lagged event.
+func (b *broker) subscribe(operator string, after uint64) (*Subscription, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if !b.closed && (len(b.subs) >= b.limits.Total || b.byOp[operator] >= b.limits.PerOperator) {
+		return nil, errTooManyStreams
+	}
+	c := make(chan Event, subscriberBuffer)
+	s := &Subscription{C: c, c: c, b: b, operator: operator}
 	if b.closed {
 		close(c)
-		return s
+		return s, nil
+	}
+	if after > 0 && after != b.lastID {
+		if after > b.lastID || len(b.replay) == 0 || b.replay[0].ID > after+1 || b.lastID-after > subscriberBuffer {
+			c <- Event{Type: EventLagged, ID: b.lastID}
+		} else {
+			for _, ev := range b.replay {
+				if ev.ID > after {
+					c <- ev
+				}
+			}
+		}
 	}
 	b.subs[s] = true
-	return s
+	b.byOp[operator]++
+	return s, nil
 }
 
 func (b *broker) unsubscribe(s *Subscription) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.remove(s)
+}
+
+// remove ends s; the caller holds b.mu.
+func (b *broker) remove(s *Subscription) {
 	if b.subs[s] {
 		delete(b.subs, s)
+		if b.byOp[s.operator]--; b.byOp[s.operator] <= 0 {
+			delete(b.byOp, s.operator)
+		}
 		close(s.c)
 	}
 }
 
-// publish never blocks: a subscriber whose buffer is full gets one lagged
-// event once there is room, and misses what came between.
+// publish numbers ev and never blocks: a subscriber whose buffer is full
+// is cut.
 func (b *broker) publish(ev Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.lastID++
+	ev.ID = b.lastID
+	if len(b.replay) == replayBuffer {
+		copy(b.replay, b.replay[1:])
+		b.replay = b.replay[:replayBuffer-1]
+	}
+	b.replay = append(b.replay, ev)
 	for s := range b.subs {
-		if s.lagged {
-			select {
-			case s.c <- Event{Type: EventLagged}:
-				s.lagged = false
-			default:
-				continue
-			}
-		}
 		select {
 		case s.c <- ev:
 		default:
-			s.lagged = true
+			s.cut = true
+			b.dropped++
+			b.remove(s)
 		}
 	}
+}
+
+// streams returns how many subscriptions are open, and how many were cut.
+func (b *broker) streams() (open int, cut uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.subs), b.dropped
 }
 
 func (b *broker) close() {
@@ -106,7 +187,6 @@ func (b *broker) close() {
 	defer b.mu.Unlock()
 	b.closed = true
 	for s := range b.subs {
-		delete(b.subs, s)
-		close(s.c)
+		b.remove(s)
 	}
 }

@@ -90,6 +90,8 @@ type Config struct {
 	// InvitationExpiry is how long an invitation waits for this party's
 	// answer before it expires; zero means seven days.
 	InvitationExpiry time.Duration
+	// Streams bound the live event streams.
+	Streams StreamLimits
 	// ClockAhead and ClockBehind are how far an entry's time may be
 	// ahead of, or behind, its arrival here before it is flagged; zero
 	// means DefaultClockAhead and DefaultClockBehind.
@@ -179,7 +181,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		retry:        cfg.RetryMax,
 		writes:       make(chan *writeReq, 1024),
 		closed:       make(chan struct{}),
-		events:       newBroker(),
+		events:       newBroker(cfg.Streams),
 		channels:     make(map[entry.ChannelID]*hotline.Channel),
 		cpBatch:      cfg.CheckpointBatch,
 		cpEvery:      cfg.CheckpointInterval,
@@ -388,8 +390,16 @@ func (n *Node) Peers() []string {
 // Metrics returns the registry holding the node's metrics.
 func (n *Node) Metrics() *prometheus.Registry { return n.metrics.reg }
 
-// Subscribe returns a subscription to the node's events. Cancel it when done.
-func (n *Node) Subscribe() *Subscription { return n.events.subscribe() }
+// Subscribe returns a subscription to the node's events for operator,
+// starting after event id after (0: from now; see Subscription). It
+// fails with EBUSY past the caps on streams. Cancel it when done.
+func (n *Node) Subscribe(operator string, after uint64) (*Subscription, error) {
+	return n.events.subscribe(operator, after)
+}
+
+// Streams returns how many live event streams are open, and how many
+// were cut for falling behind since the node started.
+func (n *Node) Streams() (open int, cut uint64) { return n.events.streams() }
 
 // PartyFor implements peer.Handler.
 func (n *Node) PartyFor(fp string) (string, bool) {

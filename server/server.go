@@ -122,6 +122,7 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 		CheckpointBatch: d.Config.Checkpoint.Batch.Duration, CheckpointInterval: d.Config.Checkpoint.Interval.Duration,
 		ClockAhead: d.Config.Clock.ToleranceAhead.Duration, ClockBehind: d.Config.Clock.ToleranceBehind.Duration,
 		Limits: d.Config.Limits(), Invitations: d.Config.Quota.InvitationsPerPeer, InvitationExpiry: d.Config.Quota.InvitationExpiry.Duration,
+		Streams: node.StreamLimits{Total: d.Config.API.MaxStreams, PerOperator: d.Config.API.MaxStreamsPerOperator},
 	})
 	if err != nil {
 		return nil, err

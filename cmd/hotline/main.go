@@ -67,6 +67,7 @@ var exitCodes = map[string]int{
 	hotline.EUNAUTHORIZED: 4,
 	hotline.ECONFLICT:     5,
 	hotline.EUNAVAILABLE:  6,
+	hotline.EBUSY:         6, // too many requests: like unavailable, try again later
 }
 
 // Main runs the command line args and returns the exit code.
