@@ -94,49 +94,33 @@ func VerifyPassword(encoded, password string) (bool, error) {
 // a wrong name costs the same time as a wrong password.
 var dummyHash, _ = HashPassword("not a password of anybody")
 
-// Lock-out: after MaxFailures wrong attempts in a row, each further
-// attempt waits, doubling from LockBase up to LockMax.
-const (
-	MaxFailures = 5
-	LockBase    = 30 * time.Second
-	LockMax     = 15 * time.Minute
-)
-
 // ErrBadCredentials is a wrong operator name, password or code. It does
 // not say which.
 var ErrBadCredentials = &hotline.Error{Code: hotline.EUNAUTHORIZED, Message: "wrong operator name, password or code"}
 
-// LockedError is an attempt while the account is locked.
-type LockedError struct{ Until time.Time }
-
-func (e *LockedError) Error() string {
-	return fmt.Sprintf("too many failed attempts: try again after %s", e.Until.UTC().Format("15:04:05 UTC"))
-}
-
-// lockFor is how long an account stays locked after failures failures.
-func lockFor(failures int) time.Duration {
-	if failures < MaxFailures {
-		return 0
-	}
-	d := LockBase
-	for i := MaxFailures; i < failures && d < LockMax; i++ {
-		d *= 2
-	}
-	return min(d, LockMax)
-}
-
-// Authenticate checks a login attempt against the operator's account and
-// records its outcome: failures count towards the lock-out, a success
-// clears them. code is the TOTP code, required when the account has a
-// second factor; a code is accepted once, and never one older than the
-// last accepted (RFC 6238, section 5.2).
+// Authenticate checks a login attempt from source (the client's address)
+// against the operator's account, within the throttle th (see Throttle):
+// a source that failed too often is refused with a *ThrottledError before
+// anything is checked. code is the TOTP code, required when the account
+// has a second factor; a code is accepted once, and never one older than
+// the last accepted (RFC 6238, section 5.2). A disabled operator cannot
+// log in. A wrong name costs the same time as a wrong password, and
+// neither answers nor throttling say whether a name exists.
 //
 // Attempts on one account are taken one at a time, each reading what the
-// one before recorded, so guesses sent in parallel are all counted. The
-// node is the only process that authenticates, so a lock in memory is
-// enough. Only the login state is written back: a password or language
-// set meanwhile is kept.
-func Authenticate(ctx context.Context, st hotline.Store, name, password, code string, now time.Time) (hotline.Operator, error) {
+// one before recorded. The account's count of failures is kept for
+// `hotline operator list`; it locks nobody out.
+func Authenticate(ctx context.Context, st hotline.Store, th *Throttle, source, name, password, code string, now time.Time) (hotline.Operator, error) {
+	done, err := th.begin(source, name, now)
+	if err != nil {
+		return hotline.Operator{}, err
+	}
+	op, err := authenticate(ctx, st, name, password, code, now)
+	done(err == nil)
+	return op, err
+}
+
+func authenticate(ctx context.Context, st hotline.Store, name, password, code string, now time.Time) (hotline.Operator, error) {
 	op, err := st.Operator(ctx, name)
 	if hotline.ErrorCode(err) == hotline.ENOTFOUND || (err == nil && op.Password == "") {
 		if _, err := verifyBounded(ctx, dummyHash, password); err != nil {
@@ -151,9 +135,6 @@ func Authenticate(ctx context.Context, st hotline.Store, name, password, code st
 	if op, err = st.Operator(ctx, name); err != nil {
 		return hotline.Operator{}, err
 	}
-	if now.Before(op.LockedUntil) {
-		return hotline.Operator{}, &LockedError{Until: op.LockedUntil}
-	}
 	ok, err := verifyBounded(ctx, op.Password, password)
 	if err != nil {
 		return hotline.Operator{}, fmt.Errorf("operator %s: stored password: %w", name, err)
@@ -165,16 +146,9 @@ func Authenticate(ctx context.Context, st hotline.Store, name, password, code st
 		ok = ok && s > op.TOTPStep
 		step = s
 	}
-	if !ok {
-		op.Failures++
-		if d := lockFor(op.Failures); d > 0 {
-			op.LockedUntil = now.Add(d)
-		}
-		if err := st.SetLoginState(ctx, name, op.Failures, op.LockedUntil, op.TOTPStep); err != nil {
+	if !ok || op.Disabled {
+		if err := st.SetLoginState(ctx, name, op.Failures+1, time.Time{}, op.TOTPStep); err != nil {
 			return hotline.Operator{}, err
-		}
-		if !op.LockedUntil.IsZero() && now.Before(op.LockedUntil) {
-			return hotline.Operator{}, &LockedError{Until: op.LockedUntil}
 		}
 		return hotline.Operator{}, ErrBadCredentials
 	}

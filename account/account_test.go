@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -70,49 +71,95 @@ func TestPassword_HashAndVerify(t *testing.T) {
 	}
 }
 
-func TestAuthenticate_LocksOutAfterRepeatedFailures(t *testing.T) {
+// TestAuthenticate_ThrottlesTheGuesserNotTheOfficer: failures from one
+// address make that address wait, doubling, whatever name it tries (and
+// with the same answers whether the name exists or not); the officer at
+// another address still logs in with the right password and code.
+func TestAuthenticate_ThrottlesTheGuesserNotTheOfficer(t *testing.T) {
 	ctx := context.Background()
 	st, secret := storeWithOperator(t)
+	th := NewThrottle(nil)
 	now := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	const attacker, desk, pw = "203.0.113.9", "10.0.0.5", "correct horse battery staple"
 	code, _ := TOTPCode(secret, now)
-	if _, err := Authenticate(ctx, st, "duty", "correct horse battery staple", code, now); err != nil {
+	if _, err := Authenticate(ctx, st, th, desk, "duty", pw, code, now); err != nil {
 		t.Fatalf("right password and code: %v", err)
 	}
-	if _, err := Authenticate(ctx, st, "duty", "correct horse battery staple", "", now); err != ErrBadCredentials {
+	if _, err := Authenticate(ctx, st, th, desk, "duty", pw, "", now); err != ErrBadCredentials {
 		t.Fatalf("missing code: %v", err)
 	}
-	if _, err := Authenticate(ctx, st, "nobody", "correct horse battery staple", code, now); err != ErrBadCredentials {
-		t.Fatalf("unknown operator: %v", err)
-	}
-	for i := 2; i < MaxFailures; i++ {
-		if _, err := Authenticate(ctx, st, "duty", "wrong", code, now); err != ErrBadCredentials {
-			t.Fatalf("failure %d: %v", i, err)
+	// The attacker tries a real name and an unknown one: the same answers.
+	for i := range MaxFailures {
+		name := []string{"duty", "nobody"}[i%2]
+		if _, err := Authenticate(ctx, st, th, attacker, name, "wrong guess", "000000", now); err != ErrBadCredentials {
+			t.Fatalf("failure %d (%s): %v", i+1, name, err)
 		}
 	}
-	var locked *LockedError
-	if _, err := Authenticate(ctx, st, "duty", "wrong", code, now); !errors.As(err, &locked) || !locked.Until.Equal(now.Add(LockBase)) {
-		t.Fatalf("fifth failure: %v", err)
+	var throttled *ThrottledError
+	for _, name := range []string{"duty", "nobody"} {
+		if _, err := Authenticate(ctx, st, th, attacker, name, pw, code, now.Add(time.Second)); !errors.As(err, &throttled) || !throttled.Until.Equal(now.Add(ThrottleBase)) {
+			t.Fatalf("sixth attempt on %s: %v", name, err)
+		}
 	}
-	// Locked: even the right password is refused until the lock ends.
-	if _, err := Authenticate(ctx, st, "duty", "correct horse battery staple", code, now.Add(10*time.Second)); !errors.As(err, &locked) {
-		t.Fatalf("right password while locked: %v", err)
+	// The officer, at a desk with no recent failures, is not held up.
+	later := now.Add(40 * time.Second)
+	code, _ = TOTPCode(secret, later)
+	if _, err := Authenticate(ctx, st, th, desk, "duty", pw, code, later); err != nil {
+		t.Fatalf("the officer while the attacker waits: %v", err)
 	}
-	// Another failure after the lock doubles it.
-	later := now.Add(LockBase + time.Second)
-	if _, err := Authenticate(ctx, st, "duty", "wrong", code, later); !errors.As(err, &locked) || !locked.Until.Equal(later.Add(2*LockBase)) {
-		t.Fatalf("sixth failure: %v", err)
+	// The attacker's next failure doubles its wait.
+	if _, err := Authenticate(ctx, st, th, attacker, "duty", "wrong again", "000000", later); err != ErrBadCredentials {
+		t.Fatalf("after the wait: %v", err)
 	}
-	after := later.Add(2*LockBase + time.Second)
-	code, _ = TOTPCode(secret, after)
-	op, err := Authenticate(ctx, st, "duty", "correct horse battery staple", code, after)
-	if err != nil || op.Failures != 0 {
-		t.Fatalf("after the lock: %+v, %v", op, err)
+	if _, err := Authenticate(ctx, st, th, attacker, "duty", pw, code, later.Add(time.Second)); !errors.As(err, &throttled) || !throttled.Until.Equal(later.Add(2*ThrottleBase)) {
+		t.Fatalf("after a further failure: %v", err)
 	}
-	if stored, _ := st.Operator(ctx, "duty"); stored.Failures != 0 || !stored.LockedUntil.IsZero() {
-		t.Fatalf("success did not clear the lock: %+v", stored)
+	if waitFor(100, MaxFailures) != ThrottleMax {
+		t.Errorf("wait is not capped: %s", waitFor(100, MaxFailures))
 	}
-	if lockFor(100) != LockMax {
-		t.Errorf("lock is not capped: %s", lockFor(100))
+	// The failures stay visible to the administrators.
+	if op, _ := st.Operator(ctx, "duty"); op.Failures != 1 { // the officer's success cleared the earlier ones
+		t.Fatalf("failures on the account not counted: %+v", op)
+	}
+}
+
+// TestAuthenticate_ManyAddressesSlowDownOnTheAccount: guessing one
+// account from many addresses, each under its own threshold, makes every
+// address that failed on it wait once the account has AccountFailures;
+// an address that never failed still logs in.
+func TestAuthenticate_ManyAddressesSlowDownOnTheAccount(t *testing.T) {
+	ctx := context.Background()
+	st, secret := storeWithOperator(t)
+	th := NewThrottle(nil)
+	now := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	for i := range AccountFailures {
+		src := fmt.Sprintf("198.51.100.%d", i/2)
+		if _, err := Authenticate(ctx, st, th, src, "duty", "guess "+strings.Repeat("x", i), "000000", now); err != ErrBadCredentials {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	var throttled *ThrottledError
+	if _, err := Authenticate(ctx, st, th, "198.51.100.0", "duty", "one more", "000000", now); !errors.As(err, &throttled) {
+		t.Fatalf("an address that failed on the account: %v", err)
+	}
+	code, _ := TOTPCode(secret, now)
+	if _, err := Authenticate(ctx, st, th, "10.0.0.5", "duty", "correct horse battery staple", code, now); err != nil {
+		t.Fatalf("a clean address: %v", err)
+	}
+}
+
+// TestAuthenticate_DisabledOperator: a disabled operator cannot log in,
+// with the answer a wrong password gets.
+func TestAuthenticate_DisabledOperator(t *testing.T) {
+	ctx := context.Background()
+	st, secret := storeWithOperator(t)
+	if err := st.SetOperatorDisabled(ctx, "duty", true); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	code, _ := TOTPCode(secret, now)
+	if _, err := Authenticate(ctx, st, nil, "10.0.0.5", "duty", "correct horse battery staple", code, now); err != ErrBadCredentials {
+		t.Fatalf("disabled operator: %v", err)
 	}
 }
 
@@ -144,20 +191,20 @@ func TestAuthenticate_EachTOTPCodeLogsInOnce(t *testing.T) {
 	now := time.Date(2026, 11, 25, 3, 0, 10, 0, time.UTC)
 	code, _ := TOTPCode(secret, now)
 	earlier, _ := TOTPCode(secret, now.Add(-30*time.Second))
-	if _, err := Authenticate(ctx, st, "duty", pw, code, now); err != nil {
+	if _, err := Authenticate(ctx, st, nil, "10.0.0.5", "duty", pw, code, now); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
-	if _, err := Authenticate(ctx, st, "duty", pw, code, now.Add(5*time.Second)); err != ErrBadCredentials {
+	if _, err := Authenticate(ctx, st, nil, "10.0.0.5", "duty", pw, code, now.Add(5*time.Second)); err != ErrBadCredentials {
 		t.Fatalf("the same code again: %v", err)
 	}
-	if _, err := Authenticate(ctx, st, "duty", pw, earlier, now.Add(5*time.Second)); err != ErrBadCredentials {
+	if _, err := Authenticate(ctx, st, nil, "10.0.0.5", "duty", pw, earlier, now.Add(5*time.Second)); err != ErrBadCredentials {
 		t.Fatalf("an older code: %v", err)
 	}
 	if op, _ := st.Operator(ctx, "duty"); op.Failures != 2 {
 		t.Fatalf("replayed codes counted as %d failures, want 2", op.Failures)
 	}
 	next, _ := TOTPCode(secret, now.Add(30*time.Second))
-	if _, err := Authenticate(ctx, st, "duty", pw, next, now.Add(30*time.Second)); err != nil {
+	if _, err := Authenticate(ctx, st, nil, "10.0.0.5", "duty", pw, next, now.Add(30*time.Second)); err != nil {
 		t.Fatalf("the next step's code: %v", err)
 	}
 	// Login state is all Authenticate writes: the language stays.
@@ -167,37 +214,38 @@ func TestAuthenticate_EachTOTPCodeLogsInOnce(t *testing.T) {
 }
 
 // TestAuthenticate_ParallelGuessesAreAllCounted: wrong passwords sent at
-// once are taken one at a time, so none escapes the count: the account
-// locks after MaxFailures of them, and the rest meet the lock.
+// once from one address are all counted before any is checked: the first
+// MaxFailures are refused as wrong, the rest must wait.
 func TestAuthenticate_ParallelGuessesAreAllCounted(t *testing.T) {
 	ctx := context.Background()
 	st, _ := storeWithOperator(t)
+	th := NewThrottle(nil)
 	now := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
 	const tries = MaxFailures + 3
 	errs := make([]error, tries)
 	var wg sync.WaitGroup
 	for i := range tries {
 		wg.Go(func() {
-			_, errs[i] = Authenticate(ctx, st, "duty", "guess number "+strings.Repeat("x", i), "000000", now)
+			_, errs[i] = Authenticate(ctx, st, th, "203.0.113.9", "duty", "guess number "+strings.Repeat("x", i), "000000", now)
 		})
 	}
 	wg.Wait()
-	bad, locked := 0, 0
+	bad, throttled := 0, 0
 	for _, err := range errs {
-		var l *LockedError
+		var l *ThrottledError
 		switch {
 		case err == ErrBadCredentials:
 			bad++
 		case errors.As(err, &l):
-			locked++
+			throttled++
 		default:
 			t.Fatalf("guess: %v", err)
 		}
 	}
-	if bad != MaxFailures-1 || locked != tries-bad {
-		t.Fatalf("%d refused as wrong and %d as locked; want %d and %d", bad, locked, MaxFailures-1, tries-MaxFailures+1)
+	if bad != MaxFailures || throttled != tries-MaxFailures {
+		t.Fatalf("%d refused as wrong and %d made to wait; want %d and %d", bad, throttled, MaxFailures, tries-MaxFailures)
 	}
-	if op, _ := st.Operator(ctx, "duty"); op.Failures != MaxFailures || !op.LockedUntil.Equal(now.Add(LockBase)) {
-		t.Fatalf("after %d parallel guesses: %d failures, locked until %s", tries, op.Failures, op.LockedUntil)
+	if op, _ := st.Operator(ctx, "duty"); op.Failures != MaxFailures {
+		t.Fatalf("after %d parallel guesses: %d failures counted", tries, op.Failures)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
@@ -66,7 +67,7 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 	s := &Server{n: n, store: store, log: log, endpoints: endpoints, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	s.mux.HandleFunc("GET /readyz", s.ready)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(n.Metrics(), promhttp.HandlerOpts{}))
+
 	s.mux.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openAPI)
@@ -108,6 +109,31 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 		s.error(w, r, hotline.Errorf(hotline.ENOTFOUND, "no API endpoint %s %s; see /api/v1/openapi.yaml", r.Method, r.URL.Path))
 	})
 	return s
+}
+
+// ServeMetrics serves /metrics on the API listener too, behind token
+// when it is not empty (see MetricsHandler).
+func (s *Server) ServeMetrics(token string) { s.mux.Handle("GET /metrics", MetricsHandler(s.n, token)) }
+
+// MetricsHandler serves the node's Prometheus metrics. With a token, a
+// scraper must send it as a bearer token (Prometheus: authorization
+// credentials_file); the metrics name the peers and tell how busy the
+// node is, which is nobody else's business.
+func MetricsHandler(n *node.Node, token string) http.Handler {
+	h := promhttp.HandlerFor(n.Metrics(), promhttp.HandlerOpts{})
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if sum := sha256.Sum256([]byte(got)); !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hotline metrics"`)
+			http.Error(w, "metrics: send the metrics token as a bearer token (metrics.token_file in hotline.toml)", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP implements http.Handler.

@@ -341,10 +341,25 @@ func Init(dir string, cfg Config) (*Dir, error) {
 	if _, err := os.Stat(filepath.Join(dir, FileName)); err == nil {
 		return nil, fmt.Errorf("init %s: a node is already set up there (%s exists); use another directory", dir, FileName)
 	}
-	for _, sub := range []string{"keys", "peers"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+	// The directory holds the party's keys and, in its store, every
+	// message, TOTP secret and password hash: it and everything in it are
+	// for the node's user alone, whatever was there before.
+	for _, sub := range []string{".", "keys", "peers"} {
+		p := filepath.Join(dir, sub)
+		if err := os.MkdirAll(p, 0o700); err != nil {
 			return nil, fmt.Errorf("init %s: %w", dir, err)
 		}
+		if err := os.Chmod(p, 0o700); err != nil {
+			return nil, fmt.Errorf("init %s: %w", dir, err)
+		}
+	}
+	if err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		return os.Chmod(path, 0o600)
+	}); err != nil {
+		return nil, fmt.Errorf("init %s: %w", dir, err)
 	}
 	key, err := identity.GenerateSigningKey(cfg.Party)
 	if err != nil {
@@ -360,7 +375,7 @@ func Init(dir string, cfg Config) (*Dir, error) {
 		mode fs.FileMode
 	}{
 		{"keys/signing.key", []byte(key.SignerKey() + "\n"), 0o600},
-		{"keys/tls.crt", certPEM, 0o644},
+		{"keys/tls.crt", certPEM, 0o600},
 		{"keys/tls.key", keyPEM, 0o600},
 	}
 	var buf bytes.Buffer
@@ -372,7 +387,7 @@ func Init(dir string, cfg Config) (*Dir, error) {
 		name string
 		data []byte
 		mode fs.FileMode
-	}{FileName, buf.Bytes(), 0o644})
+	}{FileName, buf.Bytes(), 0o600})
 	for _, f := range files {
 		if err := writeFileSync(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return nil, fmt.Errorf("init %s: %w", dir, err)
@@ -429,6 +444,50 @@ func (d *Dir) StorePath() string {
 	return filepath.Join(d.Path, d.Config.Store.Path)
 }
 
+// MetricsToken reads the token /metrics requires ("" if none is set).
+func (d *Dir) MetricsToken() (string, error) {
+	if d.Config.Metrics.TokenFile == "" {
+		return "", nil
+	}
+	path := d.Config.Metrics.TokenFile
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(d.Path, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("metrics.token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 16 {
+		return "", fmt.Errorf("metrics.token_file %s: the token is %d characters; use at least 16 random ones", path, len(tok))
+	}
+	return tok, nil
+}
+
+// WideModes returns the files and directories of the node directory (its
+// store among them) that others than the node's user may read or write:
+// hotline serve warns about each.
+func (d *Dir) WideModes() []string {
+	var out []string
+	check := func(path string) {
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			out = append(out, fmt.Sprintf("%s (%s)", path, fi.Mode().Perm()))
+		}
+	}
+	filepath.WalkDir(d.Path, func(path string, _ fs.DirEntry, err error) error {
+		if err == nil {
+			check(path)
+		}
+		return nil
+	})
+	if store := d.StorePath(); !strings.HasPrefix(store, filepath.Clean(d.Path)+string(filepath.Separator)) {
+		for _, p := range []string{store, store + "-wal", store + "-shm"} {
+			check(p)
+		}
+	}
+	return out
+}
+
 // Identity returns this party's identity document.
 func (d *Dir) Identity() identity.Document {
 	return identity.Document{Party: d.Config.Party, Key: d.Key.VerifierKey(), TLS: d.TLS.Fingerprint(), Endpoints: d.Config.Peer.Advertise}
@@ -481,7 +540,7 @@ func (d *Dir) AddPeer(doc *identity.Document) (replaced bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return false, err
 	}
-	return replaced, writeFileSync(path, b, 0o644)
+	return replaced, writeFileSync(path, b, 0o600)
 }
 
 // MarshalDocument formats an identity document as the JSON file exchanged.

@@ -18,9 +18,11 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hotline-project/hotline"
@@ -44,6 +46,8 @@ type Console struct {
 	log      *slog.Logger
 	now      func() time.Time
 	sessions *sessions
+	throttle *account.Throttle // failed logins, per address and account
+	logs     *loginLog         // warnings about failed logins, rate-limited
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 }
@@ -55,6 +59,8 @@ func New(n *node.Node, store hotline.Store, log *slog.Logger) *Console {
 		c.log = slog.Default()
 	}
 	c.sessions = newSessions(n.Self(), func() time.Time { return c.now() })
+	c.throttle = account.NewThrottle(func() time.Time { return c.now() })
+	c.logs = &loginLog{log: c.log, seen: make(map[string]time.Time)}
 	for _, name := range []string{"login", "home", "channel", "confirm", "invitations"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -105,7 +111,34 @@ func (c *Console) Session(r *http.Request) (operator string, csrfOK, ok bool) {
 	if !ok {
 		return "", false, false
 	}
+	if _, err := c.account(r, ss); err != nil {
+		return "", false, false
+	}
 	return ss.operator, sameToken(r.Header.Get("X-CSRF-Token"), ss.csrf), true
+}
+
+// errSessionEnded is a session whose operator was disabled or removed,
+// or whose password changed, since it opened.
+var errSessionEnded = hotline.Errorf(hotline.EUNAUTHORIZED, "this session has ended: log in again")
+
+// account returns the session's operator account, checking the session is
+// still valid: the operator is not disabled, and its session epoch is the
+// one the session opened in. An operator without an account (known only
+// by an API token, logged in by a one-time link) has epoch 0. A session
+// found invalid is forgotten.
+func (c *Console) account(r *http.Request, ss *session) (hotline.Operator, error) {
+	op, err := c.store.Operator(r.Context(), ss.operator)
+	switch {
+	case hotline.ErrorCode(err) == hotline.ENOTFOUND:
+		op, err = hotline.Operator{Name: ss.operator}, nil
+	case err != nil:
+		return op, err
+	}
+	if op.Disabled || op.SessionEpoch != ss.epoch {
+		c.sessions.drop(ss)
+		return op, errSessionEnded
+	}
+	return op, nil
 }
 
 // request is one authenticated request: who asks, in which language.
@@ -134,12 +167,21 @@ func (c *Console) authed(h func(w http.ResponseWriter, r *http.Request, rq *requ
 				return
 			}
 		}
-		lang, err := c.n.OperatorLang(r.Context(), ss.operator)
-		if err != nil {
+		op, err := c.account(r, ss)
+		switch {
+		case err == errSessionEnded && r.Method == http.MethodGet:
+			c.sessions.end(w, r)
+			http.Redirect(w, r, Prefix+"login", http.StatusSeeOther)
+			return
+		case err == errSessionEnded:
+			c.sessions.end(w, r)
+			http.Error(w, "this session has ended: log in again", http.StatusUnauthorized)
+			return
+		case err != nil:
 			c.fail(w, r, err)
 			return
 		}
-		h(w, r, &request{session: ss, lang: uiLang(lang)})
+		h(w, r, &request{session: ss, lang: uiLang(op.Lang)})
 	}
 }
 
@@ -198,22 +240,26 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.FormValue("operator")
-	op, err := account.Authenticate(r.Context(), c.store, name, r.FormValue("password"), r.FormValue("code"), c.now())
-	var locked *account.LockedError
+	source, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		source = r.RemoteAddr
+	}
+	op, err := account.Authenticate(r.Context(), c.store, c.throttle, source, name, r.FormValue("password"), r.FormValue("code"), c.now())
+	var throttled *account.ThrottledError
 	switch {
-	case errors.As(err, &locked):
-		c.log.Warn("console login refused: account locked", "operator", name, "until", locked.Until)
-		c.renderLogin(w, r, http.StatusTooManyRequests, T(lang, "login.locked", formatTime(lang, locked.Until)), name)
+	case errors.As(err, &throttled):
+		c.logs.warn(source, "console login refused: too many failures from this address", "remote", source, "until", throttled.Until)
+		c.renderLogin(w, r, http.StatusTooManyRequests, T(lang, "login.locked", formatTime(lang, throttled.Until)), name)
 		return
 	case hotline.ErrorCode(err) == hotline.EUNAUTHORIZED:
-		c.log.Warn("console login failed", "operator", name, "remote", r.RemoteAddr)
+		c.logs.warn(source, "console login failed", "operator", name, "remote", source)
 		c.renderLogin(w, r, http.StatusUnauthorized, T(lang, "login.bad"), name)
 		return
 	case err != nil:
 		c.fail(w, r, err)
 		return
 	}
-	c.sessions.start(w, r, op.Name)
+	c.sessions.start(w, r, op.Name, op.SessionEpoch)
 	c.log.Info("console login", "operator", op.Name, "remote", r.RemoteAddr)
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
@@ -224,7 +270,15 @@ func (c *Console) loginLink(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, http.StatusUnauthorized, T("en", "login.expired"), "")
 		return
 	}
-	c.sessions.start(w, r, op)
+	var epoch int64
+	if acct, err := c.store.Operator(r.Context(), op); err == nil {
+		if acct.Disabled {
+			c.renderLogin(w, r, http.StatusUnauthorized, T("en", "login.expired"), "")
+			return
+		}
+		epoch = acct.SessionEpoch
+	}
+	c.sessions.start(w, r, op, epoch)
 	c.log.Info("console login by one-time link", "operator", op, "remote", r.RemoteAddr)
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
@@ -251,4 +305,28 @@ func (c *Console) setLang(w http.ResponseWriter, r *http.Request, rq *request) {
 		back = Prefix
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// loginLog logs failed logins, at most one line a minute per address, so
+// a guessing client cannot fill the log.
+type loginLog struct {
+	log  *slog.Logger
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func (l *loginLog) warn(source, msg string, args ...any) {
+	now := time.Now()
+	l.mu.Lock()
+	last, ok := l.seen[source]
+	if ok && now.Sub(last) < time.Minute {
+		l.mu.Unlock()
+		return
+	}
+	if len(l.seen) >= 10000 {
+		clear(l.seen)
+	}
+	l.seen[source] = now
+	l.mu.Unlock()
+	l.log.Warn(msg, args...)
 }

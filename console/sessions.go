@@ -22,6 +22,10 @@ const (
 type session struct {
 	id, operator, csrf string
 	created, seen      time.Time
+	// epoch is the operator account's session epoch when the session
+	// opened (0 without an account): a new password, disabling or
+	// removing the operator changes it, which ends the session.
+	epoch int64
 }
 
 type loginLink struct {
@@ -48,9 +52,9 @@ func randomToken() string {
 }
 
 // start opens a session for operator and sets its cookie.
-func (s *sessions) start(w http.ResponseWriter, r *http.Request, operator string) *session {
+func (s *sessions) start(w http.ResponseWriter, r *http.Request, operator string, epoch int64) *session {
 	now := s.now()
-	ss := &session{id: randomToken(), operator: operator, csrf: randomToken(), created: now, seen: now}
+	ss := &session{id: randomToken(), operator: operator, csrf: randomToken(), created: now, seen: now, epoch: epoch}
 	s.mu.Lock()
 	for id, old := range s.byID { // forget expired sessions
 		if s.expired(old, now) {
@@ -84,6 +88,13 @@ func (s *sessions) get(r *http.Request) (*session, bool) {
 	}
 	ss.seen = now
 	return ss, true
+}
+
+// drop forgets a session that is no longer valid.
+func (s *sessions) drop(ss *session) {
+	s.mu.Lock()
+	delete(s.byID, ss.id)
+	s.mu.Unlock()
 }
 
 // end closes the request's session and clears its cookie.

@@ -34,7 +34,9 @@ type Server struct {
 	Console *console.Console
 
 	apiLn, peerLn net.Listener
+	metricsLn     net.Listener // nil unless metrics.listen is set
 	api           *http.Server
+	metrics       *http.Server
 	peer          *peer.Server
 	wg            sync.WaitGroup
 	closeOnce     sync.Once
@@ -102,6 +104,9 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	if s.Store, err = sqlite.Open(ctx, d.StorePath()); err != nil {
 		return nil, err
 	}
+	for _, wide := range d.WideModes() {
+		s.Log.Warn("readable or writable by others than the node's user; make it 0600 (files) or 0700 (directories)", "path", wide)
+	}
 	if want := d.Config.Store.MaxSizeMB << 20; want > 0 {
 		got, err := s.Store.SetMaxSize(ctx, want)
 		if err != nil {
@@ -133,6 +138,11 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	if s.apiLn, err = net.Listen("tcp", d.Config.API.Listen); err != nil {
 		return nil, fmt.Errorf("API listener: %w (is another node using %s?)", err, d.Config.API.Listen)
 	}
+	if l := d.Config.Metrics.Listen; l != "" {
+		if s.metricsLn, err = net.Listen("tcp", l); err != nil {
+			return nil, fmt.Errorf("metrics listener: %w (is another node using %s?)", err, l)
+		}
+	}
 	s.Node.Start()
 	q := d.Config.Quota
 	s.peer = peer.NewServer(s.Node, d.TLS, s.Log, peer.ServerOptions{
@@ -142,6 +152,17 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	reqCtx, cancelReqs := context.WithCancel(context.Background())
 	s.cancelReqs = cancelReqs
 	apiHandler := api.New(s.Node, s.Store, d.Config.Peer.Advertise, s.Log)
+	metricsToken, err := d.MetricsToken()
+	if err != nil {
+		return nil, err
+	}
+	if d.Config.Metrics.Listen == "" {
+		apiHandler.ServeMetrics(metricsToken)
+	} else {
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", api.MetricsHandler(s.Node, metricsToken))
+		s.metrics = &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
+	}
 	s.Console = console.New(s.Node, s.Store, s.Log)
 	apiHandler.UseSessions(s.Console)
 	mux := http.NewServeMux()
@@ -161,6 +182,15 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 			s.Log.Error("peer listener stopped", "err", err)
 		}
 	}()
+	if s.metrics != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.metrics.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.Log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+	}
 	go func() {
 		defer s.wg.Done()
 		if err := s.api.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -176,6 +206,14 @@ func (s *Server) APIURL() string { return "http://" + s.apiLn.Addr().String() }
 
 // ConsoleURL returns the operator console's URL.
 func (s *Server) ConsoleURL() string { return s.APIURL() + console.Prefix }
+
+// MetricsURL returns where /metrics is served.
+func (s *Server) MetricsURL() string {
+	if s.metricsLn != nil {
+		return "http://" + s.metricsLn.Addr().String() + "/metrics"
+	}
+	return s.APIURL() + "/metrics"
+}
 
 // PeerAddr returns the peer listener's address.
 func (s *Server) PeerAddr() string { return s.peerLn.Addr().String() }
@@ -197,6 +235,11 @@ func (s *Server) Close(ctx context.Context) error {
 			s.peer.Shutdown(ctx)
 		} else if s.peerLn != nil {
 			s.peerLn.Close()
+		}
+		if s.metrics != nil && s.metricsLn != nil {
+			s.metrics.Shutdown(ctx)
+		} else if s.metricsLn != nil {
+			s.metricsLn.Close()
 		}
 		s.wg.Wait()
 		if s.Node != nil {

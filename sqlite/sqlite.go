@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -36,6 +37,11 @@ var _ hotline.Store = (*Store)(nil)
 // Open opens (creating if needed) the store at path and migrates its
 // schema to the current version.
 func Open(ctx context.Context, path string) (*Store, error) {
+	// A new store is the node user's alone: SQLite gives its WAL and
+	// shared-memory files the mode of the database file.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
 	dsn := func(extra string) string {
 		q := url.Values{}
 		for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "journal_mode(WAL)"} {

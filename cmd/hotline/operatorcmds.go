@@ -22,6 +22,77 @@ import (
 
 func init() {
 	register(&command{
+		name: "operator disable", summary: "Disable an operator: its console logins, sessions and API tokens stop working at once",
+		usage: "--dir DIR NAME", example: "  hotline operator disable --dir /srv/hotline duty-officer-2",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			return withStore(ctx, env, "operator disable", args, 1, 1, func(st *sqlite.Store, pos []string) error {
+				if err := st.SetOperatorDisabled(ctx, pos[0], true); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "disabled operator %s: its sessions and tokens no longer work (hotline operator enable undoes it)\n", pos[0])
+				return nil
+			})
+		},
+	})
+	register(&command{
+		name: "operator enable", summary: "Enable an operator disabled before",
+		usage: "--dir DIR NAME", example: "  hotline operator enable --dir /srv/hotline duty-officer-2",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			return withStore(ctx, env, "operator enable", args, 1, 1, func(st *sqlite.Store, pos []string) error {
+				if err := st.SetOperatorDisabled(ctx, pos[0], false); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "enabled operator %s\n", pos[0])
+				return nil
+			})
+		},
+	})
+	register(&command{
+		name: "operator remove", summary: "Remove an operator's login and API tokens; entries it wrote keep its name",
+		usage: "--dir DIR NAME", example: "  hotline operator remove --dir /srv/hotline duty-officer-2",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			return withStore(ctx, env, "operator remove", args, 1, 1, func(st *sqlite.Store, pos []string) error {
+				if err := st.RemoveOperator(ctx, pos[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "removed operator %s: its sessions and tokens no longer work\n", pos[0])
+				return nil
+			})
+		},
+	})
+	register(&command{
+		name: "token list", summary: "List API tokens: id, operator, when issued (never the token itself)",
+		usage: "--dir DIR", example: "  hotline token list --dir /srv/hotline",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			return withStore(ctx, env, "token list", args, 0, 0, func(st *sqlite.Store, _ []string) error {
+				tokens, err := st.OperatorTokens(ctx)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tOPERATOR\tISSUED")
+				for _, t := range tokens {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, t.Operator, t.Created.Format("2006-01-02 15:04:05 UTC"))
+				}
+				return tw.Flush()
+			})
+		},
+	})
+	register(&command{
+		name: "token revoke", summary: "Revoke an API token by its id (or 4+ of its first hex digits): it stops working at once",
+		usage: "--dir DIR ID", example: "  hotline token revoke --dir /srv/hotline 3f2a9c0e",
+		run: func(ctx context.Context, env *Env, args []string) error {
+			return withStore(ctx, env, "token revoke", args, 1, 1, func(st *sqlite.Store, pos []string) error {
+				t, err := st.RevokeOperatorToken(ctx, pos[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "revoked token %s of operator %s\n", t.ID, t.Operator)
+				return nil
+			})
+		},
+	})
+	register(&command{
 		name: "operator add", summary: "Create a console login for an operator (asks for the password; --totp adds a second factor)",
 		usage:   "--dir DIR NAME [--lang TAG] [--totp] [--password-file FILE]",
 		example: "  hotline operator add --dir /srv/hotline duty-officer-2 --lang zh --totp",
@@ -74,14 +145,29 @@ func init() {
 				case op.Failures > 1:
 					state = fmt.Sprintf("%d failed attempts", op.Failures)
 				}
-				if !op.LockedUntil.IsZero() {
-					state += ", locked until " + op.LockedUntil.UTC().Format("2006-01-02 15:04:05 UTC")
+				if op.Disabled {
+					state = "DISABLED"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", op.Name, lang, login, totp, state)
 			}
 			return tw.Flush()
 		},
 	})
+}
+
+// withStore opens the node directory of a node command and its store.
+func withStore(ctx context.Context, env *Env, name string, args []string, lo, hi int, f func(st *sqlite.Store, pos []string) error) error {
+	fs := newFlags(name, env)
+	d, pos, err := dirFlag(fs, env).open(args, lo, hi)
+	if err != nil {
+		return err
+	}
+	st, err := sqlite.Open(ctx, d.StorePath())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return f(st, pos)
 }
 
 func setOperator(ctx context.Context, env *Env, name string, args []string, create bool) error {
@@ -128,7 +214,8 @@ func setOperator(ctx context.Context, env *Env, name string, args []string, crea
 	if op.Password, err = account.HashPassword(password); err != nil {
 		return err
 	}
-	op.Name, op.Failures, op.LockedUntil = pos[0], 0, time.Time{}
+	// A new password ends the operator's console sessions everywhere.
+	op.Name, op.Failures, op.LockedUntil, op.SessionEpoch = pos[0], 0, time.Time{}, op.SessionEpoch+1
 	if *lang != "" {
 		op.Lang = langAlias(*lang)
 	}

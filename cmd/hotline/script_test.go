@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/hotline-project/hotline/account"
+	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/devnet"
 )
 
@@ -49,6 +51,8 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"as":           cmdAs,
 			"consolelogin": cmdConsoleLogin,
+			"consolepage":  cmdConsolePage,
+			"tokenid":      cmdTokenID,
 			"devup":        cmdDevUp,
 			"envfile":      cmdEnvFile,
 			"ready":        cmdReady,
@@ -130,13 +134,25 @@ func cmdUntil(ts *testscript.TestScript, neg bool, args []string) {
 // succeeds when the console starts a session; a refusal prints the page's
 // error to stdout.
 func cmdConsoleLogin(ts *testscript.TestScript, neg bool, args []string) {
+	from, session := "", ""
+	for len(args) > 1 && strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "-from":
+			from = args[1]
+		case "-session":
+			session = args[1]
+		default:
+			ts.Fatalf("consolelogin: unknown flag %s", args[0])
+		}
+		args = args[2:]
+	}
 	if len(args) != 3 && len(args) != 4 {
-		ts.Fatalf("usage: consolelogin ADDR OPERATOR PASSWORD [TOTP-FILE]")
+		ts.Fatalf("usage: consolelogin [-from IP] [-session FILE] ADDR OPERATOR PASSWORD [TOTP-FILE]")
 	}
 	jar, err := cookiejar.New(nil)
 	ts.Check(err)
-	hc := &http.Client{Jar: jar, Timeout: 20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	hc := consoleClient(ts, from)
+	hc.Jar = jar
 	base := "http://" + args[0] + "/console/login"
 	resp, err := hc.Get(base)
 	ts.Check(err)
@@ -175,6 +191,61 @@ func cmdConsoleLogin(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s logged in", args[1])
 	case !loggedIn && !neg:
 		ts.Fatalf("%s could not log in: %s", args[1], resp.Status)
+	}
+	if session != "" && loggedIn {
+		for _, c := range resp.Cookies() {
+			if strings.HasPrefix(c.Name, "hotline_session_") {
+				ts.Check(os.WriteFile(ts.MkAbs(session), []byte(c.Name+"="+c.Value), 0o600))
+			}
+		}
+	}
+}
+
+// consoleClient is an HTTP client that does not follow redirects, and
+// connects from the loopback address from (another "desk"), if given.
+func consoleClient(ts *testscript.TestScript, from string) *http.Client {
+	tr := &http.Transport{}
+	if from != "" {
+		ip := net.ParseIP(from)
+		if ip == nil {
+			ts.Fatalf("-from %q is not an IP address", from)
+		}
+		tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}).DialContext
+	}
+	return &http.Client{Transport: tr, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// tokenid VAR FILE: set VAR to the id hotline token list shows for the
+// token in FILE (the first 16 hex digits of its SHA-256).
+func cmdTokenID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: tokenid VAR FILE")
+	}
+	h := api.HashToken(strings.TrimSpace(ts.ReadFile(args[1])))
+	ts.Setenv(args[0], fmt.Sprintf("%x", h[:8]))
+}
+
+// consolepage ADDR SESSIONFILE: open the console's watch page with the
+// session consolelogin -session saved; it fails when the session has
+// ended (the console sends the browser to the login page).
+func cmdConsolePage(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: consolepage ADDR SESSIONFILE")
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+args[0]+"/console/", nil)
+	ts.Check(err)
+	req.Header.Set("Cookie", strings.TrimSpace(ts.ReadFile(args[1])))
+	resp, err := consoleClient(ts, "").Do(req)
+	ts.Check(err)
+	resp.Body.Close()
+	ok := resp.StatusCode == http.StatusOK
+	fmt.Fprintf(ts.Stdout(), "%s\n", resp.Status)
+	switch {
+	case ok && neg:
+		ts.Fatalf("the session still opens the console")
+	case !ok && !neg:
+		ts.Fatalf("the session no longer opens the console: %s", resp.Status)
 	}
 }
 
