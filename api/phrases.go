@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -89,8 +90,13 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request, _ string) error
 	id := strings.ToLower(r.PathValue("catalog"))
 	for _, c := range s.n.Catalogs() {
 		if c.ID() == id {
+			b, err := json.Marshal(c)
+			if err != nil {
+				return fmt.Errorf("encode catalog %s: %w", id, err)
+			}
 			w.Header().Set("Content-Type", "application/json")
-			return json.NewEncoder(w).Encode(c)
+			w.Write(append(b, '\n'))
+			return nil
 		}
 	}
 	return hotline.Errorf(hotline.ENOTFOUND, "this node holds no catalog %s (see GET /api/v1/catalogs)", id)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,6 +104,28 @@ func TestWitness_RefusesAndKeepsContradictions(t *testing.T) {
 		t.Fatalf("bravo's cosignature does not verify: %v", err)
 	}
 
+	// A tree one leaf longer than bravo holds, with a true consistency
+	// proof from what bravo cosigned: bravo cannot check the new leaf, so
+	// it does not cosign (409); the same checkpoint without its proof is
+	// 422, as is a proof that does not lead to the checkpoint's root.
+	extra, err := tlog.StoredHashesForRecordHash(size, tlog.Hash{0xfe}, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored = append(stored, extra...)
+	longerRoot, err := tlog.TreeHash(size+1, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	longerProof, err := tlog.ProveTree(size+1, size, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored = stored[:len(stored)-len(extra)] // alpha's real tree again
+	longerNote := sign(a.alpha.Key, checkpoint.Checkpoint{Origin: origin, Size: size + 1, Root: longerRoot})
+	badProof := slices.Clone(longerProof)
+	badProof[0][0] ^= 1
+
 	impostor, _ := identity.GenerateSigningKey("alpha")
 	for _, c := range []struct {
 		name string
@@ -114,7 +137,9 @@ func TestWitness_RefusesAndKeepsContradictions(t *testing.T) {
 		{"signed by another key", (&checkpoint.AddCheckpoint{OldSize: size, Note: sign(impostor, checkpoint.Checkpoint{Origin: origin, Size: size, Root: audit.RootOf(leaves)})}).Encode(), http.StatusForbidden},
 		{"unknown origin", (&checkpoint.AddCheckpoint{Note: sign(a.alpha.Key, checkpoint.Checkpoint{Origin: checkpoint.Origin(entry.ChannelID{9}, "alpha"), Size: 1})}).Encode(), http.StatusNotFound},
 		{"stale old size", (&checkpoint.AddCheckpoint{OldSize: 0, Note: good}).Encode(), http.StatusConflict},
-		{"more than bravo holds", (&checkpoint.AddCheckpoint{OldSize: size, Note: sign(a.alpha.Key, checkpoint.Checkpoint{Origin: origin, Size: size + 1, Root: tlog.Hash{1}})}).Encode(), http.StatusConflict},
+		{"more than bravo holds", (&checkpoint.AddCheckpoint{OldSize: size, Proof: longerProof, Note: longerNote}).Encode(), http.StatusConflict},
+		{"no consistency proof", (&checkpoint.AddCheckpoint{OldSize: size, Note: longerNote}).Encode(), http.StatusUnprocessableEntity},
+		{"a consistency proof that does not verify", (&checkpoint.AddCheckpoint{OldSize: size, Proof: badProof, Note: longerNote}).Encode(), http.StatusUnprocessableEntity},
 	} {
 		_, err := a.client.AddCheckpoint(ctx, c.body)
 		var se *peer.StatusError

@@ -241,6 +241,24 @@ func (n *Node) PeerAddCheckpoint(ctx context.Context, from string, body []byte) 
 	if req.OldSize != lastSize {
 		return nil, &peer.WitnessError{Code: http.StatusConflict, Size: lastSize, Msg: fmt.Sprintf("last cosigned size is %d", lastSize)}
 	}
+	// The consistency proof first, as C2SP tlog-witness orders it: one
+	// that does not verify is 422, whatever else is wrong.
+	switch {
+	case last == nil && len(req.Proof) > 0:
+		return nil, werr(http.StatusUnprocessableEntity, "consistency proof from size 0 must be empty, got %d hashes", len(req.Proof))
+	case last != nil:
+		oldCp, err := checkpoint.Open(last.Note, n.channelKeys(ch))
+		if err != nil {
+			return nil, fmt.Errorf("stored checkpoint: %w", err)
+		}
+		if oldCp.Size == s.Size && oldCp.Root != s.Root {
+			n.checkpointEvidence(ctx, from, f, s)
+			return nil, werr(http.StatusConflict, "checkpoint %s size %d has another root than the one this node cosigned; kept as evidence", c.Origin, s.Size)
+		}
+		if err := tlog.CheckTree(req.Proof, s.Size, s.Root, oldCp.Size, oldCp.Root); err != nil {
+			return nil, werr(http.StatusUnprocessableEntity, "consistency proof from size %d: %v", oldCp.Size, err)
+		}
+	}
 	if int64(n.head(f).Seq) < s.Size {
 		return nil, werr(http.StatusConflict, "this node holds %d entries of %s; it cosigns only what it holds", n.head(f).Seq, c.Origin)
 	}
@@ -251,15 +269,6 @@ func (n *Node) PeerAddCheckpoint(ctx context.Context, from string, body []byte) 
 	if ours != s.Root {
 		n.checkpointEvidence(ctx, from, f, s)
 		return nil, werr(http.StatusConflict, "checkpoint %s size %d does not match the author's entries this node holds; kept as evidence", c.Origin, s.Size)
-	}
-	if last != nil {
-		oldCp, err := checkpoint.Open(last.Note, n.channelKeys(ch))
-		if err != nil {
-			return nil, fmt.Errorf("stored checkpoint: %w", err)
-		}
-		if err := tlog.CheckTree(req.Proof, s.Size, s.Root, oldCp.Size, oldCp.Root); err != nil {
-			return nil, werr(http.StatusUnprocessableEntity, "consistency proof from size %d: %v", oldCp.Size, err)
-		}
 	}
 	line, err := checkpoint.Cosign(text+"\n", n.self, n.key.Priv, n.now())
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/peer"
+	"github.com/hotline-project/hotline/quota"
 )
 
 // pushBatch is how many entries one push carries at most.
@@ -50,6 +51,9 @@ type LinkStatus struct {
 	Pulled      uint64                `json:"pulled"`
 	LastError   string                `json:"last_error,omitempty"`
 	LastErrorAt *time.Time            `json:"last_error_at,omitempty"`
+	// Usage is what the party's entries take in this node's store, against
+	// its quotas (hotline status shows it beside the limits).
+	Usage quota.PartyUsage `json:"usage"`
 }
 
 // Links returns the status of every peer link, sorted by party.
@@ -72,6 +76,7 @@ func (n *Node) Links() []LinkStatus {
 		}
 		l.mu.Unlock()
 		s.Backlog, s.Incoming = n.backlog(name, known)
+		s.Usage = n.meter.Usage(name)
 		out = append(out, s)
 	}
 	return out
