@@ -73,8 +73,14 @@ func (n *Node) QuotaUsage(party string) quota.PartyUsage { return n.meter.Usage(
 // Limits returns the limits this node keeps against each other party.
 func (n *Node) Limits() quota.Limits { return n.meter.Limits() }
 
-// registerUsageMetrics exports each pinned party's store usage.
+// registerUsageMetrics exports each pinned party's store usage, and the
+// live event streams.
 func (n *Node) registerUsageMetrics() {
+	n.metrics.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hotline_event_streams", Help: "Live event streams open (limits: api.max_streams, api.max_streams_per_operator)."},
+			func() float64 { open, _ := n.events.streams(); return float64(open) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hotline_event_streams_cut_total", Help: "Live event streams cut because their reader fell behind."},
+			func() float64 { _, cut := n.events.streams(); return float64(cut) }))
 	for _, party := range n.Peers() {
 		n.metrics.reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hotline_party_store_bytes", Help: "Bytes of the party's entries in this node's store, in all (limit: quota.peer_store_share).",

@@ -219,8 +219,23 @@ func (s *Server) heads(w http.ResponseWriter, r *http.Request, party string) {
 	writeCBOR(w, marshal(page))
 }
 
+// readBody reads a request body of at most max bytes into a buffer of
+// its announced length, so that a full batch costs its size in memory,
+// not the doubling of a growing buffer.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, max)
+	if n := r.ContentLength; n >= 0 && n <= max {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(body)
+}
+
 func (s *Server) push(w http.ResponseWriter, r *http.Request, party string) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBatchBytes))
+	body, err := readBody(w, r, MaxBatchBytes)
 	if err != nil {
 		s.bad(w, party, "push", fmt.Errorf("%w: batch larger than %d bytes or cut short: %v", ErrMalformed, MaxBatchBytes, err))
 		return
@@ -239,7 +254,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, party string) {
 }
 
 func (s *Server) pull(w http.ResponseWriter, r *http.Request, party string) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBatchBytes))
+	body, err := readBody(w, r, MaxBatchBytes)
 	if err != nil {
 		s.bad(w, party, "pull", fmt.Errorf("%w: request too large: %v", ErrMalformed, err))
 		return
