@@ -3,11 +3,13 @@ package audit
 import (
 	"bytes"
 	"crypto/sha256"
+	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/hotline-project/hotline/checkpoint"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/identity"
 )
@@ -101,4 +103,62 @@ func FuzzDecodeEvidence(f *testing.F) {
 		}
 		ev.Check()
 	})
+}
+
+// TestEvidence_EncodeToStreamsAMismatch: a checkpoint that misstates its
+// author's feed, with the feed's entries streamed in without their
+// bodies, decodes and proves the lie; a checkpoint that tells the truth
+// proves nothing.
+func TestEvidence_EncodeToStreamsAMismatch(t *testing.T) {
+	key, _ := identity.GenerateSigningKey("alpha")
+	ch := entry.ChannelID{3}
+	var es []*entry.Entry
+	var leaves []tlog.Hash
+	var prev entry.ID
+	for i := range 50 {
+		body, _ := entry.EncodeBody(&entry.Message{Text: strings.Repeat("m", i+1), Lang: "en"})
+		e, err := entry.Sign(entry.Header{Channel: ch, Author: "alpha", Seq: uint64(i + 1), Prev: prev, Time: 1, Kind: entry.KindMessage}, body, key.Priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = e.ID()
+		es = append(es, e)
+		leaves = append(leaves, checkpoint.RecordHash(e))
+	}
+	for _, tc := range []struct {
+		name  string
+		root  tlog.Hash
+		prove bool
+	}{{"a lie", tlog.Hash{0xba, 0xd}, true}, {"the truth", RootOf(leaves), false}} {
+		note, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: checkpoint.Origin(ch, "alpha"), Size: 50, Root: tc.root}, "alpha", key.Priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := &Evidence{Kind: CheckpointMismatch, Channel: ch.String(), Party: "alpha", Key: key.VerifierKey(), Checkpoints: []string{string(note)}, Detail: "test"}
+		var buf bytes.Buffer
+		err = ev.EncodeTo(&buf, func(yield func([]byte) error) error {
+			for _, e := range es {
+				bare := *e
+				bare.Body = nil
+				if err := yield(bare.Encode()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := DecodeEvidence(buf.Bytes())
+		if err != nil {
+			t.Fatalf("%s: the streamed file does not decode: %v\n%s", tc.name, err, buf.Bytes()[:200])
+		}
+		explain, err := doc.Check()
+		if tc.prove && (err != nil || !strings.Contains(explain, "PROVEN")) {
+			t.Fatalf("%s: %v\n%s", tc.name, err, explain)
+		}
+		if !tc.prove && err == nil {
+			t.Fatalf("%s proved something: %s", tc.name, explain)
+		}
+	}
 }

@@ -93,3 +93,69 @@ func TestAddPeer(t *testing.T) {
 		t.Fatal("pinned its own party")
 	}
 }
+
+// TestInit_MakesAnExistingDirectoryPrivate: init into a directory that
+// exists, world-readable, with a store file left in it, leaves the
+// directory 0700 and every file 0600; WideModes then finds nothing, and
+// finds what is loosened afterwards.
+func TestInit_MakesAnExistingDirectoryPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "alpha")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "hotline.db"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(dir, "hotline.db"), 0o644)
+	cfg := Defaults("alpha")
+	cfg.Peer.Advertise = []string{"alpha.example:7443"}
+	d, err := Init(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+		fi, _ := os.Stat(path)
+		want := os.FileMode(0o600)
+		if e.IsDir() {
+			want = 0o700
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s is %s, want %s", path, fi.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if wide := d.WideModes(); len(wide) != 0 {
+		t.Fatalf("wide modes after init: %v", wide)
+	}
+	os.Chmod(filepath.Join(dir, "hotline.toml"), 0o644)
+	if wide := d.WideModes(); len(wide) != 1 || !strings.Contains(wide[0], "hotline.toml") {
+		t.Fatalf("a loosened file not found: %v", wide)
+	}
+}
+
+func TestConfig_Limits(t *testing.T) {
+	cfg := Defaults("alpha")
+	l := cfg.Limits()
+	if l.PeerBytesPerDay != 1024<<20 || l.PeerStoreBytes != (16384<<20)/2 || l.PeerEntriesPerSecond != 5000 || l.EvidencePerDay != 500 {
+		t.Fatalf("default limits: %+v", l)
+	}
+	cfg.Store.MaxSizeMB = 0
+	if cfg.Limits().PeerStoreBytes != 0 {
+		t.Fatal("a store share of an uncapped store")
+	}
+	for _, bad := range []func(c *Config){
+		func(c *Config) { c.Quota.PeerStoreShare = 101 },
+		func(c *Config) { c.Quota.PeerEntriesPerSecond = 50 },
+		func(c *Config) { c.Quota.PeerMBInFlight = 8 },
+		func(c *Config) { c.API.MaxStreamsPerOperator = c.API.MaxStreams + 1 },
+		func(c *Config) { c.Quota.InvitationExpiry = Duration{time.Second} },
+	} {
+		c := Defaults("alpha")
+		c.Peer.Advertise = []string{"alpha.example:7443"}
+		bad(&c)
+		if err := c.Check(); err == nil {
+			t.Errorf("a bad setting passed: %+v", c.Quota)
+		}
+	}
+}

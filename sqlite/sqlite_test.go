@@ -4,7 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -197,5 +201,244 @@ func TestStore_OperatorAccounts(t *testing.T) {
 	}
 	if op, err := s.Operator(ctx, "api-only"); err != nil || op.Lang != "en" || op.Password != "" || op.Created.IsZero() {
 		t.Fatalf("api-only operator: %+v, %v", op, err)
+	}
+}
+
+// TestStore_UsageCountsEachPartyByChannelAndDay: Append keeps a count of
+// each party's entries and bytes per channel and day, in the same
+// transaction, which quotas read at start-up instead of scanning entries.
+func TestStore_UsageCountsEachPartyByChannelAndDay(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	defer s.Close()
+	_, key, _ := ed25519.GenerateKey(nil)
+	w := &feedWriter{t: t, key: key, ch: entry.ChannelID{1}}
+	day1 := time.Date(2026, 12, 1, 23, 0, 0, 0, time.UTC)
+	e1, e2, e3 := w.next("one"), w.next("two"), w.next("three")
+	if err := s.Append(ctx, day1, []hotline.Write{{Entry: e1}, {Entry: e2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, day1.Add(2*time.Hour), []hotline.Write{{Entry: e3}}); err != nil {
+		t.Fatal(err)
+	}
+	size := func(es ...*entry.Entry) (n int64) {
+		for _, e := range es {
+			n += int64(len(e.HeaderBytes) + len(e.Sig) + len(e.Body))
+		}
+		return n
+	}
+	total, today, err := s.Usage(ctx, hotline.Day(day1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(total) != 1 || total[0].Party != "alpha" || total[0].Entries != 3 || total[0].Bytes != size(e1, e2, e3) {
+		t.Fatalf("total %+v", total)
+	}
+	if len(today) != 1 || today[0].Entries != 2 || today[0].Bytes != size(e1, e2) || today[0].Channel != w.ch {
+		t.Fatalf("on day 1 %+v", today)
+	}
+	// A write that only changes a channel's state counts nothing.
+	def := entry.Definition{Name: "x", Level: "policy", Proposer: "bravo", Members: []entry.Member{{Party: "alpha", Key: "a"}, {Party: "bravo", Key: "b"}}}
+	ch := &hotline.Channel{ID: def.ChannelID(), Definition: def, State: hotline.ChannelDeclined, Label: "x", Stored: day1}
+	if err := s.Append(ctx, day1, []hotline.Write{{Channel: ch}}); err != nil {
+		t.Fatal(err)
+	}
+	chs, err := s.Channels(ctx)
+	if err != nil || len(chs) != 1 || chs[0].State != hotline.ChannelDeclined || chs[0].Label != "x" || !chs[0].Stored.Equal(day1) {
+		t.Fatalf("channels %+v, %v", chs, err)
+	}
+	if total, _, _ := s.Usage(ctx, hotline.Day(day1)); total[0].Entries != 3 {
+		t.Fatalf("a state change counted as usage: %+v", total)
+	}
+}
+
+// TestStore_EvidenceIsListedInPagesWithoutItsData: lists cost what they
+// show; the data is read one record at a time.
+func TestStore_EvidenceIsListedInPagesWithoutItsData(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	defer s.Close()
+	now := time.Now()
+	for i := range 30 {
+		kind := "rejected"
+		if i%10 == 0 {
+			kind = "equivocation"
+		}
+		ev := hotline.Evidence{Time: now, Kind: kind, Peer: "alpha", Detail: "bad", Data: make([]byte, 1000+i), Channel: entry.ChannelID{7}, Party: "alpha", Seq: uint64(i)}
+		if err := s.AddEvidence(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := s.EvidenceList(ctx, hotline.EvidenceQuery{Limit: 10})
+	if err != nil || len(page) != 10 || page[0].N != 30 || page[9].N != 21 || page[0].Data != nil || page[0].Size != 1029 || page[0].Seq != 29 {
+		t.Fatalf("first page: %+v, %v", page, err)
+	}
+	next, err := s.EvidenceList(ctx, hotline.EvidenceQuery{Before: page[9].N, Limit: 10})
+	if err != nil || len(next) != 10 || next[0].N != 20 {
+		t.Fatalf("second page: %+v, %v", next, err)
+	}
+	eq, err := s.EvidenceList(ctx, hotline.EvidenceQuery{Kind: "equivocation", Limit: 100})
+	if err != nil || len(eq) != 3 || eq[2].N != 1 || eq[0].Channel != (entry.ChannelID{7}) {
+		t.Fatalf("equivocations: %+v, %v", eq, err)
+	}
+	rec, err := s.EvidenceRecord(ctx, 5)
+	if err != nil || len(rec.Data) != 1004 || rec.Kind != "rejected" {
+		t.Fatalf("record 5: %+v, %v", rec, err)
+	}
+	if _, err := s.EvidenceRecord(ctx, 99); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("record 99: %v", err)
+	}
+	counts, err := s.EvidenceUsage(ctx, now.Add(-time.Minute))
+	if err != nil || len(counts) != 2 {
+		t.Fatalf("usage: %+v, %v", counts, err)
+	}
+	for _, c := range counts {
+		if (c.Kind == "equivocation" && c.Records != 3) || (c.Kind == "rejected" && c.Records != 27) {
+			t.Fatalf("usage: %+v", counts)
+		}
+	}
+}
+
+// TestStore_TokensAndOperatorsEnd: tokens are listed by id and revoked;
+// a disabled or removed operator's tokens stop working at once, and its
+// session epoch moves.
+func TestStore_TokensAndOperatorsEnd(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	defer s.Close()
+	duty, night := sha256.Sum256([]byte("duty token")), sha256.Sum256([]byte("night token"))
+	for op, h := range map[string][32]byte{"duty": duty, "night": night} {
+		if err := s.AddOperatorToken(ctx, op, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tokens, err := s.OperatorTokens(ctx)
+	if err != nil || len(tokens) != 2 {
+		t.Fatalf("tokens: %+v, %v", tokens, err)
+	}
+	dutyID := fmt.Sprintf("%x", duty[:8])
+	if _, err := s.RevokeOperatorToken(ctx, "zz"); hotline.ErrorCode(err) != hotline.EINVALID {
+		t.Fatalf("a bad id: %v", err)
+	}
+	if _, err := s.RevokeOperatorToken(ctx, "0000"); hotline.ErrorCode(err) != hotline.ENOTFOUND && dutyID[:4] != "0000" {
+		t.Fatalf("an unknown id: %v", err)
+	}
+	got, err := s.RevokeOperatorToken(ctx, dutyID[:6])
+	if err != nil || got.Operator != "duty" || got.ID != dutyID {
+		t.Fatalf("revoke: %+v, %v", got, err)
+	}
+	if _, err := s.OperatorByToken(ctx, duty); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("a revoked token: %v", err)
+	}
+	if err := s.PutOperator(ctx, hotline.Operator{Name: "night", Password: "$argon2id$x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetOperatorDisabled(ctx, "night", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OperatorByToken(ctx, night); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("a disabled operator's token: %v", err)
+	}
+	if op, _ := s.Operator(ctx, "night"); !op.Disabled || op.SessionEpoch != 1 {
+		t.Fatalf("disabled: %+v", op)
+	}
+	if err := s.SetOperatorDisabled(ctx, "night", false); err != nil {
+		t.Fatal(err)
+	}
+	if op, err := s.OperatorByToken(ctx, night); err != nil || op != "night" {
+		t.Fatalf("enabled again: %q, %v", op, err)
+	}
+	if err := s.RemoveOperator(ctx, "night"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OperatorByToken(ctx, night); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("a removed operator's token: %v", err)
+	}
+	if err := s.RemoveOperator(ctx, "night"); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("removed twice: %v", err)
+	}
+	if err := s.SetOperatorDisabled(ctx, "nobody", true); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("disable nobody: %v", err)
+	}
+}
+
+// TestStore_MigrationToVersion7 opens a store written at schema version
+// 6, with two channels of one name from two proposers and entries on two
+// days: the migration labels them apart (first stored keeps the name),
+// and counts usage from the entries.
+func TestStore_MigrationToVersion7(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := range 6 {
+		if _, err := db.Exec(migrations[v]); err != nil {
+			t.Fatalf("migration %d: %v", v+1, err)
+		}
+	}
+	if _, err := db.Exec(`PRAGMA user_version = 6`); err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	var ids []entry.ChannelID
+	for i, proposer := range []string{"bravo", "alpha"} {
+		def := entry.Definition{Name: "same-name", Level: "policy", Proposer: proposer, Members: []entry.Member{{Party: "alpha", Key: "a"}, {Party: "bravo", Key: "b"}}, Created: int64(i)}
+		d, _ := entry.EncodeBody(&def)
+		id := def.ChannelID()
+		ids = append(ids, id)
+		if _, err := db.Exec(`INSERT INTO channels (id, name, level, proposer, definition, state) VALUES (?,?,?,?,?,?)`, id[:], def.Name, def.Level, proposer, d, "active"); err != nil {
+			t.Fatal(err)
+		}
+		w := &feedWriter{t: t, key: key, ch: id}
+		e := w.next("first")
+		e.Author = proposer
+		received := time.Date(2026, 11, 30+i, 12, 0, 0, 0, time.UTC).UnixMilli()
+		eid := e.ID()
+		if _, err := db.Exec(`INSERT INTO entries (id, channel, author, seq, kind, header, sig, body, received) VALUES (?,?,?,?,?,?,?,?,?)`,
+			eid[:], id[:], proposer, 1, "message", e.HeaderBytes, e.Sig, e.Body, received); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s := open(t, path)
+	defer s.Close()
+	chs, err := s.Channels(ctx)
+	if err != nil || len(chs) != 2 {
+		t.Fatalf("%+v, %v", chs, err)
+	}
+	labels := map[entry.ChannelID]string{}
+	for _, c := range chs {
+		labels[c.ID] = c.Label
+	}
+	if labels[ids[0]] != "same-name" || labels[ids[1]] != "same-name~"+ids[1].String()[:8] {
+		t.Fatalf("labels after the migration: %v", labels)
+	}
+	total, _, err := s.Usage(ctx, 0)
+	if err != nil || len(total) != 2 {
+		t.Fatalf("usage after the migration: %+v, %v", total, err)
+	}
+}
+
+// TestOpen_NewStoreIsPrivate: a new store file, and its WAL, are readable
+// by the node's user alone, whatever the umask.
+func TestOpen_NewStoreIsPrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "hotline.db")
+	s := open(t, path)
+	defer s.Close()
+	if err := s.AddOperatorToken(context.Background(), "duty", sha256.Sum256([]byte("t"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s is %s, want -rw-------", p, fi.Mode().Perm())
+		}
 	}
 }

@@ -229,7 +229,7 @@ func verifyProof(env *Env, r io.Reader, keys checkpoint.Keys, asJSON bool) error
 }
 
 func verifyEvidence(env *Env, r io.Reader, asJSON bool) error {
-	b, err := io.ReadAll(io.LimitReader(r, 64<<20+1))
+	b, err := io.ReadAll(io.LimitReader(r, audit.MaxEvidence+1))
 	if err != nil {
 		return err
 	}
