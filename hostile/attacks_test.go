@@ -171,6 +171,27 @@ func TestHostile_HeadsOverflow(t *testing.T) {
 			t.Errorf("%s shows %d invitations, limit %d", tg.Party, invited, limit)
 		}
 	}
+	// Bravo never relays an invitation it has not accepted: proposals
+	// sent to bravo alone never reach charlie.
+	var onlyBravo []*entry.Entry
+	for i := range 20 {
+		p, err := s.attacker.Proposal(fmt.Sprintf("bravo-only-%02d", i), "policy", members)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onlyBravo = append(onlyBravo, p)
+	}
+	if _, err := s.bravo.Client().Decline(ctx, proposals[0].Channel.String()); err != nil {
+		t.Fatalf("decline an invitation: %v", err)
+	}
+	r, err := s.attacker.Push(ctx, onlyBravo, peer.MaxBatchEntries, true)
+	if err != nil || r.Stored != 1 {
+		t.Fatalf("with one invitation declined, bravo takes one more: %+v %v", r, err)
+	}
+	time.Sleep(2 * time.Second) // several sync rounds between bravo and charlie
+	if _, err := s.charlie.Client().Channel(ctx, onlyBravo[0].Channel.String()); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("charlie holds an invitation only bravo was sent: %v", err)
+	}
 	peak := checkMemory(t, s.bravo)
 	// After a restart of both, the honest link still delivers.
 	for _, tg := range []*Target{s.bravo, s.charlie} {
