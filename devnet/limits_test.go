@@ -22,7 +22,9 @@ import (
 func TestInvitations_ExpireAndAreDeclined(t *testing.T) {
 	var skew atomic.Int64 // how far bravo's clock runs ahead
 	net := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond,
-		Configure: func(party string, cfg *config.Config) { cfg.Quota.InvitationExpiry = config.Duration{Duration: time.Minute} },
+		Configure: func(party string, cfg *config.Config) {
+			cfg.Quota.InvitationExpiry = config.Duration{Duration: time.Minute}
+		},
 		Clock: func(party string) func() time.Time {
 			if party != "bravo" {
 				return nil
