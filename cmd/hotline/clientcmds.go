@@ -331,6 +331,9 @@ func printLog(env *Env, entries []node.EntryView, all bool) {
 	tw.Flush()
 }
 
+// mebibytes writes a size in MiB, to a tenth.
+func mebibytes(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
 // receivedAt is when this node stored the entry, by its own clock: the
 // time only if it is the author's date, else the date too.
 func receivedAt(e node.EntryView) string {
@@ -455,7 +458,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	w := env.Stdout
 	fmt.Fprintf(w, "Party %s\n  key %s\n  TLS %s\n  endpoints %s\n\nPeer links:\n", id.Party, id.Key, id.TLS, strings.Join(id.Endpoints, ", "))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PARTY\tSTATE\tLAST CONTACT\tRTT\tTO SEND / TO RECEIVE\tLAST ERROR")
+	fmt.Fprintln(tw, "  PARTY\tSTATE\tLAST CONTACT\tRTT\tTO SEND / TO RECEIVE\tIN THE STORE (TODAY)\tLAST ERROR")
 	for _, l := range links {
 		st, lastErr := "DOWN", l.LastError
 		if l.Up {
@@ -464,7 +467,8 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 		if l.Silent {
 			st = "SILENT (alarm)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d / %d\t%s\n", l.Party, st, ago(l.LastContact), l.RTT.Round(time.Microsecond), l.Backlog, l.Incoming, oneLine(lastErr, 60))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d / %d\t%s (%s)\t%s\n", l.Party, st, ago(l.LastContact), l.RTT.Round(time.Microsecond), l.Backlog, l.Incoming,
+			mebibytes(l.Usage.StoreBytes), mebibytes(l.Usage.TodayBytes), oneLine(lastErr, 60))
 		for _, ep := range l.Endpoints {
 			st, lastErr := "down", ep.LastError
 			if ep.Up {
@@ -473,7 +477,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 			if ep.Active {
 				st += ", active"
 			}
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t\t%s\n", ep.Address, st, ago(ep.LastContact), ep.RTT.Round(time.Microsecond), oneLine(lastErr, 60))
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t\t\t%s\n", ep.Address, st, ago(ep.LastContact), ep.RTT.Round(time.Microsecond), oneLine(lastErr, 60))
 		}
 	}
 	tw.Flush()
