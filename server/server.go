@@ -12,7 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hotline-project/hotline/api"
@@ -115,6 +118,15 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 		if got > want {
 			s.Log.Warn("the store is already larger than store.max_size_mb; it cannot grow until the cap is raised",
 				"size_mb", got>>20, "max_size_mb", d.Config.Store.MaxSizeMB)
+		}
+		// The per-party shares protect the other channels only if the cap,
+		// not the disk, is what fills first.
+		var fs syscall.Statfs_t
+		if err := syscall.Statfs(filepath.Dir(d.StorePath()), &fs); err == nil {
+			if room := int64(fs.Bavail)*int64(fs.Bsize) + fileSize(d.StorePath()) + fileSize(d.StorePath()+"-wal"); room < want {
+				s.Log.Warn("the disk has less room than store.max_size_mb: one party's flood could fill the disk before its share of the cap; set store.max_size_mb below the free space",
+					"free_mb", room>>20, "max_size_mb", d.Config.Store.MaxSizeMB)
+			}
 		}
 	}
 	s.Node, err = node.New(ctx, node.Config{
@@ -253,4 +265,12 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 	})
 	return err
+}
+
+// fileSize is the size of the file at path, 0 if there is none.
+func fileSize(path string) int64 {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Size()
+	}
+	return 0
 }
