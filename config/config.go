@@ -179,8 +179,8 @@ func Defaults(party string) Config {
 	c.API.Listen = "127.0.0.1:8080"
 	c.API.MaxStreams = 256
 	c.API.MaxStreamsPerOperator = 8
-	c.Quota.PeerEntriesPerSecond = 5000
-	c.Quota.ChannelEntriesPerSecond = 2500
+	c.Quota.PeerEntriesPerSecond = 10000
+	c.Quota.ChannelEntriesPerSecond = 10000
 	c.Quota.PeerMBPerDay = 1024
 	c.Quota.ChannelMBPerDay = 512
 	c.Quota.PeerStoreShare = 50

@@ -137,7 +137,7 @@ func TestInit_MakesAnExistingDirectoryPrivate(t *testing.T) {
 func TestConfig_Limits(t *testing.T) {
 	cfg := Defaults("alpha")
 	l := cfg.Limits()
-	if l.PeerBytesPerDay != 1024<<20 || l.PeerStoreBytes != (16384<<20)/2 || l.PeerEntriesPerSecond != 5000 || l.EvidencePerDay != 500 {
+	if l.PeerBytesPerDay != 1024<<20 || l.PeerStoreBytes != (16384<<20)/2 || l.PeerEntriesPerSecond != 10000 || l.EvidencePerDay != 500 {
 		t.Fatalf("default limits: %+v", l)
 	}
 	cfg.Store.MaxSizeMB = 0

@@ -210,8 +210,10 @@ type PushResult struct {
 }
 
 // Push sends entries in batches of batch, as fast as the target takes
-// them; a push answered 429 is retried after the time it asks for when
-// obey is set, at once otherwise (a hostile peer need not obey).
+// them; a push answered 429, or entries refused for now by one of the
+// target's limits, are sent again after the time it asks for when obey is
+// set (entries of one feed, in order); without obey a 429 is retried at
+// once and refusals are counted (a hostile peer need not obey).
 func (a *Attacker) Push(ctx context.Context, entries []*entry.Entry, batch int, obey bool) (*PushResult, error) {
 	res := &PushResult{Refused: make(map[string]int)}
 	for len(entries) > 0 {
@@ -236,6 +238,18 @@ func (a *Attacker) Push(ctx context.Context, entries []*entry.Entry, batch int, 
 		}
 		res.Stored += r.Stored
 		res.Duplicates += r.Duplicates
+		taken := r.Stored + r.Duplicates
+		if obey && taken < n && len(r.Rejected) > 0 && r.Rejected[0].Reason == peer.ReasonQuota && r.Rejected[0].ID == entries[taken].ID() {
+			// Refused for now from entry taken on: wait as asked, then go
+			// on from there (entries of one feed are taken in order).
+			select {
+			case <-time.After(max(time.Duration(r.Rejected[0].RetryAfterMS)*time.Millisecond, 10*time.Millisecond)):
+			case <-ctx.Done():
+				return res, ctx.Err()
+			}
+			entries = entries[taken:]
+			continue
+		}
 		for _, rj := range r.Rejected {
 			res.Refused[cmpOr(rj.Reason, "invalid")]++
 		}

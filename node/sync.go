@@ -323,7 +323,7 @@ func (n *Node) noteRefusals(party string, st *syncState, sent []*entry.Entry, re
 			st.skips[f] = s
 		}
 		if r.Reason == peer.ReasonQuota {
-			s.until = now.Add(max(time.Duration(r.RetryAfterMS)*time.Millisecond, time.Second))
+			s.until = now.Add(max(time.Duration(r.RetryAfterMS)*time.Millisecond, 50*time.Millisecond))
 		} else {
 			s.backoff = min(max(2*s.backoff, time.Second), n.retry)
 			s.until = now.Add(s.backoff)
