@@ -239,7 +239,8 @@ func (a *Attacker) Push(ctx context.Context, entries []*entry.Entry, batch int, 
 		res.Stored += r.Stored
 		res.Duplicates += r.Duplicates
 		taken := r.Stored + r.Duplicates
-		if obey && taken < n && len(r.Rejected) > 0 && r.Rejected[0].Reason == peer.ReasonQuota && r.Rejected[0].ID == entries[taken].ID() {
+		if obey && taken < n && len(r.Rejected) > 0 && r.Rejected[0].Reason == peer.ReasonQuota && r.Rejected[0].ID == entries[taken].ID() &&
+			time.Duration(r.Rejected[0].RetryAfterMS)*time.Millisecond <= maxObeyedWait {
 			// Refused for now from entry taken on: wait as asked, then go
 			// on from there (entries of one feed are taken in order).
 			select {
@@ -257,6 +258,11 @@ func (a *Attacker) Push(ctx context.Context, entries []*entry.Entry, batch int, 
 	}
 	return res, nil
 }
+
+// maxObeyedWait is the longest refusal-for-now Push waits out: a refusal
+// for longer (a day's quota spent, invitations at their cap) is counted
+// instead.
+const maxObeyedWait = 5 * time.Second
 
 func cmpOr(s, def string) string {
 	if s == "" {

@@ -108,16 +108,13 @@ func (n *Node) syncLoop(p *pinnedPeer) {
 	for n.ctx.Err() == nil {
 		pullDue := st.theirs == nil || n.now().Sub(st.lastPull) >= n.syncInt
 		progressed, err := n.syncOnce(p, st, pullDue)
-		if err == nil && pullDue {
-			st.lastPull = n.now()
-		}
 		if err == nil {
 			p.link.learnt(maps.Clone(st.theirs))
 		}
 		n.countBacklog(p)
 		if wait, ok := throttled(err); ok {
 			n.log.Debug("peer link throttled; waiting", "peer", p.doc.Party, "for", wait, "err", err)
-			if !n.sleep(wait/2+rand.N(wait/2+1), nil) {
+			if !n.sleep(wait+rand.N(wait/10+1), nil) { // as long as asked, and a little jitter
 				return
 			}
 			continue
@@ -218,8 +215,15 @@ func (n *Node) syncOnce(p *pinnedPeer, st *syncState, pull bool) (progressed boo
 	}
 	if pull {
 		pulled, err := n.pullFrom(ctx, p)
-		if err != nil {
+		if wait, ok := throttled(err); ok {
+			// Pulling waits (the peer is busy, or it sent more than this
+			// node verifies from it), but pushing this node's own entries
+			// does not: the next pull is due after the wait.
+			st.lastPull = n.now().Add(wait - n.syncInt)
+		} else if err != nil {
 			return false, err
+		} else {
+			st.lastPull = n.now()
 		}
 		progressed = pulled > 0
 	}
