@@ -51,8 +51,8 @@ func (n *Node) rejectRaw(from string, raw []byte, err error) {
 	n.metrics.entriesRejected.WithLabelValues(from, reason).Inc()
 	n.logs.Warn(from, "rejected entry from peer", "peer", from, "reason", reason, "err", err)
 	p := n.peers[from]
-	if p == nil || !p.link.allowEvidence(n.now()) {
-		return
+	if reason == "equivocation" || p == nil || !p.link.allowEvidence(n.now()) {
+		return // an equivocation is kept as such (see equivocation)
 	}
 	if len(raw) > entry.MaxEntrySize {
 		raw = raw[:entry.MaxEntrySize]

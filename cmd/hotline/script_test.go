@@ -20,9 +20,14 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/account"
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/devnet"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/hostile"
+	"github.com/hotline-project/hotline/sqlite"
 )
 
 // TestMain lets the scripts run the test binary as the hotline command, in
@@ -53,6 +58,7 @@ func TestScripts(t *testing.T) {
 			"consolelogin": cmdConsoleLogin,
 			"consolepage":  cmdConsolePage,
 			"tokenid":      cmdTokenID,
+			"equivocate":   cmdEquivocate,
 			"devup":        cmdDevUp,
 			"envfile":      cmdEnvFile,
 			"ready":        cmdReady,
@@ -214,6 +220,52 @@ func consoleClient(ts *testscript.TestScript, from string) *http.Client {
 	}
 	return &http.Client{Transport: tr, Timeout: 20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// equivocate FROM TO CHANNEL: as the party whose node directory is FROM
+// (its real keys: a compromised node), sign a second entry with the seq
+// of the newest entry of its feed in CHANNEL and push it to the node in
+// TO, which must keep the two as evidence of an equivocation.
+func cmdEquivocate(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: equivocate FROM TO CHANNEL")
+	}
+	ctx := context.Background()
+	from, err := config.Open(ts.MkAbs(args[0]))
+	ts.Check(err)
+	to, err := config.Open(ts.MkAbs(args[1]))
+	ts.Check(err)
+	st, err := sqlite.Open(ctx, from.StorePath())
+	ts.Check(err)
+	defer st.Close()
+	chans, err := st.Channels(ctx)
+	ts.Check(err)
+	var ch *hotline.Channel
+	for i := range chans {
+		if chans[i].Label == args[2] {
+			ch = &chans[i]
+		}
+	}
+	if ch == nil {
+		ts.Fatalf("no channel %s at %s", args[2], args[0])
+	}
+	feed, err := st.Feed(ctx, hotline.Feed{Channel: ch.ID, Party: from.Config.Party}, 1, 1<<20)
+	ts.Check(err)
+	a := hostile.New(from, to.Config.Party, to.Config.Peer.Listen, to.TLS.Fingerprint())
+	defer a.Close()
+	var es []*entry.Entry
+	for _, f := range feed {
+		es = append(es, f.Entry)
+	}
+	a.Adopt(ch.ID, es)
+	a.Rewind(ch.ID, 1)
+	twin, err := a.Sign(ch.ID, entry.KindMessage, &entry.Message{Text: "a different story", Lang: "en"})
+	ts.Check(err)
+	res, err := a.Client.Push(ctx, []*entry.Entry{twin})
+	ts.Check(err)
+	if len(res.Rejected) != 1 || res.Rejected[0].Reason != "equivocation" {
+		ts.Fatalf("the twin entry was not refused as an equivocation: %+v", res)
+	}
 }
 
 // tokenid VAR FILE: set VAR to the id hotline token list shows for the
