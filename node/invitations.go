@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hotline-project/hotline"
@@ -115,8 +116,7 @@ func (n *Node) expireInvitations(ctx context.Context) {
 
 var errNotInvited = fmt.Errorf("no longer an invitation")
 
-// Invitations returns the open invitations, oldest first, and how many
-// each proposer has open.
+// Invitations returns the open invitations, oldest first.
 func (n *Node) Invitations() []hotline.Channel {
 	var out []hotline.Channel
 	for _, c := range n.Channels() {
@@ -124,5 +124,6 @@ func (n *Node) Invitations() []hotline.Channel {
 			out = append(out, c)
 		}
 	}
+	slices.SortStableFunc(out, func(a, b hotline.Channel) int { return a.Stored.Compare(b.Stored) })
 	return out
 }

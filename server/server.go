@@ -110,6 +110,9 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	for _, wide := range d.WideModes() {
 		s.Log.Warn("readable or writable by others than the node's user; make it 0600 (files) or 0700 (directories)", "path", wide)
 	}
+	if d.Config.Store.MaxSizeMB == 0 {
+		s.Log.Warn("store.max_size_mb is 0: the store has no cap but the disk, so no party's share of it is bounded; set a cap below the disk's free space (README, Limits against a hostile peer)")
+	}
 	if want := d.Config.Store.MaxSizeMB << 20; want > 0 {
 		got, err := s.Store.SetMaxSize(ctx, want)
 		if err != nil {
