@@ -106,11 +106,6 @@ func (b *bucket) take(now time.Time, rate, n float64) (time.Duration, bool) {
 // give returns tokens taken for entries that were not stored after all.
 func (b *bucket) give(rate, n float64) { b.tokens = min(max(rate*BurstSeconds, n), b.tokens+n) }
 
-type chanKey struct {
-	party   string
-	channel entry.ChannelID
-}
-
 type evKey struct{ peer, kind string }
 
 // Meter counts what each party has consumed. It is safe for concurrent
