@@ -430,10 +430,12 @@ func printCalls(w io.Writer, calls []node.CallView) {
 	}
 }
 
+// clipText fits another party's text on one line of at most n
+// characters, shown safely (see package display).
 func clipText(s string, n int) string {
-	r := []rune(strings.ReplaceAll(s, "\n", " "))
+	r := []rune(display.Line(s))
 	if len(r) <= n {
-		return s
+		return string(r)
 	}
 	return string(r[:n-1]) + "…"
 }
