@@ -291,6 +291,10 @@ type Store interface {
 	Heads(ctx context.Context) (map[Feed]Head, error)
 	// Entry returns the entry with id.
 	Entry(ctx context.Context, id entry.ID) (*Stored, error)
+	// EntriesByPrefix returns up to limit entries of channel ch whose id,
+	// in lower-case hex, starts with prefix (hex digits only), by a range
+	// of the id index: it costs what it finds, not the channel's size.
+	EntriesByPrefix(ctx context.Context, ch entry.ChannelID, prefix string, limit int) ([]*Stored, error)
 	// Feed returns up to limit entries of a feed with seq ≥ from, in order.
 	Feed(ctx context.Context, f Feed, from uint64, limit int) ([]*Stored, error)
 	// ChannelEntries returns up to limit entries of a channel stored after

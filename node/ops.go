@@ -347,23 +347,16 @@ func (n *Node) findEntry(ctx context.Context, ch *hotline.Channel, ref string) (
 	if _, err := hex.DecodeString(ref[:len(ref)&^1]); err != nil || len(ref) < 8 {
 		return nil, hotline.Errorf(hotline.EINVALID, "entry id %q: give the full id or at least 8 of its hex digits", ref)
 	}
-	log, err := n.store.Log(ctx, ch.ID)
-	if err != nil {
+	found, err := n.store.EntriesByPrefix(ctx, ch.ID, ref, 2)
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	var found *hotline.Stored
-	for _, st := range log.Entries {
-		if strings.HasPrefix(st.ID().String(), ref) {
-			if found != nil {
-				return nil, hotline.Errorf(hotline.ECONFLICT, "entry id prefix %q is ambiguous; give more digits", ref)
-			}
-			found = st
-		}
-	}
-	if found == nil {
+	case len(found) > 1:
+		return nil, hotline.Errorf(hotline.ECONFLICT, "entry id prefix %q is ambiguous; give more digits", ref)
+	case len(found) == 0:
 		return nil, hotline.Errorf(hotline.ENOTFOUND, "no entry %q in channel %s", ref, ch.Label)
 	}
-	return found, nil
+	return found[0], nil
 }
 
 // trimPrefix drops the package prefix of a format error for operators.

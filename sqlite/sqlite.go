@@ -11,6 +11,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -387,6 +388,24 @@ func (s *Store) Entry(ctx context.Context, id entry.ID) (*hotline.Stored, error)
 		return nil, hotline.Errorf(hotline.ENOTFOUND, "no entry %s", id)
 	}
 	return st, err
+}
+
+// EntriesByPrefix implements hotline.Store.
+func (s *Store) EntriesByPrefix(ctx context.Context, ch entry.ChannelID, prefix string, limit int) ([]*hotline.Stored, error) {
+	prefix = strings.ToLower(prefix)
+	if len(prefix) > 64 || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return nil, hotline.Errorf(hotline.EINVALID, "entry id prefix %q: give hex digits", prefix)
+	}
+	lo, err1 := hex.DecodeString(prefix + strings.Repeat("0", 64-len(prefix)))
+	hi, err2 := hex.DecodeString(prefix + strings.Repeat("f", 64-len(prefix)))
+	if err1 != nil || err2 != nil {
+		return nil, hotline.Errorf(hotline.EINVALID, "entry id prefix %q: give hex digits", prefix)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE id BETWEEN ? AND ? AND channel = ? LIMIT ?`, lo, hi, ch[:], limit)
+	if err != nil {
+		return nil, fmt.Errorf("find entry by prefix: %w", err)
+	}
+	return collect(rows)
 }
 
 // Latest implements hotline.Store.

@@ -442,3 +442,43 @@ func TestOpen_NewStoreIsPrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestStore_EntriesByPrefix: a prefix of an id, of any length, finds the
+// entries of the channel whose ids start with it, through the id index.
+func TestStore_EntriesByPrefix(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	defer s.Close()
+	_, key, _ := ed25519.GenerateKey(nil)
+	w := &feedWriter{t: t, key: key, ch: entry.ChannelID{1}}
+	other := &feedWriter{t: t, key: key, ch: entry.ChannelID{2}}
+	var writes []hotline.Write
+	var es []*entry.Entry
+	for i := range 200 {
+		e := w.next(fmt.Sprint("message ", i))
+		es = append(es, e)
+		writes = append(writes, hotline.Write{Entry: e}, hotline.Write{Entry: other.next(fmt.Sprint("elsewhere ", i))})
+	}
+	if err := s.Append(ctx, time.Now(), writes); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es[:20] {
+		id := e.ID().String()
+		for _, n := range []int{8, 9, 64} {
+			got, err := s.EntriesByPrefix(ctx, w.ch, id[:n], 2)
+			if err != nil || len(got) != 1 || got[0].ID() != e.ID() {
+				t.Fatalf("prefix %s: %d entries, %v", id[:n], len(got), err)
+			}
+		}
+		if got, _ := s.EntriesByPrefix(ctx, other.ch, id[:12], 2); len(got) != 0 {
+			t.Fatalf("an entry of another channel found by prefix")
+		}
+	}
+	// A one-digit prefix matches about a sixteenth of the channel.
+	if got, err := s.EntriesByPrefix(ctx, w.ch, "a", 1000); err != nil || len(got) < 2 || len(got) > 40 {
+		t.Fatalf("prefix a: %d, %v", len(got), err)
+	}
+	if _, err := s.EntriesByPrefix(ctx, w.ch, "xyz", 2); hotline.ErrorCode(err) != hotline.EINVALID {
+		t.Fatalf("a prefix not in hex: %v", err)
+	}
+}
