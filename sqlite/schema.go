@@ -214,6 +214,15 @@ CREATE INDEX evidence_kind ON evidence (kind, n);
 ALTER TABLE operators ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE operators ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
 `,
+	// 8: facts about the store itself, so that opening it reads no whole
+	// table: "trees" is set once every feed's Merkle tree is known to be
+	// in step with its entries (Append keeps it so from then on).
+	`
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
 }
 
 // migrationHooks run in Go, in the same transaction, right after the SQL of

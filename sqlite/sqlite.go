@@ -65,7 +65,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if err := s.backfillTrees(ctx); err != nil {
+	if err := s.completeTrees(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -340,11 +340,30 @@ func (s *Store) Channels(ctx context.Context) ([]hotline.Channel, error) {
 	return out, rows.Err()
 }
 
-// Heads implements hotline.Store.
+// completeTrees builds the Merkle trees of a store written before they
+// existed (schema version 3), once: a marker then spares every later
+// open the scan of the entries.
+func (s *Store) completeTrees(ctx context.Context) error {
+	var done string
+	err := s.write.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'trees'`).Scan(&done)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if err := s.backfillTrees(ctx); err != nil {
+		return err
+	}
+	_, err = s.write.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('trees', 'complete')`)
+	return err
+}
+
+// Heads implements hotline.Store. Each feed's tree size is its head's
+// seq, so this reads one row per feed, never the entries.
 func (s *Store) Heads(ctx context.Context) (map[hotline.Feed]hotline.Head, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT e.channel, e.author, e.seq, e.id FROM entries e
-		JOIN (SELECT channel, author, MAX(seq) AS seq FROM entries GROUP BY channel, author) h
-		ON e.channel = h.channel AND e.author = h.author AND e.seq = h.seq`)
+	rows, err := s.read.QueryContext(ctx, `SELECT t.channel, t.party, t.size, e.id FROM tree_sizes t
+		JOIN entries e ON e.channel = t.channel AND e.author = t.party AND e.seq = t.size`)
 	if err != nil {
 		return nil, fmt.Errorf("read heads: %w", err)
 	}

@@ -88,8 +88,9 @@ func TestStore_MerkleTreeFollowsFeed(t *testing.T) {
 	}
 }
 
-// TestStore_BackfillsTreesOfOldStores drops the tree tables' rows, as in a
-// store written before they existed, and checks reopening rebuilds them.
+// TestStore_BackfillsTreesOfOldStores drops the tree tables' rows and the
+// marker that says they are complete, as in a store written before they
+// existed, and checks reopening rebuilds them.
 func TestStore_BackfillsTreesOfOldStores(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "hotline.db")
@@ -108,7 +109,7 @@ func TestStore_BackfillsTreesOfOldStores(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.write.ExecContext(ctx, `DELETE FROM tree_hashes; DELETE FROM tree_sizes`); err != nil {
+	if _, err := s.write.ExecContext(ctx, `DELETE FROM tree_hashes; DELETE FROM tree_sizes; DELETE FROM meta`); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
