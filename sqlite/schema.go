@@ -216,12 +216,15 @@ ALTER TABLE operators ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
 `,
 	// 8: facts about the store itself, so that opening it reads no whole
 	// table: "trees" is set once every feed's Merkle tree is known to be
-	// in step with its entries (Append keeps it so from then on).
+	// in step with its entries (Append keeps it so from then on). And the
+	// newest entry of a kind in a feed (a party's directory) found by an
+	// index, however much the feed has grown since.
 	`
 CREATE TABLE meta (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
+CREATE INDEX entries_kind ON entries (channel, author, kind, seq);
 `,
 }
 

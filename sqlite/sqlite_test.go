@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -480,5 +481,30 @@ func TestStore_EntriesByPrefix(t *testing.T) {
 	}
 	if _, err := s.EntriesByPrefix(ctx, w.ch, "xyz", 2); hotline.ErrorCode(err) != hotline.EINVALID {
 		t.Fatalf("a prefix not in hex: %v", err)
+	}
+}
+
+// TestStore_LatestOfAKindUsesAnIndex: the newest entry of a kind in a
+// feed is found by the (channel, author, kind, seq) index, whatever came
+// after it: SQLite's plan says so.
+func TestStore_LatestOfAKindUsesAnIndex(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	defer s.Close()
+	rows, err := s.read.Query(`EXPLAIN QUERY PLAN SELECT `+entryCols+` FROM entries WHERE channel = ? AND author = ? AND kind = ? ORDER BY seq DESC LIMIT 1`, []byte{1}, "alpha", "directory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if len(plan) != 1 || !strings.Contains(plan[0], "entries_kind") || strings.Contains(plan[0], "TEMP B-TREE") {
+		t.Fatalf("plan: %q", plan)
 	}
 }
