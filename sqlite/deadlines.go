@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -80,32 +81,45 @@ func (s *Store) Answers(ctx context.Context, ch entry.ChannelID, target entry.Re
 		return nil, fmt.Errorf("read answers: %w", err)
 	}
 	defer tx.Rollback()
-	// The first receipt by each receiver that covers the target.
-	rows, err := tx.QueryContext(ctx, `SELECT r.receiver, r.receipt_seq, r.time, e.received
-		FROM receipts r JOIN entries e ON e.channel = r.channel AND e.author = r.receiver AND e.seq = r.receipt_seq
-		WHERE r.channel = ? AND r.party = ? AND r.seq >= ?
-		AND r.receipt_seq = (SELECT MIN(r2.receipt_seq) FROM receipts r2
-			WHERE r2.channel = r.channel AND r2.receiver = r.receiver AND r2.party = r.party AND r2.seq >= ?)
-		ORDER BY r.receiver`, ch[:], target.Party, int64(target.Seq), int64(target.Seq))
+	// The first receipt by each receiving member that covers the target:
+	// receipts are cumulative, so it is the one of the lowest seq at or
+	// past the target's, found in the (channel, receiver, party, seq)
+	// index, whatever the channel's size.
+	mrows, err := tx.QueryContext(ctx, `SELECT party FROM channel_members WHERE channel = ? AND party <> ? ORDER BY party`, ch[:], target.Party)
 	if err != nil {
 		return nil, fmt.Errorf("read answers: %w", err)
 	}
-	a := &hotline.Answers{}
-	for rows.Next() {
-		r := hotline.ReceiptRow{Party: target.Party, Seq: target.Seq}
-		var rseq, t, held int64
-		if err := rows.Scan(&r.Receiver, &rseq, &t, &held); err != nil {
-			rows.Close()
+	var receivers []string
+	for mrows.Next() {
+		var p string
+		if err := mrows.Scan(&p); err != nil {
+			mrows.Close()
 			return nil, err
+		}
+		receivers = append(receivers, p)
+	}
+	mrows.Close()
+	if err := mrows.Err(); err != nil {
+		return nil, err
+	}
+	a := &hotline.Answers{}
+	for _, receiver := range receivers {
+		r := hotline.ReceiptRow{Receiver: receiver, Party: target.Party, Seq: target.Seq}
+		var rseq, t, held int64
+		err := tx.QueryRowContext(ctx, `SELECT r.receipt_seq, r.time, e.received
+			FROM receipts r JOIN entries e ON e.channel = r.channel AND e.author = r.receiver AND e.seq = r.receipt_seq
+			WHERE r.channel = ? AND r.receiver = ? AND r.party = ? AND r.seq >= ?
+			ORDER BY r.seq, r.receipt_seq LIMIT 1`, ch[:], receiver, target.Party, int64(target.Seq)).Scan(&rseq, &t, &held)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read answers: %w", err)
 		}
 		r.ReceiptSeq, r.Time, r.Held = uint64(rseq), time.UnixMilli(t).UTC(), time.UnixMilli(held).UTC()
 		a.Receipts = append(a.Receipts, r)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	mrows, err := tx.QueryContext(ctx, `SELECT `+markCols+` FROM marks WHERE target_id = ? ORDER BY time, party, seq`, target.ID[:])
+	mrows, err = tx.QueryContext(ctx, `SELECT `+markCols+` FROM marks WHERE target_id = ? ORDER BY time, party, seq`, target.ID[:])
 	if err != nil {
 		return nil, fmt.Errorf("read answers: %w", err)
 	}

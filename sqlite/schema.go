@@ -216,15 +216,17 @@ ALTER TABLE operators ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
 `,
 	// 8: facts about the store itself, so that opening it reads no whole
 	// table: "trees" is set once every feed's Merkle tree is known to be
-	// in step with its entries (Append keeps it so from then on). And the
-	// newest entry of a kind in a feed (a party's directory) found by an
-	// index, however much the feed has grown since.
+	// in step with its entries (Append keeps it so from then on). And two
+	// indexes, so that the newest entry of a kind in a feed (a party's
+	// directory) and the first receipt that covers an entry are found
+	// without reading the rest of the channel.
 	`
 CREATE TABLE meta (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX entries_kind ON entries (channel, author, kind, seq);
+CREATE INDEX receipts_covering ON receipts (channel, receiver, party, seq, receipt_seq);
 `,
 }
 

@@ -508,3 +508,32 @@ func TestStore_LatestOfAKindUsesAnIndex(t *testing.T) {
 		t.Fatalf("plan: %q", plan)
 	}
 }
+
+// TestStore_FirstCoveringReceiptUsesAnIndex: the first receipt that
+// covers an entry is found by the (channel, receiver, party, seq,
+// receipt_seq) index, without a sort or a scan of the channel.
+func TestStore_FirstCoveringReceiptUsesAnIndex(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	defer s.Close()
+	rows, err := s.read.Query(`EXPLAIN QUERY PLAN SELECT r.receipt_seq, r.time, e.received
+		FROM receipts r JOIN entries e ON e.channel = r.channel AND e.author = r.receiver AND e.seq = r.receipt_seq
+		WHERE r.channel = ? AND r.receiver = ? AND r.party = ? AND r.seq >= ?
+		ORDER BY r.seq, r.receipt_seq LIMIT 1`, []byte{1}, "bravo", "alpha", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	joined := strings.Join(plan, "; ")
+	if !strings.Contains(joined, "receipts_covering") || strings.Contains(joined, "TEMP B-TREE") || strings.Contains(joined, "SCAN") {
+		t.Fatalf("plan: %q", plan)
+	}
+}
