@@ -303,6 +303,10 @@ type Store interface {
 	// Latest returns the newest entry of kind in feed f, or an ENOTFOUND
 	// error.
 	Latest(ctx context.Context, f Feed, kind entry.Kind) (*Stored, error)
+	// EntriesOfKind returns every entry of channel ch whose kind is one of
+	// kinds, in this node's storage order, through an index: it costs what
+	// it returns, not the channel's size.
+	EntriesOfKind(ctx context.Context, ch entry.ChannelID, kinds ...entry.Kind) ([]*Stored, error)
 	// Log returns a channel's entries and index rows.
 	Log(ctx context.Context, ch entry.ChannelID) (*ChannelLog, error)
 	// Unread counts the messages of ch by other parties that nobody at

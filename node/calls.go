@@ -328,22 +328,43 @@ func sortCalls(calls []CallView) {
 	slices.SortStableFunc(calls, func(a, b CallView) int { return a.Times[0].Compare(b.Times[0]) })
 }
 
+// channelCalls reads ch's call and directory entries through the kind
+// index, and each request's delivery from the receipts index: it costs
+// what the calls are, not the channel's history.
 func (n *Node) channelCalls(ctx context.Context, ch *hotline.Channel) ([]CallView, error) {
-	log, err := n.store.Log(ctx, ch.ID)
+	entries, err := n.store.EntriesOfKind(ctx, ch.ID, entry.KindCall, entry.KindDirectory)
 	if err != nil {
 		return nil, err
 	}
-	return callsOf(ch, log)
+	return callsOf(ch, entries, func(st *hotline.Stored) (time.Time, bool, error) {
+		ans, err := n.store.Answers(ctx, ch.ID, st.Ref())
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		var seen time.Time
+		for _, m := range ch.Definition.Members {
+			i := slices.IndexFunc(ans.Receipts, func(r hotline.ReceiptRow) bool { return r.Receiver == m.Party })
+			switch {
+			case m.Party == st.Author:
+			case i < 0:
+				return time.Time{}, false, nil
+			case ans.Receipts[i].Held.After(seen):
+				seen = ans.Receipts[i].Held
+			}
+		}
+		return seen, true, nil
+	})
 }
 
 // callsOf derives ch's call requests, with their answers and readouts,
-// from its log, in channel order.
-func callsOf(ch *hotline.Channel, log *hotline.ChannelLog) ([]CallView, error) {
-	receipts := indexReceipts(log.Receipts)
+// from its call and directory entries (and maybe others, skipped) in a
+// causal order; seen says when this node held every member's receipt of
+// a request, which its deadline counts from.
+func callsOf(ch *hotline.Channel, entries []*hotline.Stored, seen func(*hotline.Stored) (time.Time, bool, error)) ([]CallView, error) {
 	dirs := make(map[string]*entry.Directory)
 	byID := make(map[entry.ID]*CallView)
 	var order []entry.ID
-	for _, st := range causalOrder(log.Entries) {
+	for _, st := range entries {
 		if st.Body == nil || (st.Kind != entry.KindCall && st.Kind != entry.KindDirectory) {
 			continue
 		}
@@ -369,8 +390,12 @@ func callsOf(ch *hotline.Channel, log *hotline.ChannelLog) ([]CallView, error) {
 				}
 				v.Participants = append(v.Participants, pv)
 			}
-			if seen, ok := deliverySeen(ch, st.Author, st.Seq, receipts); ok {
-				dl := seen.Add(ch.Definition.Policy.CallReplyWithin())
+			at, ok, err := seen(st)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				dl := at.Add(ch.Definition.Policy.CallReplyWithin())
 				v.Deadline = &dl
 			}
 			byID[st.ID()] = v

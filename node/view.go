@@ -221,7 +221,11 @@ func (n *Node) LogAndCalls(ctx context.Context, ref, lang string) (*hotline.Chan
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	calls, err := callsOf(ch, log)
+	receipts := indexReceipts(log.Receipts)
+	calls, err := callsOf(ch, causalOrder(log.Entries), func(st *hotline.Stored) (time.Time, bool, error) {
+		at, ok := deliverySeen(ch, st.Author, st.Seq, receipts)
+		return at, ok, nil
+	})
 	if err != nil {
 		return nil, nil, nil, err
 	}

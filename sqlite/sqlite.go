@@ -9,6 +9,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -425,6 +427,46 @@ func (s *Store) EntriesByPrefix(ctx context.Context, ch entry.ChannelID, prefix 
 		return nil, fmt.Errorf("find entry by prefix: %w", err)
 	}
 	return collect(rows)
+}
+
+// EntriesOfKind implements hotline.Store: one range of the (channel,
+// author, kind, seq) index per member and kind, merged by storage order.
+func (s *Store) EntriesOfKind(ctx context.Context, ch entry.ChannelID, kinds ...entry.Kind) ([]*hotline.Stored, error) {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("read entries by kind: %w", err)
+	}
+	defer tx.Rollback()
+	mrows, err := tx.QueryContext(ctx, `SELECT party FROM channel_members WHERE channel = ?`, ch[:])
+	if err != nil {
+		return nil, fmt.Errorf("read entries by kind: %w", err)
+	}
+	var members []string
+	for mrows.Next() {
+		var p string
+		if err := mrows.Scan(&p); err != nil {
+			mrows.Close()
+			return nil, err
+		}
+		members = append(members, p)
+	}
+	mrows.Close()
+	var out []*hotline.Stored
+	for _, m := range members {
+		for _, k := range kinds {
+			rows, err := tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND author = ? AND kind = ? ORDER BY seq`, ch[:], m, string(k))
+			if err != nil {
+				return nil, fmt.Errorf("read entries by kind: %w", err)
+			}
+			got, err := collect(rows)
+			if err != nil {
+				return nil, fmt.Errorf("read entries by kind: %w", err)
+			}
+			out = append(out, got...)
+		}
+	}
+	slices.SortFunc(out, func(a, b *hotline.Stored) int { return cmp.Compare(a.Local, b.Local) })
+	return out, nil
 }
 
 // Latest implements hotline.Store.
