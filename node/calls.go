@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -427,8 +428,9 @@ func callsOf(ch *hotline.Channel, entries []*hotline.Stored, seen func(*hotline.
 			if c.Action == entry.CallReadout {
 				v.Readouts = append(v.Readouts, r)
 			}
-			if r.Joint && (v.Joint == nil || len(r.Signed) > len(v.Joint.Signed)) {
-				v.Joint = &r
+			if r.Joint && (v.Joint == nil || len(r.Signed) > len(v.Joint.Signed) ||
+				(len(r.Signed) == len(v.Joint.Signed) && cmp.Or(r.Time.Compare(v.Joint.Time), strings.Compare(r.Party, v.Joint.Party)) < 0)) {
+				v.Joint = &r // the most signed; of those, the first written
 			}
 		}
 	}
@@ -436,6 +438,17 @@ func callsOf(ch *hotline.Channel, entries []*hotline.Stored, seen func(*hotline.
 	for _, id := range order {
 		v := byID[id]
 		v.State = callState(ch, v)
+		// Shown by when each was written, then by party: the same order
+		// whichever causal order the entries came in (the agenda read
+		// through the indexes, or derived from the whole log), and at
+		// every member's node. The state above took each member's answers
+		// in its feed's order.
+		slices.SortStableFunc(v.Answers, func(a, b CallAnswer) int {
+			return cmp.Or(a.Written.Compare(b.Written), strings.Compare(a.Party, b.Party))
+		})
+		slices.SortStableFunc(v.Readouts, func(a, b ReadoutView) int {
+			return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.Party, b.Party))
+		})
 		out = append(out, *v)
 	}
 	return out, nil

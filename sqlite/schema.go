@@ -219,7 +219,8 @@ ALTER TABLE operators ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
 	// in step with its entries (Append keeps it so from then on). And two
 	// indexes, so that the newest entry of a kind in a feed (a party's
 	// directory) and the first receipt that covers an entry are found
-	// without reading the rest of the channel.
+	// without reading the rest of the channel. And each member's count of
+	// unread messages per channel, kept by Append rather than counted.
 	`
 CREATE TABLE meta (
 	key   TEXT PRIMARY KEY,
@@ -227,6 +228,18 @@ CREATE TABLE meta (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX entries_kind ON entries (channel, author, kind, seq);
 CREATE INDEX receipts_covering ON receipts (channel, receiver, party, seq, receipt_seq);
+
+CREATE TABLE unread (
+	channel BLOB NOT NULL,
+	party   TEXT NOT NULL,
+	n       INTEGER NOT NULL,
+	PRIMARY KEY (channel, party)
+) STRICT, WITHOUT ROWID;
+INSERT INTO unread (channel, party, n)
+	SELECT m.channel, m.party, (SELECT COUNT(*) FROM entries e
+		WHERE e.channel = m.channel AND e.kind = 'message' AND e.author <> m.party
+		AND NOT EXISTS (SELECT 1 FROM marks k WHERE k.target_id = e.id AND k.party = m.party AND k.kind IN ('read', 'ack')))
+	FROM channel_members m;
 `,
 }
 

@@ -537,3 +537,71 @@ func TestStore_FirstCoveringReceiptUsesAnIndex(t *testing.T) {
 		t.Fatalf("plan: %q", plan)
 	}
 }
+
+// TestStore_UnreadIsKeptAsACount: the count Append keeps equals the count
+// of other members' messages with no read or ack by the party, through
+// messages, first and repeated marks, and a reopen.
+func TestStore_UnreadIsKeptAsACount(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hotline.db")
+	s := open(t, path)
+	def := entry.Definition{Name: "three", Level: "policy", Proposer: "alpha",
+		Members: []entry.Member{{Party: "alpha", Key: "a"}, {Party: "bravo", Key: "b"}, {Party: "charlie", Key: "c"}}}
+	ch := &hotline.Channel{ID: def.ChannelID(), Definition: def, State: hotline.ChannelActive, Label: "three"}
+	if err := s.Append(ctx, time.Now(), []hotline.Write{{Channel: ch}}); err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	alpha := &feedWriter{t: t, key: key, ch: ch.ID}
+	mark := func(w *feedWriter, party string, kind entry.Kind, target *entry.Entry) hotline.Write {
+		w.seq++
+		body, _ := entry.EncodeBody(&entry.Mark{Target: target.Ref()})
+		e, err := entry.Sign(entry.Header{Channel: w.ch, Author: party, Seq: w.seq, Prev: w.prev, Time: time.Now().UnixMilli(), Kind: kind}, body, w.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.prev = e.ID()
+		return hotline.Write{Entry: e, Mark: &hotline.MarkRow{Kind: kind, Target: target.Ref(), Party: party, Seq: e.Seq, Time: time.Now()}}
+	}
+	bravo, charlie := &feedWriter{t: t, key: key, ch: ch.ID}, &feedWriter{t: t, key: key, ch: ch.ID}
+	var msgs []*entry.Entry
+	for i := range 10 {
+		e := alpha.next(fmt.Sprint("m", i))
+		msgs = append(msgs, e)
+		if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: e}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Bravo reads three, then acks one of them and one more; charlie acks
+	// one twice over (read and ack in one batch).
+	ws := []hotline.Write{mark(bravo, "bravo", entry.KindRead, msgs[0]), mark(bravo, "bravo", entry.KindRead, msgs[1]), mark(bravo, "bravo", entry.KindRead, msgs[2])}
+	ws = append(ws, mark(bravo, "bravo", entry.KindAck, msgs[2]), mark(bravo, "bravo", entry.KindAck, msgs[3]))
+	ws = append(ws, mark(charlie, "charlie", entry.KindRead, msgs[5]), mark(charlie, "charlie", entry.KindAck, msgs[5]))
+	if err := s.Append(ctx, time.Now(), ws); err != nil {
+		t.Fatal(err)
+	}
+	check := func() {
+		t.Helper()
+		for _, party := range []string{"alpha", "bravo", "charlie"} {
+			var want int
+			if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM entries e
+				WHERE e.channel = ? AND e.kind = 'message' AND e.author <> ?
+				AND NOT EXISTS (SELECT 1 FROM marks m WHERE m.target_id = e.id AND m.party = ? AND m.kind IN ('read', 'ack'))`,
+				ch.ID[:], party, party).Scan(&want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Unread(ctx, ch.ID, party)
+			if err != nil || got != want {
+				t.Fatalf("%s: unread %d, %v; counting gives %d", party, got, err, want)
+			}
+		}
+	}
+	check()
+	if got, _ := s.Unread(ctx, ch.ID, "bravo"); got != 6 {
+		t.Fatalf("bravo's unread: %d, want 6", got)
+	}
+	s.Close()
+	s = open(t, path)
+	defer s.Close()
+	check()
+}
