@@ -33,9 +33,6 @@ func Text(s string) string { return clean(s, false) }
 // U+2029) become spaces.
 func Line(s string) string { return clean(s, true) }
 
-// Unsafe reports whether s holds a character Text would replace.
-func Unsafe(s string) bool { return clean(s, false) != s }
-
 func clean(s string, oneLine bool) string {
 	if !needsCleaning(s) {
 		return s

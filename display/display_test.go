@@ -27,9 +27,6 @@ func TestText(t *testing.T) {
 			if got := Line(tt.in); got != tt.line {
 				t.Errorf("Line = %q, want %q", got, tt.line)
 			}
-			if Unsafe(tt.in) != (Text(tt.in) != tt.in) {
-				t.Errorf("Unsafe disagrees with Text")
-			}
 		})
 	}
 }

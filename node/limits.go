@@ -67,12 +67,6 @@ func (n *Node) raiseQuotaAlarms() {
 	}
 }
 
-// QuotaUsage returns what party has used against its limits here.
-func (n *Node) QuotaUsage(party string) quota.PartyUsage { return n.meter.Usage(party) }
-
-// Limits returns the limits this node keeps against each other party.
-func (n *Node) Limits() quota.Limits { return n.meter.Limits() }
-
 // registerUsageMetrics exports each pinned party's store usage, and the
 // live event streams.
 func (n *Node) registerUsageMetrics() {

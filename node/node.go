@@ -397,10 +397,6 @@ func (n *Node) Subscribe(operator string, after uint64) (*Subscription, error) {
 	return n.events.subscribe(operator, after)
 }
 
-// Streams returns how many live event streams are open, and how many
-// were cut for falling behind since the node started.
-func (n *Node) Streams() (open int, cut uint64) { return n.events.streams() }
-
 // PartyFor implements peer.Handler.
 func (n *Node) PartyFor(fp string) (string, bool) {
 	p, ok := n.byTLS[identity.Fingerprint(fp)]

@@ -105,9 +105,6 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops accepting and waits for requests in flight.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
-// Conns returns how many connections are open.
-func (s *Server) Conns() int { return int(s.conns.Load()) }
-
 // limitListener closes connections past MaxConns as soon as they are
 // accepted, so the kernel's queue never fills and pinned peers that hold
 // a connection keep it.

@@ -137,9 +137,6 @@ func New(l Limits, now func() time.Time) *Meter {
 	return m
 }
 
-// Limits returns the meter's limits.
-func (m *Meter) Limits() Limits { return m.limits }
-
 func (m *Meter) resetDay(day int64) {
 	m.day = day
 	m.daily = make(map[string]int64)
@@ -252,15 +249,6 @@ func (m *Meter) Release(author string, ch entry.ChannelID, size int64) {
 	if b := m.chanRate[ch]; b != nil && m.limits.ChannelEntriesPerSecond > 0 {
 		b.give(m.limits.ChannelEntriesPerSecond, 1)
 	}
-}
-
-// Count counts an entry stored without a check: this party's own.
-func (m *Meter) Count(author string, ch entry.ChannelID, size int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.rollover(m.now())
-	m.total[author] += size
-	m.daily[author] += size
 }
 
 func (m *Meter) evidenceCount(peer, kind string) *hotline.EvidenceCount {
