@@ -490,20 +490,7 @@ func TestStore_EntriesByPrefix(t *testing.T) {
 func TestStore_LatestOfAKindUsesAnIndex(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
 	defer s.Close()
-	rows, err := s.read.Query(`EXPLAIN QUERY PLAN SELECT `+entryCols+` FROM entries WHERE channel = ? AND author = ? AND kind = ? ORDER BY seq DESC LIMIT 1`, []byte{1}, "alpha", "directory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
+	plan := queryPlan(t, s, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND author = ? AND kind = ? ORDER BY seq DESC LIMIT 1`, []byte{1}, "alpha", "directory")
 	if len(plan) != 1 || !strings.Contains(plan[0], "entries_kind") || strings.Contains(plan[0], "TEMP B-TREE") {
 		t.Fatalf("plan: %q", plan)
 	}
@@ -515,23 +502,10 @@ func TestStore_LatestOfAKindUsesAnIndex(t *testing.T) {
 func TestStore_FirstCoveringReceiptUsesAnIndex(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
 	defer s.Close()
-	rows, err := s.read.Query(`EXPLAIN QUERY PLAN SELECT r.receipt_seq, r.time, e.received
+	plan := queryPlan(t, s, `SELECT r.receipt_seq, r.time, e.received
 		FROM receipts r JOIN entries e ON e.channel = r.channel AND e.author = r.receiver AND e.seq = r.receipt_seq
 		WHERE r.channel = ? AND r.receiver = ? AND r.party = ? AND r.seq >= ?
 		ORDER BY r.seq, r.receipt_seq LIMIT 1`, []byte{1}, "bravo", "alpha", 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
 	joined := strings.Join(plan, "; ")
 	if !strings.Contains(joined, "receipts_covering") || strings.Contains(joined, "TEMP B-TREE") || strings.Contains(joined, "SCAN") {
 		t.Fatalf("plan: %q", plan)
@@ -604,4 +578,24 @@ func TestStore_UnreadIsKeptAsACount(t *testing.T) {
 	s = open(t, path)
 	defer s.Close()
 	check()
+}
+
+// queryPlan returns SQLite's plan for query, one detail line per step.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.read.Query(`EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return plan
 }
