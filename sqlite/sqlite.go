@@ -192,6 +192,11 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		channel entry.ChannelID
 	}
 	usage := make(map[usageKey]*hotline.Usage)
+	// The batch's changes to the unread counts, applied once per channel
+	// and party at the end: messages add to every other member's count,
+	// the first read or ack of a message by a party takes one off its own.
+	messages := make(map[usageKey]int64) // by author and channel
+	marked := make(map[usageKey]int64)   // by marking party and channel
 	for _, w := range writes {
 		e := w.Entry
 		if e == nil {
@@ -229,20 +234,16 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 			}
 		}
 		if e.Kind == entry.KindMessage {
-			// One more message the other members have not read.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO unread (channel, party, n)
-				SELECT channel, party, 1 FROM channel_members WHERE channel = ? AND party <> ?
-				ON CONFLICT (channel, party) DO UPDATE SET n = n + 1`, e.Channel[:], e.Author); err != nil {
-				return storeErr("append: unread count", err)
-			}
+			messages[k]++
 		}
 		if m := w.Mark; m != nil && (m.Kind == entry.KindRead || m.Kind == entry.KindAck) {
-			// The first read or ack of a message by its party takes it off
-			// that party's unread count.
-			if _, err := tx.ExecContext(ctx, `UPDATE unread SET n = n - 1 WHERE channel = ? AND party = ? AND n > 0
-				AND NOT EXISTS (SELECT 1 FROM marks WHERE target_id = ? AND party = ? AND kind IN ('read', 'ack'))`,
-				e.Channel[:], m.Party, m.Target.ID[:], m.Party); err != nil {
+			var seen bool // read or acked by this party before (earlier in this batch too)
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM marks WHERE target_id = ? AND party = ? AND kind IN ('read', 'ack'))`,
+				m.Target.ID[:], m.Party).Scan(&seen); err != nil {
 				return storeErr("append: unread count", err)
+			}
+			if !seen {
+				marked[usageKey{m.Party, e.Channel}]++
 			}
 		}
 		if m := w.Mark; m != nil {
@@ -263,6 +264,18 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 			ON CONFLICT (party, channel, day) DO UPDATE SET entries = entries + excluded.entries, bytes = bytes + excluded.bytes`,
 			u.Party, u.Channel[:], day, u.Entries, u.Bytes); err != nil {
 			return storeErr("append: usage", err)
+		}
+	}
+	for k, n := range messages {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO unread (channel, party, n)
+			SELECT channel, party, ? FROM channel_members WHERE channel = ? AND party <> ?
+			ON CONFLICT (channel, party) DO UPDATE SET n = n + excluded.n`, n, k.channel[:], k.party); err != nil {
+			return storeErr("append: unread count", err)
+		}
+	}
+	for k, n := range marked { // after the messages: a message and its read may share a batch
+		if _, err := tx.ExecContext(ctx, `UPDATE unread SET n = MAX(n - ?, 0) WHERE channel = ? AND party = ?`, n, k.channel[:], k.party); err != nil {
+			return storeErr("append: unread count", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
