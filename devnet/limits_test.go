@@ -1,11 +1,14 @@
 package devnet
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -142,5 +145,84 @@ func TestMetrics_BehindATokenOrOnTheirOwnListener(t *testing.T) {
 	}
 	if code, _ := get(bravo.MetricsURL(), token); code != http.StatusOK {
 		t.Fatalf("bravo's metrics listener: %d", code)
+	}
+}
+
+// TestEvents_ResumeWithLastEventID: a stream that comes back with the id
+// of the last event it saw gets what it missed, in order; one that missed
+// more than the node keeps, or saw an id from before a restart, is told it
+// lagged.
+func TestEvents_ResumeWithLastEventID(t *testing.T) {
+	net := MustStart(t, 2)
+	ctx := context.Background()
+	a := net.Party("alpha")
+	alpha := clientOf(a)
+	open := func(last string) (*bufio.Reader, func()) {
+		req, _ := http.NewRequest(http.MethodGet, a.Server.APIURL()+"/api/v1/events", nil)
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+		if last != "" {
+			req.Header.Set("Last-Event-ID", last)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("events: %v %v", resp, err)
+		}
+		return bufio.NewReader(resp.Body), func() { resp.Body.Close() }
+	}
+	// next reads the next event's id and name.
+	next := func(r *bufio.Reader) (id, name string) {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			line = strings.TrimSpace(line)
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				id = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "event: "):
+				name = strings.TrimPrefix(line, "event: ")
+			case line == "" && name != "":
+				return id, name
+			}
+		}
+	}
+	r, closeFirst := open("")
+	if _, err := alpha.Send(ctx, "alpha-bravo-policy", api.SendRequest{Text: "first", Lang: "en"}); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := next(r)
+	closeFirst()
+	// While away: more messages.
+	for i := range 3 {
+		if _, err := alpha.Send(ctx, "alpha-bravo-policy", api.SendRequest{Text: fmt.Sprint("while away ", i), Lang: "en"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, closeSecond := open(last)
+	defer closeSecond()
+	prev, _ := strconv.ParseUint(last, 10, 64)
+	entries := 0
+	for entries < 3 {
+		id, name := next(r)
+		n, err := strconv.ParseUint(id, 10, 64)
+		if err != nil || n != prev+1 {
+			t.Fatalf("resumed with event %q after %d: not the next one", id, prev)
+		}
+		prev = n
+		if name == "lagged" {
+			t.Fatal("a short absence was answered lagged")
+		}
+		if name == "entry" {
+			entries++
+		}
+	}
+	// An id the node no longer holds, or from before a restart: lagged.
+	for _, old := range []string{"1", strconv.FormatUint(prev+1000000, 10)} {
+		r, closeOld := open(old)
+		if _, name := next(r); name != "lagged" {
+			t.Errorf("Last-Event-ID %s: first event %s, want lagged", old, name)
+		}
+		closeOld()
 	}
 }

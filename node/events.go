@@ -41,15 +41,13 @@ type Event struct {
 // Live event streams are bounded: each subscriber may fall behind by
 // subscriberBuffer events, past which it is cut (its channel closed) and
 // must come back, asking for what it missed by the last event id it saw
-// (SSE's Last-Event-ID): the broker keeps the last replayBuffer events
-// for that, and answers a subscriber that missed more with one lagged
-// event (reload everything). Streams are capped in total and per
+// (SSE's Last-Event-ID): the broker keeps the last subscriberBuffer
+// events in a ring for that (a subscriber that missed more could not
+// have taken them anyway), and answers one that missed more with one
+// lagged event (reload everything). Streams are capped in total and per
 // operator, so neither many slow readers nor a flood of events can make
 // the node hold more than about 50 MiB for them (256 streams).
-const (
-	subscriberBuffer = 1024 // about 200 KiB a stream
-	replayBuffer     = 4096
-)
+const subscriberBuffer = 1024 // about 200 KiB a stream
 
 // StreamLimits bound the live event streams.
 type StreamLimits struct {
@@ -85,8 +83,10 @@ type broker struct {
 	byOp    map[string]int
 	closed  bool
 	lastID  uint64
-	replay  []Event // the last replayBuffer events, oldest first
-	dropped uint64  // subscribers cut for falling behind
+	replay  [subscriberBuffer]Event // the newest events, a ring: the oldest at replay[start]
+	start   int
+	held    int    // how many of replay hold events
+	dropped uint64 // subscribers cut for falling behind
 }
 
 func newBroker(l StreamLimits) *broker {
@@ -120,11 +120,11 @@ func (b *broker) subscribe(operator string, after uint64) (*Subscription, error)
 		return s, nil
 	}
 	if after > 0 && after != b.lastID {
-		if after > b.lastID || len(b.replay) == 0 || b.replay[0].ID > after+1 || b.lastID-after > subscriberBuffer {
+		if after > b.lastID || b.held == 0 || b.replay[b.start].ID > after+1 {
 			c <- Event{Type: EventLagged, ID: b.lastID}
 		} else {
-			for _, ev := range b.replay {
-				if ev.ID > after {
+			for i := range b.held {
+				if ev := b.replay[(b.start+i)%subscriberBuffer]; ev.ID > after {
 					c <- ev
 				}
 			}
@@ -159,11 +159,13 @@ func (b *broker) publish(ev Event) {
 	defer b.mu.Unlock()
 	b.lastID++
 	ev.ID = b.lastID
-	if len(b.replay) == replayBuffer {
-		copy(b.replay, b.replay[1:])
-		b.replay = b.replay[:replayBuffer-1]
+	if b.held < subscriberBuffer {
+		b.replay[(b.start+b.held)%subscriberBuffer] = ev
+		b.held++
+	} else {
+		b.replay[b.start] = ev // the oldest goes
+		b.start = (b.start + 1) % subscriberBuffer
 	}
-	b.replay = append(b.replay, ev)
 	for s := range b.subs {
 		select {
 		case s.c <- ev:
