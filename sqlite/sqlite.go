@@ -33,6 +33,9 @@ type Store struct {
 	write *sql.DB // one connection: all writes are serialised
 	read  *sql.DB // read-only pool
 	trees trees
+	// The lookups every API request makes, prepared once on the read
+	// pool: parsing SQL costs more than running these.
+	operatorByToken, operatorByName *sql.Stmt
 }
 
 var _ hotline.Store = (*Store)(nil)
@@ -78,11 +81,24 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)))
 	s.read = r
+	if s.operatorByToken, err = r.PrepareContext(ctx, `SELECT t.operator FROM operator_tokens t
+		WHERE t.hash = ? AND NOT EXISTS (SELECT 1 FROM operators o WHERE o.name = t.operator AND o.disabled <> 0)`); err == nil {
+		s.operatorByName, err = r.PrepareContext(ctx, operatorColumns+`WHERE name = ?`)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	return s, nil
 }
 
 // Close closes the store, checkpointing the WAL into the main file.
 func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.operatorByToken, s.operatorByName} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	err := s.read.Close()
 	if _, cerr := s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); cerr != nil && err == nil {
 		err = cerr
@@ -757,7 +773,7 @@ func (s *Store) Unread(ctx context.Context, ch entry.ChannelID, party string) (i
 
 // Operator implements hotline.Store.
 func (s *Store) Operator(ctx context.Context, name string) (hotline.Operator, error) {
-	ops, err := s.operators(ctx, `WHERE name = ?`, name)
+	ops, err := scanOperators(s.operatorByName.QueryContext(ctx, name))
 	if err != nil {
 		return hotline.Operator{}, err
 	}
@@ -769,11 +785,13 @@ func (s *Store) Operator(ctx context.Context, name string) (hotline.Operator, er
 
 // Operators implements hotline.Store.
 func (s *Store) Operators(ctx context.Context) ([]hotline.Operator, error) {
-	return s.operators(ctx, `ORDER BY name`)
+	return scanOperators(s.read.QueryContext(ctx, operatorColumns+`ORDER BY name`))
 }
 
-func (s *Store) operators(ctx context.Context, where string, args ...any) ([]hotline.Operator, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT name, lang, password, totp, failures, locked_until, totp_step, disabled, session_epoch, created FROM operators `+where, args...)
+// operatorColumns selects what scanOperators reads.
+const operatorColumns = `SELECT name, lang, password, totp, failures, locked_until, totp_step, disabled, session_epoch, created FROM operators `
+
+func scanOperators(rows *sql.Rows, err error) ([]hotline.Operator, error) {
 	if err != nil {
 		return nil, storeErr("read operators", err)
 	}
@@ -848,8 +866,7 @@ func unixMilliOrZero(t time.Time) int64 {
 // OperatorByToken implements hotline.Store.
 func (s *Store) OperatorByToken(ctx context.Context, tokenHash [32]byte) (string, error) {
 	var op string
-	err := s.read.QueryRowContext(ctx, `SELECT t.operator FROM operator_tokens t
-		WHERE t.hash = ? AND NOT EXISTS (SELECT 1 FROM operators o WHERE o.name = t.operator AND o.disabled <> 0)`, tokenHash[:]).Scan(&op)
+	err := s.operatorByToken.QueryRowContext(ctx, tokenHash[:]).Scan(&op)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", hotline.Errorf(hotline.ENOTFOUND, "no such token")
 	}
