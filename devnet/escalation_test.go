@@ -177,6 +177,9 @@ func TestEscalation_OverdueLadderOnBothSides(t *testing.T) {
 	if !strings.Contains(metrics, `hotline_overdue_entries{role="sent"} 1`) {
 		t.Errorf("alpha's metrics do not count the overdue message")
 	}
+	if strings.Contains(metrics, "hotline_deadline_look_seconds_count 0") || !strings.Contains(metrics, "hotline_deadline_look_seconds_count") {
+		t.Errorf("alpha's metrics do not time the deadline watcher's looks")
+	}
 	items, err := bravo.Pending(ctx)
 	if err != nil || len(items) != 1 || items[0].Role != "received" || !items[0].Overdue {
 		t.Fatalf("bravo's pending list: %+v, %v", items, err)

@@ -221,10 +221,16 @@ func (n *Node) deadlineLoop() {
 	announced := make(map[entry.ID]bool) // overdue events sent
 	running := make(map[entry.ID]bool)   // a step is running
 	stepDone := make(chan entry.ID)
-	var lastLook time.Time
 	for {
+		start := time.Now()
 		next := n.lookAtDeadlines(announced, running, stepDone)
-		lastLook = time.Now()
+		lastLook := time.Now()
+		took := lastLook.Sub(start)
+		n.metrics.deadlineLook.Observe(took.Seconds())
+		// A look costs in proportion to the open watches; a flood of
+		// writes, each waking the watcher, must not keep it looking all
+		// the time: after a look, writes wait at least as long as it took.
+		gap := max(200*time.Millisecond, took)
 		wait := time.Minute
 		if !next.IsZero() {
 			wait = min(wait, max(next.Sub(n.now()), 0))
@@ -239,7 +245,7 @@ func (n *Node) deadlineLoop() {
 			return
 		case <-n.dlWake:
 			// Coalesce bursts of writes (a catch-up) into one look.
-			if d := 200*time.Millisecond - time.Since(lastLook); d > 0 {
+			if d := gap - time.Since(lastLook); d > 0 {
 				select {
 				case <-time.After(d):
 				case <-n.ctx.Done():

@@ -23,6 +23,7 @@ type metrics struct {
 	checkpointsSigned prometheus.Counter
 	cosignatures      *prometheus.CounterVec
 	overdue           *prometheus.GaugeVec
+	deadlineLook      prometheus.Histogram
 	ladderSteps       *prometheus.CounterVec
 	quotaRefused      *prometheus.CounterVec
 	quotaAlarms       *prometheus.CounterVec
@@ -78,6 +79,10 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		overdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hotline_overdue_entries", Help: "Messages and call requests past their deadline without an answer, by role: sent (this party waits) or received (this party owes the answer).",
 		}, []string{"role"}),
+		deadlineLook: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hotline_deadline_look_seconds", Help: "Time the deadline watcher took to look at every open watch; after a look, writes wait at least as long before the next.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
 		ladderSteps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hotline_ladder_steps_total", Help: "Escalation and reminder ladder steps run, by ladder, action and outcome (ok, failed or skipped).",
 		}, []string{"ladder", "action", "outcome"}),
@@ -91,7 +96,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Name: "hotline_quota_alarms_total", Help: "Alarms raised because a party reached a limit (one per party and limit per day).",
 		}, []string{"party", "limit"}),
 	}
-	reg.MustRegister(m.checkpointsSigned, m.cosignatures, m.overdue, m.ladderSteps, m.quotaRefused, m.quotaAlarms)
+	reg.MustRegister(m.checkpointsSigned, m.cosignatures, m.overdue, m.deadlineLook, m.ladderSteps, m.quotaRefused, m.quotaAlarms)
 	reg.MustRegister(m.peerIncoming, m.peerSilent, m.endpointRTT, m.heartbeats)
 	reg.MustRegister(m.entriesStored, m.entriesReceived, m.entriesRejected, m.equivocations, m.storeErrors,
 		m.commitSeconds, m.batchEntries, m.peerUp, m.peerBacklog)
