@@ -85,22 +85,9 @@ func (s *Store) Answers(ctx context.Context, ch entry.ChannelID, target entry.Re
 	// receipts are cumulative, so it is the one of the lowest seq at or
 	// past the target's, found in the (channel, receiver, party, seq)
 	// index, whatever the channel's size.
-	mrows, err := tx.QueryContext(ctx, `SELECT party FROM channel_members WHERE channel = ? AND party <> ? ORDER BY party`, ch[:], target.Party)
+	receivers, err := channelMembers(ctx, tx, ch, target.Party)
 	if err != nil {
 		return nil, fmt.Errorf("read answers: %w", err)
-	}
-	var receivers []string
-	for mrows.Next() {
-		var p string
-		if err := mrows.Scan(&p); err != nil {
-			mrows.Close()
-			return nil, err
-		}
-		receivers = append(receivers, p)
-	}
-	mrows.Close()
-	if err := mrows.Err(); err != nil {
-		return nil, err
 	}
 	a := &hotline.Answers{}
 	for _, receiver := range receivers {
@@ -119,7 +106,7 @@ func (s *Store) Answers(ctx context.Context, ch entry.ChannelID, target entry.Re
 		r.ReceiptSeq, r.Time, r.Held = uint64(rseq), time.UnixMilli(t).UTC(), time.UnixMilli(held).UTC()
 		a.Receipts = append(a.Receipts, r)
 	}
-	mrows, err = tx.QueryContext(ctx, `SELECT `+markCols+` FROM marks WHERE target_id = ? ORDER BY time, party, seq`, target.ID[:])
+	mrows, err := tx.QueryContext(ctx, `SELECT `+markCols+` FROM marks WHERE target_id = ? ORDER BY time, party, seq`, target.ID[:])
 	if err != nil {
 		return nil, fmt.Errorf("read answers: %w", err)
 	}

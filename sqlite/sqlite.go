@@ -475,6 +475,24 @@ func (s *Store) EntriesByPrefix(ctx context.Context, ch entry.ChannelID, prefix 
 	return collect(rows)
 }
 
+// channelMembers lists the parties of channel ch but except, in order.
+func channelMembers(ctx context.Context, tx *sql.Tx, ch entry.ChannelID, except string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT party FROM channel_members WHERE channel = ? AND party <> ? ORDER BY party`, ch[:], except)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 // EntriesOfKind implements hotline.Store: one range of the (channel,
 // author, kind, seq) index per member and kind, merged by storage order.
 func (s *Store) EntriesOfKind(ctx context.Context, ch entry.ChannelID, kinds ...entry.Kind) ([]*hotline.Stored, error) {
@@ -483,20 +501,10 @@ func (s *Store) EntriesOfKind(ctx context.Context, ch entry.ChannelID, kinds ...
 		return nil, fmt.Errorf("read entries by kind: %w", err)
 	}
 	defer tx.Rollback()
-	mrows, err := tx.QueryContext(ctx, `SELECT party FROM channel_members WHERE channel = ?`, ch[:])
+	members, err := channelMembers(ctx, tx, ch, "")
 	if err != nil {
 		return nil, fmt.Errorf("read entries by kind: %w", err)
 	}
-	var members []string
-	for mrows.Next() {
-		var p string
-		if err := mrows.Scan(&p); err != nil {
-			mrows.Close()
-			return nil, err
-		}
-		members = append(members, p)
-	}
-	mrows.Close()
 	var out []*hotline.Stored
 	for _, m := range members {
 		for _, k := range kinds {
