@@ -357,6 +357,9 @@ type Store interface {
 	// EvidenceUsage counts the evidence records stored since, by peer and
 	// kind.
 	EvidenceUsage(ctx context.Context, since time.Time) ([]EvidenceCount, error)
+	// EvidenceCounts returns how many evidence records the store keeps,
+	// by kind: kept as records are added, never counted.
+	EvidenceCounts(ctx context.Context) (map[string]int64, error)
 
 	// AddLinkTests records heartbeat outcomes and forgets those older than
 	// keep.

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -580,14 +581,12 @@ func (s *Server) evidence(w http.ResponseWriter, r *http.Request, _ string) erro
 	if err != nil {
 		return err
 	}
-	counts, err := s.store.EvidenceUsage(r.Context(), time.Time{})
+	counts, err := s.store.EvidenceCounts(r.Context())
 	if err != nil {
 		return err
 	}
 	page := EvidencePage{Evidence: []EvidenceView{}, Counts: map[string]int64{node.EvidenceEquivocation: 0, node.EvidenceRejected: 0}}
-	for _, c := range counts {
-		page.Counts[c.Kind] += c.Records
-	}
+	maps.Copy(page.Counts, counts)
 	for _, ev := range evs {
 		v := EvidenceView{N: ev.N, Time: ev.Time, Kind: ev.Kind, Peer: ev.Peer, Detail: ev.Detail, Party: ev.Party, Seq: ev.Seq, Size: ev.Size}
 		if ev.Channel != (entry.ChannelID{}) {

@@ -220,7 +220,8 @@ ALTER TABLE operators ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
 	// indexes, so that the newest entry of a kind in a feed (a party's
 	// directory) and the first receipt that covers an entry are found
 	// without reading the rest of the channel. And each member's count of
-	// unread messages per channel, kept by Append rather than counted.
+	// unread messages per channel, kept by Append rather than counted, and
+	// the count of evidence records by kind, kept by a trigger.
 	`
 CREATE TABLE meta (
 	key   TEXT PRIMARY KEY,
@@ -240,6 +241,16 @@ INSERT INTO unread (channel, party, n)
 		WHERE e.channel = m.channel AND e.kind = 'message' AND e.author <> m.party
 		AND NOT EXISTS (SELECT 1 FROM marks k WHERE k.target_id = e.id AND k.party = m.party AND k.kind IN ('read', 'ack')))
 	FROM channel_members m;
+
+CREATE TABLE evidence_counts (
+	kind TEXT PRIMARY KEY,
+	n    INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO evidence_counts (kind, n) SELECT kind, COUNT(*) FROM evidence GROUP BY kind;
+CREATE TRIGGER evidence_counted AFTER INSERT ON evidence BEGIN
+	INSERT INTO evidence_counts (kind, n) VALUES (NEW.kind, 1)
+		ON CONFLICT (kind) DO UPDATE SET n = n + 1;
+END;
 `,
 }
 

@@ -703,6 +703,25 @@ func (s *Store) EvidenceUsage(ctx context.Context, since time.Time) ([]hotline.E
 	return out, rows.Err()
 }
 
+// EvidenceCounts implements hotline.Store.
+func (s *Store) EvidenceCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT kind, n FROM evidence_counts`)
+	if err != nil {
+		return nil, fmt.Errorf("count evidence: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]int64)
+	for rows.Next() {
+		var kind string
+		var n int64
+		if err := rows.Scan(&kind, &n); err != nil {
+			return nil, fmt.Errorf("count evidence: %w", err)
+		}
+		out[kind] = n
+	}
+	return out, rows.Err()
+}
+
 // AddLinkTests implements hotline.Store.
 func (s *Store) AddLinkTests(ctx context.Context, tests []hotline.LinkTest, keep time.Duration) error {
 	tx, err := s.write.BeginTx(ctx, nil)

@@ -298,6 +298,10 @@ func TestStore_EvidenceIsListedInPagesWithoutItsData(t *testing.T) {
 			t.Fatalf("usage: %+v", counts)
 		}
 	}
+	kept, err := s.EvidenceCounts(ctx)
+	if err != nil || len(kept) != 2 || kept["equivocation"] != 3 || kept["rejected"] != 27 {
+		t.Fatalf("counts kept: %v, %v", kept, err)
+	}
 }
 
 // TestStore_TokensAndOperatorsEnd: tokens are listed by id and revoked;
@@ -364,9 +368,9 @@ func TestStore_TokensAndOperatorsEnd(t *testing.T) {
 }
 
 // TestStore_MigrationToVersion7 opens a store written at schema version
-// 6, with two channels of one name from two proposers and entries on two
-// days: the migration labels them apart (first stored keeps the name),
-// and counts usage from the entries.
+// 6, with two channels of one name from two proposers, entries on two
+// days and evidence: the migrations label them apart (first stored keeps
+// the name), count usage from the entries and count the evidence.
 func TestStore_MigrationToVersion7(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
@@ -402,9 +406,17 @@ func TestStore_MigrationToVersion7(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for range 2 {
+		if _, err := db.Exec(`INSERT INTO evidence (time, kind, peer, detail) VALUES (1, 'rejected', 'bravo', 'bad')`); err != nil {
+			t.Fatal(err)
+		}
+	}
 	db.Close()
 	s := open(t, path)
 	defer s.Close()
+	if kept, err := s.EvidenceCounts(ctx); err != nil || len(kept) != 1 || kept["rejected"] != 2 {
+		t.Fatalf("evidence counts after the migration: %v, %v", kept, err)
+	}
 	chs, err := s.Channels(ctx)
 	if err != nil || len(chs) != 2 {
 		t.Fatalf("%+v, %v", chs, err)
