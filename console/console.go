@@ -22,11 +22,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/account"
+	"github.com/hotline-project/hotline/loglimit"
 	"github.com/hotline-project/hotline/node"
 )
 
@@ -47,7 +47,7 @@ type Console struct {
 	now      func() time.Time
 	sessions *sessions
 	throttle *account.Throttle // failed logins, per address and account
-	logs     *loginLog         // warnings about failed logins, rate-limited
+	logs     *loglimit.Limiter // warnings about failed logins, one a minute per address
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 }
@@ -60,7 +60,7 @@ func New(n *node.Node, store hotline.Store, log *slog.Logger) *Console {
 	}
 	c.sessions = newSessions(n.Self(), func() time.Time { return c.now() })
 	c.throttle = account.NewThrottle(func() time.Time { return c.now() })
-	c.logs = &loginLog{log: c.log, seen: make(map[string]time.Time)}
+	c.logs = loglimit.New(c.log, 1, nil)
 	for _, name := range []string{"login", "home", "channel", "confirm", "invitations"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -248,11 +248,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	var throttled *account.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
-		c.logs.warn(source, "console login refused: too many failures from this address", "remote", source, "until", throttled.Until)
+		c.logs.Warn(source, "console login refused: too many failures from this address", "remote", source, "until", throttled.Until)
 		c.renderLogin(w, r, http.StatusTooManyRequests, T(lang, "login.locked", formatTime(lang, throttled.Until)), name)
 		return
 	case hotline.ErrorCode(err) == hotline.EUNAUTHORIZED:
-		c.logs.warn(source, "console login failed", "operator", name, "remote", source)
+		c.logs.Warn(source, "console login failed", "operator", name, "remote", source)
 		c.renderLogin(w, r, http.StatusUnauthorized, T(lang, "login.bad"), name)
 		return
 	case err != nil:
@@ -305,28 +305,4 @@ func (c *Console) setLang(w http.ResponseWriter, r *http.Request, rq *request) {
 		back = Prefix
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
-}
-
-// loginLog logs failed logins, at most one line a minute per address, so
-// a guessing client cannot fill the log.
-type loginLog struct {
-	log  *slog.Logger
-	mu   sync.Mutex
-	seen map[string]time.Time
-}
-
-func (l *loginLog) warn(source, msg string, args ...any) {
-	now := time.Now()
-	l.mu.Lock()
-	last, ok := l.seen[source]
-	if ok && now.Sub(last) < time.Minute {
-		l.mu.Unlock()
-		return
-	}
-	if len(l.seen) >= 10000 {
-		clear(l.seen)
-	}
-	l.seen[source] = now
-	l.mu.Unlock()
-	l.log.Warn(msg, args...)
 }

@@ -3,10 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -84,57 +81,6 @@ func (n *Node) registerUsageMetrics() {
 	}
 }
 
-// logLimiter keeps what one peer can make the node log to a few lines a
-// minute: past them, lines are counted and summed up in one line when the
-// minute is over. Keys are pinned parties (and "" for the unauthenticated),
-// so the map stays small.
-type logLimiter struct {
-	log *slog.Logger
-	now func() time.Time
-
-	mu      sync.Mutex
-	windows map[string]*logWindow
-}
-
-type logWindow struct {
-	start          time.Time
-	lines, dropped int
-}
-
 // logLinesPerMinute is how many warnings about one peer's input are
 // logged a minute.
 const logLinesPerMinute = 10
-
-func newLogLimiter(log *slog.Logger, now func() time.Time) *logLimiter {
-	return &logLimiter{log: log, now: now, windows: make(map[string]*logWindow)}
-}
-
-// Warn logs a warning about key's input, unless key has had its lines
-// this minute.
-func (l *logLimiter) Warn(key, msg string, args ...any) {
-	now := l.now()
-	l.mu.Lock()
-	w := l.windows[key]
-	if w == nil {
-		w = &logWindow{start: now}
-		l.windows[key] = w
-	}
-	dropped := 0
-	if now.Sub(w.start) >= time.Minute {
-		dropped = w.dropped
-		*w = logWindow{start: now}
-	}
-	ok := w.lines < logLinesPerMinute
-	if ok {
-		w.lines++
-	} else {
-		w.dropped++
-	}
-	l.mu.Unlock()
-	if dropped > 0 {
-		l.log.Warn("more warnings about a peer's input were not logged", "about", key, "suppressed", dropped)
-	}
-	if ok {
-		l.log.Warn(msg, args...)
-	}
-}

@@ -28,6 +28,7 @@ import (
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/escalation"
 	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/loglimit"
 	"github.com/hotline-project/hotline/peer"
 	"github.com/hotline-project/hotline/phrase"
 	"github.com/hotline-project/hotline/quota"
@@ -135,9 +136,9 @@ type Node struct {
 	clockAhead, clockBehind time.Duration
 
 	meter        *quota.Meter
-	invitations  int           // open invitations per proposer; 0: no bound
-	inviteExpiry time.Duration // how long an invitation waits
-	logs         *logLimiter   // warnings about each peer's input, rate-limited
+	invitations  int               // open invitations per proposer; 0: no bound
+	inviteExpiry time.Duration     // how long an invitation waits
+	logs         *loglimit.Limiter // warnings about each peer's input, rate-limited
 
 	equivMu     sync.Mutex
 	equivocated map[hotline.Feed]int // equivocation records kept per feed since start
@@ -273,7 +274,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.meter.Load(total, today, evs)
 	n.registerUsageMetrics()
-	n.logs = newLogLimiter(n.log, n.now)
+	n.logs = loglimit.New(n.log, logLinesPerMinute, n.now)
 	return n, nil
 }
 
