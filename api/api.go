@@ -143,8 +143,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-type operatorKey struct{}
-
 // handle registers an authenticated JSON handler.
 func (s *Server) handle(pattern string, h func(w http.ResponseWriter, r *http.Request, operator string) error) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
