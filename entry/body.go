@@ -216,11 +216,18 @@ func (r *Receipt) Check() error {
 }
 
 // Mark is the body of a read or ack entry: an operator of the author party
-// opened or acknowledged the target message.
+// opened or acknowledged the target message. A read with From set is
+// cumulative: the operator read every message of the target's feed from
+// seq From up to and including the target, in one entry.
 type Mark struct {
 	Target Ref    `cbor:"1,keyasint"`
 	Reply  string `cbor:"2,keyasint,omitempty"`
+	From   uint64 `cbor:"3,keyasint,omitempty"`
 }
+
+// MaxReadSpan is how many seqs of one feed a cumulative read may cover:
+// more than a screen holds, and a bound on the index rows one entry adds.
+const MaxReadSpan = 1024
 
 // Check validates a read or ack body.
 func (m *Mark) Check() error {
@@ -230,7 +237,19 @@ func (m *Mark) Check() error {
 	if m.Target.Seq == 0 {
 		return fmt.Errorf("%w: target seq 0", ErrMalformed)
 	}
+	if m.From != 0 && (m.From >= m.Target.Seq || m.Target.Seq-m.From >= MaxReadSpan) {
+		return fmt.Errorf("%w: a cumulative read covers seq 1 ≤ from < target seq, at most %d seqs; got %d to %d", ErrMalformed, MaxReadSpan, m.From, m.Target.Seq)
+	}
 	return checkText("reply", m.Reply, false)
+}
+
+// Seqs returns the first and last seq of the target's feed the mark
+// covers: the target alone, or From to the target for a cumulative read.
+func (m *Mark) Seqs() (first, last uint64) {
+	if m.From != 0 {
+		return m.From, m.Target.Seq
+	}
+	return m.Target.Seq, m.Target.Seq
 }
 
 // Config actions.
@@ -416,6 +435,9 @@ func DecodeBody(e *Entry) (any, error) {
 	}
 	if err := v.Check(); err != nil {
 		return nil, err
+	}
+	if m, ok := v.(*Mark); ok && e.Kind == KindAck && m.From != 0 {
+		return nil, fmt.Errorf("%w: an ack names one message; only a read may be cumulative", ErrMalformed)
 	}
 	return v, nil
 }
