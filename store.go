@@ -2,6 +2,9 @@ package hotline
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -124,6 +127,96 @@ type Stored struct {
 	*entry.Entry
 	Local    int64     // this node's storage order; a causal order of everything it holds
 	Received time.Time // when this node stored it, by this node's clock
+	Depth    int64     // its causal depth (see Depth)
+}
+
+// Position returns the entry's place in its channel's order.
+func (st *Stored) Position() Position {
+	return Position{Depth: st.Depth, Author: st.Author, Seq: st.Seq}
+}
+
+// Depth returns an entry's causal depth in its channel: one more than the
+// deepest of its predecessor in its feed and the entries it references,
+// whose depths at returns (0 for none). Every node holding an entry holds
+// what it references, so every node computes the same depth.
+func Depth(e *entry.Entry, at func(party string, seq uint64) int64) int64 {
+	d := int64(0)
+	if e.Seq > 1 {
+		d = at(e.Author, e.Seq-1)
+	}
+	for _, r := range e.Refs {
+		d = max(d, at(r.Party, r.Seq))
+	}
+	return d + 1
+}
+
+// Position is an entry's place in its channel's order, the order every
+// view shows: by causal depth, then author, then seq. It is a
+// deterministic causal order: an entry comes after its predecessor and
+// after everything it references, and two nodes holding the same entries
+// order them alike, whatever order they arrived in. No timestamp is used.
+type Position struct {
+	Depth  int64
+	Author string
+	Seq    uint64
+}
+
+// Less reports whether p comes before q in channel order.
+func (p Position) Less(q Position) bool {
+	if p.Depth != q.Depth {
+		return p.Depth < q.Depth
+	}
+	if p.Author != q.Author {
+		return p.Author < q.Author
+	}
+	return p.Seq < q.Seq
+}
+
+// JustBefore returns the position right before p, so that a page after
+// it starts at p itself. p must be an entry's position (seq ≥ 1).
+func (p Position) JustBefore() Position {
+	return Position{Depth: p.Depth, Author: p.Author, Seq: p.Seq - 1}
+}
+
+// String is the position as a cursor: "DEPTH.SEQ.AUTHOR".
+func (p Position) String() string { return fmt.Sprintf("%d.%d.%s", p.Depth, p.Seq, p.Author) }
+
+// ParsePosition parses a cursor written by Position.String.
+func ParsePosition(s string) (Position, error) {
+	parts := strings.SplitN(s, ".", 3)
+	if len(parts) == 3 {
+		d, err1 := strconv.ParseInt(parts[0], 10, 64)
+		seq, err2 := strconv.ParseUint(parts[1], 10, 64)
+		if err1 == nil && err2 == nil && d >= 0 && entry.CheckName("author", parts[2]) == nil {
+			return Position{Depth: d, Author: parts[2], Seq: seq}, nil
+		}
+	}
+	return Position{}, Errorf(EINVALID, "cursor %q is not a position in a channel's log (DEPTH.SEQ.AUTHOR, as a page's next or prev gives it)", s)
+}
+
+// PageQuery selects a page of a channel's log in channel order: the
+// entries after After, or else those before Before, or else the newest.
+type PageQuery struct {
+	After  *Position
+	Before *Position
+	Limit  int
+}
+
+// Page is a page of a channel's log with the index rows its views need,
+// read in one snapshot.
+type Page struct {
+	Entries []*Stored // in channel order
+	// Earlier and Later report whether the channel has entries before
+	// the first and after the last of Entries.
+	Earlier, Later bool
+	// Receipts holds, for each message of the page and each other member,
+	// the first receipt that covers it, if any, with Held filled in.
+	Receipts []ReceiptRow
+	// Marks holds every mark of the page's messages: reads, acks, call
+	// answers, escalations and translations.
+	Marks []MarkRow
+	// Translations are the translation entries Marks name.
+	Translations []*Stored
 }
 
 // ReceiptRow is the index row derived from one feed named in a receipt:
@@ -141,13 +234,17 @@ type ReceiptRow struct {
 }
 
 // MarkRow is the index row derived from an entry that answers or reports on
-// another: a read or ack of a message, a call entry about a call request
-// (Action says which), or an escalation of an unanswered entry (whose
-// Target may be in another channel).
+// another: a read or ack of a message, a translation of a message, a call
+// entry about a call request (Action says which), or an escalation of an
+// unanswered entry (whose Target may be in another channel).
 type MarkRow struct {
-	Kind     entry.Kind // read, ack, call or escalation
-	Action   string     // for call entries: the call action
-	Target   entry.Ref
+	Kind   entry.Kind // read, ack, translation, call or escalation
+	Action string     // for call entries: the call action
+	Target entry.Ref
+	// From is set for a cumulative read: it marks every message of
+	// Target's feed from seq From to Target.Seq, and the store keeps a row
+	// for each of them (with that message as Target).
+	From     uint64
 	Party    string
 	Operator string
 	Seq      uint64 // the mark entry's seq in Party's feed
@@ -265,13 +362,6 @@ type LinkTest struct {
 	Error    string        `json:"error,omitempty"`
 }
 
-// ChannelLog is what a channel's log view needs, read in one snapshot.
-type ChannelLog struct {
-	Entries  []*Stored // every entry of the channel, in this node's storage order
-	Receipts []ReceiptRow
-	Marks    []MarkRow
-}
-
 // Store is a node's durable state. Every method is safe for concurrent
 // use; writes are serialised by the caller (one writer per node).
 //
@@ -307,11 +397,17 @@ type Store interface {
 	// kinds, in this node's storage order, through an index: it costs what
 	// it returns, not the channel's size.
 	EntriesOfKind(ctx context.Context, ch entry.ChannelID, kinds ...entry.Kind) ([]*Stored, error)
-	// Log returns a channel's entries and index rows.
-	Log(ctx context.Context, ch entry.ChannelID) (*ChannelLog, error)
+	// Page returns a page of a channel's log in channel order with the
+	// index rows its views need: it costs the page, not the channel.
+	Page(ctx context.Context, ch entry.ChannelID, q PageQuery) (*Page, error)
 	// Unread counts the messages of ch by other parties that nobody at
 	// party has read or acknowledged.
 	Unread(ctx context.Context, ch entry.ChannelID, party string) (int, error)
+	// FirstUnread returns the position of the first message of ch, in
+	// channel order, by another party that nobody at party has read or
+	// acknowledged; ok is false when there is none. It reads back from the
+	// newest entry only as far as the unread messages reach.
+	FirstUnread(ctx context.Context, ch entry.ChannelID, party string) (pos Position, ok bool, err error)
 
 	// TreeHashes returns stored hashes of a feed's Merkle tree, by their
 	// tlog stored-hash index (a tlog.HashReader). Append keeps the tree of

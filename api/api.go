@@ -82,6 +82,8 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 	s.handle("POST /api/v1/channels/{channel}/messages", s.send)
 	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/ack", s.mark(entry.KindAck))
 	s.handle("POST /api/v1/channels/{channel}/entries/{entry}/read", s.mark(entry.KindRead))
+	s.handle("POST /api/v1/channels/{channel}/read", s.readUpTo)
+	s.handle("GET /api/v1/channels/{channel}/unread", s.unread)
 	s.handle("GET /api/v1/channels/{channel}/entries/{entry}/proof", s.proof)
 	s.handle("GET /api/v1/channels/{channel}/export", s.export)
 	s.handle("GET /api/v1/channels/{channel}/escalation", s.escalation)
@@ -397,18 +399,118 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, op string) error
 	return writeJSON(w, http.StatusOK, channelView(c))
 }
 
-// entries answers with the channel's log, phrases rendered in the lang
+// EntriesPage is the answer to GET .../entries: a page of the channel's
+// log in channel order.
+type EntriesPage struct {
+	Channel ChannelView      `json:"channel"`
+	Entries []node.EntryView `json:"entries"`
+	// Earlier and Later say whether the channel holds entries before the
+	// first and after the last of Entries; Prev and Next are their
+	// cursors, for before= and after=.
+	Earlier bool   `json:"earlier"`
+	Later   bool   `json:"later"`
+	Prev    string `json:"prev,omitempty"`
+	Next    string `json:"next,omitempty"`
+}
+
+// entries answers with a page of the channel's log: the newest entries,
+// or those after (after=CURSOR; after=0 is the start) or before
+// (before=CURSOR) a position, up to limit; phrases rendered in the lang
 // query parameter, else the operator's language, else the channel's.
 func (s *Server) entries(w http.ResponseWriter, r *http.Request, op string) error {
 	lang, err := s.readerLang(r, op)
 	if err != nil {
 		return err
 	}
-	c, views, err := s.n.Log(r.Context(), r.PathValue("channel"), lang)
+	q, err := pageQuery(r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"channel": channelView(c), "entries": views})
+	c, page, err := s.n.Log(r.Context(), r.PathValue("channel"), lang, q)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, EntriesPage{Channel: channelView(c), Entries: page.Entries,
+		Earlier: page.Earlier, Later: page.Later, Prev: page.Prev, Next: page.Next})
+}
+
+// pageQuery reads the after, before and limit parameters of a page of a
+// channel's log.
+func pageQuery(r *http.Request) (hotline.PageQuery, error) {
+	var q hotline.PageQuery
+	var err error
+	if q.Limit, err = intParam(r, "limit", node.DefaultPageLimit, 1, node.MaxPageLimit); err != nil {
+		return q, err
+	}
+	cursor := func(name string) (*hotline.Position, error) {
+		v := r.URL.Query().Get(name)
+		if v == "" {
+			return nil, nil
+		}
+		if v == "0" && name == "after" {
+			return &hotline.Position{}, nil
+		}
+		p, err := hotline.ParsePosition(v)
+		if err != nil {
+			e := err.(*hotline.Error) // ParsePosition's only kind of error
+			e.Field = name
+			return nil, e
+		}
+		return &p, nil
+	}
+	if q.After, err = cursor("after"); err != nil {
+		return q, err
+	}
+	if q.Before, err = cursor("before"); err != nil {
+		return q, err
+	}
+	if q.After != nil && q.Before != nil {
+		return q, hotline.Errorf(hotline.EINVALID, "give after or before, not both")
+	}
+	return q, nil
+}
+
+// ReadRequest is the body of POST .../read: the messages on an
+// operator's screen.
+type ReadRequest struct {
+	Entries []string `json:"entries"`
+}
+
+// readUpTo marks a screenful of messages read in one request.
+func (s *Server) readUpTo(w http.ResponseWriter, r *http.Request, op string) error {
+	var req ReadRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	written, err := s.n.ReadUpTo(r.Context(), op, r.PathValue("channel"), req.Entries)
+	if err != nil {
+		return err
+	}
+	refs := make([]EntryRef, 0, len(written))
+	for _, e := range written {
+		refs = append(refs, entryRef(e))
+	}
+	return writeJSON(w, http.StatusCreated, map[string]any{"entries": refs})
+}
+
+// unread answers with how many messages nobody here has read in the
+// channel, and the cursor of the first of them.
+func (s *Server) unread(w http.ResponseWriter, r *http.Request, _ string) error {
+	n, err := s.n.Unread(r.Context(), r.PathValue("channel"))
+	if err != nil {
+		return err
+	}
+	first, err := s.n.FirstUnread(r.Context(), r.PathValue("channel"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, UnreadView{Count: n, First: first})
+}
+
+// UnreadView is the answer to GET .../unread.
+type UnreadView struct {
+	Count int    `json:"count"`
+	First string `json:"first,omitempty"` // the first unread message's cursor
 }
 
 // proof answers with the C2SP tlog-proof of one entry of the channel.

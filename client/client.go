@@ -183,20 +183,85 @@ func (c *Client) Mark(ctx context.Context, ch, entryID, kind, reply string) (*ap
 	return &out, c.do(ctx, http.MethodPost, chPath(ch)+"/entries/"+url.PathEscape(entryID)+"/"+kind, in, &out)
 }
 
-// Log returns a channel's log, phrases in the operator's language.
+// PageRequest selects a page of a channel's log: the newest entries, or
+// those After or Before a cursor ("0" after is the start), up to Limit
+// (0: the node's default), phrases in Lang ("" for the operator's).
+type PageRequest struct {
+	After, Before string
+	Limit         int
+	Lang          string
+}
+
+// Page returns one page of a channel's log.
+func (c *Client) Page(ctx context.Context, ch string, req PageRequest) (*api.EntriesPage, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"after": req.After, "before": req.Before, "lang": req.Lang} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if req.Limit > 0 {
+		q.Set("limit", strconv.Itoa(req.Limit))
+	}
+	path := chPath(ch) + "/entries"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out api.EntriesPage
+	return &out, c.do(ctx, http.MethodGet, path, nil, &out)
+}
+
+// EachEntry calls fn with every entry of a channel's log after cursor
+// after ("0" for the start), in channel order, reading a page of limit
+// entries at a time (0: the node's default), phrases in lang. It returns
+// the cursor of the last entry seen, from which a later call goes on.
+func (c *Client) EachEntry(ctx context.Context, ch, after string, limit int, lang string, fn func(node.EntryView) error) (string, error) {
+	for {
+		p, err := c.Page(ctx, ch, PageRequest{After: after, Limit: limit, Lang: lang})
+		if err != nil {
+			return after, err
+		}
+		for _, e := range p.Entries {
+			if err := fn(e); err != nil {
+				return after, err
+			}
+			after = e.Cursor
+		}
+		if !p.Later || len(p.Entries) == 0 {
+			return after, nil
+		}
+	}
+}
+
+// Log returns a channel's whole log, phrases in the operator's language,
+// read a page at a time: for tests and small channels; EachEntry streams.
 func (c *Client) Log(ctx context.Context, ch string) ([]node.EntryView, error) {
 	return c.LogIn(ctx, ch, "")
 }
 
-// LogIn returns a channel's log with phrases rendered in lang ("" for the
-// operator's language, else the channel's).
+// LogIn is Log with phrases rendered in lang ("" for the operator's
+// language, else the channel's).
 func (c *Client) LogIn(ctx context.Context, ch, lang string) ([]node.EntryView, error) {
-	var out struct{ Entries []node.EntryView }
-	path := chPath(ch) + "/entries"
-	if lang != "" {
-		path += "?" + url.Values{"lang": {lang}}.Encode()
-	}
-	return out.Entries, c.do(ctx, http.MethodGet, path, nil, &out)
+	var out []node.EntryView
+	_, err := c.EachEntry(ctx, ch, "0", node.MaxPageLimit, lang, func(e node.EntryView) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// ReadUpTo marks read every message of each author's feed from the first
+// to the last of entries (ids or prefixes), in one request.
+func (c *Client) ReadUpTo(ctx context.Context, ch string, entries []string) ([]api.EntryRef, error) {
+	var out struct{ Entries []api.EntryRef }
+	return out.Entries, c.do(ctx, http.MethodPost, chPath(ch)+"/read", api.ReadRequest{Entries: entries}, &out)
+}
+
+// Unread returns how many messages of a channel nobody here has read, and
+// the cursor of the first.
+func (c *Client) Unread(ctx context.Context, ch string) (*api.UnreadView, error) {
+	var out api.UnreadView
+	return &out, c.do(ctx, http.MethodGet, chPath(ch)+"/unread", nil, &out)
 }
 
 // LinkHistory returns the newest link tests, newest first; peer "" means

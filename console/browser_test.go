@@ -51,11 +51,27 @@ func browserPath(t *testing.T) string {
 // returns a context to drive it.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	// The profile is removed after the browser is gone; Chromium's helper
+	// processes may still be writing to it for a moment, so removal is
+	// retried (t.TempDir would fail the test on a cleanup race).
+	profile, err := os.MkdirTemp("", "hotline-browser-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("could not remove the browser profile %s", profile)
+	})
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browserPath(t)),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.WindowSize(1280, 1000),
@@ -319,10 +335,11 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 
 func latestMessage(t *testing.T, p *devnet.Party, ch, text string) string {
 	t.Helper()
-	_, views, err := p.Server.Node.Log(context.Background(), ch, "")
+	_, page, err := p.Server.Node.Log(context.Background(), ch, "", hotline.PageQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	views := page.Entries // the newest
 	for i := len(views) - 1; i >= 0; i-- {
 		if views[i].Kind == "message" && views[i].Text == text {
 			return views[i].ID

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/devnet"
@@ -111,8 +112,8 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "bravo holds the message", func() bool {
-		_, views, err := bravo.Server.Node.Log(ctx, ch, "")
-		return err == nil && slices.ContainsFunc(views, func(v node.EntryView) bool { return v.ID == msg.ID })
+		_, page, err := bravo.Server.Node.Log(ctx, ch, "", hotline.PageQuery{})
+		return err == nil && slices.ContainsFunc(page.Entries, func(v node.EntryView) bool { return v.ID == msg.ID })
 	})
 	if _, err := bc.Translate(ctx, ch, msg.ID, api.TranslationRequest{Lang: "zh-Hans", Stage: "sight", Translator: "Li Wei", Text: "部长感谢您的通话。"}); err != nil {
 		t.Fatal(err)

@@ -73,6 +73,7 @@ func New(n *node.Node, store hotline.Store, log *slog.Logger) *Console {
 	c.mux.HandleFunc("GET /console/{$}", c.authed(c.home))
 	c.mux.HandleFunc("POST /console/lang", c.authed(c.setLang))
 	c.mux.HandleFunc("GET /console/channels/{channel}", c.authed(c.channel))
+	c.mux.HandleFunc("GET /console/channels/{channel}/rows", c.authed(c.rows))
 	c.mux.HandleFunc("POST /console/channels/{channel}/send", c.authed(c.send))
 	c.mux.HandleFunc("POST /console/channels/{channel}/accept", c.authed(c.accept))
 	c.mux.HandleFunc("POST /console/channels/{channel}/decline", c.authed(c.decline))
@@ -201,6 +202,15 @@ func (c *Console) render(w http.ResponseWriter, status int, name string, data an
 	w.WriteHeader(status)
 	if err := c.pages[name].Execute(w, data); err != nil {
 		c.log.Error("console template failed", "page", name, "err", err)
+	}
+}
+
+// renderFragment writes the template name of the channel page alone:
+// a part of the page for its live updates.
+func (c *Console) renderFragment(w http.ResponseWriter, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := c.pages["channel"].ExecuteTemplate(w, name, data); err != nil {
+		c.log.Error("console template failed", "fragment", name, "err", err)
 	}
 }
 

@@ -242,39 +242,85 @@ func (c *Console) seenHere(v *node.EntryView) bool {
 	return false
 }
 
-// TimelineWindow is how many timeline rows a channel page shows by
-// default, newest last; "show earlier" adds as many again. A page, and
-// each live refresh of it, costs in proportion to the rows it shows.
-const TimelineWindow = 200
+// PageEntries is how many entries of a channel's log a channel page
+// shows, newest last unless asked for earlier ones; receipts, reads and
+// acks among them fold into the messages they answer. A page, and each
+// live update of it, costs what it shows, whatever the channel holds.
+const PageEntries = 100
 
-// window keeps the newest rows of the timeline: show of them (default
-// TimelineWindow), and earlier ones from the first message nobody here
-// has read (no message goes unseen) or from entry (a link to an old entry
-// finds it).
-func (d *channelData) window(show, entryID string) {
-	n, err := strconv.Atoi(show)
-	if err != nil || n <= 0 {
-		n = TimelineWindow
+// timeline reads the page of the channel's log the request asks for:
+// before=CURSOR, after=CURSOR, from=CURSOR (that entry and the ones
+// after it, up to to=CURSOR if given), entry=ID (the page from that
+// entry), or the newest; limit=N entries (default PageEntries).
+func (c *Console) timeline(r *http.Request, ref, lang string) (*hotline.Channel, *node.LogPage, error) {
+	q := hotline.PageQuery{Limit: PageEntries}
+	v := r.URL.Query()
+	if n, err := strconv.Atoi(v.Get("limit")); err == nil && n > 0 {
+		q.Limit = min(n, node.MaxPageLimit)
 	}
-	start := max(0, len(d.Entries)-n)
-	if i := slices.IndexFunc(d.Entries, func(e entryRow) bool { return e.Unread || e.ID == entryID }); i >= 0 && i < start {
-		start = i
+	cursor := func(s string) (*hotline.Position, error) {
+		p, err := hotline.ParsePosition(s)
+		return &p, err
 	}
-	d.Earlier = start
-	d.ShowMore = len(d.Entries) - start + TimelineWindow
-	d.Entries = d.Entries[start:]
+	var err error
+	switch {
+	case v.Get("before") != "":
+		q.Before, err = cursor(v.Get("before"))
+	case v.Get("after") != "":
+		q.After, err = cursor(v.Get("after"))
+	case v.Get("from") != "" || v.Get("entry") != "":
+		from := v.Get("from")
+		if from == "" {
+			if from, err = c.n.Cursor(r.Context(), ref, v.Get("entry")); err != nil {
+				return nil, nil, err
+			}
+		}
+		var p *hotline.Position
+		if p, err = cursor(from); err == nil && p.Seq > 0 {
+			before := p.JustBefore()
+			q.After = &before
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, page, err := c.n.Log(r.Context(), ref, lang, q)
+	if err != nil || v.Get("to") == "" {
+		return ch, page, err
+	}
+	// to=CURSOR ends the page at that entry: a live update asks for
+	// the rows it shows again, and no more.
+	to, err := hotline.ParsePosition(v.Get("to"))
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, e := range page.Entries {
+		if p, _ := hotline.ParsePosition(e.Cursor); to.Less(p) {
+			page.Entries, page.Later, page.Next = page.Entries[:i], true, to.String()
+			break
+		}
+	}
+	return ch, page, nil
 }
 
 type channelData struct {
 	base
-	Now       time.Time
-	ID, Name  string
-	ChLevel   string
-	State     hotline.ChannelState
-	Members   string
-	Entries   []entryRow
-	Earlier   int // timeline rows not shown, before the first shown
-	ShowMore  int // the show parameter that shows TimelineWindow more
+	Now      time.Time
+	ID, Name string
+	ChLevel  string
+	State    hotline.ChannelState
+	Members  string
+	Entries  []entryRow
+	// Earlier and Later: the channel has entries before the first and
+	// after the last shown; Prev and Next are the cursors for them.
+	Earlier, Later bool
+	Prev, Next     string
+	// Unread counts the messages nobody here has read; FirstUnread is
+	// the cursor of the first of them.
+	Unread      int
+	FirstUnread string
+	// Translate is the message whose translation form is open.
+	Translate string
 	Calls     []callRow
 	CallError string    // why a call request or an answer was refused
 	CallForm  *callForm // nil: nobody has published counterparts to call
@@ -339,19 +385,18 @@ func (c *Console) channel(w http.ResponseWriter, r *http.Request, rq *request) {
 	c.render(w, http.StatusOK, "channel", d)
 }
 
-// channelPage gathers the channel view for the request's operator.
+// channelPage gathers the channel view for the request's operator: one
+// page of its log, its calls, and the compose forms.
 func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error) {
-	ch, views, calls, err := c.n.LogAndCalls(r.Context(), r.PathValue("channel"), rq.lang)
+	d, err := c.timelinePage(r, rq)
 	if err != nil {
 		return nil, err
 	}
-	d := &channelData{base: c.base(r, rq, ch.Label), Now: c.now(), ch: ch, ID: ch.ID.String(), Name: ch.Label,
-		ChLevel: ch.Definition.Level, State: ch.State, Strategic: ch.Definition.Level == string(hotline.Strategic)}
-	var members []string
-	for _, m := range ch.Definition.Members {
-		members = append(members, m.Party)
+	ch := d.ch
+	calls, err := c.n.Calls(r.Context(), ch.ID.String())
+	if err != nil {
+		return nil, err
 	}
-	d.Members = strings.Join(members, ", ")
 	d.Calls = c.callRows(ch, calls)
 	if ch.State == hotline.ChannelActive {
 		if d.CallForm, err = c.newCallForm(r, ch); err != nil {
@@ -362,19 +407,57 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 	for _, call := range d.Calls {
 		purposes[call.Entry] = call.Purpose
 	}
-	for _, v := range views {
+	for i := range d.Entries {
+		if e := &d.Entries[i]; !e.Message {
+			e.Event = eventText(rq.lang, &e.EntryView, purposes)
+		}
+	}
+	d.compose = compose{Mode: "text", TextLang: rq.lang}
+	if cat, err := c.n.Catalog(ch); err == nil {
+		d.cat, d.Catalog, d.Reference = cat, true, cat.Reference
+		for _, t := range cat.ForLevel(ch.Definition.Level) {
+			d.Phrases = append(d.Phrases, phraseChoice{Code: t.Code, Title: phraseTitle(t.Title, rq.lang)})
+		}
+	}
+	return d, nil
+}
+
+// timelinePage gathers the channel's header and the page of its
+// timeline the request asks for: all that a live update needs.
+func (c *Console) timelinePage(r *http.Request, rq *request) (*channelData, error) {
+	ch, page, err := c.timeline(r, r.PathValue("channel"), rq.lang)
+	if err != nil {
+		return nil, err
+	}
+	d := &channelData{base: c.base(r, rq, ch.Label), Now: c.now(), ch: ch, ID: ch.ID.String(), Name: ch.Label,
+		ChLevel: ch.Definition.Level, State: ch.State, Strategic: ch.Definition.Level == string(hotline.Strategic),
+		Earlier: page.Earlier, Later: page.Later, Prev: page.Prev, Next: page.Next, Translate: r.URL.Query().Get("translate")}
+	var members []string
+	for _, m := range ch.Definition.Members {
+		members = append(members, m.Party)
+	}
+	d.Members = strings.Join(members, ", ")
+	if d.Unread, err = c.n.Unread(r.Context(), d.ID); err != nil {
+		return nil, err
+	}
+	if d.Unread > 0 {
+		if d.FirstUnread, err = c.n.FirstUnread(r.Context(), d.ID); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range page.Entries {
 		switch v.Kind {
 		case entry.KindReceipt, entry.KindRead, entry.KindAck, entry.KindTranslation:
 			continue // folded into the messages they answer or translate
 		}
 		row := entryRow{EntryView: v, Mine: v.Author == c.n.Self(), Message: v.Kind == entry.KindMessage}
 		if !row.Message {
-			row.Event = eventText(rq.lang, &v, purposes)
+			row.Event = v.Text
 		}
 		if row.Message && v.MessageState != nil {
 			row.NeedsAck = v.AckWithinSeconds != nil
 			row.Unread = !row.Mine && !c.seenHere(&v)
-			row.CanAck = !row.Mine && !ackedBy(&v, c.n.Self())
+			row.CanAck = !row.Mine && row.NeedsAck && !ackedBy(&v, c.n.Self())
 			row.AckedBy = marks(v.AckedBy)
 			row.ReadBy = marks(v.ReadBy)
 			row.Pending = strings.Join(v.Pending, ", ")
@@ -387,15 +470,19 @@ func (c *Console) channelPage(r *http.Request, rq *request) (*channelData, error
 		}
 		d.Entries = append(d.Entries, row)
 	}
-	d.window(r.URL.Query().Get("show"), r.URL.Query().Get("entry"))
-	d.compose = compose{Mode: "text", TextLang: rq.lang}
-	if cat, err := c.n.Catalog(ch); err == nil {
-		d.cat, d.Catalog, d.Reference = cat, true, cat.Reference
-		for _, t := range cat.ForLevel(ch.Definition.Level) {
-			d.Phrases = append(d.Phrases, phraseChoice{Code: t.Code, Title: phraseTitle(t.Title, rq.lang)})
-		}
-	}
 	return d, nil
+}
+
+// rows serves one page of a channel's timeline as an HTML fragment, for
+// the page's live updates: the rows after its newest, or its rows again
+// once their state changed.
+func (c *Console) rows(w http.ResponseWriter, r *http.Request, rq *request) {
+	d, err := c.timelinePage(r, rq)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.renderFragment(w, "rows", d)
 }
 
 func ackedBy(v *node.EntryView, party string) bool {
@@ -409,6 +496,7 @@ func marks(ms []node.MarkView) string {
 		if m.Operator != "" {
 			s += " (" + m.Operator + ")"
 		}
+		s += " " + m.Time.UTC().Format("15:04") + "Z"
 		if m.Reply != "" {
 			s += ": “" + m.Reply + "”"
 		}

@@ -3,9 +3,11 @@ package console_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,18 +86,20 @@ func equalCounts(got, want map[string]int) bool {
 	return true
 }
 
-// TestConsole_TimelineShowsTheNewestAndEveryUnread: a long channel's page
-// shows the newest TimelineWindow rows with a link to earlier ones, but
-// never hides a message nobody here has read, and a link to an old entry
-// shows it.
-func TestConsole_TimelineShowsTheNewestAndEveryUnread(t *testing.T) {
+// TestConsole_TimelineIsPaged: a long channel's page opens at its
+// newest entries, with links to earlier ones that walk back through the
+// whole log without a gap or a repeat; the unread are a count and a link
+// to the first of them, which moves as messages are read; a link to an
+// old entry shows it; and messages that asked for no acknowledgement
+// have no Acknowledge button.
+func TestConsole_TimelineIsPaged(t *testing.T) {
 	net := network(t)
 	alpha, bravo := net.Party("alpha"), net.Party("bravo")
 	ctx := context.Background()
 	const ch = "alpha-bravo-frontline"
 	ac, bc := client.New(alpha.Server.APIURL(), alpha.Token), client.New(bravo.Server.APIURL(), bravo.Token)
 	none := "0s"
-	const sent = console.TimelineWindow + 5
+	const sent = console.PageEntries + 50
 	var ids []string
 	for i := range sent {
 		ref, err := ac.Send(ctx, ch, api.SendRequest{Text: fmt.Sprintf("position report %d", i), Lang: "en", AckWithin: &none})
@@ -108,47 +112,64 @@ func TestConsole_TimelineShowsTheNewestAndEveryUnread(t *testing.T) {
 	ah, bh := session(t, alpha), session(t, bravo)
 	url := channelURL(t, alpha, ch)
 
-	// Alpha has read its own: the newest rows, and a link to the rest
-	// (the channel's proposal and acceptance, and the oldest messages).
+	// Alpha's page ends with the newest message; walking back through
+	// "earlier" pages finds every message once, in order.
 	page := fetch(t, ah, url)
-	if got := timelineIDs(page); len(got) != console.TimelineWindow || got[len(got)-1] != ids[sent-1] {
-		t.Fatalf("alpha's page shows %d rows ending %v", len(got), got[len(got)-1:])
+	got := timelineIDs(page)
+	if len(got) == 0 || got[len(got)-1] != ids[sent-1] {
+		t.Fatalf("alpha's page does not end with the newest message: %d rows", len(got))
 	}
-	if !strings.Contains(page, "Show earlier entries (7 not shown)") {
-		t.Fatal("alpha's page has no link to the 7 earlier rows")
+	var all []string
+	for pages := 1; ; pages++ {
+		all = append(timelineIDs(page), all...)
+		m := earlierLink.FindStringSubmatch(page)
+		if m == nil {
+			break
+		}
+		if pages > sent {
+			t.Fatal("the earlier links never end")
+		}
+		page = fetch(t, ah, alpha.Server.APIURL()+html.UnescapeString(m[1]))
 	}
-	if got := timelineIDs(fetch(t, ah, url+"?show=400")); len(got) != sent {
-		t.Fatalf("show=400 shows %d messages, want all %d", len(got), sent)
+	if !slices.Equal(all, ids) {
+		t.Fatalf("the pages show %d messages; want the %d sent, in order, once each", len(all), sent)
 	}
-	if got := timelineIDs(fetch(t, ah, url+"?entry="+ids[1])); len(got) != sent-1 || got[0] != ids[1] {
-		t.Fatalf("a link to the second message shows %d rows from %v", len(got), got[:1])
+	if strings.Contains(fetch(t, bh, channelURL(t, bravo, ch)), `class="ack"`) {
+		t.Error("bravo's page offers to acknowledge messages that asked for no acknowledgement")
 	}
 
-	// Bravo has read nothing: every message is shown until it is read.
+	// Bravo has read nothing: a count, and a link to the first unread.
 	burl := channelURL(t, bravo, ch)
-	if got := timelineIDs(fetch(t, bh, burl)); len(got) != sent || got[0] != ids[0] {
-		t.Fatalf("bravo's page shows %d rows from %v; want every unread message", len(got), got[:1])
-	}
-	// Once the oldest three are read, the page starts at the fourth, the
-	// oldest unread, which is older than the newest TimelineWindow.
-	for _, id := range ids[:3] {
-		if _, err := bc.Mark(ctx, ch, id, "read", ""); err != nil {
-			t.Fatal(err)
+	firstUnread := func(wantCount int, wantFirst string) {
+		t.Helper()
+		page := fetch(t, bh, burl)
+		m := unreadBar.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatal("bravo's page has no count of unread messages with a link to the first")
+		}
+		if m[1] != strconv.Itoa(wantCount) {
+			t.Fatalf("bravo's page counts %s unread, want %d", m[1], wantCount)
+		}
+		if got := timelineIDs(fetch(t, bh, bravo.Server.APIURL()+html.UnescapeString(m[2]))); len(got) == 0 || got[0] != wantFirst {
+			t.Fatalf("the first-unread link shows a page from %v, want %s", got[:min(1, len(got))], wantFirst)
 		}
 	}
-	if got := timelineIDs(fetch(t, bh, burl)); len(got) != sent-3 || got[0] != ids[3] {
-		t.Fatalf("after reading 3, bravo's page shows %d rows from %v", len(got), got[:1])
+	firstUnread(sent, ids[0])
+	// One cumulative read of the oldest three moves it to the fourth.
+	if refs, err := bc.ReadUpTo(ctx, ch, ids[:3]); err != nil || len(refs) != 1 {
+		t.Fatalf("read up to the third: %v, %d entries", err, len(refs))
 	}
-	// Once all but the newest are read, the newest TimelineWindow.
-	for _, id := range ids[3 : sent-1] {
-		if _, err := bc.Mark(ctx, ch, id, "read", ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := timelineIDs(fetch(t, bh, burl)); len(got) != console.TimelineWindow || got[0] != ids[sent-console.TimelineWindow] {
-		t.Fatalf("after reading all but one, bravo's page shows %d rows from %v", len(got), got[:1])
+	firstUnread(sent-3, ids[3])
+	// A link to an old entry shows it.
+	if got := timelineIDs(fetch(t, ah, url+"?entry="+ids[1])); len(got) == 0 || got[0] != ids[1] {
+		t.Fatalf("a link to the second message shows a page from %v", got[:min(1, len(got))])
 	}
 }
+
+var (
+	earlierLink = regexp.MustCompile(`<p class="earlier"><a href="([^"]+)"`)
+	unreadBar   = regexp.MustCompile(`id="unread-bar"[^>]*>(\d+)[^<]*<a href="([^"]+)"`)
+)
 
 var timelineRow = regexp.MustCompile(`<li id="e-([0-9a-f]+)" class="msg`)
 

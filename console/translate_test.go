@@ -95,7 +95,7 @@ func TestConsole_TranslateAMessage(t *testing.T) {
 // countKind counts p's entries of kind in ch.
 func countKind(t testing.TB, p *devnet.Party, ch string, kind entry.Kind) int {
 	t.Helper()
-	_, views, err := p.Server.Node.Log(context.Background(), ch, "")
+	views, err := client.New(p.Server.APIURL(), p.Token).Log(context.Background(), ch)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package devnet
 import (
 	"bytes"
 	"context"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -147,23 +146,6 @@ func TestCalls_RequestAnswerReadouts(t *testing.T) {
 	}
 	if len(r.JointReadouts) != 2 || !r.JointReadouts[1].All || len(r.Calls) != 4 {
 		t.Errorf("report: joint readouts %+v, %d calls", r.JointReadouts, len(r.Calls))
-	}
-
-	// The agenda read through the indexes (hotline calls, the API) is the
-	// one derived from the whole log (the console's channel page).
-	for _, p := range net.Parties {
-		n := p.Server.Node
-		byIndex, err := n.Calls(ctx, ch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _, byLog, err := n.LogAndCalls(ctx, ch, "en")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(byIndex, byLog) {
-			t.Errorf("%s: the agenda by index differs from the one by log:\n%+v\n%+v", p.Name, byIndex, byLog)
-		}
 	}
 }
 

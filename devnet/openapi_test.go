@@ -295,6 +295,20 @@ func TestOpenAPI_EveryOperationAnswersAsDocumented(t *testing.T) {
 	must("log", err)
 	_, err = alpha.LogIn(ctx, ch, "zh-Hans")
 	must("log in Chinese", err)
+	newest, err := alpha.Page(ctx, ch, client.PageRequest{Limit: 2})
+	must("the newest page", err)
+	_, err = alpha.Page(ctx, ch, client.PageRequest{Before: newest.Prev, Limit: 2})
+	must("the page before", err)
+	cc.raw(http.MethodGet, a.Server.APIURL()+"/api/v1/channels/"+ch+"/entries?after=nonsense", a.Token, "", true)
+	cc.raw(http.MethodGet, a.Server.APIURL()+"/api/v1/channels/"+ch+"/entries?limit=100000", a.Token, "", true)
+	second, err := bravo.Send(ctx, ch, api.SendRequest{Text: "Noted; a second item", Lang: "en"})
+	must("send", err)
+	eventually(t, "alpha holds bravo's message", func() bool { return findEntry(t, clientOf(a), ch, second.ID) != nil })
+	_, err = alpha.Unread(ctx, ch)
+	must("unread", err)
+	_, err = alpha.ReadUpTo(ctx, ch, []string{second.ID})
+	must("read up to here", err)
+	cc.raw(http.MethodPost, a.Server.APIURL()+"/api/v1/channels/"+ch+"/read", a.Token, `{"entries":[]}`, true)
 
 	// Proof and export (once a checkpoint covers the message).
 	eventually(t, "a checkpoint covers the message", func() bool {

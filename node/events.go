@@ -31,6 +31,7 @@ type Event struct {
 	Entry    entry.ID             `json:"-"`
 	Author   string               `json:"author,omitempty"`
 	Seq      uint64               `json:"seq,omitempty"`
+	From     uint64               `json:"from,omitempty"` // a cumulative read: the first seq it marks
 	Kind     entry.Kind           `json:"kind,omitempty"`
 	By       string               `json:"by,omitempty"`
 	Operator string               `json:"operator,omitempty"`

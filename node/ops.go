@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -309,6 +310,62 @@ func (n *Node) Mark(ctx context.Context, operator, ref, target string, kind entr
 	}
 	r := n.submit(ctx, &writeReq{local: &localWrite{channel: ch.ID, kind: kind, operator: operator, body: mark, check: activeOnly}})
 	return r.entry, r.err
+}
+
+// MaxReadTargets is how many entries one ReadUpTo names at most.
+const MaxReadTargets = MaxPageLimit
+
+// ReadUpTo marks as read, for this party, every message of other parties
+// from the first to the last of targets in each author's feed (entry ids
+// or unique prefixes): a screenful of a channel in one request. It writes
+// one cumulative read entry per feed and returns them; a feed's span may
+// not pass entry.MaxReadSpan seqs.
+func (n *Node) ReadUpTo(ctx context.Context, operator, ref string, targets []string) ([]*entry.Entry, error) {
+	if len(targets) == 0 || len(targets) > MaxReadTargets {
+		return nil, hotline.Errorf(hotline.EINVALID, "name 1 to %d messages to mark read, not %d", MaxReadTargets, len(targets))
+	}
+	ch, err := n.ResolveChannel(ref)
+	if err != nil {
+		return nil, err
+	}
+	last := make(map[string]*hotline.Stored) // by author: the newest named
+	first := make(map[string]uint64)
+	for _, t := range targets {
+		st, err := n.findEntry(ctx, ch, t)
+		if err != nil {
+			return nil, err
+		}
+		if err := isMessage(st, "read or acknowledged"); err != nil {
+			return nil, err
+		}
+		if st.Author == n.self {
+			return nil, hotline.Errorf(hotline.EINVALID, "entry %s was sent by this party; only the receiving side marks it read", st.ID())
+		}
+		if l := last[st.Author]; l == nil || l.Seq < st.Seq {
+			last[st.Author] = st
+		}
+		if f, ok := first[st.Author]; !ok || st.Seq < f {
+			first[st.Author] = st.Seq
+		}
+	}
+	for author, to := range last {
+		if span := to.Seq - first[author] + 1; span > entry.MaxReadSpan {
+			return nil, hotline.Errorf(hotline.EINVALID, "the messages named span %d seqs of %s's feed; one read covers at most %d: mark them a screen at a time", span, author, entry.MaxReadSpan)
+		}
+	}
+	var out []*entry.Entry
+	for _, author := range slices.Sorted(maps.Keys(last)) {
+		mark := &entry.Mark{Target: last[author].Ref()}
+		if f := first[author]; f < mark.Target.Seq {
+			mark.From = f
+		}
+		r := n.submit(ctx, &writeReq{local: &localWrite{channel: ch.ID, kind: entry.KindRead, operator: operator, body: mark, check: activeOnly}})
+		if r.err != nil {
+			return out, r.err
+		}
+		out = append(out, r.entry)
+	}
+	return out, nil
 }
 
 // resolveEntry finds a channel (as ResolveChannel) and one of its entries

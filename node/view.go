@@ -51,8 +51,11 @@ type MessageState struct {
 // state field is backed by a signed entry: delivered by the receiving
 // party's receipt, read and acked by its read and ack entries.
 type EntryView struct {
-	ID       string     `json:"id"`
-	Channel  string     `json:"channel"`
+	ID      string `json:"id"`
+	Channel string `json:"channel"`
+	// Cursor is the entry's position in channel order, for asking for
+	// the entries after or before it.
+	Cursor   string     `json:"cursor"`
 	Author   string     `json:"author"`
 	Operator string     `json:"operator,omitempty"`
 	Seq      uint64     `json:"seq"`
@@ -82,6 +85,9 @@ type EntryView struct {
 	// Receipts, reads and acks.
 	Holds  []RefView `json:"holds,omitempty"`
 	Target *RefView  `json:"target,omitempty"`
+	// From is set on a cumulative read: it marks every message of the
+	// target's feed from this seq up to the target.
+	From uint64 `json:"from,omitempty"`
 
 	// Phrase messages: the phrase, with Text rendered in the reader's
 	// language from the same signed values.
@@ -192,66 +198,95 @@ func (n *Node) Unread(ctx context.Context, ref string) (int, error) {
 	return n.store.Unread(ctx, ch.ID, n.Self())
 }
 
-// Log returns a channel's entries in channel order with their state;
-// phrases are rendered in lang, or the channel's language if lang is ""
-// or not in the catalog.
+// Page limits: a page of a channel's log holds DefaultPageLimit entries
+// unless asked for fewer or more, and never more than MaxPageLimit.
+const (
+	DefaultPageLimit = 100
+	MaxPageLimit     = 1000
+)
+
+// LogPage is a page of a channel's log in channel order.
+type LogPage struct {
+	Entries []EntryView
+	// Earlier and Later report whether the channel holds entries before
+	// the first and after the last of Entries.
+	Earlier, Later bool
+	// Prev and Next are the cursors of the first and last entries: the
+	// page before is the one Before Prev, the page after the one After
+	// Next. For an empty page read after a cursor, Next is that cursor,
+	// so that a reader following the log asks from the same place again.
+	Prev, Next string
+}
+
+// Log returns a page of a channel's log with each entry's state; phrases
+// are rendered in lang, or the channel's language if lang is "" or not in
+// the catalog. A limit of 0 means DefaultPageLimit; more than
+// MaxPageLimit is an error.
 //
-// Channel order is a deterministic causal order: an entry comes after its
-// predecessor in its feed and after every entry it references, ties broken
-// by causal depth, then party name. Two nodes holding the same entries show
-// them in the same order, whatever order they arrived in; no timestamp is
-// used.
-func (n *Node) Log(ctx context.Context, ref, lang string) (*hotline.Channel, []EntryView, error) {
-	ch, log, err := n.channelLog(ctx, ref)
-	if err != nil {
-		return nil, nil, err
+// Channel order (see hotline.Position) is a deterministic causal order:
+// two nodes holding the same entries show them in the same order,
+// whatever order they arrived in; no timestamp is used. A page costs what
+// it shows, whatever the channel holds.
+func (n *Node) Log(ctx context.Context, ref, lang string, q hotline.PageQuery) (*hotline.Channel, *LogPage, error) {
+	if q.Limit == 0 {
+		q.Limit = DefaultPageLimit
 	}
-	views, err := n.logViews(ctx, ch, log, lang)
-	return ch, views, err
-}
-
-// LogAndCalls is Log together with the channel's call requests, as Calls
-// gives them, from one read of the channel's log.
-func (n *Node) LogAndCalls(ctx context.Context, ref, lang string) (*hotline.Channel, []EntryView, []CallView, error) {
-	ch, log, err := n.channelLog(ctx, ref)
-	if err != nil {
-		return nil, nil, nil, err
+	if q.Limit < 0 || q.Limit > MaxPageLimit {
+		return nil, nil, hotline.Errorf(hotline.EINVALID, "a page holds 1 to %d entries, not %d", MaxPageLimit, q.Limit)
 	}
-	views, err := n.logViews(ctx, ch, log, lang)
-	if err != nil {
-		return nil, nil, nil, err
+	if q.After != nil && q.Before != nil {
+		return nil, nil, hotline.Errorf(hotline.EINVALID, "ask for the entries after a cursor or before one, not both")
 	}
-	receipts := indexReceipts(log.Receipts)
-	calls, err := callsOf(ch, causalOrder(log.Entries), func(st *hotline.Stored) (time.Time, bool, error) {
-		at, ok := deliverySeen(ch, st.Author, st.Seq, receipts)
-		return at, ok, nil
-	})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	sortCalls(calls)
-	return ch, views, calls, nil
-}
-
-// channelLog resolves a channel and reads its log.
-func (n *Node) channelLog(ctx context.Context, ref string) (*hotline.Channel, *hotline.ChannelLog, error) {
 	ch, err := n.ResolveChannel(ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	log, err := n.store.Log(ctx, ch.ID)
+	p, err := n.store.Page(ctx, ch.ID, q)
 	if err != nil {
 		return nil, nil, err
 	}
-	return ch, log, nil
+	views, err := n.pageViews(ctx, ch, p, lang)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := &LogPage{Entries: views, Earlier: p.Earlier, Later: p.Later}
+	if len(p.Entries) > 0 {
+		out.Prev, out.Next = p.Entries[0].Position().String(), p.Entries[len(p.Entries)-1].Position().String()
+	} else if q.After != nil {
+		out.Next = q.After.String()
+	}
+	return ch, out, nil
 }
 
-// logViews builds the views of a channel's log for Log.
-func (n *Node) logViews(ctx context.Context, ch *hotline.Channel, log *hotline.ChannelLog, lang string) ([]EntryView, error) {
-	ordered := causalOrder(log.Entries)
-	receipts := indexReceipts(log.Receipts)
+// Cursor returns the cursor of one entry of a channel, named by its id or
+// a unique prefix of it.
+func (n *Node) Cursor(ctx context.Context, ref, target string) (string, error) {
+	_, st, err := n.resolveEntry(ctx, ref, target)
+	if err != nil {
+		return "", err
+	}
+	return st.Position().String(), nil
+}
+
+// FirstUnread returns the cursor of the first message of a channel that
+// nobody at this party has read or acknowledged, or "" if there is none.
+func (n *Node) FirstUnread(ctx context.Context, ref string) (string, error) {
+	ch, err := n.ResolveChannel(ref)
+	if err != nil {
+		return "", err
+	}
+	pos, ok, err := n.store.FirstUnread(ctx, ch.ID, n.Self())
+	if err != nil || !ok {
+		return "", err
+	}
+	return pos.String(), nil
+}
+
+// pageViews builds the views of a page of a channel's log.
+func (n *Node) pageViews(ctx context.Context, ch *hotline.Channel, p *hotline.Page, lang string) ([]EntryView, error) {
+	receipts := indexReceipts(p.Receipts)
 	marks := make(map[entry.ID][]hotline.MarkRow)
-	for _, m := range log.Marks {
+	for _, m := range p.Marks {
 		marks[m.Target.ID] = append(marks[m.Target.ID], m)
 	}
 	now := n.now()
@@ -262,10 +297,9 @@ func (n *Node) logViews(ctx context.Context, ch *hotline.Channel, log *hotline.C
 	if rd.catalog == nil || rd.catalog.Languages[lang] == nil {
 		rd.lang = ChannelLang(ch)
 	}
-	// Translations are written after what they translate; gather them
-	// first so each message shows its own.
-	for _, st := range ordered {
-		if st.Kind != entry.KindTranslation || st.Body == nil {
+	slices.SortFunc(p.Translations, func(a, b *hotline.Stored) int { return cmpPosition(a.Position(), b.Position()) })
+	for _, st := range p.Translations {
+		if st.Body == nil {
 			continue
 		}
 		body, err := entry.DecodeBody(st.Entry)
@@ -280,8 +314,8 @@ func (n *Node) logViews(ctx context.Context, ch *hotline.Channel, log *hotline.C
 	if err != nil {
 		return nil, err
 	}
-	views := make([]EntryView, 0, len(ordered))
-	for _, st := range ordered {
+	views := make([]EntryView, 0, len(p.Entries))
+	for _, st := range p.Entries {
 		v, err := n.view(ch, st, receipts, marks, now, rd)
 		if err != nil {
 			return nil, err
@@ -292,39 +326,14 @@ func (n *Node) logViews(ctx context.Context, ch *hotline.Channel, log *hotline.C
 	return views, nil
 }
 
-// causalOrder sorts entries stored in a causal order (storage order) into
-// the canonical channel order.
-func causalOrder(entries []*hotline.Stored) []*hotline.Stored {
-	depth := make(map[hotline.Feed]map[uint64]int)
-	at := func(party string, ch entry.ChannelID, seq uint64) int {
-		return depth[hotline.Feed{Channel: ch, Party: party}][seq]
+func cmpPosition(a, b hotline.Position) int {
+	switch {
+	case a.Less(b):
+		return -1
+	case b.Less(a):
+		return 1
 	}
-	d := make(map[entry.ID]int, len(entries))
-	for _, st := range entries {
-		k := at(st.Author, st.Channel, st.Seq-1)
-		for _, r := range st.Refs {
-			k = max(k, at(r.Party, st.Channel, r.Seq))
-		}
-		k++
-		f := hotline.Feed{Channel: st.Channel, Party: st.Author}
-		if depth[f] == nil {
-			depth[f] = make(map[uint64]int)
-		}
-		depth[f][st.Seq] = k
-		d[st.ID()] = k
-	}
-	out := slices.Clone(entries)
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if d[a.ID()] != d[b.ID()] {
-			return d[a.ID()] < d[b.ID()]
-		}
-		if a.Author != b.Author {
-			return a.Author < b.Author
-		}
-		return a.Seq < b.Seq
-	})
-	return out
+	return 0
 }
 
 // receiptIndex holds, per receiver and feed, the cumulative receipts in
@@ -389,7 +398,7 @@ type reader struct {
 }
 
 func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptIndex, marks map[entry.ID][]hotline.MarkRow, now time.Time, rd *reader) (EntryView, error) {
-	v := EntryView{ID: st.ID().String(), Channel: ch.ID.String(), Author: st.Author, Operator: st.Operator,
+	v := EntryView{ID: st.ID().String(), Channel: ch.ID.String(), Cursor: st.Position().String(), Author: st.Author, Operator: st.Operator,
 		Seq: st.Seq, Kind: st.Kind, Time: st.AuthorTime(), Received: st.Received,
 		FutureDated: st.AuthorTime().Sub(st.Received) > n.clockAhead,
 		PastDated:   st.Received.Sub(st.AuthorTime()) > n.clockBehind}
@@ -431,6 +440,10 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 		v.Target = &t
 		verb := map[entry.Kind]string{entry.KindRead: "read", entry.KindAck: "acknowledged"}[st.Kind]
 		v.Text = fmt.Sprintf("%s %s/%d", verb, b.Target.Party, b.Target.Seq)
+		if b.From != 0 {
+			v.From = b.From
+			v.Text = fmt.Sprintf("%s %s/%d to %d", verb, b.Target.Party, b.From, b.Target.Seq)
+		}
 		if b.Reply != "" {
 			v.Text += ": " + b.Reply
 		}

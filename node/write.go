@@ -744,10 +744,12 @@ func (b *batch) derive(e *entry.Entry, body any) (hotline.Write, error) {
 			b.events = append(b.events, Event{Type: EventDelivered, Channel: e.Channel, Author: h.Party, Seq: h.Seq, By: e.Author})
 		}
 	case *entry.Mark:
-		w.Mark = &hotline.MarkRow{Kind: e.Kind, Target: v.Target, Party: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime(), Reply: v.Reply}
-		b.events = append(b.events, Event{Type: EventMarked, Channel: e.Channel, Entry: v.Target.ID, Author: v.Target.Party, Seq: v.Target.Seq, By: e.Author, Operator: e.Operator, Kind: e.Kind})
+		w.Mark = &hotline.MarkRow{Kind: e.Kind, Target: v.Target, From: v.From, Party: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime(), Reply: v.Reply}
+		b.events = append(b.events, Event{Type: EventMarked, Channel: e.Channel, Entry: v.Target.ID, Author: v.Target.Party, Seq: v.Target.Seq, From: v.From, By: e.Author, Operator: e.Operator, Kind: e.Kind})
 	case *entry.Message:
 		w.Watch = v.AckWithin > 0
+	case *entry.Translation:
+		w.Mark = &hotline.MarkRow{Kind: e.Kind, Target: v.Of, Party: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime()}
 	case *entry.Call:
 		w.Watch = v.Action == entry.CallPropose
 		if v.Re != nil {

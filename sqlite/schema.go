@@ -252,6 +252,38 @@ CREATE TRIGGER evidence_counted AFTER INSERT ON evidence BEGIN
 		ON CONFLICT (kind) DO UPDATE SET n = n + 1;
 END;
 `,
+	// 9: each entry's causal depth, so that a channel's log is read in
+	// channel order a page at a time through an index (see
+	// hotline.Position); the depth of entries already stored is filled
+	// in by backfillDepths. And marks keyed by the message they mark as
+	// well, since a cumulative read marks many messages in one entry;
+	// translations are indexed as marks of the message they translate,
+	// so a page finds its messages' translations without reading the
+	// channel.
+	`
+ALTER TABLE entries ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE marks_v9 (
+	channel     BLOB NOT NULL,
+	kind        TEXT NOT NULL,
+	action      TEXT NOT NULL DEFAULT '',
+	target      TEXT NOT NULL,
+	target_seq  INTEGER NOT NULL,
+	target_id   BLOB NOT NULL,
+	party       TEXT NOT NULL,
+	operator    TEXT NOT NULL,
+	seq         INTEGER NOT NULL,
+	time        INTEGER NOT NULL,
+	reply       TEXT NOT NULL,
+	PRIMARY KEY (channel, party, seq, target_seq)
+) STRICT;
+INSERT INTO marks_v9 (channel, kind, action, target, target_seq, target_id, party, operator, seq, time, reply)
+	SELECT channel, kind, action, target, target_seq, target_id, party, operator, seq, time, reply FROM marks;
+DROP TABLE marks;
+ALTER TABLE marks_v9 RENAME TO marks;
+CREATE INDEX marks_target ON marks (channel, target, target_seq);
+CREATE INDEX marks_target_id ON marks (target_id);
+`,
 }
 
 // migrationHooks run in Go, in the same transaction, right after the SQL of
@@ -259,6 +291,78 @@ END;
 var migrationHooks = map[int]func(ctx context.Context, tx *sql.Tx) error{
 	4: backfillWatches,
 	7: backfillLabels,
+	9: backfillDepths,
+}
+
+// backfillDepths computes the causal depth of every entry stored before
+// schema version 9, channel by channel in storage order (which is causal),
+// indexes translations as marks, and then builds the channel-order index.
+func backfillDepths(ctx context.Context, tx *sql.Tx) error {
+	type pos struct {
+		author string
+		seq    uint64
+	}
+	var channels [][]byte
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT channel FROM entries`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var ch []byte
+		if err := rows.Scan(&ch); err != nil {
+			rows.Close()
+			return err
+		}
+		channels = append(channels, ch)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	set, err := tx.PrepareContext(ctx, `UPDATE entries SET depth = ? WHERE local = ?`)
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	for _, ch := range channels {
+		depth := make(map[pos]int64)
+		type row struct{ local, depth int64 }
+		var all []row
+		var translations []*entry.Entry
+		rows, err := tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? ORDER BY local`, ch)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			st, err := scanEntry(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			d := hotline.Depth(st.Entry, func(party string, seq uint64) int64 { return depth[pos{party, seq}] })
+			depth[pos{st.Author, st.Seq}] = d
+			all = append(all, row{st.Local, d})
+			if st.Kind == entry.KindTranslation && st.Body != nil {
+				translations = append(translations, st.Entry)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range all {
+			if _, err := set.ExecContext(ctx, r.depth, r.local); err != nil {
+				return err
+			}
+		}
+		for _, e := range translations {
+			if err := indexTranslation(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = tx.ExecContext(ctx, `CREATE INDEX entries_order ON entries (channel, depth, author, seq)`)
+	return err
 }
 
 // backfillLabels gives every channel of a store written before schema

@@ -193,11 +193,16 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 	}
 	defer tx.Rollback()
 	now := received.UnixMilli()
-	insEntry, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, channel, author, seq, kind, header, sig, body, received) VALUES (?,?,?,?,?,?,?,?,?)`)
+	insEntry, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, channel, author, seq, kind, header, sig, body, received, depth) VALUES (?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return storeErr("append: prepare", err)
 	}
 	defer insEntry.Close()
+	depthOf, err := tx.PrepareContext(ctx, `SELECT depth FROM entries WHERE channel = ? AND author = ? AND seq = ?`)
+	if err != nil {
+		return storeErr("append: prepare", err)
+	}
+	defer depthOf.Close()
 	tt, err := s.trees.begin(ctx, tx)
 	if err != nil {
 		return storeErr("append: prepare", err)
@@ -232,7 +237,18 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		}
 		u.Entries++
 		u.Bytes += int64(len(e.HeaderBytes) + len(e.Sig) + len(e.Body))
-		if _, err := insEntry.ExecContext(ctx, id[:], e.Channel[:], e.Author, int64(e.Seq), string(e.Kind), e.HeaderBytes, e.Sig, e.Body, now); err != nil {
+		var depthErr error
+		depth := hotline.Depth(e, func(party string, seq uint64) int64 {
+			var d int64
+			if err := depthOf.QueryRowContext(ctx, e.Channel[:], party, int64(seq)).Scan(&d); err != nil && depthErr == nil {
+				depthErr = fmt.Errorf("depth of %s/%d, which %s/%d follows: %w", party, seq, e.Author, e.Seq, err)
+			}
+			return d
+		})
+		if depthErr != nil {
+			return storeErr("append entry", depthErr)
+		}
+		if _, err := insEntry.ExecContext(ctx, id[:], e.Channel[:], e.Author, int64(e.Seq), string(e.Kind), e.HeaderBytes, e.Sig, e.Body, now, depth); err != nil {
 			return storeErr(fmt.Sprintf("append entry %s/%d", e.Author, e.Seq), err)
 		}
 		if err := tt.add(ctx, e); err != nil {
@@ -253,20 +269,27 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 			messages[k]++
 		}
 		if m := w.Mark; m != nil && (m.Kind == entry.KindRead || m.Kind == entry.KindAck) {
-			var seen bool // read or acked by this party before (earlier in this batch too)
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM marks WHERE target_id = ? AND party = ? AND kind IN ('read', 'ack'))`,
-				m.Target.ID[:], m.Party).Scan(&seen); err != nil {
+			// The messages it marks that this party had not read or acked
+			// before (earlier in this batch too).
+			first, last := m.Target.Seq, m.Target.Seq
+			if m.From != 0 {
+				first = m.From
+			}
+			var fresh int64
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM entries e
+				WHERE e.channel = ? AND e.author = ? AND e.kind = 'message' AND e.seq BETWEEN ? AND ?
+				AND NOT EXISTS (SELECT 1 FROM marks k WHERE k.target_id = e.id AND k.party = ? AND k.kind IN ('read', 'ack'))`,
+				e.Channel[:], m.Target.Party, int64(first), int64(last), m.Party).Scan(&fresh); err != nil {
 				return storeErr("append: unread count", err)
 			}
-			if !seen {
-				marked[usageKey{m.Party, e.Channel}]++
-			}
+			marked[usageKey{m.Party, e.Channel}] += fresh
 		}
 		if m := w.Mark; m != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO marks (channel, kind, action, target, target_seq, target_id, party, operator, seq, time, reply) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-				e.Channel[:], string(m.Kind), m.Action, m.Target.Party, int64(m.Target.Seq), m.Target.ID[:], m.Party, m.Operator, int64(m.Seq), m.Time.UnixMilli(), m.Reply); err != nil {
+			n, err := insertMark(ctx, tx, e.Channel, m)
+			if err != nil {
 				return storeErr("append: mark", err)
 			}
+			u.Bytes += markRowBytes * (n - 1) // a cumulative read's rows count against its author's share
 		}
 		if w.Watch {
 			if err := addWatch(ctx, tx, e); err != nil {
@@ -433,19 +456,19 @@ func (s *Store) Heads(ctx context.Context) (map[hotline.Feed]hotline.Head, error
 	return heads, rows.Err()
 }
 
-const entryCols = `local, header, sig, body, received`
+const entryCols = `local, header, sig, body, received, depth`
 
 func scanEntry(sc interface{ Scan(...any) error }) (*hotline.Stored, error) {
-	var local, received int64
+	var local, received, depth int64
 	var header, sig, body []byte
-	if err := sc.Scan(&local, &header, &sig, &body, &received); err != nil {
+	if err := sc.Scan(&local, &header, &sig, &body, &received, &depth); err != nil {
 		return nil, err
 	}
 	e, err := entry.FromParts(header, sig, body)
 	if err != nil {
 		return nil, fmt.Errorf("stored entry %d is corrupt: %w", local, err)
 	}
-	return &hotline.Stored{Entry: e, Local: local, Received: time.UnixMilli(received).UTC()}, nil
+	return &hotline.Stored{Entry: e, Local: local, Received: time.UnixMilli(received).UTC(), Depth: depth}, nil
 }
 
 // Entry implements hotline.Store.
@@ -563,51 +586,6 @@ func collect(rows *sql.Rows) ([]*hotline.Stored, error) {
 		out = append(out, st)
 	}
 	return out, rows.Err()
-}
-
-// Log implements hotline.Store. It reads in one transaction so entries and
-// index rows are consistent.
-func (s *Store) Log(ctx context.Context, ch entry.ChannelID) (*hotline.ChannelLog, error) {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("read log: %w", err)
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? ORDER BY local`, ch[:])
-	if err != nil {
-		return nil, fmt.Errorf("read log: %w", err)
-	}
-	log := &hotline.ChannelLog{}
-	if log.Entries, err = collect(rows); err != nil {
-		return nil, fmt.Errorf("read log: %w", err)
-	}
-	rrows, err := tx.QueryContext(ctx, `SELECT r.receiver, r.party, r.seq, r.receipt_seq, r.time, e.received
-		FROM receipts r JOIN entries e ON e.channel = r.channel AND e.author = r.receiver AND e.seq = r.receipt_seq
-		WHERE r.channel = ? ORDER BY r.receiver, r.party, r.receipt_seq`, ch[:])
-	if err != nil {
-		return nil, fmt.Errorf("read receipts: %w", err)
-	}
-	defer rrows.Close()
-	for rrows.Next() {
-		var r hotline.ReceiptRow
-		var seq, rseq, t, held int64
-		if err := rrows.Scan(&r.Receiver, &r.Party, &seq, &rseq, &t, &held); err != nil {
-			return nil, err
-		}
-		r.Seq, r.ReceiptSeq, r.Time, r.Held = uint64(seq), uint64(rseq), time.UnixMilli(t).UTC(), time.UnixMilli(held).UTC()
-		log.Receipts = append(log.Receipts, r)
-	}
-	if err := rrows.Err(); err != nil {
-		return nil, err
-	}
-	mrows, err := tx.QueryContext(ctx, `SELECT `+markCols+` FROM marks WHERE channel = ? ORDER BY party, seq`, ch[:])
-	if err != nil {
-		return nil, fmt.Errorf("read marks: %w", err)
-	}
-	if log.Marks, err = collectMarks(mrows); err != nil {
-		return nil, fmt.Errorf("read marks: %w", err)
-	}
-	return log, nil
 }
 
 // AddEvidence implements hotline.Store.

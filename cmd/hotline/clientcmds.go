@@ -243,17 +243,35 @@ func init() {
 		},
 	})
 	for _, kind := range []string{"ack", "read"} {
-		summary := map[string]string{"ack": "Acknowledge another party's message (a signed ack entry)", "read": "Record that you opened another party's message (a signed read entry)"}[kind]
+		summary := map[string]string{"ack": "Acknowledge another party's message (a signed ack entry)",
+			"read": "Record that you read another party's messages: one, or from the first to the last named of each feed (one signed read entry per feed)"}[kind]
+		usage, most := "CHANNEL ENTRY_ID [--reply TEXT]", 2
+		if kind == "read" {
+			usage, most = "CHANNEL ENTRY_ID [ENTRY_ID...] [--reply TEXT]", 1+node.MaxReadTargets
+		}
 		register(&command{
-			name: kind, summary: summary, usage: "CHANNEL ENTRY_ID [--reply TEXT]",
+			name: kind, summary: summary, usage: usage,
 			example: fmt.Sprintf("  hotline %s alpha-bravo-strategic 5c1e0f3a", kind),
 			run: func(ctx context.Context, env *Env, args []string) error {
 				fs := newFlags(kind, env)
 				cl := apiFlags(fs, env)
-				reply := fs.String("reply", "", "a short reply carried in the signed entry")
-				c, pos, err := cl.parse(args, 2, 2)
+				reply := fs.String("reply", "", "a short reply carried in the signed entry (one message only)")
+				c, pos, err := cl.parse(args, 2, most)
 				if err != nil {
 					return err
+				}
+				if len(pos) > 2 {
+					if *reply != "" {
+						return usagef("--reply goes with one message, not %d", len(pos)-1)
+					}
+					refs, err := c.ReadUpTo(ctx, pos[0], pos[1:])
+					if err != nil {
+						return err
+					}
+					for _, r := range refs {
+						fmt.Fprintln(env.Stdout, r.ID)
+					}
+					return nil
 				}
 				ref, err := c.Mark(ctx, pos[0], pos[1], kind, *reply)
 				if err != nil {
@@ -266,33 +284,9 @@ func init() {
 	}
 	register(&command{
 		name: "log", summary: "Show a channel's log in channel order, with delivery and acknowledgement state",
-		usage: "CHANNEL [--json] [--all] [--lang TAG]", example: "  hotline log alpha-bravo-strategic --json\n  hotline log alpha-bravo-frontline --lang zh-Hans",
-		run: func(ctx context.Context, env *Env, args []string) error {
-			fs := newFlags("log", env)
-			cl := apiFlags(fs, env)
-			asJSON := fs.Bool("json", false, "one JSON object per entry, one per line")
-			lang := fs.String("lang", "", "show phrases in this language (zh is zh-Hans; default: yours, else the channel's)")
-			all := fs.Bool("all", false, "also show receipts, reads and acks as their own lines")
-			c, pos, err := cl.parse(args, 1, 1)
-			if err != nil {
-				return err
-			}
-			entries, err := c.LogIn(ctx, pos[0], langAlias(*lang))
-			if err != nil {
-				return err
-			}
-			if *asJSON {
-				enc := json.NewEncoder(env.Stdout)
-				for _, e := range entries {
-					if err := enc.Encode(e); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			printLog(env, entries, *all)
-			return nil
-		},
+		usage:   "CHANNEL [--json] [--all] [--lang TAG] [--limit N] [--since CURSOR] [--follow]",
+		example: "  hotline log alpha-bravo-strategic --json\n  hotline log alpha-bravo-frontline --limit 50 --follow\n  hotline log alpha-bravo-frontline --since 812.406.bravo --json",
+		run:     runLog,
 	})
 	register(&command{
 		name: "status", summary: "Show the node: identity, peer links, channels and evidence of refused input",
@@ -301,12 +295,171 @@ func init() {
 	})
 }
 
-// printLog prints a log for a person: messages with their state, and
-// channel events; receipts, reads and acks fold into the messages unless
-// all is set.
-func printLog(env *Env, entries []node.EntryView, all bool) {
+// runLog prints a channel's log a page at a time: all of it, the newest
+// --limit entries, or those after --since; --follow then keeps printing
+// new entries as the node stores them.
+func runLog(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("log", env)
+	cl := apiFlags(fs, env)
+	asJSON := fs.Bool("json", false, "one JSON object per entry, one per line (each with its cursor)")
+	lang := fs.String("lang", "", "show phrases in this language (zh is zh-Hans; default: yours, else the channel's)")
+	all := fs.Bool("all", false, "also show receipts, reads and acks as their own lines")
+	limit := fs.Int("limit", 0, "show at most N entries: the newest N, or the first N after --since (0: all)")
+	since := fs.String("since", "", "show only the entries after this cursor (an entry's cursor, as --json prints it)")
+	follow := fs.Bool("follow", false, "keep printing new entries as they are stored, until interrupted")
+	c, pos, err := cl.parse(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *limit < 0 {
+		return usagef("--limit %d: give a number of entries, or 0 for all", *limit)
+	}
+	ch, lg := pos[0], langAlias(*lang)
+	var print func([]node.EntryView) error
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		print = func(es []node.EntryView) error {
+			for _, e := range es {
+				if err := enc.Encode(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	} else {
+		header := true
+		print = func(es []node.EntryView) error {
+			printLog(env, es, *all, header)
+			header = false
+			return nil
+		}
+	}
+	after := *since
+	switch {
+	case *limit > 0 && after == "":
+		// The newest entries: pages back from the end, printed in order.
+		var pages [][]node.EntryView
+		before, left := "", *limit
+		for left > 0 {
+			p, err := c.Page(ctx, ch, client.PageRequest{Before: before, Limit: min(left, node.MaxPageLimit), Lang: lg})
+			if err != nil {
+				return err
+			}
+			pages = append(pages, p.Entries)
+			left -= len(p.Entries)
+			if before = p.Prev; !p.Earlier || len(p.Entries) == 0 {
+				break
+			}
+		}
+		for i := len(pages) - 1; i >= 0; i-- {
+			if err := print(pages[i]); err != nil {
+				return err
+			}
+		}
+		if len(pages) > 0 && len(pages[0]) > 0 {
+			after = pages[0][len(pages[0])-1].Cursor
+		} else {
+			after = "0"
+		}
+	default:
+		if after == "" {
+			after = "0"
+		}
+		left := *limit
+		for {
+			n := node.MaxPageLimit
+			if *limit > 0 {
+				n = min(left, n)
+			}
+			p, err := c.Page(ctx, ch, client.PageRequest{After: after, Limit: n, Lang: lg})
+			if err != nil {
+				return err
+			}
+			if err := print(p.Entries); err != nil {
+				return err
+			}
+			after, left = p.Next, left-len(p.Entries)
+			if !p.Later || (*limit > 0 && left <= 0) {
+				break
+			}
+		}
+	}
+	if !*follow {
+		return nil
+	}
+	return followLog(ctx, c, ch, after, lg, print)
+}
+
+// followLog prints the entries stored after cursor after as they come,
+// until ctx ends: the channel's live events say when to read the next
+// page, and a slow poll covers a stream that broke.
+func followLog(ctx context.Context, c *client.Client, ch, after, lang string, print func([]node.EntryView) error) error {
+	wake := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		for ctx.Err() == nil {
+			ready, ended := make(chan struct{}), make(chan struct{})
+			go func() {
+				select {
+				case <-ready:
+					poke() // anything stored before the stream opened
+				case <-ended:
+				}
+			}()
+			c.Events(ctx, ch, ready, func(ev client.ServerEvent) bool {
+				if ev.Name == node.EventEntry || ev.Name == node.EventLagged {
+					poke()
+				}
+				return true
+			})
+			close(ended)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	poll := time.NewTicker(15 * time.Second)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-poll.C:
+		}
+		for {
+			p, err := c.Page(ctx, ch, client.PageRequest{After: after, Limit: node.MaxPageLimit, Lang: lang})
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if err := print(p.Entries); err != nil {
+				return err
+			}
+			after = p.Next
+			if !p.Later {
+				break
+			}
+		}
+	}
+}
+
+// printLog prints a page of a log for a person: messages with their
+// state, and channel events; receipts, reads and acks fold into the
+// messages unless all is set. The column header comes first if header.
+func printLog(env *Env, entries []node.EntryView, all, header bool) {
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME (UTC)\tRECEIVED\tFROM\tSEQ\tKIND\tID\tTEXT\tSTATE")
+	if header {
+		fmt.Fprintln(tw, "TIME (UTC)\tRECEIVED\tFROM\tSEQ\tKIND\tID\tTEXT\tSTATE")
+	}
 	for _, e := range entries {
 		folded := e.Kind == "receipt" || e.Kind == "read" || e.Kind == "ack"
 		if folded && !all {

@@ -29,17 +29,47 @@
     });
   }
 
-  // Read marks: a message shown to an operator is marked read, signed by
-  // this party's node.
-  function markRead() {
-    var tl = document.getElementById("timeline");
-    if (!tl || !csrf) return;
-    tl.querySelectorAll("[data-unread]").forEach(function (el) {
-      el.removeAttribute("data-unread");
-      fetch("/api/v1/channels/" + encodeURIComponent(tl.dataset.channel) + "/entries/" + encodeURIComponent(el.dataset.entry) + "/read",
-        { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
+  // Read marks: the unread messages an operator has actually had on
+  // screen (half of one in view, with the tab visible) are marked read
+  // together, one request per screenful, each signed by this party's
+  // node as one cumulative read per feed.
+  var tl = document.getElementById("timeline");
+  var toMark = {}, markTimer = null;
+  function flushReads() {
+    markTimer = null;
+    var ids = Object.keys(toMark);
+    toMark = {};
+    if (!ids.length || !tl || !csrf) return;
+    fetch("/api/v1/channels/" + encodeURIComponent(tl.dataset.channel) + "/read", {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" },
+      body: JSON.stringify({ entries: ids })
     });
   }
+  function seen(el) {
+    if (!el.hasAttribute("data-unread")) return;
+    el.removeAttribute("data-unread");
+    toMark[el.dataset.entry] = true;
+    if (!markTimer) markTimer = setTimeout(flushReads, 400);
+  }
+  var observer = window.IntersectionObserver ? new IntersectionObserver(function (seenNow) {
+    if (document.hidden) return;
+    seenNow.forEach(function (e) {
+      if (e.isIntersecting && (e.intersectionRatio >= 0.5 || e.intersectionRect.height >= window.innerHeight / 2)) {
+        observer.unobserve(e.target);
+        seen(e.target);
+      }
+    });
+  }, { threshold: [0, 0.5, 1] }) : null;
+  function watchUnread() {
+    if (!tl) return;
+    tl.querySelectorAll("[data-unread]").forEach(function (el) {
+      if (!observer) { seen(el); return; }
+      observer.unobserve(el);
+      observer.observe(el);
+    });
+  }
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) watchUnread(); });
 
   // What the operator has typed, chosen or opened in a region, and where
   // the caret is, survives the region's replacement by a fresh copy.
@@ -70,11 +100,21 @@
     }
   }
 
-  // Live regions: on any event, fetch this page again and swap in the
-  // regions marked data-live, keeping what the operator is typing.
-  var pending = null;
-  function refresh() {
-    pending = null;
+  // Replace el by fresh, keeping what the operator typed, opened and
+  // focused in it.
+  function swap(el, fresh) {
+    var st = saveState(el);
+    el.replaceWith(fresh);
+    restoreState(st);
+  }
+
+  // Live regions of other pages (and a channel's calls): on an event,
+  // fetch the page again and swap in the regions marked data-live. One
+  // fetch at a time, so refreshes never overlap or arrive out of order.
+  var regionsBusy = false, regionsAgain = false;
+  function refreshRegions() {
+    if (regionsBusy) { regionsAgain = true; return; }
+    regionsBusy = true;
     fetch(location.pathname + location.search, { credentials: "same-origin" }).then(function (r) {
       if (r.redirected || !r.ok) return null;
       return r.text();
@@ -83,25 +123,148 @@
       var doc = new DOMParser().parseFromString(html, "text/html");
       document.querySelectorAll("[data-live]").forEach(function (el) {
         var fresh = doc.getElementById(el.id);
-        if (!fresh) return;
-        var st = saveState(el);
-        el.replaceWith(fresh);
-        restoreState(st);
+        if (fresh) swap(el, fresh);
       });
+      if (doc.title) document.title = doc.title;
       tick();
-      markRead();
+    }).catch(function () { /* the next event tries again */ }).then(function () {
+      regionsBusy = false;
+      if (regionsAgain) { regionsAgain = false; setTimeout(refreshRegions, 250); }
     });
   }
-  function soon() { if (!pending) pending = setTimeout(refresh, 250); }
+
+  // A channel's timeline takes events as deltas: a new entry is fetched
+  // alone (the rows after the newest shown) and appended in order; a
+  // receipt or a read refreshes only the rows it changes; nothing else
+  // on the page is touched. One request at a time, in event order.
+  var MAX_ROWS = 300;
+  var want = { append: false, ranges: [] }, busy = false;
+  function rowsURL(params) {
+    return "/console/channels/" + encodeURIComponent(tl.dataset.channel) + "/rows?" + params;
+  }
+  function cursorOf(li) { return li.dataset.cursor; }
+  function applyRows(html, appending) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    var fresh = doc.getElementById("rows");
+    var rows = document.getElementById("rows");
+    if (!fresh || !rows) return false;
+    var list = rows.querySelector("ol.timeline");
+    fresh.querySelectorAll("ol.timeline > li").forEach(function (li) {
+      var old = document.getElementById(li.id);
+      if (old) {
+        if (old.outerHTML !== li.outerHTML) swap(old, document.importNode(li, true));
+      } else if (appending) {
+        list.appendChild(document.importNode(li, true));
+      }
+    });
+    var bar = document.getElementById("unread-bar"), freshBar = fresh.querySelector("#unread-bar");
+    if (bar && freshBar && bar.innerHTML !== freshBar.innerHTML) bar.innerHTML = freshBar.innerHTML;
+    if (appending) {
+      if (fresh.dataset.next) rows.dataset.next = fresh.dataset.next;
+      // The page stays bounded: the oldest rows give way, and a link
+      // leads back to them.
+      var all = list.children;
+      if (all.length > MAX_ROWS) {
+        while (all.length > MAX_ROWS) list.removeChild(all[0]);
+        rows.dataset.prev = cursorOf(all[0]);
+        var earlier = rows.querySelector("p.earlier a");
+        if (earlier) earlier.href = earlier.pathname + "?before=" + encodeURIComponent(rows.dataset.prev) + "#timeline";
+      }
+      return fresh.hasAttribute("data-later");
+    }
+    return false;
+  }
+  function pump() {
+    var rows = document.getElementById("rows");
+    if (busy || !rows) return;
+    var url = null, appending = false;
+    if (want.ranges.length) {
+      var r = want.ranges.shift();
+      url = rowsURL("from=" + encodeURIComponent(r[0]) + "&to=" + encodeURIComponent(r[1]) + "&limit=1000");
+    } else if (want.append) {
+      want.append = false;
+      if (rows.hasAttribute("data-later")) return; // an older page: its "later" link leads on
+      appending = true;
+      url = rowsURL(rows.dataset.next ? "after=" + encodeURIComponent(rows.dataset.next) : "");
+    }
+    if (!url) return;
+    busy = true;
+    fetch(url, { credentials: "same-origin" }).then(function (r) {
+      if (r.redirected || !r.ok) return null;
+      return r.text();
+    }).then(function (html) {
+      if (html && applyRows(html, appending)) want.append = true;
+      tick();
+      watchUnread();
+    }).catch(function () { /* the next event tries again */ }).then(function () {
+      busy = false;
+      pump();
+    });
+  }
+  function rangeOf(match) {
+    var lis = Array.prototype.filter.call(document.querySelectorAll("#rows ol.timeline > li.msg"), match);
+    if (lis.length) want.ranges.push([cursorOf(lis[0]), cursorOf(lis[lis.length - 1])]);
+  }
+  function onChannelEvent(type, d) {
+    if (d.channel && d.channel !== tl.dataset.channel) return;
+    if (type === "entry") {
+      want.append = true;
+      if (d.kind === "call" || d.kind === "directory") refreshRegions();
+      if (d.kind === "translation") rangeOf(function () { return true; }); // the message it translates is on the page
+    } else if (type === "delivered") {
+      rangeOf(function (li) { return li.dataset.author === d.author && Number(li.dataset.seq) <= d.seq && li.hasAttribute("data-pending"); });
+    } else if (type === "marked") {
+      var from = d.from || d.seq;
+      rangeOf(function (li) { return li.dataset.author === d.author && Number(li.dataset.seq) >= from && Number(li.dataset.seq) <= d.seq; });
+    } else if (type === "lagged") {
+      var rows = document.getElementById("rows");
+      if (rows && rows.children.length) want.ranges.push([rows.dataset.prev, rows.dataset.next]);
+      want.append = true;
+      refreshRegions();
+    } else {
+      refreshRegions();
+    }
+    pump();
+  }
 
   var status = document.getElementById("live-status");
-  if (window.EventSource && document.querySelector("[data-live]")) {
+  if (window.EventSource && (tl || document.querySelector("[data-live]"))) {
     var es = new EventSource("/api/v1/events");
     ["entry", "delivered", "marked", "channel", "overdue", "alert", "link", "alarm", "lagged"].forEach(function (t) {
-      es.addEventListener(t, soon);
+      es.addEventListener(t, function (ev) {
+        if (!tl) { refreshRegions(); return; }
+        var d = {};
+        try { d = JSON.parse(ev.data); } catch (e) { /* an event without data */ }
+        onChannelEvent(t, d);
+      });
     });
     es.onopen = function () { if (status) status.textContent = ""; };
     es.onerror = function () { if (status) status.textContent = body.dataset.offline || ""; };
+  }
+
+  // A message's translation form is rendered when opened, not with every
+  // message: opening it fetches the form.
+  document.addEventListener("toggle", function (ev) {
+    var d = ev.target;
+    if (!d.matches || !d.matches("details.translate") || !d.open) return;
+    var a = d.querySelector("a.tr-open");
+    if (!a) return;
+    fetch(a.href, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+      if (!html) return;
+      var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(d.id);
+      if (!fresh || !fresh.querySelector("form")) return;
+      fresh = document.importNode(fresh, true);
+      fresh.open = true;
+      d.replaceWith(fresh);
+      var first = fresh.querySelector("textarea, input:not([type=hidden]), select");
+      if (first) first.focus();
+    });
+  }, true);
+
+  // A channel opens at its newest entry, with the compose form below it.
+  if (tl && !location.hash && !/[?&](before|after|from|entry)=/.test(location.search)) {
+    var last = tl.querySelector("ol.timeline > li:last-child");
+    if (last) last.scrollIntoView({ block: "end" });
   }
 
   // Phrase search: filter the list as the operator types.
@@ -115,11 +278,11 @@
     });
   }
 
-  // The language switch applies as soon as it changes.
-  var ls = document.getElementById("lang-switch");
-  if (ls) ls.addEventListener("change", function () { ls.form.submit(); });
+  // The language switch applies on its button only, never on a change
+  // of the selection alone (WCAG 3.2.2): an arrow key must not reload the
+  // console in another language.
 
   tick();
   setInterval(tick, 1000);
-  markRead();
+  watchUnread();
 })();
