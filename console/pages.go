@@ -19,6 +19,9 @@ import (
 )
 
 var funcs = template.FuncMap{
+	"items": func(d *homeData, items []itemRow, owe bool) itemsTable {
+		return itemsTable{D: d, Items: items, Owe: owe}
+	},
 	"iso":  isolate,
 	"join": strings.Join,
 	"inc":  func(i int) int { return i + 1 },
@@ -156,20 +159,37 @@ func (b *base) Countdown() map[string]string {
 
 type homeData struct {
 	base
-	Now        time.Time
-	Unanswered []itemRow
-	Levels     []levelGroup
-	Links      []node.LinkStatus
+	Now time.Time
+	// Owe is what this party owes an answer to; Wait what it waits for
+	// others to answer. Each is by level, strategic first, then by
+	// deadline.
+	Owe, Wait []itemRow
+	Overdue   int // items this party owes that are overdue
+	Levels    []levelGroup
+	Links     []node.LinkStatus
+	// Down are the peer links that are down or silent, and Equivocations
+	// the equivocation records this node holds: the banner's alarms.
+	Down          []string
+	Equivocations int64
 	// Invitations counts the channels other parties proposed that wait
 	// for this party's answer: a number here, listed on their own page,
 	// so that a flood of proposals never buries the watch.
 	Invitations int
 }
 
+// itemsTable is one of the watch page's tables: what we owe, or what we
+// wait for.
+type itemsTable struct {
+	D     *homeData
+	Items []itemRow
+	Owe   bool
+}
+
 type itemRow struct {
 	node.Item
 	Owed    bool   // this party owes the answer
 	Waiting string // the parties that owe it
+	Shown   string // the text in the reader's language
 }
 
 type levelGroup struct {
@@ -195,14 +215,39 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 	d := &homeData{base: c.base(r, rq, T(rq.lang, "home")), Now: c.now(), Links: c.n.Links()}
 	soonest := make(map[string]*time.Time)
 	overdue := make(map[string]int)
-	for _, it := range items {
-		d.Unanswered = append(d.Unanswered, itemRow{Item: it, Owed: it.Role == "received", Waiting: strings.Join(it.Pending, ", ")})
+	for i := range items {
+		it := &items[i]
+		row := itemRow{Item: *it, Owed: it.Role == "received", Waiting: strings.Join(it.Pending, ", "), Shown: c.n.TextIn(it, rq.lang)}
+		if row.Owed {
+			d.Owe = append(d.Owe, row)
+			if it.Overdue {
+				d.Overdue++
+			}
+		} else {
+			d.Wait = append(d.Wait, row)
+		}
 		if it.Deadline != nil && (soonest[it.Channel] == nil || it.Deadline.Before(*soonest[it.Channel])) {
 			soonest[it.Channel] = it.Deadline
 		}
 		if it.Overdue {
 			overdue[it.Channel]++
 		}
+	}
+	// Strategic first; within a level, Pending's order (soonest first).
+	byLevel := func(a, b itemRow) int { return cmp.Compare(levelRank(a.Level), levelRank(b.Level)) }
+	slices.SortStableFunc(d.Owe, byLevel)
+	slices.SortStableFunc(d.Wait, byLevel)
+	for _, l := range d.Links {
+		if !l.Up || l.Silent {
+			d.Down = append(d.Down, l.Party)
+		}
+	}
+	if counts, err := c.store.EvidenceCounts(ctx); err == nil {
+		d.Equivocations = counts["equivocation"]
+	}
+	// The tab title says what is owed, so a background tab still tells.
+	if len(d.Owe) > 0 {
+		d.Title = T(rq.lang, "home.title.owed", len(d.Owe), d.Overdue) + " " + d.Title
 	}
 	for _, ch := range c.n.Channels() {
 		switch ch.State {
@@ -227,6 +272,14 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 		g.Channels = append(g.Channels, row)
 	}
 	c.render(w, http.StatusOK, "home", d)
+}
+
+// levelRank orders levels from the top (strategic) down.
+func levelRank(level string) int {
+	if i := slices.Index(hotline.Levels, hotline.Level(level)); i >= 0 {
+		return i
+	}
+	return len(hotline.Levels)
 }
 
 // seenHere reports whether someone at this party read or acknowledged v.

@@ -51,6 +51,7 @@ type Item struct {
 	Steps        []StepView `json:"steps,omitempty"`  // ladder steps that ran
 
 	answered bool
+	msg      *entry.Message // a message's body, for TextIn
 	ch       *hotline.Channel
 	st       *hotline.Stored
 	done     map[int]bool
@@ -92,6 +93,23 @@ func (n *Node) Pending(ctx context.Context) ([]Item, error) {
 	}
 	sortItems(out)
 	return out, nil
+}
+
+// TextIn returns an item's text for a reader of lang: a standard phrase
+// rendered from its signed values in lang when the channel's catalog has
+// that language, else the text as signed.
+func (n *Node) TextIn(it *Item, lang string) string {
+	if it.msg == nil || it.msg.Phrase == nil || it.ch == nil || it.ch.Definition.Catalog == nil {
+		return it.Text
+	}
+	cat, ok := n.catalogs.Get(*it.ch.Definition.Catalog)
+	if !ok || cat.Hash() != it.msg.Phrase.Catalog || cat.Languages[lang] == nil {
+		return it.Text
+	}
+	if text, err := cat.Render(it.msg.Phrase, lang); err == nil {
+		return text
+	}
+	return it.Text
 }
 
 func sortItems(items []Item) {
@@ -140,7 +158,7 @@ func (n *Node) evaluate(ctx context.Context, w hotline.Watch, now time.Time) (*I
 	answeredBy := make(map[string]bool)
 	switch b := body.(type) {
 	case *entry.Message:
-		it.Text = b.Text
+		it.Text, it.msg = b.Text, b
 		within = time.Duration(b.AckWithin) * time.Millisecond
 		for _, m := range ans.Marks {
 			if m.Kind == entry.KindAck {

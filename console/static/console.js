@@ -15,9 +15,19 @@
     return s + units[2];
   }
 
+  // The watch page's UTC clock.
+  var clock = document.getElementById("utc-clock");
+  function clockTick() {
+    if (!clock) return;
+    var iso = new Date().toISOString();
+    clock.textContent = iso.slice(11, 19);
+    clock.dateTime = iso.slice(0, 19) + "Z";
+  }
+
   // Countdowns: every element with data-deadline (Unix ms) says how long
   // is left, or how long it is overdue, in words.
   function tick() {
+    clockTick();
     var now = Date.now();
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var left = Number(el.dataset.deadline) - now;
@@ -127,6 +137,7 @@
       });
       if (doc.title) document.title = doc.title;
       tick();
+      alertChanges();
     }).catch(function () { /* the next event tries again */ }).then(function () {
       regionsBusy = false;
       if (regionsAgain) { regionsAgain = false; setTimeout(refreshRegions, 250); }
@@ -240,6 +251,56 @@
     });
     es.onopen = function () { if (status) status.textContent = ""; };
     es.onerror = function () { if (status) status.textContent = body.dataset.offline || ""; };
+  }
+
+  // Alerts on the watch page, if the operator turns them on (kept in this
+  // browser): a tone and a browser notification when something new needs
+  // our answer, or something we owe goes overdue. Permission to notify is
+  // asked once, when they are turned on.
+  var alertsBox = document.getElementById("alerts");
+  function owedNow() {
+    var s = {};
+    document.querySelectorAll("#owe tr[data-item]").forEach(function (tr) {
+      s[tr.dataset.item] = { overdue: tr.hasAttribute("data-overdue"), text: (tr.querySelector(".text") || {}).textContent || "" };
+    });
+    return s;
+  }
+  var owed = owedNow();
+  function beep() {
+    try {
+      var C = window.AudioContext || window.webkitAudioContext;
+      var ac = beep.ac || (beep.ac = new C());
+      var o = ac.createOscillator(), g = ac.createGain();
+      o.frequency.value = 880;
+      g.gain.value = 0.2;
+      o.connect(g);
+      g.connect(ac.destination);
+      o.start();
+      o.stop(ac.currentTime + 0.4);
+    } catch (e) { /* no audio here */ }
+  }
+  function alertChanges() {
+    if (!alertsBox) return;
+    var now = owedNow(), lines = [];
+    Object.keys(now).forEach(function (k) {
+      if (!owed[k]) lines.push(alertsBox.dataset.new.replace("{t}", now[k].text));
+      else if (now[k].overdue && !owed[k].overdue) lines.push(alertsBox.dataset.overdue.replace("{t}", now[k].text));
+    });
+    owed = now;
+    if (!alertsBox.checked || !lines.length) return;
+    beep();
+    if (window.Notification && Notification.permission === "granted") {
+      try { new Notification(document.title, { body: lines.join("\n"), tag: "hotline-watch" }); } catch (e) { /* not allowed here */ }
+    }
+    window.hotlineAlerts = (window.hotlineAlerts || []).concat(lines); // what was announced, for tests and the curious
+  }
+  if (alertsBox) {
+    alertsBox.closest("p").hidden = false;
+    alertsBox.checked = localStorage.getItem("hotline-alerts") === "on";
+    alertsBox.addEventListener("change", function () {
+      localStorage.setItem("hotline-alerts", alertsBox.checked ? "on" : "off");
+      if (alertsBox.checked && window.Notification && Notification.permission === "default") Notification.requestPermission();
+    });
   }
 
   // A message's translation form is rendered when opened, not with every
