@@ -405,8 +405,8 @@ type Store interface {
 	Unread(ctx context.Context, ch entry.ChannelID, party string) (int, error)
 	// FirstUnread returns the position of the first message of ch, in
 	// channel order, by another party that nobody at party has read or
-	// acknowledged; ok is false when there is none. It reads back from the
-	// newest entry only as far as the unread messages reach.
+	// acknowledged; ok is false when there is none. Append keeps it beside
+	// the count, so reading it costs one row.
 	FirstUnread(ctx context.Context, ch entry.ChannelID, party string) (pos Position, ok bool, err error)
 
 	// TreeHashes returns stored hashes of a feed's Merkle tree, by their

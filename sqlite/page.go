@@ -192,47 +192,60 @@ func (s *Store) pageIndex(ctx context.Context, tx *sql.Tx, ch entry.ChannelID, p
 	return nil
 }
 
-// FirstUnread implements hotline.Store.
+// FirstUnread implements hotline.Store. Append keeps the position beside
+// the count, so reading it costs one row.
 func (s *Store) FirstUnread(ctx context.Context, ch entry.ChannelID, party string) (hotline.Position, bool, error) {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return hotline.Position{}, false, fmt.Errorf("find first unread: %w", err)
-	}
-	defer tx.Rollback()
 	var n int64
-	err = tx.QueryRowContext(ctx, `SELECT n FROM unread WHERE channel = ? AND party = ?`, ch[:], party).Scan(&n)
-	if err == sql.ErrNoRows || (err == nil && n == 0) {
+	var depth, seq sql.NullInt64
+	var author sql.NullString
+	err := s.read.QueryRowContext(ctx, `SELECT n, first_depth, first_author, first_seq FROM unread WHERE channel = ? AND party = ?`, ch[:], party).
+		Scan(&n, &depth, &author, &seq)
+	if err == sql.ErrNoRows || (err == nil && (n == 0 || !depth.Valid)) {
 		return hotline.Position{}, false, nil
 	}
 	if err != nil {
 		return hotline.Position{}, false, fmt.Errorf("find first unread: %w", err)
 	}
-	// Unread messages are counted, so the walk back from the newest
-	// stops at the n-th unread one it meets.
-	rows, err := tx.QueryContext(ctx, `SELECT depth, author, seq,
-		NOT EXISTS (SELECT 1 FROM marks k WHERE k.target_id = e.id AND k.party = ? AND k.kind IN ('read', 'ack'))
-		FROM entries e WHERE channel = ? AND kind = 'message' AND author <> ? ORDER BY depth DESC, author DESC, seq DESC`, party, ch[:], party)
+	return hotline.Position{Depth: depth.Int64, Author: author.String, Seq: uint64(seq.Int64)}, true, nil
+}
+
+// moveFirstUnread moves party's first unread message in ch on past what
+// it has read, after a batch with its reads or acks: from where it was,
+// to the next message by another party that nobody at party has read or
+// acknowledged (none: NULL). The position only moves forward over
+// messages read, so over time it costs each message once.
+func (s *Store) moveFirstUnread(ctx context.Context, tx *sql.Tx, ch entry.ChannelID, party string) error {
+	var depth, seq sql.NullInt64
+	var author sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT first_depth, first_author, first_seq FROM unread WHERE channel = ? AND party = ?`, ch[:], party).Scan(&depth, &author, &seq)
+	if err == sql.ErrNoRows || (err == nil && !depth.Valid) {
+		return nil
+	}
 	if err != nil {
-		return hotline.Position{}, false, fmt.Errorf("find first unread: %w", err)
+		return err
 	}
-	defer rows.Close()
-	var pos hotline.Position
-	found := false
-	for n > 0 && rows.Next() {
-		var p hotline.Position
-		var seq int64
-		var unread bool
-		if err := rows.Scan(&p.Depth, &p.Author, &seq, &unread); err != nil {
-			return hotline.Position{}, false, fmt.Errorf("find first unread: %w", err)
-		}
-		if unread {
-			p.Seq = uint64(seq)
-			pos, found = p, true
-			n--
-		}
+	from := hotline.Position{Depth: depth.Int64, Author: author.String, Seq: uint64(seq.Int64)}
+	return advanceFirstUnread(ctx, tx, ch, party, from.JustBefore())
+}
+
+// advanceFirstUnread sets party's first unread message in ch to the first,
+// in channel order after position after, that is by another party and
+// that nobody at party has read or acknowledged.
+func advanceFirstUnread(ctx context.Context, tx *sql.Tx, ch entry.ChannelID, party string, after hotline.Position) error {
+	var p hotline.Position
+	var seq int64
+	err := tx.QueryRowContext(ctx, `SELECT depth, author, seq FROM entries e
+		WHERE channel = ? AND (depth, author, seq) > (?, ?, ?) AND kind = 'message' AND author <> ?
+		AND NOT EXISTS (SELECT 1 FROM marks k WHERE k.target_id = e.id AND k.party = ? AND k.kind IN ('read', 'ack'))
+		ORDER BY depth, author, seq LIMIT 1`, ch[:], after.Depth, after.Author, int64(after.Seq), party, party).Scan(&p.Depth, &p.Author, &seq)
+	if err == sql.ErrNoRows {
+		_, err = tx.ExecContext(ctx, `UPDATE unread SET first_depth = NULL, first_author = NULL, first_seq = NULL WHERE channel = ? AND party = ?`, ch[:], party)
+		return err
 	}
-	if err := rows.Err(); err != nil {
-		return hotline.Position{}, false, fmt.Errorf("find first unread: %w", err)
+	if err != nil {
+		return err
 	}
-	return pos, found, nil
+	_, err = tx.ExecContext(ctx, `UPDATE unread SET first_depth = ?, first_author = ?, first_seq = ? WHERE channel = ? AND party = ?`,
+		p.Depth, p.Author, seq, ch[:], party)
+	return err
 }

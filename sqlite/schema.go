@@ -259,7 +259,9 @@ END;
 	// well, since a cumulative read marks many messages in one entry;
 	// translations are indexed as marks of the message they translate,
 	// so a page finds its messages' translations without reading the
-	// channel.
+	// channel. And each member's first unread message in each channel,
+	// kept by Append beside the count, so that "jump to the first unread"
+	// reads one row.
 	`
 ALTER TABLE entries ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
 
@@ -283,6 +285,10 @@ DROP TABLE marks;
 ALTER TABLE marks_v9 RENAME TO marks;
 CREATE INDEX marks_target ON marks (channel, target, target_seq);
 CREATE INDEX marks_target_id ON marks (target_id);
+
+ALTER TABLE unread ADD COLUMN first_depth INTEGER;
+ALTER TABLE unread ADD COLUMN first_author TEXT;
+ALTER TABLE unread ADD COLUMN first_seq INTEGER;
 `,
 }
 
@@ -361,8 +367,38 @@ func backfillDepths(ctx context.Context, tx *sql.Tx) error {
 			}
 		}
 	}
-	_, err = tx.ExecContext(ctx, `CREATE INDEX entries_order ON entries (channel, depth, author, seq)`)
-	return err
+	if _, err := tx.ExecContext(ctx, `CREATE INDEX entries_order ON entries (channel, depth, author, seq)`); err != nil {
+		return err
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT channel, party FROM unread WHERE n > 0`)
+	if err != nil {
+		return err
+	}
+	type member struct {
+		ch    entry.ChannelID
+		party string
+	}
+	var behind []member
+	for rows.Next() {
+		var m member
+		var ch []byte
+		if err := rows.Scan(&ch, &m.party); err != nil {
+			rows.Close()
+			return err
+		}
+		copy(m.ch[:], ch)
+		behind = append(behind, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range behind {
+		if err := advanceFirstUnread(ctx, tx, m.ch, m.party, hotline.Position{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // backfillLabels gives every channel of a store written before schema

@@ -218,6 +218,10 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 	// the first read or ack of a message by a party takes one off its own.
 	messages := make(map[usageKey]int64) // by author and channel
 	marked := make(map[usageKey]int64)   // by marking party and channel
+	// The first unread message moves back to the earliest new message,
+	// and on past what a party's reads cover.
+	earliest := make(map[usageKey]hotline.Position) // by author and channel
+	reading := make(map[usageKey]bool)              // by marking party and channel
 	for _, w := range writes {
 		e := w.Entry
 		if e == nil {
@@ -267,6 +271,10 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		}
 		if e.Kind == entry.KindMessage {
 			messages[k]++
+			pos := hotline.Position{Depth: depth, Author: e.Author, Seq: e.Seq}
+			if p, ok := earliest[k]; !ok || pos.Less(p) {
+				earliest[k] = pos
+			}
 		}
 		if m := w.Mark; m != nil && (m.Kind == entry.KindRead || m.Kind == entry.KindAck) {
 			// The messages it marks that this party had not read or acked
@@ -283,6 +291,7 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 				return storeErr("append: unread count", err)
 			}
 			marked[usageKey{m.Party, e.Channel}] += fresh
+			reading[usageKey{m.Party, e.Channel}] = true
 		}
 		if m := w.Mark; m != nil {
 			n, err := insertMark(ctx, tx, e.Channel, m)
@@ -315,6 +324,18 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 	for k, n := range marked { // after the messages: a message and its read may share a batch
 		if _, err := tx.ExecContext(ctx, `UPDATE unread SET n = MAX(n - ?, 0) WHERE channel = ? AND party = ?`, n, k.channel[:], k.party); err != nil {
 			return storeErr("append: unread count", err)
+		}
+	}
+	for k, p := range earliest {
+		if _, err := tx.ExecContext(ctx, `UPDATE unread SET first_depth = ?, first_author = ?, first_seq = ?
+			WHERE channel = ? AND party <> ? AND (first_depth IS NULL OR (first_depth, first_author, first_seq) > (?, ?, ?))`,
+			p.Depth, p.Author, int64(p.Seq), k.channel[:], k.party, p.Depth, p.Author, int64(p.Seq)); err != nil {
+			return storeErr("append: first unread", err)
+		}
+	}
+	for k := range reading { // after the messages, which may have moved it back
+		if err := s.moveFirstUnread(ctx, tx, k.channel, k.party); err != nil {
+			return storeErr("append: first unread", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

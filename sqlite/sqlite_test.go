@@ -580,11 +580,30 @@ func TestStore_UnreadIsKeptAsACount(t *testing.T) {
 			if err != nil || got != want {
 				t.Fatalf("%s: unread %d, %v; counting gives %d", party, got, err, want)
 			}
+			var wantFirst hotline.Position
+			var seq int64
+			err = s.read.QueryRowContext(ctx, `SELECT depth, author, seq FROM entries e
+				WHERE e.channel = ? AND e.kind = 'message' AND e.author <> ?
+				AND NOT EXISTS (SELECT 1 FROM marks m WHERE m.target_id = e.id AND m.party = ? AND m.kind IN ('read', 'ack'))
+				ORDER BY depth, author, seq LIMIT 1`, ch.ID[:], party, party).Scan(&wantFirst.Depth, &wantFirst.Author, &seq)
+			wantFirst.Seq = uint64(seq)
+			first, ok, ferr := s.FirstUnread(ctx, ch.ID, party)
+			if ferr != nil || ok != (err == nil) || (ok && first != wantFirst) {
+				t.Fatalf("%s: first unread %v (%v, %v); a scan gives %v (%v)", party, first, ok, ferr, wantFirst, err)
+			}
 		}
 	}
 	check()
 	if got, _ := s.Unread(ctx, ch.ID, "bravo"); got != 6 {
 		t.Fatalf("bravo's unread: %d, want 6", got)
+	}
+	// Charlie reads the newest first, then the oldest: its first unread
+	// stays, then moves past everything it has read.
+	for _, i := range []int{9, 8, 0, 1, 2, 3, 4} {
+		if err := s.Append(ctx, time.Now(), []hotline.Write{mark(charlie, "charlie", entry.KindRead, msgs[i])}); err != nil {
+			t.Fatal(err)
+		}
+		check()
 	}
 	s.Close()
 	s = open(t, path)
