@@ -375,11 +375,20 @@ func TestConsole_PhraseFormShowsFieldErrors(t *testing.T) {
 	before := countMessages(t, alpha, "alpha-bravo-theatre")
 	start := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
 	end := time.Now().Add(8 * time.Hour).UTC().Format(time.RFC3339)
-	var errText, invalid string
+	var errText, invalid, chosen, hint string
 	var ok bool
-	run(t, b, "fill the launch notice with a bad impact area",
+	run(t, b, "open the launch notice",
 		submit(`#phrase-list li:not([hidden]) a`),
 		chromedp.WaitVisible("#f-impact_area", chromedp.ByID),
+		chromedp.Value("#f-vehicle", &chosen, chromedp.ByID),
+		chromedp.Text("#h-vehicle", &hint, chromedp.ByID))
+	if chosen != "" {
+		t.Errorf("a required choice starts as %q, not empty", chosen)
+	}
+	if strings.Contains(hint, "_") || strings.Contains(hint, "codes") {
+		t.Errorf("the choice's hint shows codes: %q", hint)
+	}
+	run(t, b, "fill the launch notice with a bad impact area",
 		chromedp.SetValue("#f-vehicle", "space_launch", chromedp.ByID),
 		chromedp.SendKeys("#f-launch_area", "circle:40.95N,100.29E,10", chromedp.ByID),
 		chromedp.SendKeys("#f-impact_area", "polygon:20,120;20,124", chromedp.ByID),
@@ -393,6 +402,18 @@ func TestConsole_PhraseFormShowsFieldErrors(t *testing.T) {
 	if !strings.Contains(errText, "3 to 32 corners") || invalid != "true" {
 		t.Fatalf("impact area error %q, aria-invalid %q", errText, invalid)
 	}
+	// Post-redirect-get: the page is the channel's, the focus on the
+	// summary at its top, which links to the field; a reload posts
+	// nothing.
+	var after struct {
+		Path, Focus, Link string
+	}
+	run(t, b, "the error summary has the focus", chromedp.Evaluate(`({Path: location.pathname, Focus: document.activeElement.id,
+		Link: (document.querySelector("#errors a") || {}).getAttribute("href")})`, &after))
+	if strings.HasSuffix(after.Path, "/send") || after.Focus != "errors" || after.Link != "#f-impact_area" {
+		t.Fatalf("after a refused phrase: %+v", after)
+	}
+	run(t, b, "reload", chromedp.Reload(), chromedp.WaitVisible("#err-impact_area", chromedp.ByID))
 	// The values typed are kept; fixing the area runs into the 24 h notice.
 	run(t, b, "fix the area",
 		chromedp.SetValue("#f-impact_area", "polygon:20,120;20,124;16.5,124", chromedp.ByID),
@@ -407,6 +428,24 @@ func TestConsole_PhraseFormShowsFieldErrors(t *testing.T) {
 		t.Fatalf("invalid phrases sent %d messages", got-before)
 	}
 	screenshot(t, b, "compose-error-alpha")
+
+	// A valid phrase is shown in both languages before it is signed.
+	var previews []string
+	run(t, b, "a communications check",
+		chromedp.Navigate(channelURL(t, alpha, "alpha-bravo-theatre")+"?phrase=COMMS-CHECK#compose"),
+		submit("form.phrase-form button"),
+		chromedp.WaitVisible("blockquote.preview", chromedp.ByQuery),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll("blockquote.preview")).map(e => e.lang + ": " + e.textContent)`, &previews))
+	if len(previews) != 2 || !strings.HasPrefix(previews[0], "en: Communications check") || !strings.HasPrefix(previews[1], "zh-Hans: 通信检查") {
+		t.Fatalf("the previews: %q", previews)
+	}
+	if got := countMessages(t, alpha, "alpha-bravo-theatre"); got != before {
+		t.Fatal("a phrase was sent before it was confirmed")
+	}
+	run(t, b, "confirm", submit("main form button.primary"), chromedp.WaitVisible(`p.ok[role="status"]`, chromedp.ByQuery))
+	if got := countMessages(t, alpha, "alpha-bravo-theatre"); got != before+1 {
+		t.Fatalf("%d messages sent on confirmation", got-before)
+	}
 }
 
 // TestConsole_ThrottleAfterWrongPasswords: after five wrong passwords

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -49,7 +50,7 @@ func (c *Console) answerCall(w http.ResponseWriter, r *http.Request, rq *request
 		_, err = c.n.AnswerCall(r.Context(), rq.operator, ch, id, false, time.Time{}, r.PostFormValue("reason"))
 	}
 	if err != nil {
-		c.refused(w, r, rq, err, func(d *channelData, msg string) { d.CallError = msg })
+		c.refused(w, r, rq, err, "", "errors", func(d *channelData, msg string) { d.CallError = msg })
 		return
 	}
 	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(ch)+"#call-"+url.PathEscape(id), http.StatusSeeOther)
@@ -63,7 +64,7 @@ const MaxProposedTimes = 3
 type callForm struct {
 	Roles   []roleChoice
 	Purpose string
-	Times   [MaxProposedTimes]string // datetime-local values, in UTC
+	Times   [MaxProposedTimes]string // as typed: UTC, YYYY-MM-DD HH:MM
 	Minutes int
 }
 
@@ -114,9 +115,9 @@ func (c *Console) requestCall(w http.ResponseWriter, r *http.Request, rq *reques
 		if v == "" || err != nil {
 			continue
 		}
-		t, perr := parseLocalUTC(v)
+		t, perr := parseUTC(v)
 		if perr != nil {
-			err = &hotline.Error{Code: hotline.EINVALID, Message: "proposed time " + v + " is not a date and time", Field: "at"}
+			err = &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("proposed time %q: write it in UTC on the 24-hour clock as YYYY-MM-DD HH:MM, such as 2026-12-02 09:00", v), Field: "at"}
 			continue
 		}
 		in.Times = append(in.Times, t)
@@ -131,7 +132,7 @@ func (c *Console) requestCall(w http.ResponseWriter, r *http.Request, rq *reques
 		_, err = c.n.RequestCall(r.Context(), rq.operator, r.PathValue("channel"), in, "")
 	}
 	if err != nil {
-		c.refused(w, r, rq, err, func(d *channelData, msg string) {
+		c.refused(w, r, rq, err, "", "errors", func(d *channelData, msg string) {
 			d.CallError = msg
 			if d.CallForm != nil {
 				typed.Roles = d.CallForm.Roles
@@ -146,12 +147,15 @@ func (c *Console) requestCall(w http.ResponseWriter, r *http.Request, rq *reques
 	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(r.PathValue("channel"))+"#calls", http.StatusSeeOther)
 }
 
-// parseLocalUTC reads an HTML datetime-local value as a UTC time.
-func parseLocalUTC(v string) (time.Time, error) {
-	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+// parseUTC reads a time typed as UTC on the 24-hour clock:
+// "2026-12-02 09:00" (a T for the space, seconds and a final Z are
+// accepted too). Anything else is refused, never guessed at.
+func parseUTC(v string) (time.Time, error) {
+	v = strings.TrimSuffix(strings.TrimSpace(v), "Z")
+	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
 		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, &time.ParseError{Value: v, Message: ": not a datetime-local value"}
+	return time.Time{}, &time.ParseError{Value: v, Message: ": not a UTC time as YYYY-MM-DD HH:MM"}
 }

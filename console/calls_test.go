@@ -94,6 +94,9 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 	if want := "Accepted for " + t2.Format("2 Jan 2006 15:04:05 UTC"); !strings.Contains(state, want) {
 		t.Fatalf("alpha's accepted call says %q, want %q", state, want)
 	}
+	if !strings.Contains(state, "starts in ") {
+		t.Fatalf("alpha's accepted call does not count down to its start: %q", state)
+	}
 	run(t, ba, "alpha reads the reason", textOf(dsel+" ul.state", &state))
 	if !strings.Contains(state, "bravo declined: The minister is travelling that week") {
 		t.Fatalf("alpha's declined call says %q", state)
@@ -175,7 +178,7 @@ func TestConsole_RequestACall(t *testing.T) {
 	publishMinisters(t, ch, ac, bc)
 	first := time.Now().Add(30 * time.Hour).UTC().Truncate(time.Minute)
 	second := first.Add(90 * time.Minute)
-	local := func(t time.Time) string { return t.Format("2006-01-02T15:04") }
+	local := func(t time.Time) string { return t.Format("2006-01-02 15:04") }
 
 	b := browser(t)
 	login(t, b, alpha, password)
@@ -208,7 +211,18 @@ func TestConsole_RequestACall(t *testing.T) {
 		t.Fatalf("a refused request wrote %d calls", len(calls))
 	}
 
+	// A time typed any other way than UTC YYYY-MM-DD HH:MM is refused,
+	// never guessed at.
+	run(t, b, "a time typed as digits",
+		chromedp.Evaluate(`document.querySelectorAll("#call-request input[name=with]").forEach(c => c.checked = true)`, nil),
+		chromedp.SetValue("#call-at-0", "12022026 0900", chromedp.ByID),
+		submit("form.call-request button"),
+		textOf("#call-error", &msg))
+	if !strings.Contains(msg, "YYYY-MM-DD HH:MM") {
+		t.Fatalf("a time typed as digits: %q", msg)
+	}
 	run(t, b, "tick both ministers and send",
+		chromedp.SetValue("#call-at-0", local(first), chromedp.ByID),
 		chromedp.Evaluate(`document.querySelectorAll("#call-request input[name=with]").forEach(c => c.checked = true)`, nil),
 		submit("form.call-request button"),
 		present("#calls li.call.state-requested"))

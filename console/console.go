@@ -50,6 +50,7 @@ type Console struct {
 	logs     *loglimit.Limiter // warnings about failed logins, one a minute per address
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
+	flashes  flashes // refused and pending forms, for the page after the redirect
 }
 
 // New returns the console of node n.
@@ -75,6 +76,7 @@ func New(n *node.Node, store hotline.Store, log *slog.Logger) *Console {
 	c.mux.HandleFunc("GET /console/channels/{channel}", c.authed(c.channel))
 	c.mux.HandleFunc("GET /console/channels/{channel}/rows", c.authed(c.rows))
 	c.mux.HandleFunc("POST /console/channels/{channel}/send", c.authed(c.send))
+	c.mux.HandleFunc("GET /console/channels/{channel}/confirm", c.authed(c.confirm))
 	c.mux.HandleFunc("POST /console/channels/{channel}/accept", c.authed(c.accept))
 	c.mux.HandleFunc("POST /console/channels/{channel}/decline", c.authed(c.decline))
 	c.mux.HandleFunc("GET /console/invitations", c.authed(c.invitations))

@@ -138,6 +138,17 @@ func (b *base) Due(deadline *time.Time, now time.Time) string {
 	return T(b.Lang, "due.overdue", formatDuration(b.Lang, now.Sub(*deadline)))
 }
 
+// Starts says how long until an accepted call starts, or since it did.
+func (b *base) Starts(at *time.Time, now time.Time) string {
+	if at == nil {
+		return ""
+	}
+	if left := at.Sub(now); left >= 0 {
+		return T(b.Lang, "call.starts", formatDuration(b.Lang, left))
+	}
+	return T(b.Lang, "call.started", formatDuration(b.Lang, now.Sub(*at)))
+}
+
 // AnswerDue says how long is left to answer a call request, or how far
 // past its deadline it is.
 func (b *base) AnswerDue(deadline *time.Time, now time.Time) string {
@@ -374,9 +385,11 @@ type channelData struct {
 	FirstUnread string
 	// Translate is the message whose translation form is open.
 	Translate string
-	Calls     []callRow
-	CallError string    // why a call request or an answer was refused
-	CallForm  *callForm // nil: nobody has published counterparts to call
+	// ErrorField is the id of the compose field Error is about.
+	ErrorField string
+	Calls      []callRow
+	CallError  string    // why a call request or an answer was refused
+	CallForm   *callForm // nil: nobody has published counterparts to call
 	// Translating is a refused translation, shown again on its message.
 	Translating *translating
 	Strategic   bool
@@ -434,6 +447,9 @@ func (c *Console) channel(w http.ResponseWriter, r *http.Request, rq *request) {
 	if code := r.URL.Query().Get("phrase"); code != "" && d.Catalog {
 		d.Mode = "phrase"
 		d.Phrase = newPhraseForm(d, code, nil, nil)
+	}
+	if f := c.flashes.get(rq.operator, r.URL.Query().Get("form"), c.now()); f != nil && f.apply != nil {
+		f.apply(d)
 	}
 	c.render(w, http.StatusOK, "channel", d)
 }
@@ -572,8 +588,16 @@ func newPhraseForm(d *channelData, code string, values, errs map[string]string) 
 	for _, fd := range t.Fields {
 		row := fieldRow{Name: fd.Name, Label: phraseTitle(fd.Label, d.Lang), Type: string(fd.Type), Syntax: fd.Type.Syntax(),
 			Example: fd.Example, Unit: phraseTitle(fd.Unit, d.Lang), Required: fd.Required, Value: values[fd.Name], Error: errs[fd.Name]}
+		// Hints in words, in the operator's language: a choice names no
+		// code, the syntax of a value is translated.
+		if key := "syntax." + string(fd.Type); T(d.Lang, key) != key {
+			row.Syntax = T(d.Lang, key)
+		}
 		for _, v := range fd.Values {
 			row.Values = append(row.Values, choice{Code: v.Code, Text: phraseTitle(v.Text, d.Lang)})
+		}
+		if len(row.Values) > 0 {
+			row.Syntax, row.Example = T(d.Lang, "hint.choose"), ""
 		}
 		f.Fields = append(f.Fields, row)
 	}
@@ -588,27 +612,29 @@ func phraseTitle(m map[string]string, lang string) string {
 	return m["en"]
 }
 
-// confirmData asks to confirm a strategic message before it is sent.
+// confirmData asks to confirm a message before it is sent: a strategic
+// message, or a standard phrase.
 type confirmData struct {
 	base
-	ID, Name string
-	Preview  string
-	Hidden   []hidden
+	ID, Name  string
+	Strategic bool
+	Previews  []preview
+	Hidden    []hidden
 }
 
 type hidden struct{ Name, Value string }
 
 func (c *Console) send(w http.ResponseWriter, r *http.Request, rq *request) {
-	d, err := c.channelPage(r, rq)
+	ch, err := c.n.ResolveChannel(r.PathValue("channel"))
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
+	id := ch.ID.String()
 	in := node.MessageInput{}
 	values := make(map[string]string)
 	code := r.PostFormValue("phrase")
 	if code != "" {
-		d.Mode = "phrase"
 		in.Phrase = &node.PhraseInput{Code: code, Fields: values}
 		for k, v := range r.PostForm {
 			if name, ok := strings.CutPrefix(k, "f."); ok && len(v) > 0 && strings.TrimSpace(v[0]) != "" {
@@ -617,74 +643,149 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request, rq *request) {
 		}
 	} else {
 		in.Text, in.Lang = r.PostFormValue("text"), r.PostFormValue("lang")
-		d.Text, d.TextLang = in.Text, in.Lang
 		if a := r.PostFormValue("ack_within"); a != "" {
 			ack, err := time.ParseDuration(a)
 			if err != nil {
-				c.sendFailed(w, r, d, "", nil, &hotline.Error{Code: hotline.EINVALID, Message: "acknowledgement deadline " + a + " is not a duration", Field: "ack_within"})
+				c.sendFailed(w, r, rq, id, in, code, values, &hotline.Error{Code: hotline.EINVALID, Message: "acknowledgement deadline " + a + " is not a duration", Field: "ack_within"})
 				return
 			}
 			in.AckWithin = &ack
 		}
 	}
-	// Strategic messages are shown once more before they are signed.
-	if d.Strategic && r.PostFormValue("confirm") != "yes" {
-		preview, err := c.preview(d.ch, in, rq.lang)
-		if err == nil {
-			cd := &confirmData{base: c.base(r, rq, T(rq.lang, "confirm.title")), ID: d.ID, Name: d.Name, Preview: preview}
-			for k, v := range r.PostForm {
-				if k != "csrf" && len(v) > 0 {
-					cd.Hidden = append(cd.Hidden, hidden{k, v[0]})
-				}
-			}
-			slices.SortFunc(cd.Hidden, func(a, b hidden) int { return cmp.Compare(a.Name, b.Name) })
-			c.render(w, http.StatusOK, "confirm", cd)
+	// A strategic message, and any standard phrase, is shown once more
+	// before it is signed: a phrase in each of the catalog's languages.
+	if (ch.Level() == hotline.Strategic || in.Phrase != nil) && r.PostFormValue("confirm") != "yes" {
+		previews, err := c.previews(ch, in, rq.lang)
+		if err != nil {
+			c.sendFailed(w, r, rq, id, in, code, values, err)
 			return
 		}
-		c.sendFailed(w, r, d, code, values, err)
+		cd := &confirmData{ID: id, Name: ch.Label, Strategic: ch.Level() == hotline.Strategic, Previews: previews}
+		for k, v := range r.PostForm {
+			if k != "csrf" && len(v) > 0 {
+				cd.Hidden = append(cd.Hidden, hidden{k, v[0]})
+			}
+		}
+		slices.SortFunc(cd.Hidden, func(a, b hidden) int { return cmp.Compare(a.Name, b.Name) })
+		tok := c.flashes.put(&flash{operator: rq.operator, confirm: cd}, c.now())
+		http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(id)+"/confirm?form="+tok, http.StatusSeeOther)
 		return
 	}
-	if _, err := c.n.Send(r.Context(), rq.operator, d.ID, in); err != nil {
-		c.sendFailed(w, r, d, code, values, err)
+	if _, err := c.n.Send(r.Context(), rq.operator, id, in); err != nil {
+		c.sendFailed(w, r, rq, id, in, code, values, err)
 		return
 	}
-	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(d.ID)+"?sent=1#timeline", http.StatusSeeOther)
+	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(id)+"?sent=1#timeline", http.StatusSeeOther)
 }
 
-// sendFailed shows the channel again with the error next to its field.
-func (c *Console) sendFailed(w http.ResponseWriter, r *http.Request, d *channelData, code string, values map[string]string, err error) {
-	if code := hotline.ErrorCode(err); code == hotline.EINTERNAL {
+// confirm shows a message waiting for confirmation (see send).
+func (c *Console) confirm(w http.ResponseWriter, r *http.Request, rq *request) {
+	f := c.flashes.get(rq.operator, r.URL.Query().Get("form"), c.now())
+	if f == nil || f.confirm == nil {
+		http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(r.PathValue("channel"))+"#compose", http.StatusSeeOther)
+		return
+	}
+	cd := *f.confirm
+	cd.base = c.base(r, rq, T(rq.lang, "confirm.title"))
+	c.render(w, http.StatusOK, "confirm", &cd)
+}
+
+// sendFailed keeps what was typed and why it was refused, and shows the
+// channel again with the error next to its field and in the summary at
+// the top (post-redirect-get: see flash).
+func (c *Console) sendFailed(w http.ResponseWriter, r *http.Request, rq *request, id string, in node.MessageInput, code string, values map[string]string, err error) {
+	if hotline.ErrorCode(err) == hotline.EINTERNAL {
 		c.fail(w, r, err)
 		return
 	}
 	field := hotline.ErrorField(err)
 	msg := hotline.ErrorMessage(err)
-	if code != "" {
-		errs := map[string]string{}
-		if field != "" && field != "phrase" && field != "lang" {
-			errs[field] = strings.TrimPrefix(msg, "field "+field+": ")
+	apply := func(d *channelData) {
+		if code != "" {
+			errs := map[string]string{}
+			if field != "" && field != "phrase" && field != "lang" {
+				errs[field] = strings.TrimPrefix(msg, "field "+field+": ")
+			}
+			d.Mode = "phrase"
+			d.Phrase = newPhraseForm(d, code, values, errs)
+			if len(errs) == 0 || d.Phrase == nil {
+				d.Error = msg
+			}
+			return
 		}
-		d.Phrase = newPhraseForm(d, code, values, errs)
-		if len(errs) == 0 || d.Phrase == nil {
-			d.Error = msg
+		d.Text, d.TextLang, d.Error = in.Text, in.Lang, msg
+		d.ErrorField = map[string]string{"ack_within": "ack-within", "lang": "text-lang"}[field]
+		if d.ErrorField == "" {
+			d.ErrorField = "text"
 		}
-	} else {
-		d.Error = msg
 	}
-	c.render(w, http.StatusBadRequest, "channel", d)
+	tok := c.flashes.put(&flash{operator: rq.operator, apply: apply}, c.now())
+	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(id)+"?form="+tok+"#errors", http.StatusSeeOther)
 }
 
-// preview renders what would be sent, without signing anything; a phrase
-// is validated as the node would.
-func (c *Console) preview(ch *hotline.Channel, in node.MessageInput, lang string) (string, error) {
+// problem is one entry of a page's error summary: what is wrong, and a
+// link to the field.
+type problem struct{ Href, Text string }
+
+// Problems lists what the operator must fix on the page, for the summary
+// at its top that the page's focus moves to.
+func (d *channelData) Problems() []problem {
+	var out []problem
+	if d.Phrase != nil {
+		for _, f := range d.Phrase.Fields {
+			if f.Error != "" {
+				out = append(out, problem{"#f-" + f.Name, f.Label + ": " + f.Error})
+			}
+		}
+	}
+	if d.Error != "" {
+		href := "#compose-error"
+		if d.ErrorField != "" {
+			href = "#" + d.ErrorField
+		}
+		out = append(out, problem{href, d.Error})
+	}
+	if d.CallError != "" {
+		out = append(out, problem{"#call-error", d.CallError})
+	}
+	if d.Translating != nil && d.Translating.Error != "" {
+		out = append(out, problem{"#tr-text-" + d.Translating.Entry, d.Translating.Error})
+	}
+	return out
+}
+
+// previews renders what would be sent, without signing anything: a
+// phrase, validated as the node would, in each language of the channel's
+// catalog (the reader's first); free text as typed.
+func (c *Console) previews(ch *hotline.Channel, in node.MessageInput, lang string) ([]preview, error) {
 	if in.Phrase == nil {
 		if strings.TrimSpace(in.Text) == "" {
-			return "", &hotline.Error{Code: hotline.EINVALID, Message: "the message is empty", Field: "text"}
+			return nil, &hotline.Error{Code: hotline.EINVALID, Message: "the message is empty", Field: "text"}
 		}
-		return in.Text, nil
+		return []preview{{Lang: in.Lang, Text: in.Text}}, nil
 	}
-	return c.n.PreviewPhrase(ch, in.Phrase, lang)
+	langs := []string{lang}
+	if cat, err := c.n.Catalog(ch); err == nil {
+		for l := range cat.Languages {
+			if l != lang {
+				langs = append(langs, l)
+			}
+		}
+		slices.Sort(langs[1:])
+	}
+	var out []preview
+	for _, l := range langs {
+		text, err := c.n.PreviewPhrase(ch, in.Phrase, l)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, preview{Lang: l, Text: text})
+	}
+	return out, nil
 }
+
+// preview is a message as it would be signed, in one language.
+type preview struct{ Lang, Text string }
 
 // invitationsData is the invitations page.
 type invitationsData struct {
@@ -738,18 +839,17 @@ func (c *Console) accept(w http.ResponseWriter, r *http.Request, rq *request) {
 // refused shows the channel page again for a request the node refused,
 // with the refusal put where the operator will see it by show; an
 // internal error is a failure page instead.
-func (c *Console) refused(w http.ResponseWriter, r *http.Request, rq *request, err error, show func(d *channelData, msg string)) {
+func (c *Console) refused(w http.ResponseWriter, r *http.Request, rq *request, err error, query, fragment string, show func(d *channelData, msg string)) {
 	if hotline.ErrorCode(err) == hotline.EINTERNAL {
 		c.fail(w, r, err)
 		return
 	}
-	d, perr := c.channelPage(r, rq)
-	if perr != nil {
-		c.fail(w, r, perr)
-		return
+	msg := hotline.ErrorMessage(err)
+	tok := c.flashes.put(&flash{operator: rq.operator, apply: func(d *channelData) { show(d, msg) }}, c.now())
+	if query != "" {
+		query += "&"
 	}
-	show(d, hotline.ErrorMessage(err))
-	c.render(w, http.StatusBadRequest, "channel", d)
+	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(r.PathValue("channel"))+"?"+query+"form="+tok+"#"+fragment, http.StatusSeeOther)
 }
 
 // entryURL is a channel page showing one entry, however old.

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
@@ -20,7 +21,7 @@ func (c *Console) translate(w http.ResponseWriter, r *http.Request, rq *request)
 		in.Translator = rq.operator
 	}
 	if _, err := c.n.Translate(r.Context(), rq.operator, ch, id, in); err != nil {
-		c.refused(w, r, rq, err, func(d *channelData, msg string) { d.Translating = &translating{Entry: id, Input: in, Error: msg} })
+		c.refused(w, r, rq, err, "entry="+url.QueryEscape(id)+"&translate="+url.QueryEscape(id), "errors", func(d *channelData, msg string) { d.Translating = &translating{Entry: id, Input: in, Error: msg} })
 		return
 	}
 	http.Redirect(w, r, entryURL(ch, id), http.StatusSeeOther)

@@ -32,7 +32,8 @@
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var left = Number(el.dataset.deadline) - now;
       var over = left < 0;
-      el.textContent = (over ? body.dataset.dueOver : (el.dataset.in || body.dataset.dueIn)).replace("{d}", duration(left));
+      el.textContent = (over ? (el.dataset.over || body.dataset.dueOver) : (el.dataset.in || body.dataset.dueIn)).replace("{d}", duration(left));
+      if (el.dataset.over) return; // a start time, not a deadline: passing it is no fault
       el.classList.toggle("is-overdue", over);
       var item = el.closest("li.msg, li.call, li.item, tr");
       if (item && over) item.classList.add("overdue");
@@ -118,6 +119,20 @@
     restoreState(st);
   }
 
+  // Replace a timeline row by its fresh copy; a translation form the
+  // operator opened (fetched when opened, so not in the copy) moves over
+  // as it is, with what is typed in it.
+  function swapRow(old, fresh) {
+    var form = old.querySelector("details.translate[open] form");
+    var st = saveState(old);
+    if (form) {
+      var open = form.closest("details"), slot = fresh.querySelector("details.translate");
+      if (slot) slot.replaceWith(open);
+    }
+    old.replaceWith(fresh);
+    restoreState(st);
+  }
+
   // Live regions of other pages (and a channel's calls): on an event,
   // fetch the page again and swap in the regions marked data-live. One
   // fetch at a time, so refreshes never overlap or arrive out of order.
@@ -163,7 +178,7 @@
     fresh.querySelectorAll("ol.timeline > li").forEach(function (li) {
       var old = document.getElementById(li.id);
       if (old) {
-        if (old.outerHTML !== li.outerHTML) swap(old, document.importNode(li, true));
+        if (old.outerHTML !== li.outerHTML) swapRow(old, document.importNode(li, true));
       } else if (appending) {
         list.appendChild(document.importNode(li, true));
       }
@@ -322,8 +337,13 @@
     });
   }, true);
 
+  // A refused form's summary of what to fix takes the focus, so that it
+  // is read first; each line links to its field.
+  var problems = document.getElementById("errors");
+  if (problems) problems.focus();
+
   // A channel opens at its newest entry, with the compose form below it.
-  if (tl && !location.hash && !/[?&](before|after|from|entry)=/.test(location.search)) {
+  if (tl && !problems && !location.hash && !/[?&](before|after|from|entry|form)=/.test(location.search)) {
     var last = tl.querySelector("ol.timeline > li:last-child");
     if (last) last.scrollIntoView({ block: "end" });
   }
