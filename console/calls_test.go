@@ -128,7 +128,7 @@ func TestConsole_AnswerCallRequests(t *testing.T) {
 	for _, want := range []string{
 		"提议建立战略级频道 alpha-bravo-strategic，成员：alpha, bravo",
 		"接受alpha提议的频道",
-		"发布其对口人员：minister (Minister of Defence of bravo, 战略级)",
+		"发布其对口人员：部长（Minister of Defence of bravo，战略级）",
 		"请求战略级通话（30分钟），时间：" + t1.Format("2006年1月2日 15:04:05 UTC") + "或",
 		"接受通话“The incident at sea of 3 May”，时间：" + t2.Format("2006年1月2日 15:04:05 UTC"),
 		"拒绝通话“Annual defence dialogue”：The minister is travelling that week",

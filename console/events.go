@@ -25,9 +25,9 @@ func eventText(lang string, v *node.EntryView, calls map[string]string) string {
 	case v.Kind == entry.KindDirectory:
 		var roles []string
 		for _, c := range v.Counterparts {
-			roles = append(roles, fmt.Sprintf("%s (%s, %s)", c.Role, c.Name, levelWord(lang, c.Level)))
+			roles = append(roles, aside(lang, roleName(lang, c.Role), c.Name, levelWord(lang, c.Level)))
 		}
-		return t("event.directory", strings.Join(roles, "; "))
+		return t("event.directory", listOf(lang, roles))
 	case v.Call != nil:
 		return callEventText(lang, v.Call, calls)
 	}

@@ -217,6 +217,16 @@ var text = map[string][2]string{ // en, zh-Hans
 	"home.call":              {"Call request: %s", "通话请求：%s"},
 	"call.request":           {"Request a call", "请求通话"},
 	"call.purpose":           {"Purpose", "事由"},
+	"list.sep":               {"; ", "；"},
+	"label.sep":              {": ", "："},
+	"aside.open":             {" (", "（"},
+	"aside.close":            {")", "）"},
+	"role.minister":          {"Minister", "部长"},
+	"role.chief-of-defence":  {"Chief of Defence", "国防首长"},
+	"role.director-policy":   {"Director-General for Policy", "政策司司长"},
+	"role.theatre-commander": {"Theatre commander", "战区司令员"},
+	"role.duty-ship":         {"Duty ship", "值班舰艇"},
+	"role.programme-lead":    {"Programme lead", "项目负责人"},
 	"call.at.n":              {"Proposed time %d (UTC)", "建议时间%d（UTC）"},
 	"call.at.hint":           {"In UTC, 24-hour clock: YYYY-MM-DD HH:MM, such as 2026-12-02 09:00.", "使用协调世界时、24小时制：YYYY-MM-DD HH:MM，如 2026-12-02 09:00。"},
 	"call.starts":            {"starts in %s", "%s后开始"},
@@ -245,6 +255,32 @@ func T(lang, key string, args ...any) string {
 		return fmt.Sprintf(s, args...)
 	}
 	return s
+}
+
+// roleName names a directory role in lang: the roles hotline knows are
+// translated; any other is shown as its party published it.
+func roleName(lang, role string) string {
+	if key := "role." + role; T(lang, key) != key {
+		return T(lang, key)
+	}
+	return role
+}
+
+// listOf joins items as lang writes a list ("; " or "；"), and aside puts
+// a remark in brackets (" (…)" or "（…）"): Chinese text takes Chinese
+// punctuation.
+func listOf(lang string, items []string) string {
+	if uiLang(lang) == "zh-Hans" {
+		return strings.Join(items, "；")
+	}
+	return strings.Join(items, "; ")
+}
+
+func aside(lang, s string, parts ...string) string {
+	if uiLang(lang) == "zh-Hans" {
+		return s + "（" + strings.Join(parts, "，") + "）"
+	}
+	return s + " (" + strings.Join(parts, ", ") + ")"
 }
 
 // formatTime writes t in UTC, in the language's way.

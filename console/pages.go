@@ -124,6 +124,9 @@ func (b *base) LangName(tag string) string {
 	return tag
 }
 
+// Role names a directory role in the page's language.
+func (b *base) Role(r string) string { return roleName(b.Lang, r) }
+
 // Level names a level in the page's language.
 func (b *base) Level(l string) string { return T(b.Lang, "level."+l) }
 
@@ -527,8 +530,8 @@ func (c *Console) timelinePage(r *http.Request, rq *request) (*channelData, erro
 			row.NeedsAck = v.AckWithinSeconds != nil
 			row.Unread = !row.Mine && !c.seenHere(&v)
 			row.CanAck = !row.Mine && row.NeedsAck && !ackedBy(&v, c.n.Self())
-			row.AckedBy = marks(v.AckedBy)
-			row.ReadBy = marks(v.ReadBy)
+			row.AckedBy = marks(rq.lang, v.AckedBy)
+			row.ReadBy = marks(rq.lang, v.ReadBy)
 			row.Pending = strings.Join(v.Pending, ", ")
 			var to []string
 			for p := range v.DeliveredTo {
@@ -558,20 +561,22 @@ func ackedBy(v *node.EntryView, party string) bool {
 	return slices.ContainsFunc(v.AckedBy, func(m node.MarkView) bool { return m.Party == party })
 }
 
-func marks(ms []node.MarkView) string {
+// marks lists who read or acknowledged a message, when (UTC) and with
+// what reply, punctuated as lang writes.
+func marks(lang string, ms []node.MarkView) string {
 	var out []string
 	for _, m := range ms {
 		s := m.Party
 		if m.Operator != "" {
-			s += " (" + m.Operator + ")"
+			s = aside(lang, s, m.Operator)
 		}
 		s += " " + m.Time.UTC().Format("15:04") + "Z"
 		if m.Reply != "" {
-			s += ": “" + m.Reply + "”"
+			s += T(lang, "label.sep") + "“" + m.Reply + "”"
 		}
 		out = append(out, s)
 	}
-	return strings.Join(out, "; ")
+	return listOf(lang, out)
 }
 
 // newPhraseForm builds the form of phrase code, with values typed and
