@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -303,5 +305,89 @@ func TestEscalation_BadInputChangesNothing(t *testing.T) {
 	}
 	if err := net.StartParty(ctx, charlie); err != nil {
 		t.Fatalf("charlie does not start again with its good configuration: %v", err)
+	}
+}
+
+// TestDeadlines_ALookCostsWhatChanged: with hundreds of messages waiting
+// for bravo's acknowledgement, the deadline watcher reads each from the
+// store once, and an acknowledgement then costs a look of a few
+// evaluations, not one per open watch; what Pending reports from the
+// watcher's cache is what a restarted node, reading every watch, reports.
+func TestDeadlines_ALookCostsWhatChanged(t *testing.T) {
+	net := MustStart(t, 2)
+	ctx := context.Background()
+	alpha, bravo := net.Party("alpha"), net.Party("bravo")
+	const n = 300
+	hour := time.Hour
+	if err := Fill(ctx, alpha, "alpha-bravo-frontline", n, FillOptions{AckWithin: &hour}); err != nil {
+		t.Fatal(err)
+	}
+	bc := clientOf(bravo)
+	delivered := func() int {
+		items, err := bc.Pending(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := 0
+		for _, it := range items {
+			if it.Deadline != nil {
+				d++
+			}
+		}
+		return d
+	}
+	eventually(t, "bravo owes every message, each delivered", func() bool { return delivered() == n })
+	evaluations := func() float64 {
+		for _, line := range strings.Split(scrape(t, bravo.Server.APIURL()+"/metrics"), "\n") {
+			if v, ok := strings.CutPrefix(line, "hotline_deadline_evaluations_total "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return f
+			}
+		}
+		t.Fatal("no hotline_deadline_evaluations_total in bravo's metrics")
+		return 0
+	}
+	time.Sleep(time.Second) // the watcher's last looks settle
+	before := evaluations()
+	if before < n {
+		t.Fatalf("bravo's watcher read %v watches, fewer than the %d open", before, n)
+	}
+	items, err := bc.Pending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bc.Mark(ctx, "alpha-bravo-frontline", items[0].Entry, "ack", ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the acknowledged message leaves bravo's pending list", func() bool {
+		items, err := bc.Pending(ctx)
+		return err == nil && len(items) == n-1
+	})
+	time.Sleep(time.Second)
+	if spent := evaluations() - before; spent > 10 {
+		t.Fatalf("one acknowledgement cost %v evaluations of %d open watches", spent, n)
+	}
+	cached, err := bc.Pending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.StopParty(ctx, bravo); err != nil {
+		t.Fatal(err)
+	}
+	if err := net.StartParty(ctx, bravo); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := clientOf(bravo).Pending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fresh) != len(cached) {
+		t.Fatalf("after a restart bravo owes %d, before it %d", len(fresh), len(cached))
+	}
+	for i := range fresh {
+		a, b := fresh[i], cached[i]
+		if a.Entry != b.Entry || a.Overdue != b.Overdue || !a.Deadline.Equal(*b.Deadline) || !slices.Equal(a.Pending, b.Pending) {
+			t.Fatalf("item %d after a restart %+v, before %+v", i, a, b)
+		}
 	}
 }

@@ -74,22 +74,19 @@ func (n *Node) wakeDeadlines() {
 }
 
 // Pending returns every watched entry still unanswered, soonest deadline
-// first (entries not yet delivered, so without a deadline, last).
+// first (entries not yet delivered, so without a deadline, last). It
+// starts from the deadline watcher's last look and evaluates again only
+// what writes have touched since (see watches).
 func (n *Node) Pending(ctx context.Context) ([]Item, error) {
-	ws, err := n.store.OpenWatches(ctx)
+	t, items, cached := n.watches.peek()
+	now := n.now()
+	items, _, _, err := n.refresh(ctx, t, items, cached, now)
 	if err != nil {
 		return nil, err
 	}
-	now := n.now()
-	var out []Item
-	for _, w := range ws {
-		it, err := n.evaluate(ctx, w, now)
-		if err != nil {
-			return nil, err
-		}
-		if it != nil && !it.answered {
-			out = append(out, *it)
-		}
+	out := make([]Item, 0, len(items))
+	for _, it := range items {
+		out = append(out, overdueAt(it, now))
 	}
 	sortItems(out)
 	return out, nil
@@ -245,9 +242,10 @@ func (n *Node) deadlineLoop() {
 		lastLook := time.Now()
 		took := lastLook.Sub(start)
 		n.metrics.deadlineLook.Observe(took.Seconds())
-		// A look costs in proportion to the open watches; a flood of
-		// writes, each waking the watcher, must not keep it looking all
-		// the time: after a look, writes wait at least as long as it took.
+		// A look costs what writes touched since the last (see watches);
+		// a flood of writes, each waking the watcher, must not keep it
+		// looking all the time: after a look, writes wait at least as
+		// long as it took.
 		gap := max(200*time.Millisecond, took)
 		wait := time.Minute
 		if !next.IsZero() {
@@ -271,22 +269,35 @@ func (n *Node) deadlineLoop() {
 			}
 		case id := <-stepDone:
 			delete(running, id)
+			n.watches.stepRan(id)
 		case <-t.C:
 		}
 		t.Stop()
 	}
 }
 
-// lookAtDeadlines evaluates every open watch, closes the answered, starts
-// due steps, and returns when the next thing falls due (zero: nothing).
+// lookAtDeadlines brings the open watches up to date (evaluating again
+// only what writes touched, see watches), closes the answered, announces
+// the overdue, starts due steps, and returns when the next thing falls due
+// (zero: nothing).
 func (n *Node) lookAtDeadlines(announced, running map[entry.ID]bool, stepDone chan<- entry.ID) time.Time {
 	ctx := n.ctx
-	ws, err := n.store.OpenWatches(ctx)
+	t, items, cached := n.watches.take()
+	now := n.now()
+	items, closed, evaluated, err := n.refresh(ctx, t, items, cached, now)
+	n.metrics.deadlineEvaluations.Add(float64(evaluated))
 	if err != nil {
 		n.log.Error("deadline watcher: read watches", "err", err)
-		return n.now().Add(5 * time.Second)
+		n.watches.forget()
+		return now.Add(5 * time.Second)
 	}
-	now := n.now()
+	for _, id := range closed {
+		if err := n.store.CloseWatch(ctx, id); err != nil {
+			n.log.Error("deadline watcher: close watch", "entry", id, "err", err)
+		}
+		delete(announced, id)
+	}
+	n.watches.store(items)
 	var next time.Time
 	due := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
@@ -294,33 +305,23 @@ func (n *Node) lookAtDeadlines(announced, running map[entry.ID]bool, stepDone ch
 		}
 	}
 	overdue := map[string]int{"sent": 0, "received": 0}
-	for _, w := range ws {
-		it, err := n.evaluate(ctx, w, now)
-		if err != nil {
-			n.log.Error("deadline watcher: evaluate", "entry", w.Entry.ID, "err", err)
-			continue
-		}
-		if it == nil || it.answered {
-			if err := n.store.CloseWatch(ctx, w.Entry.ID); err != nil {
-				n.log.Error("deadline watcher: close watch", "entry", w.Entry.ID, "err", err)
-			}
-			delete(announced, w.Entry.ID)
-			continue
-		}
+	for id, cachedItem := range items {
+		item := overdueAt(cachedItem, now)
+		it := &item
 		if it.Deadline == nil {
 			continue
 		}
 		if it.Overdue {
 			overdue[it.Role]++
-			if !announced[w.Entry.ID] {
-				announced[w.Entry.ID] = true
-				n.events.publish(Event{Type: EventOverdue, Channel: w.Channel, Entry: w.Entry.ID, Author: it.Author, Seq: it.Seq, Kind: it.Kind,
+			if !announced[id] {
+				announced[id] = true
+				n.events.publish(Event{Type: EventOverdue, Channel: it.st.Channel, Entry: id, Author: it.Author, Seq: it.Seq, Kind: it.Kind,
 					Detail: fmt.Sprintf("%s %s/%d in %s is overdue: no answer from %s since %s", it.Kind, it.Author, it.Seq, it.ChannelName, strings.Join(it.Pending, ", "), it.Deadline.Format(time.RFC3339))})
 			}
 		} else {
 			due(*it.Deadline)
 		}
-		if running[w.Entry.ID] {
+		if running[id] {
 			continue
 		}
 		if it.Kind == entry.KindCall && it.Role == "sent" && it.Overdue && !it.Lapsed {
@@ -339,10 +340,10 @@ func (n *Node) lookAtDeadlines(announced, running map[entry.ID]bool, stepDone ch
 				due(at)
 				break
 			}
-			running[w.Entry.ID] = true
+			running[id] = true
 			go func() {
 				n.runStep(it, i, s)
-				stepDone <- w.Entry.ID
+				stepDone <- id
 			}()
 			break
 		}

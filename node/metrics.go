@@ -6,27 +6,28 @@ import (
 )
 
 type metrics struct {
-	reg               *prometheus.Registry
-	entriesStored     *prometheus.CounterVec
-	entriesReceived   *prometheus.CounterVec
-	entriesRejected   *prometheus.CounterVec
-	equivocations     prometheus.Counter
-	storeErrors       prometheus.Counter
-	commitSeconds     prometheus.Histogram
-	batchEntries      prometheus.Histogram
-	peerUp            *prometheus.GaugeVec
-	peerBacklog       *prometheus.GaugeVec
-	peerIncoming      *prometheus.GaugeVec
-	peerSilent        *prometheus.GaugeVec
-	endpointRTT       *prometheus.GaugeVec
-	heartbeats        *prometheus.CounterVec
-	checkpointsSigned prometheus.Counter
-	cosignatures      *prometheus.CounterVec
-	overdue           *prometheus.GaugeVec
-	deadlineLook      prometheus.Histogram
-	ladderSteps       *prometheus.CounterVec
-	quotaRefused      *prometheus.CounterVec
-	quotaAlarms       *prometheus.CounterVec
+	reg                 *prometheus.Registry
+	entriesStored       *prometheus.CounterVec
+	entriesReceived     *prometheus.CounterVec
+	entriesRejected     *prometheus.CounterVec
+	equivocations       prometheus.Counter
+	storeErrors         prometheus.Counter
+	commitSeconds       prometheus.Histogram
+	batchEntries        prometheus.Histogram
+	peerUp              *prometheus.GaugeVec
+	peerBacklog         *prometheus.GaugeVec
+	peerIncoming        *prometheus.GaugeVec
+	peerSilent          *prometheus.GaugeVec
+	endpointRTT         *prometheus.GaugeVec
+	heartbeats          *prometheus.CounterVec
+	checkpointsSigned   prometheus.Counter
+	cosignatures        *prometheus.CounterVec
+	overdue             *prometheus.GaugeVec
+	deadlineLook        prometheus.Histogram
+	deadlineEvaluations prometheus.Counter
+	ladderSteps         *prometheus.CounterVec
+	quotaRefused        *prometheus.CounterVec
+	quotaAlarms         *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -80,8 +81,11 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Name: "hotline_overdue_entries", Help: "Messages and call requests past their deadline without an answer, by role: sent (this party waits) or received (this party owes the answer).",
 		}, []string{"role"}),
 		deadlineLook: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "hotline_deadline_look_seconds", Help: "Time the deadline watcher took to look at every open watch; after a look, writes wait at least as long before the next.",
+			Name: "hotline_deadline_look_seconds", Help: "Time the deadline watcher took to look at the open watches; after a look, writes wait at least as long before the next.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		deadlineEvaluations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotline_deadline_evaluations_total", Help: "Open watches the deadline watcher read again from the store: those writes touched (an answer, a receipt, a ladder step), never every open watch at each look.",
 		}),
 		ladderSteps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hotline_ladder_steps_total", Help: "Escalation and reminder ladder steps run, by ladder, action and outcome (ok, failed or skipped).",
@@ -96,7 +100,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Name: "hotline_quota_alarms_total", Help: "Alarms raised because a party reached a limit (one per party and limit per day).",
 		}, []string{"party", "limit"}),
 	}
-	reg.MustRegister(m.checkpointsSigned, m.cosignatures, m.overdue, m.deadlineLook, m.ladderSteps, m.quotaRefused, m.quotaAlarms)
+	reg.MustRegister(m.checkpointsSigned, m.cosignatures, m.overdue, m.deadlineLook, m.deadlineEvaluations, m.ladderSteps, m.quotaRefused, m.quotaAlarms)
 	reg.MustRegister(m.peerIncoming, m.peerSilent, m.endpointRTT, m.heartbeats)
 	reg.MustRegister(m.entriesStored, m.entriesReceived, m.entriesRejected, m.equivocations, m.storeErrors,
 		m.commitSeconds, m.batchEntries, m.peerUp, m.peerBacklog)

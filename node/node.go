@@ -130,6 +130,7 @@ type Node struct {
 	poster  *escalation.Poster
 	mailer  *escalation.Mailer
 	dlWake  chan struct{}
+	watches watches // the deadline watcher's view of the open watches
 
 	catalogs *phrase.Set
 

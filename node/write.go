@@ -323,6 +323,7 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 		n.notifyPeers()
 	}
 	if b.watchChanged {
+		n.watches.touch(b.writes)
 		n.wakeDeadlines()
 	}
 	return true
