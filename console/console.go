@@ -13,6 +13,7 @@
 package console
 
 import (
+	"bytes"
 	"embed"
 	"errors"
 	"html/template"
@@ -200,20 +201,28 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // render writes a page.
 func (c *Console) render(w http.ResponseWriter, status int, name string, data any) {
+	c.write(w, status, name, func(b *bytes.Buffer) error { return c.pages[name].Execute(b, data) })
+}
+
+// write sends a page rendered whole first (pages are bounded, so this
+// costs little): a template that fails is a 500 the log explains, never
+// half a page that looks whole.
+func (c *Console) write(w http.ResponseWriter, status int, name string, render func(*bytes.Buffer) error) {
+	var b bytes.Buffer
+	if err := render(&b); err != nil {
+		c.log.Error("console template failed", "page", name, "err", err)
+		http.Error(w, "the console could not draw this page; the node's log says why", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := c.pages[name].Execute(w, data); err != nil {
-		c.log.Error("console template failed", "page", name, "err", err)
-	}
+	w.Write(b.Bytes())
 }
 
 // renderFragment writes the template name of the channel page alone:
 // a part of the page for its live updates.
 func (c *Console) renderFragment(w http.ResponseWriter, name string, data any) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := c.pages["channel"].ExecuteTemplate(w, name, data); err != nil {
-		c.log.Error("console template failed", "fragment", name, "err", err)
-	}
+	c.write(w, http.StatusOK, name, func(b *bytes.Buffer) error { return c.pages["channel"].ExecuteTemplate(b, name, data) })
 }
 
 // loginCookie names the cookie that carries the login form's CSRF token.

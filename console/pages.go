@@ -19,12 +19,16 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"items": func(d *homeData, items []itemRow, owe bool) itemsTable {
-		return itemsTable{D: d, Items: items, Owe: owe}
+	"items": func(d *homeData, owe bool) itemsTable {
+		if owe {
+			return itemsTable{D: d, Items: d.Owe, Owe: true, From: d.OweFrom, Total: d.OweTotal, Param: "owe"}
+		}
+		return itemsTable{D: d, Items: d.Wait, From: d.WaitFrom, Total: d.WaitTotal, Param: "wait"}
 	},
 	"iso":  isolate,
 	"join": strings.Join,
 	"inc":  func(i int) int { return i + 1 },
+	"add":  func(a, b int) int { return a + b },
 	"unix": func(t *time.Time) int64 {
 		if t == nil {
 			return 0
@@ -178,9 +182,13 @@ type homeData struct {
 	// others to answer. Each is by level, strategic first, then by
 	// deadline.
 	Owe, Wait []itemRow
-	Overdue   int // items this party owes that are overdue
-	Levels    []levelGroup
-	Links     []node.LinkStatus
+	// OweTotal and WaitTotal count all of them; the tables show
+	// WatchRows from OweFrom and WaitFrom.
+	OweTotal, WaitTotal int
+	OweFrom, WaitFrom   int
+	Overdue             int // items this party owes that are overdue
+	Levels              []levelGroup
+	Links               []node.LinkStatus
 	// Down are the peer links that are down or silent, and Equivocations
 	// the equivocation records this node holds: the banner's alarms.
 	Down          []string
@@ -197,6 +205,26 @@ type itemsTable struct {
 	D     *homeData
 	Items []itemRow
 	Owe   bool
+	// From and Total: the table shows Items from From of Total; Param
+	// is the query parameter that pages it.
+	From, Total int
+	Param       string
+}
+
+// Next is the offset of the page after this one (0: none).
+func (t itemsTable) Next() int {
+	if n := t.From + len(t.Items); n < t.Total {
+		return n
+	}
+	return 0
+}
+
+// Prev is the offset of the page before this one (-1: none).
+func (t itemsTable) Prev() int {
+	if t.From == 0 {
+		return -1
+	}
+	return max(0, t.From-WatchRows)
 }
 
 type itemRow struct {
@@ -251,6 +279,11 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 	byLevel := func(a, b itemRow) int { return cmp.Compare(levelRank(a.Level), levelRank(b.Level)) }
 	slices.SortStableFunc(d.Owe, byLevel)
 	slices.SortStableFunc(d.Wait, byLevel)
+	// Each table shows WatchRows items, from ?owe=N and ?wait=N: the page
+	// stays small however much waits.
+	d.OweTotal, d.WaitTotal = len(d.Owe), len(d.Wait)
+	d.OweFrom, d.Owe = window(d.Owe, r.URL.Query().Get("owe"))
+	d.WaitFrom, d.Wait = window(d.Wait, r.URL.Query().Get("wait"))
 	for _, l := range d.Links {
 		if !l.Up || l.Silent {
 			d.Down = append(d.Down, l.Party)
@@ -260,8 +293,8 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 		d.Equivocations = counts["equivocation"]
 	}
 	// The tab title says what is owed, so a background tab still tells.
-	if len(d.Owe) > 0 {
-		d.Title = T(rq.lang, "home.title.owed", len(d.Owe), d.Overdue) + " " + d.Title
+	if d.OweTotal > 0 {
+		d.Title = T(rq.lang, "home.title.owed", d.OweTotal, d.Overdue) + " " + d.Title
 	}
 	for _, ch := range c.n.Channels() {
 		switch ch.State {
@@ -286,6 +319,19 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 		g.Channels = append(g.Channels, row)
 	}
 	c.render(w, http.StatusOK, "home", d)
+}
+
+// WatchRows is how many items each of the watch page's tables shows.
+const WatchRows = 50
+
+// window returns the WatchRows items from the offset from names (0 if
+// it is not a number in range), and that offset.
+func window(items []itemRow, from string) (int, []itemRow) {
+	i, err := strconv.Atoi(from)
+	if err != nil || i < 0 || i >= len(items) {
+		i = 0
+	}
+	return i, items[i:min(len(items), i+WatchRows)]
 }
 
 // levelRank orders levels from the top (strategic) down.
