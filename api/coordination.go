@@ -1,7 +1,9 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hotline-project/hotline"
@@ -255,15 +257,46 @@ func (s *Server) cosign(w http.ResponseWriter, r *http.Request, op string) error
 	return writeJSON(w, http.StatusCreated, entryRef(e))
 }
 
+// List limits: a list endpoint answers ListLimit items unless asked for
+// fewer or more, and never more than MaxListLimit; offset and the answer's
+// next page through the rest.
+const (
+	ListLimit    = 500
+	MaxListLimit = 5000
+)
+
+// window reads the offset and limit parameters and returns the part of a
+// list of n items they select, and the offset of the next page (0: none).
+func window(r *http.Request, n int) (from, to, next int, err error) {
+	if from, err = intParam(r, "offset", 0, 0, 1<<31-1); err != nil {
+		return 0, 0, 0, err
+	}
+	limit, err := intParam(r, "limit", ListLimit, 1, MaxListLimit)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	from = min(from, n)
+	to = min(n, from+limit)
+	if to < n {
+		next = to
+	}
+	return from, to, next, nil
+}
+
 func (s *Server) calls(w http.ResponseWriter, r *http.Request, _ string) error {
 	cs, err := s.n.Calls(r.Context(), r.URL.Query().Get("channel"))
 	if err != nil {
 		return err
 	}
-	if cs == nil {
-		cs = []node.CallView{}
+	from, to, next, err := window(r, len(cs))
+	if err != nil {
+		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"calls": cs})
+	out := map[string]any{"calls": append([]node.CallView{}, cs[from:to]...), "total": len(cs)}
+	if next > 0 {
+		out["next"] = next
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) pending(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -271,8 +304,20 @@ func (s *Server) pending(w http.ResponseWriter, r *http.Request, _ string) error
 	if err != nil {
 		return err
 	}
-	if items == nil {
-		items = []node.Item{}
+	switch role := r.URL.Query().Get("role"); role {
+	case "":
+	case "sent", "received":
+		items = slices.DeleteFunc(items, func(it node.Item) bool { return it.Role != role })
+	default:
+		return &hotline.Error{Code: hotline.EINVALID, Field: "role", Message: fmt.Sprintf("role %q: give sent (what this party waits for) or received (what it owes)", role)}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "now": time.Now().UTC()})
+	from, to, next, err := window(r, len(items))
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"items": append([]node.Item{}, items[from:to]...), "now": time.Now().UTC(), "total": len(items)}
+	if next > 0 {
+		out["next"] = next
+	}
+	return writeJSON(w, http.StatusOK, out)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/hotline-project/hotline/api"
@@ -11,26 +12,48 @@ import (
 )
 
 // Pending returns every watched entry still unanswered, soonest deadline
-// first.
+// first, read a page at a time.
 func (c *Client) Pending(ctx context.Context) ([]node.Item, error) {
-	var out struct {
-		Items []node.Item `json:"items"`
+	var all []node.Item
+	for offset := 0; ; {
+		var out struct {
+			Items []node.Item `json:"items"`
+			Next  int         `json:"next"`
+		}
+		q := url.Values{"offset": {strconv.Itoa(offset)}, "limit": {strconv.Itoa(api.MaxListLimit)}}
+		if err := c.do(ctx, http.MethodGet, "/api/v1/pending?"+q.Encode(), nil, &out); err != nil {
+			return nil, err
+		}
+		all = append(all, out.Items...)
+		if out.Next <= offset {
+			return all, nil
+		}
+		offset = out.Next
 	}
-	err := c.do(ctx, http.MethodGet, "/api/v1/pending", nil, &out)
-	return out.Items, err
 }
 
-// Calls returns the call requests of a channel ("" for every channel).
+// Calls returns the call requests of a channel ("" for every channel),
+// read a page at a time.
 func (c *Client) Calls(ctx context.Context, ch string) ([]node.CallView, error) {
-	var out struct {
-		Calls []node.CallView `json:"calls"`
+	var all []node.CallView
+	for offset := 0; ; {
+		var out struct {
+			Calls []node.CallView `json:"calls"`
+			Next  int             `json:"next"`
+		}
+		q := url.Values{"offset": {strconv.Itoa(offset)}, "limit": {strconv.Itoa(api.MaxListLimit)}}
+		if ch != "" {
+			q.Set("channel", ch)
+		}
+		if err := c.do(ctx, http.MethodGet, "/api/v1/calls?"+q.Encode(), nil, &out); err != nil {
+			return nil, err
+		}
+		all = append(all, out.Calls...)
+		if out.Next <= offset {
+			return all, nil
+		}
+		offset = out.Next
 	}
-	path := "/api/v1/calls"
-	if ch != "" {
-		path += "?channel=" + url.QueryEscape(ch)
-	}
-	err := c.do(ctx, http.MethodGet, path, nil, &out)
-	return out.Calls, err
 }
 
 // RequestCall writes a call request (or, with req.Counter, a
