@@ -2,11 +2,13 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/node"
 )
@@ -14,45 +16,45 @@ import (
 // Pending returns every watched entry still unanswered, soonest deadline
 // first, read a page at a time.
 func (c *Client) Pending(ctx context.Context) ([]node.Item, error) {
-	var all []node.Item
-	for offset := 0; ; {
-		var out struct {
-			Items []node.Item `json:"items"`
-			Next  int         `json:"next"`
-		}
-		q := url.Values{"offset": {strconv.Itoa(offset)}, "limit": {strconv.Itoa(api.MaxListLimit)}}
-		if err := c.do(ctx, http.MethodGet, "/api/v1/pending?"+q.Encode(), nil, &out); err != nil {
-			return nil, err
-		}
-		all = append(all, out.Items...)
-		if out.Next <= offset {
-			return all, nil
-		}
-		offset = out.Next
-	}
+	return readAll[node.Item](ctx, c, "/api/v1/pending", url.Values{}, "items")
 }
 
 // Calls returns the call requests of a channel ("" for every channel),
 // read a page at a time.
 func (c *Client) Calls(ctx context.Context, ch string) ([]node.CallView, error) {
-	var all []node.CallView
+	q := url.Values{}
+	if ch != "" {
+		q.Set("channel", ch)
+	}
+	return readAll[node.CallView](ctx, c, "/api/v1/calls", q, "calls")
+}
+
+// readAll reads a list endpoint paged by offset (see api.ListLimit) to
+// its end: the items under key of each page, in order.
+func readAll[T any](ctx context.Context, c *Client, path string, q url.Values, key string) ([]T, error) {
+	all := []T{}
+	q.Set("limit", strconv.Itoa(api.MaxListLimit))
 	for offset := 0; ; {
-		var out struct {
-			Calls []node.CallView `json:"calls"`
-			Next  int             `json:"next"`
-		}
-		q := url.Values{"offset": {strconv.Itoa(offset)}, "limit": {strconv.Itoa(api.MaxListLimit)}}
-		if ch != "" {
-			q.Set("channel", ch)
-		}
-		if err := c.do(ctx, http.MethodGet, "/api/v1/calls?"+q.Encode(), nil, &out); err != nil {
+		q.Set("offset", strconv.Itoa(offset))
+		var page map[string]json.RawMessage
+		if err := c.do(ctx, http.MethodGet, path+"?"+q.Encode(), nil, &page); err != nil {
 			return nil, err
 		}
-		all = append(all, out.Calls...)
-		if out.Next <= offset {
+		var items []T
+		var next int
+		if err := json.Unmarshal(page[key], &items); err != nil {
+			return nil, hotline.Errorf(hotline.EINTERNAL, "the node's answer to %s is not the list expected: %v", path, err)
+		}
+		if raw, ok := page["next"]; ok {
+			if err := json.Unmarshal(raw, &next); err != nil {
+				return nil, hotline.Errorf(hotline.EINTERNAL, "the node's answer to %s has a bad next page: %v", path, err)
+			}
+		}
+		all = append(all, items...)
+		if next <= offset {
 			return all, nil
 		}
-		offset = out.Next
+		offset = next
 	}
 }
 

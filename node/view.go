@@ -360,25 +360,6 @@ func (idx receiptIndex) deliveredAt(receiver, party string, seq uint64) (hotline
 	return rows[i], true
 }
 
-// deliverySeen returns when this node held a receipt of author's entry
-// seq from every other member of ch, by its own clock.
-func deliverySeen(ch *hotline.Channel, author string, seq uint64, receipts receiptIndex) (time.Time, bool) {
-	var seen time.Time
-	for _, m := range ch.Definition.Members {
-		if m.Party == author {
-			continue
-		}
-		r, ok := receipts.deliveredAt(m.Party, author, seq)
-		if !ok {
-			return time.Time{}, false
-		}
-		if r.Held.After(seen) {
-			seen = r.Held
-		}
-	}
-	return seen, true
-}
-
 // Default clock tolerances: how far an entry's time may be ahead of, or
 // behind, its arrival at this node before it is flagged.
 const (
