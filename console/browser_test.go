@@ -272,6 +272,7 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 		waitJS(`window.notReloaded === true`),
 	)
 	run(t, ba, "alpha reads who acknowledged", textOf(sel+" .ack-state", &text))
+	screenshot(t, ba, "channel-alpha")
 	if !strings.Contains(text, "Acknowledged by bravo (duty)") {
 		t.Fatalf("alpha's acknowledgement line: %q", text)
 	}
