@@ -472,15 +472,21 @@ func (v *verifier) report(def *entry.Definition, entries []*entry.Entry) {
 				upTo[key] = max(upTo[key], min(h.Seq, uint64(len(held))))
 			}
 		case *entry.Mark:
-			i, ok := idx[b.Target.ID]
-			if !ok {
-				continue
-			}
+			// A cumulative read marks every message of the target's feed
+			// in its range; any other mark, its target alone.
 			mk := Mark{Party: e.Author, Operator: e.Operator, Time: e.AuthorTime(), Reply: b.Reply, Entry: e.Ref().String()}
-			if e.Kind == entry.KindAck {
-				v.r.Messages[i].Acked = append(v.r.Messages[i].Acked, mk)
-			} else {
-				v.r.Messages[i].Read = append(v.r.Messages[i].Read, mk)
+			first, last := b.Seqs()
+			feed := v.feeds[b.Target.Party]
+			for seq := first; seq <= last && seq <= uint64(len(feed)); seq++ {
+				i, ok := idx[feed[seq-1].ID()]
+				if !ok {
+					continue
+				}
+				if e.Kind == entry.KindAck {
+					v.r.Messages[i].Acked = append(v.r.Messages[i].Acked, mk)
+				} else {
+					v.r.Messages[i].Read = append(v.r.Messages[i].Read, mk)
+				}
 			}
 		}
 	}
