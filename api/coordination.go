@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/hotline-project/hotline"
@@ -300,23 +299,23 @@ func (s *Server) calls(w http.ResponseWriter, r *http.Request, _ string) error {
 }
 
 func (s *Server) pending(w http.ResponseWriter, r *http.Request, _ string) error {
-	items, err := s.n.Pending(r.Context())
+	q := node.PendingQuery{Role: r.URL.Query().Get("role")}
+	if q.Role != "" && q.Role != "sent" && q.Role != "received" {
+		return &hotline.Error{Code: hotline.EINVALID, Field: "role", Message: fmt.Sprintf("role %q: give sent (what this party waits for) or received (what it owes)", q.Role)}
+	}
+	var err error
+	if q.Offset, err = intParam(r, "offset", 0, 0, 1<<31-1); err != nil {
+		return err
+	}
+	if q.Limit, err = intParam(r, "limit", ListLimit, 1, MaxListLimit); err != nil {
+		return err
+	}
+	l, err := s.n.PendingList(r.Context(), q)
 	if err != nil {
 		return err
 	}
-	switch role := r.URL.Query().Get("role"); role {
-	case "":
-	case "sent", "received":
-		items = slices.DeleteFunc(items, func(it node.Item) bool { return it.Role != role })
-	default:
-		return &hotline.Error{Code: hotline.EINVALID, Field: "role", Message: fmt.Sprintf("role %q: give sent (what this party waits for) or received (what it owes)", role)}
-	}
-	from, to, next, err := window(r, len(items))
-	if err != nil {
-		return err
-	}
-	out := map[string]any{"items": append([]node.Item{}, items[from:to]...), "now": time.Now().UTC(), "total": len(items)}
-	if next > 0 {
+	out := map[string]any{"items": append([]node.Item{}, l.Items...), "now": time.Now().UTC(), "total": l.Total}
+	if next := q.Offset + q.Limit; next < l.Total {
 		out["next"] = next
 	}
 	return writeJSON(w, http.StatusOK, out)

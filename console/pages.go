@@ -249,41 +249,20 @@ type channelRow struct {
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 	ctx := r.Context()
-	items, err := c.n.Pending(ctx)
+	d := &homeData{base: c.base(r, rq, T(rq.lang, "home")), Now: c.now(), Links: c.n.Links()}
+	// Each table shows WatchRows items, strategic first, from ?owe=N and
+	// ?wait=N: the page stays small however much waits.
+	owe, err := c.pendingTable(r, rq, "received", "owe", &d.OweFrom, &d.Owe)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	d := &homeData{base: c.base(r, rq, T(rq.lang, "home")), Now: c.now(), Links: c.n.Links()}
-	soonest := make(map[string]*time.Time)
-	overdue := make(map[string]int)
-	for i := range items {
-		it := &items[i]
-		row := itemRow{Item: *it, Owed: it.Role == "received", Waiting: strings.Join(it.Pending, ", "), Shown: c.n.TextIn(it, rq.lang)}
-		if row.Owed {
-			d.Owe = append(d.Owe, row)
-			if it.Overdue {
-				d.Overdue++
-			}
-		} else {
-			d.Wait = append(d.Wait, row)
-		}
-		if it.Deadline != nil && (soonest[it.Channel] == nil || it.Deadline.Before(*soonest[it.Channel])) {
-			soonest[it.Channel] = it.Deadline
-		}
-		if it.Overdue {
-			overdue[it.Channel]++
-		}
+	wait, err := c.pendingTable(r, rq, "sent", "wait", &d.WaitFrom, &d.Wait)
+	if err != nil {
+		c.fail(w, r, err)
+		return
 	}
-	// Strategic first; within a level, Pending's order (soonest first).
-	byLevel := func(a, b itemRow) int { return cmp.Compare(levelRank(a.Level), levelRank(b.Level)) }
-	slices.SortStableFunc(d.Owe, byLevel)
-	slices.SortStableFunc(d.Wait, byLevel)
-	// Each table shows WatchRows items, from ?owe=N and ?wait=N: the page
-	// stays small however much waits.
-	d.OweTotal, d.WaitTotal = len(d.Owe), len(d.Wait)
-	d.OweFrom, d.Owe = window(d.Owe, r.URL.Query().Get("owe"))
-	d.WaitFrom, d.Wait = window(d.Wait, r.URL.Query().Get("wait"))
+	d.OweTotal, d.WaitTotal, d.Overdue = owe.Total, wait.Total, owe.Overdue
 	for _, l := range d.Links {
 		if !l.Up || l.Silent {
 			d.Down = append(d.Down, l.Party)
@@ -305,7 +284,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 			continue
 		}
 		id := ch.ID.String()
-		row := channelRow{ID: id, Name: ch.Label, State: ch.State, Deadline: soonest[id], Overdue: overdue[id]}
+		row := channelRow{ID: id, Name: ch.Label, State: ch.State, Deadline: owe.Channels[id].Soonest, Overdue: owe.Channels[id].Overdue}
 		if ch.State == hotline.ChannelActive {
 			if row.Unread, err = c.n.Unread(ctx, id); err != nil {
 				c.fail(w, r, err)
@@ -324,22 +303,29 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 // WatchRows is how many items each of the watch page's tables shows.
 const WatchRows = 50
 
-// window returns the WatchRows items from the offset from names (0 if
-// it is not a number in range), and that offset.
-func window(items []itemRow, from string) (int, []itemRow) {
-	i, err := strconv.Atoi(from)
-	if err != nil || i < 0 || i >= len(items) {
+// pendingTable reads one of the watch page's tables: WatchRows of what
+// waits in role, strategic first, from the offset the query parameter
+// param gives (the first page if it is not a number in range).
+func (c *Console) pendingTable(r *http.Request, rq *request, role, param string, from *int, rows *[]itemRow) (*node.PendingList, error) {
+	i, err := strconv.Atoi(r.URL.Query().Get(param))
+	if err != nil || i < 0 {
 		i = 0
 	}
-	return i, items[i:min(len(items), i+WatchRows)]
-}
-
-// levelRank orders levels from the top (strategic) down.
-func levelRank(level string) int {
-	if i := slices.Index(hotline.Levels, hotline.Level(level)); i >= 0 {
-		return i
+	q := node.PendingQuery{Role: role, ByLevel: true, Offset: i, Limit: WatchRows}
+	l, err := c.n.PendingList(r.Context(), q)
+	if err == nil && i > 0 && i >= l.Total {
+		q.Offset, i = 0, 0
+		l, err = c.n.PendingList(r.Context(), q)
 	}
-	return len(hotline.Levels)
+	if err != nil {
+		return nil, err
+	}
+	*from = i
+	for k := range l.Items {
+		it := &l.Items[k]
+		*rows = append(*rows, itemRow{Item: *it, Owed: it.Role == "received", Waiting: strings.Join(it.Pending, ", "), Shown: c.n.TextIn(it, rq.lang)})
+	}
+	return l, nil
 }
 
 // seenHere reports whether someone at this party read or acknowledged v.

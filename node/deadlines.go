@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -74,22 +73,14 @@ func (n *Node) wakeDeadlines() {
 }
 
 // Pending returns every watched entry still unanswered, soonest deadline
-// first (entries not yet delivered, so without a deadline, last). It
-// starts from the deadline watcher's last look and evaluates again only
-// what writes have touched since (see watches).
+// first (entries not yet delivered, so without a deadline, last); see
+// PendingList for a page of them.
 func (n *Node) Pending(ctx context.Context) ([]Item, error) {
-	t, items, cached := n.watches.peek()
-	now := n.now()
-	items, _, _, err := n.refresh(ctx, t, items, cached, now)
+	l, err := n.PendingList(ctx, PendingQuery{})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Item, 0, len(items))
-	for _, it := range items {
-		out = append(out, overdueAt(it, now))
-	}
-	sortItems(out)
-	return out, nil
+	return l.Items, nil
 }
 
 // TextIn returns an item's text for a reader of lang: a standard phrase
@@ -107,19 +98,6 @@ func (n *Node) TextIn(it *Item, lang string) string {
 		return text
 	}
 	return it.Text
-}
-
-func sortItems(items []Item) {
-	sort.SliceStable(items, func(i, j int) bool {
-		a, b := items[i].Deadline, items[j].Deadline
-		switch {
-		case a == nil || b == nil:
-			return a != nil && b == nil
-		case !a.Equal(*b):
-			return a.Before(*b)
-		}
-		return items[i].Entry < items[j].Entry
-	})
 }
 
 // evaluate derives a watched entry's state. It returns nil for an entry
@@ -221,12 +199,14 @@ func (it *Item) ladderName() string {
 	return escalation.ReminderLadder
 }
 
-// ladder returns the ladder this node runs for it.
-func (n *Node) ladder(it *Item) escalation.Ladder {
-	if it.Role == "sent" {
-		return n.ladders.Escalation[it.ch.Level()]
+// ladderOf returns the ladder this node runs for an entry of ch: the
+// escalation ladder for its own (sent), the reminder ladder for the
+// others'.
+func (n *Node) ladderOf(ch *hotline.Channel, sent bool) escalation.Ladder {
+	if sent {
+		return n.ladders.Escalation[ch.Level()]
 	}
-	return n.ladders.Reminder[it.ch.Level()]
+	return n.ladders.Reminder[ch.Level()]
 }
 
 // deadlineLoop is the deadline watcher. It looks at every open watch when
@@ -279,75 +259,112 @@ func (n *Node) deadlineLoop() {
 // lookAtDeadlines brings the open watches up to date (evaluating again
 // only what writes touched, see watches), closes the answered, announces
 // the overdue, starts due steps, and returns when the next thing falls due
-// (zero: nothing).
+// (zero: nothing). An entry is read in full only to be announced or acted
+// on.
 func (n *Node) lookAtDeadlines(announced, running map[entry.ID]bool, stepDone chan<- entry.ID) time.Time {
 	ctx := n.ctx
-	t, items, cached := n.watches.take()
+	t, cached := n.watches.take()
 	now := n.now()
-	items, closed, evaluated, err := n.refresh(ctx, t, items, cached, now)
-	n.metrics.deadlineEvaluations.Add(float64(evaluated))
+	all, changes, evaluated, err := n.refresh(ctx, t, cached, now)
 	if err != nil {
 		n.log.Error("deadline watcher: read watches", "err", err)
 		n.watches.forget()
 		return now.Add(5 * time.Second)
 	}
-	for _, id := range closed {
+	n.watches.apply(all, changes)
+	for id, st := range changes {
+		if st != nil {
+			continue
+		}
 		if err := n.store.CloseWatch(ctx, id); err != nil {
 			n.log.Error("deadline watcher: close watch", "entry", id, "err", err)
 		}
 		delete(announced, id)
 	}
-	n.watches.store(items)
+	// Time alone is worked out from the states, under the watches' lock
+	// and without reading the store; what must be announced or acted on
+	// is listed, and done after.
 	var next time.Time
 	due := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
 			next = t
 		}
 	}
+	type action struct {
+		id       entry.ID
+		st       watchState
+		announce bool
+		lapse    bool
+		step     int // -1: none
+	}
+	var act []action
 	overdue := map[string]int{"sent": 0, "received": 0}
-	for id, cachedItem := range items {
-		item := overdueAt(cachedItem, now)
-		it := &item
-		if it.Deadline == nil {
-			continue
+	n.watches.each(func(id entry.ID, st watchState) {
+		if st.deadline.IsZero() {
+			return
 		}
-		if it.Overdue {
-			overdue[it.Role]++
-			if !announced[id] {
-				announced[id] = true
-				n.events.publish(Event{Type: EventOverdue, Channel: it.st.Channel, Entry: id, Author: it.Author, Seq: it.Seq, Kind: it.Kind,
-					Detail: fmt.Sprintf("%s %s/%d in %s is overdue: no answer from %s since %s", it.Kind, it.Author, it.Seq, it.ChannelName, strings.Join(it.Pending, ", "), it.Deadline.Format(time.RFC3339))})
-			}
+		a := action{id: id, st: st, step: -1}
+		over := st.overdue(now)
+		if over {
+			overdue[st.role()]++
+			a.announce = !announced[id]
 		} else {
-			due(*it.Deadline)
+			due(st.deadline)
 		}
-		if running[id] {
-			continue
+		if !running[id] {
+			a.lapse = st.kind == entry.KindCall && st.sent && over && !st.lapsed
+			if ch, ok := n.channel(st.channel); ok {
+				for i, s := range n.ladderOf(ch, st.sent) {
+					if i < 64 && st.steps&(1<<i) != 0 {
+						continue
+					}
+					if at := st.deadline.Add(s.After); at.After(now) {
+						due(at)
+					} else {
+						a.step = i
+					}
+					break
+				}
+			}
 		}
-		if it.Kind == entry.KindCall && it.Role == "sent" && it.Overdue && !it.Lapsed {
+		if a.announce || a.lapse || a.step >= 0 {
+			act = append(act, a)
+		}
+	})
+	for _, a := range act {
+		// The entry in full, read once for what is done with it.
+		evaluated++
+		it0, err := n.evaluate(ctx, a.st.watch(), now)
+		if err != nil || it0 == nil || it0.answered {
+			if err != nil {
+				n.log.Error("deadline watcher: evaluate", "entry", a.id, "err", err)
+			}
+			continue // answered meanwhile: the next look closes it
+		}
+		item := overdueAt(it0, now)
+		it := &item
+		if a.announce {
+			announced[a.id] = true
+			n.events.publish(Event{Type: EventOverdue, Channel: a.st.channel, Entry: a.id, Author: it.Author, Seq: it.Seq, Kind: it.Kind,
+				Detail: fmt.Sprintf("%s %s/%d in %s is overdue: no answer from %s since %s", it.Kind, it.Author, it.Seq, it.ChannelName, strings.Join(it.Pending, ", "), it.Deadline.Format(time.RFC3339))})
+		}
+		if a.lapse {
 			// Recorded before any step runs, so the record of an
 			// unanswered request never waits on a webhook.
 			if err := n.recordLapse(ctx, it); err != nil {
 				n.log.Error("record unanswered call request", "entry", it.Entry, "err", err)
 			}
 		}
-		for i, s := range n.ladder(it) {
-			if it.done[i] {
-				continue
-			}
-			at := it.Deadline.Add(s.After)
-			if at.After(now) {
-				due(at)
-				break
-			}
-			running[id] = true
+		if a.step >= 0 {
+			i, s := a.step, n.ladderOf(it.ch, a.st.sent)[a.step]
+			running[a.id] = true
 			go func() {
 				n.runStep(it, i, s)
-				stepDone <- id
+				stepDone <- a.id
 			}()
-			break
 		}
 	}
+	n.metrics.deadlineEvaluations.Add(float64(evaluated))
 	for role, c := range overdue {
 		n.metrics.overdue.WithLabelValues(role).Set(float64(c))
 	}
