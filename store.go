@@ -196,10 +196,15 @@ func ParsePosition(s string) (Position, error) {
 
 // PageQuery selects a page of a channel's log in channel order: the
 // entries after After, or else those before Before, or else the newest.
+// Or, with StoredAfter, the entries this node stored after that point of
+// its storage order (Stored.Local), in storage order: how a reader
+// follows a live log, since an entry that arrives late can take its
+// place in channel order before entries already read.
 type PageQuery struct {
-	After  *Position
-	Before *Position
-	Limit  int
+	After       *Position
+	Before      *Position
+	StoredAfter *int64
+	Limit       int
 }
 
 // Page is a page of a channel's log with the index rows its views need,
@@ -207,8 +212,12 @@ type PageQuery struct {
 type Page struct {
 	Entries []*Stored // in channel order
 	// Earlier and Later report whether the channel has entries before
-	// the first and after the last of Entries.
+	// the first and after the last of Entries (in storage order, for a
+	// StoredAfter page).
 	Earlier, Later bool
+	// Stored is the newest point of the channel's storage order when the
+	// page was read: every entry stored up to it was in the channel then.
+	Stored int64
 	// Receipts holds, for each message of the page and each other member,
 	// the first receipt that covers it, if any, with Held filled in.
 	Receipts []ReceiptRow

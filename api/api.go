@@ -411,12 +411,17 @@ type EntriesPage struct {
 	Later   bool   `json:"later"`
 	Prev    string `json:"prev,omitempty"`
 	Next    string `json:"next,omitempty"`
+	// Stored is the newest point of this node's storage order for the
+	// channel when the page was read, for stored_after.
+	Stored int64 `json:"stored"`
 }
 
 // entries answers with a page of the channel's log: the newest entries,
 // or those after (after=CURSOR; after=0 is the start) or before
-// (before=CURSOR) a position, up to limit; phrases rendered in the lang
-// query parameter, else the operator's language, else the channel's.
+// (before=CURSOR) a position, or those stored after a point of this
+// node's storage order (stored_after=N, in storage order: for following
+// a live log), up to limit; phrases rendered in the lang query
+// parameter, else the operator's language, else the channel's.
 func (s *Server) entries(w http.ResponseWriter, r *http.Request, op string) error {
 	lang, err := s.readerLang(r, op)
 	if err != nil {
@@ -431,7 +436,7 @@ func (s *Server) entries(w http.ResponseWriter, r *http.Request, op string) erro
 		return err
 	}
 	return writeJSON(w, http.StatusOK, EntriesPage{Channel: channelView(c), Entries: page.Entries,
-		Earlier: page.Earlier, Later: page.Later, Prev: page.Prev, Next: page.Next})
+		Earlier: page.Earlier, Later: page.Later, Prev: page.Prev, Next: page.Next, Stored: page.Stored})
 }
 
 // pageQuery reads the after, before and limit parameters of a page of a
@@ -464,8 +469,15 @@ func pageQuery(r *http.Request) (hotline.PageQuery, error) {
 	if q.Before, err = cursor("before"); err != nil {
 		return q, err
 	}
-	if q.After != nil && q.Before != nil {
-		return q, hotline.Errorf(hotline.EINVALID, "give after or before, not both")
+	if v := r.URL.Query().Get("stored_after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return q, &hotline.Error{Code: hotline.EINVALID, Field: "stored_after", Message: fmt.Sprintf("stored_after %q: give an entry's stored number, or a page's stored", v)}
+		}
+		q.StoredAfter = &n
+	}
+	if (q.After != nil && q.Before != nil) || (q.StoredAfter != nil && (q.After != nil || q.Before != nil)) {
+		return q, hotline.Errorf(hotline.EINVALID, "give one of after, before and stored_after")
 	}
 	return q, nil
 }

@@ -188,8 +188,11 @@ func (c *Client) Mark(ctx context.Context, ch, entryID, kind, reply string) (*ap
 // (0: the node's default), phrases in Lang ("" for the operator's).
 type PageRequest struct {
 	After, Before string
-	Limit         int
-	Lang          string
+	// StoredAfter, if set, asks for what the node stored after that
+	// point, in storage order: how a live log is followed.
+	StoredAfter *int64
+	Limit       int
+	Lang        string
 }
 
 // Page returns one page of a channel's log.
@@ -202,6 +205,9 @@ func (c *Client) Page(ctx context.Context, ch string, req PageRequest) (*api.Ent
 	}
 	if req.Limit > 0 {
 		q.Set("limit", strconv.Itoa(req.Limit))
+	}
+	if req.StoredAfter != nil {
+		q.Set("stored_after", strconv.FormatInt(*req.StoredAfter, 10))
 	}
 	path := chPath(ch) + "/entries"
 	if len(q) > 0 {

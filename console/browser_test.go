@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -273,7 +274,7 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 	)
 	run(t, ba, "alpha reads who acknowledged", textOf(sel+" .ack-state", &text))
 	screenshot(t, ba, "channel-alpha")
-	if !strings.Contains(text, "Acknowledged by bravo (duty)") {
+	if !strings.Contains(text, "Acknowledged by bravo (duty)") || !regexp.MustCompile(`\(duty\) \d\d:\d\dZ`).MatchString(text) {
 		t.Fatalf("alpha's acknowledgement line: %q", text)
 	}
 
@@ -300,6 +301,11 @@ func TestConsole_FullExchangeLive(t *testing.T) {
 	run(t, bb, "bravo sees the countdown", waitJS(fmt.Sprintf(`(document.querySelector(%q)||{}).textContent.includes("须在")`, dsel)))
 	run(t, bb, "bravo sees it overdue", waitJS(fmt.Sprintf(`(document.querySelector(%q)||{}).textContent.includes("已逾期")`, dsel)),
 		waitJS(fmt.Sprintf(`document.querySelector(%q).classList.contains("overdue")`, "#e-"+ref.ID)))
+	var bar string
+	run(t, bb, "the overdue card has its red bar", chromedp.Evaluate(fmt.Sprintf(`getComputedStyle(document.querySelector(%q)).borderLeftWidth`, "#e-"+ref.ID), &bar))
+	if bar != "6px" {
+		t.Errorf("the overdue card's left border is %q, not its 6px bar", bar)
+	}
 	run(t, ba, "alpha's home lists it overdue", chromedp.Navigate(alpha.Server.ConsoleURL()),
 		waitJS(`(document.querySelector("#unanswered")||{}).textContent.includes("OVERDUE by")`))
 	screenshot(t, ba, "home-alpha")

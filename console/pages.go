@@ -350,7 +350,8 @@ const PageEntries = 100
 // timeline reads the page of the channel's log the request asks for:
 // before=CURSOR, after=CURSOR, from=CURSOR (that entry and the ones
 // after it, up to to=CURSOR if given), entry=ID (the page from that
-// entry), or the newest; limit=N entries (default PageEntries).
+// entry), stored_after=N (what the node stored since, for live updates),
+// or the newest; limit=N entries (default PageEntries).
 func (c *Console) timeline(r *http.Request, ref, lang string) (*hotline.Channel, *node.LogPage, error) {
 	q := hotline.PageQuery{Limit: PageEntries}
 	v := r.URL.Query()
@@ -363,6 +364,12 @@ func (c *Console) timeline(r *http.Request, ref, lang string) (*hotline.Channel,
 	}
 	var err error
 	switch {
+	case v.Get("stored_after") != "":
+		n, perr := strconv.ParseInt(v.Get("stored_after"), 10, 64)
+		if perr != nil || n < 0 {
+			return nil, nil, hotline.Errorf(hotline.EINVALID, "stored_after %q is not a point of the node's storage order", v.Get("stored_after"))
+		}
+		q.StoredAfter = &n
 	case v.Get("before") != "":
 		q.Before, err = cursor(v.Get("before"))
 	case v.Get("after") != "":
@@ -414,6 +421,11 @@ type channelData struct {
 	// after the last shown; Prev and Next are the cursors for them.
 	Earlier, Later bool
 	Prev, Next     string
+	// Stored is the newest point of the node's storage order when the
+	// page was read, and LastStored the point a live update goes on
+	// from: Stored, or, when it read only part of what was new, the last
+	// entry it read.
+	Stored, LastStored int64
 	// Unread counts the messages nobody here has read; FirstUnread is
 	// the cursor of the first of them.
 	Unread      int
@@ -535,7 +547,11 @@ func (c *Console) timelinePage(r *http.Request, rq *request) (*channelData, erro
 	}
 	d := &channelData{base: c.base(r, rq, ch.Label), Now: c.now(), ch: ch, ID: ch.ID.String(), Name: ch.Label,
 		ChLevel: ch.Definition.Level, State: ch.State, Strategic: ch.Definition.Level == string(hotline.Strategic),
-		Earlier: page.Earlier, Later: page.Later, Prev: page.Prev, Next: page.Next, Translate: r.URL.Query().Get("translate")}
+		Earlier: page.Earlier, Later: page.Later, Prev: page.Prev, Next: page.Next, Stored: page.Stored, LastStored: page.Stored,
+		Translate: r.URL.Query().Get("translate")}
+	if n := len(page.Entries); n > 0 && page.Later {
+		d.LastStored = page.Entries[n-1].Stored
+	}
 	var members []string
 	for _, m := range ch.Definition.Members {
 		members = append(members, m.Party)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -78,6 +79,19 @@ func TestConsole_WatchAtThreeInTheMorning(t *testing.T) {
 	}
 	if !chinese {
 		t.Errorf("no standard phrase in Chinese among %q", page.Texts)
+	}
+
+	// The language selector changes nothing until its button is pressed
+	// (WCAG 3.2.2): an arrow key on it must not reload the console.
+	var still struct {
+		Same bool
+		Lang string
+	}
+	run(t, b, "an arrow key on the language selector", chromedp.Evaluate(`window.sameWatch = true`, nil),
+		chromedp.Focus("#lang-switch", chromedp.ByID), chromedp.KeyEvent("\ue015"), chromedp.Sleep(500*time.Millisecond),
+		chromedp.Evaluate(`({Same: window.sameWatch === true, Lang: document.documentElement.lang})`, &still))
+	if !still.Same || still.Lang != "zh-Hans" {
+		t.Fatalf("an arrow key on the language selector: %+v", still)
 	}
 
 	// Alerts on: a new message that needs an answer is announced.

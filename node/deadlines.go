@@ -267,7 +267,9 @@ func (n *Node) lookAtDeadlines(announced, running map[entry.ID]bool, stepDone ch
 	now := n.now()
 	all, changes, evaluated, err := n.refresh(ctx, t, cached, now)
 	if err != nil {
-		n.log.Error("deadline watcher: read watches", "err", err)
+		if ctx.Err() == nil {
+			n.log.Error("deadline watcher: read watches", "err", err)
+		}
 		n.watches.forget()
 		return now.Add(5 * time.Second)
 	}
@@ -336,7 +338,7 @@ func (n *Node) lookAtDeadlines(announced, running map[entry.ID]bool, stepDone ch
 		evaluated++
 		it0, err := n.evaluate(ctx, a.st.watch(), now)
 		if err != nil || it0 == nil || it0.answered {
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				n.log.Error("deadline watcher: evaluate", "entry", a.id, "err", err)
 			}
 			continue // answered meanwhile: the next look closes it

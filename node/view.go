@@ -55,7 +55,10 @@ type EntryView struct {
 	Channel string `json:"channel"`
 	// Cursor is the entry's position in channel order, for asking for
 	// the entries after or before it.
-	Cursor   string     `json:"cursor"`
+	Cursor string `json:"cursor"`
+	// Stored is the entry's place in this node's storage order, for
+	// following a live log (see hotline.PageQuery.StoredAfter).
+	Stored   int64      `json:"stored"`
 	Author   string     `json:"author"`
 	Operator string     `json:"operator,omitempty"`
 	Seq      uint64     `json:"seq"`
@@ -213,9 +216,13 @@ type LogPage struct {
 	Earlier, Later bool
 	// Prev and Next are the cursors of the first and last entries: the
 	// page before is the one Before Prev, the page after the one After
-	// Next. For an empty page read after a cursor, Next is that cursor,
-	// so that a reader following the log asks from the same place again.
+	// Next. For an empty page read after a cursor, Next is that cursor.
+	// A page read by storage order (StoredAfter) has neither.
 	Prev, Next string
+	// Stored is the newest point of the channel's storage order when the
+	// page was read: a reader following the log asks for what was stored
+	// after it (or after the last entry's Stored, while Later is set).
+	Stored int64
 }
 
 // Log returns a page of a channel's log with each entry's state; phrases
@@ -234,8 +241,8 @@ func (n *Node) Log(ctx context.Context, ref, lang string, q hotline.PageQuery) (
 	if q.Limit < 0 || q.Limit > MaxPageLimit {
 		return nil, nil, hotline.Errorf(hotline.EINVALID, "a page holds 1 to %d entries, not %d", MaxPageLimit, q.Limit)
 	}
-	if q.After != nil && q.Before != nil {
-		return nil, nil, hotline.Errorf(hotline.EINVALID, "ask for the entries after a cursor or before one, not both")
+	if (q.After != nil && q.Before != nil) || (q.StoredAfter != nil && (q.After != nil || q.Before != nil)) {
+		return nil, nil, hotline.Errorf(hotline.EINVALID, "ask for the entries after a cursor, before one, or stored after a point, not several")
 	}
 	ch, err := n.ResolveChannel(ref)
 	if err != nil {
@@ -249,10 +256,12 @@ func (n *Node) Log(ctx context.Context, ref, lang string, q hotline.PageQuery) (
 	if err != nil {
 		return nil, nil, err
 	}
-	out := &LogPage{Entries: views, Earlier: p.Earlier, Later: p.Later}
-	if len(p.Entries) > 0 {
+	out := &LogPage{Entries: views, Earlier: p.Earlier, Later: p.Later, Stored: p.Stored}
+	switch {
+	case q.StoredAfter != nil:
+	case len(p.Entries) > 0:
 		out.Prev, out.Next = p.Entries[0].Position().String(), p.Entries[len(p.Entries)-1].Position().String()
-	} else if q.After != nil {
+	case q.After != nil:
 		out.Next = q.After.String()
 	}
 	return ch, out, nil
@@ -379,7 +388,7 @@ type reader struct {
 }
 
 func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptIndex, marks map[entry.ID][]hotline.MarkRow, now time.Time, rd *reader) (EntryView, error) {
-	v := EntryView{ID: st.ID().String(), Channel: ch.ID.String(), Cursor: st.Position().String(), Author: st.Author, Operator: st.Operator,
+	v := EntryView{ID: st.ID().String(), Channel: ch.ID.String(), Cursor: st.Position().String(), Stored: st.Local, Author: st.Author, Operator: st.Operator,
 		Seq: st.Seq, Kind: st.Kind, Time: st.AuthorTime(), Received: st.Received,
 		FutureDated: st.AuthorTime().Sub(st.Received) > n.clockAhead,
 		PastDated:   st.Received.Sub(st.AuthorTime()) > n.clockBehind}

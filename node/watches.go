@@ -76,13 +76,15 @@ func (ws watchState) role() string {
 	return "received"
 }
 
-func (ws watchState) overdue(now time.Time) bool { return !ws.deadline.IsZero() && now.After(ws.deadline) }
+func (ws watchState) overdue(now time.Time) bool {
+	return !ws.deadline.IsZero() && now.After(ws.deadline)
+}
 
 // touched is what writes changed since the last look.
 type touched struct {
 	all   bool // re-read every open watch (a channel changed)
 	added map[entry.ID]hotline.Watch
-	ids   map[entry.ID]bool       // answers, marks and ladder steps of these entries
+	ids   map[entry.ID]bool           // answers, marks and ladder steps of these entries
 	feeds map[hotline.Feed][]seqRange // receipts: entries of the feed newly covered by a receiver
 }
 
@@ -261,6 +263,9 @@ func (n *Node) refresh(ctx context.Context, t touched, cached bool, now time.Tim
 	for _, w := range todo {
 		it, err := n.evaluate(ctx, w, now)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, evaluated, ctx.Err() // shutting down, or the caller left
+			}
 			n.log.Error("deadline watcher: evaluate", "entry", w.Entry.ID, "err", err)
 			continue
 		}

@@ -61,7 +61,12 @@ func (s *Store) Page(ctx context.Context, ch entry.ChannelID, q hotline.PageQuer
 	p := &hotline.Page{}
 	// One more than asked for tells whether there is more that way.
 	var rows *sql.Rows
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(local), 0) FROM entries WHERE channel = ?`, ch[:]).Scan(&p.Stored); err != nil {
+		return nil, fmt.Errorf("read page: %w", err)
+	}
 	switch {
+	case q.StoredAfter != nil:
+		rows, err = tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND local > ? ORDER BY local LIMIT ?`, ch[:], *q.StoredAfter, q.Limit+1)
 	case q.After != nil:
 		rows, err = tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND (depth, author, seq) > (?, ?, ?)
 			ORDER BY depth, author, seq LIMIT ?`, ch[:], q.After.Depth, q.After.Author, int64(q.After.Seq), q.Limit+1)
@@ -81,6 +86,13 @@ func (s *Store) Page(ctx context.Context, ch entry.ChannelID, q hotline.PageQuer
 	more := len(p.Entries) > q.Limit
 	if more {
 		p.Entries = p.Entries[:q.Limit]
+	}
+	if q.StoredAfter != nil {
+		p.Later, p.Earlier = more, *q.StoredAfter > 0
+		if err := s.pageIndex(ctx, tx, ch, p); err != nil {
+			return nil, fmt.Errorf("read page: %w", err)
+		}
+		return p, nil
 	}
 	if q.After != nil {
 		p.Later, p.Earlier = more, true

@@ -181,6 +181,32 @@ func TestStore_PagesWalkChannelOrder(t *testing.T) {
 	if !slices.Equal(backward, want) {
 		t.Fatalf("backward pages: %d entries, not the %d in channel order", len(backward), len(want))
 	}
+	// Following by storage order gives every entry once, in the order
+	// they were stored, and says where the channel's storage order stands.
+	var stored []entry.ID
+	var from int64
+	for {
+		p, err := s.Page(ctx, ch.ID, hotline.PageQuery{StoredAfter: &from, Limit: 11})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, ids(p.Entries)...)
+		if !p.Later {
+			if p.Stored != p.Entries[len(p.Entries)-1].Local {
+				t.Fatalf("the last page says the channel is stored up to %d, its last entry is %d", p.Stored, p.Entries[len(p.Entries)-1].Local)
+			}
+			break
+		}
+		from = p.Entries[len(p.Entries)-1].Local
+	}
+	var inOrder []entry.ID
+	for _, e := range all {
+		inOrder = append(inOrder, e.ID())
+	}
+	if !slices.Equal(stored, inOrder) {
+		t.Fatalf("pages by storage order: %d entries, not the %d in the order stored", len(stored), len(all))
+	}
+
 	// Past either end, a page is empty and says what lies on its other side.
 	end := hotline.Position{Depth: 1 << 40}
 	if p, err := s.Page(ctx, ch.ID, hotline.PageQuery{After: &end, Limit: 5}); err != nil || len(p.Entries) != 0 || p.Later || !p.Earlier {

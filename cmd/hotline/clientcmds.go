@@ -334,6 +334,20 @@ func runLog(ctx context.Context, env *Env, args []string) error {
 			return nil
 		}
 	}
+	// What the node had stored when the first page was read: --follow
+	// goes on from there, leaving out what the pages already printed.
+	stored := int64(-1)
+	shown := make(map[string]bool)
+	note := func(p *api.EntriesPage) {
+		if stored < 0 {
+			stored = p.Stored
+		}
+		for _, e := range p.Entries {
+			if e.Stored > stored {
+				shown[e.ID] = true
+			}
+		}
+	}
 	after := *since
 	switch {
 	case *limit > 0 && after == "":
@@ -345,6 +359,7 @@ func runLog(ctx context.Context, env *Env, args []string) error {
 			if err != nil {
 				return err
 			}
+			note(p)
 			pages = append(pages, p.Entries)
 			left -= len(p.Entries)
 			if before = p.Prev; !p.Earlier || len(p.Entries) == 0 {
@@ -355,11 +370,6 @@ func runLog(ctx context.Context, env *Env, args []string) error {
 			if err := print(pages[i]); err != nil {
 				return err
 			}
-		}
-		if len(pages) > 0 && len(pages[0]) > 0 {
-			after = pages[0][len(pages[0])-1].Cursor
-		} else {
-			after = "0"
 		}
 	default:
 		if after == "" {
@@ -375,6 +385,7 @@ func runLog(ctx context.Context, env *Env, args []string) error {
 			if err != nil {
 				return err
 			}
+			note(p)
 			if err := print(p.Entries); err != nil {
 				return err
 			}
@@ -387,13 +398,17 @@ func runLog(ctx context.Context, env *Env, args []string) error {
 	if !*follow {
 		return nil
 	}
-	return followLog(ctx, c, ch, after, lg, print)
+	return followLog(ctx, c, ch, stored, shown, lg, print)
 }
 
-// followLog prints the entries stored after cursor after as they come,
-// until ctx ends: the channel's live events say when to read the next
-// page, and a slow poll covers a stream that broke.
-func followLog(ctx context.Context, c *client.Client, ch, after, lang string, print func([]node.EntryView) error) error {
+// followLog prints the entries the node stores after point stored of its
+// storage order, as they come, until ctx ends, leaving out those in
+// shown (already printed). It follows by storage order, not channel
+// order: an entry that arrives late can take its place in channel order
+// before entries already printed, and would be missed. The channel's live
+// events say when to ask again, and a slow poll covers a stream that
+// broke.
+func followLog(ctx context.Context, c *client.Client, ch string, stored int64, shown map[string]bool, lang string, print func([]node.EntryView) error) error {
 	wake := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -434,20 +449,29 @@ func followLog(ctx context.Context, c *client.Client, ch, after, lang string, pr
 		case <-poll.C:
 		}
 		for {
-			p, err := c.Page(ctx, ch, client.PageRequest{After: after, Limit: node.MaxPageLimit, Lang: lang})
+			p, err := c.Page(ctx, ch, client.PageRequest{StoredAfter: &stored, Limit: node.MaxPageLimit, Lang: lang})
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
 				return err
 			}
-			if err := print(p.Entries); err != nil {
+			fresh := p.Entries[:0:0]
+			for _, e := range p.Entries {
+				if shown[e.ID] {
+					delete(shown, e.ID)
+					continue
+				}
+				fresh = append(fresh, e)
+			}
+			if err := print(fresh); err != nil {
 				return err
 			}
-			after = p.Next
-			if !p.Later {
+			if !p.Later || len(p.Entries) == 0 {
+				stored = max(stored, p.Stored)
 				break
 			}
+			stored = p.Entries[len(p.Entries)-1].Stored
 		}
 	}
 }

@@ -63,6 +63,7 @@ func TestScripts(t *testing.T) {
 			"envfile":      cmdEnvFile,
 			"ready":        cmdReady,
 			"until":        cmdUntil,
+			"sleep":        cmdSleep,
 		},
 	})
 }
@@ -105,6 +106,19 @@ func cmdReady(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// sleep DURATION: wait, for a background command to get going or to
+// catch up (a Go duration).
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil {
+		ts.Fatalf("sleep: %v", err)
+	}
+	time.Sleep(d)
 }
 
 // until REGEXP ARGS...: run `hotline ARGS...` until it succeeds and its

@@ -160,15 +160,37 @@
   }
 
   // A channel's timeline takes events as deltas: a new entry is fetched
-  // alone (the rows after the newest shown) and appended in order; a
-  // receipt or a read refreshes only the rows it changes; nothing else
-  // on the page is touched. One request at a time, in event order.
+  // alone (what the node stored since the page last looked) and placed
+  // in channel order; a receipt or a read refreshes only the rows it
+  // changes; nothing else on the page is touched. One request at a time,
+  // in event order.
   var MAX_ROWS = 300;
   var want = { append: false, ranges: [] }, busy = false;
   function rowsURL(params) {
     return "/console/channels/" + encodeURIComponent(tl.dataset.channel) + "/rows?" + params;
   }
   function cursorOf(li) { return li.dataset.cursor; }
+  // before reports whether cursor a comes before cursor b in channel
+  // order: by depth, then author, then seq ("DEPTH.SEQ.AUTHOR").
+  function before(a, b) {
+    var x = a.split("."), y = b.split(".");
+    var ax = x.slice(2).join("."), by = y.slice(2).join(".");
+    if (Number(x[0]) !== Number(y[0])) return Number(x[0]) < Number(y[0]);
+    if (ax !== by) return ax < by;
+    return Number(x[1]) < Number(y[1]);
+  }
+  // place puts a new row where it belongs in channel order: an entry that
+  // arrives late can belong before rows already shown. Rows that belong
+  // outside the page shown (before its first, or after its last when
+  // later pages exist) are left to those pages.
+  function place(list, rows, li) {
+    var all = list.children, c = cursorOf(li);
+    if (all.length && before(c, cursorOf(all[0])) && rows.querySelector("p.earlier")) return;
+    for (var i = 0; i < all.length; i++) {
+      if (before(c, cursorOf(all[i]))) { list.insertBefore(li, all[i]); return; }
+    }
+    if (!rows.hasAttribute("data-later")) list.appendChild(li);
+  }
   function applyRows(html, appending) {
     var doc = new DOMParser().parseFromString(html, "text/html");
     var fresh = doc.getElementById("rows");
@@ -180,13 +202,13 @@
       if (old) {
         if (old.outerHTML !== li.outerHTML) swapRow(old, document.importNode(li, true));
       } else if (appending) {
-        list.appendChild(document.importNode(li, true));
+        place(list, rows, document.importNode(li, true));
       }
     });
     var bar = document.getElementById("unread-bar"), freshBar = fresh.querySelector("#unread-bar");
     if (bar && freshBar && bar.innerHTML !== freshBar.innerHTML) bar.innerHTML = freshBar.innerHTML;
     if (appending) {
-      if (fresh.dataset.next) rows.dataset.next = fresh.dataset.next;
+      rows.dataset.stored = fresh.dataset.stored;
       // The page stays bounded: the oldest rows give way, and a link
       // leads back to them.
       var all = list.children;
@@ -208,10 +230,11 @@
       var r = want.ranges.shift();
       url = rowsURL("from=" + encodeURIComponent(r[0]) + "&to=" + encodeURIComponent(r[1]) + "&limit=1000");
     } else if (want.append) {
+      // What the node stored since the page's last look, in the order it
+      // stored it; each new row is placed by its cursor.
       want.append = false;
-      if (rows.hasAttribute("data-later")) return; // an older page: its "later" link leads on
       appending = true;
-      url = rowsURL(rows.dataset.next ? "after=" + encodeURIComponent(rows.dataset.next) : "");
+      url = rowsURL("stored_after=" + encodeURIComponent(rows.dataset.stored || "0"));
     }
     if (!url) return;
     busy = true;
