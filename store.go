@@ -394,6 +394,9 @@ type Store interface {
 	// in lower-case hex, starts with prefix (hex digits only), by a range
 	// of the id index: it costs what it finds, not the channel's size.
 	EntriesByPrefix(ctx context.Context, ch entry.ChannelID, prefix string, limit int) ([]*Stored, error)
+	// IDAt returns the id of the entry at seq of feed f, and whether the
+	// store holds it: the id alone, from the index, without the entry.
+	IDAt(ctx context.Context, f Feed, seq uint64) (entry.ID, bool, error)
 	// Feed returns up to limit entries of a feed with seq ≥ from, in order.
 	Feed(ctx context.Context, f Feed, from uint64, limit int) ([]*Stored, error)
 	// ChannelEntries returns up to limit entries of a channel stored after

@@ -144,6 +144,8 @@ type Node struct {
 	equivMu     sync.Mutex
 	equivocated map[hotline.Feed]int // equivocation records kept per feed since start
 
+	recent map[hotline.Feed]*idRing // each feed's newest ids, for the writer alone (see recent.go)
+
 	mu       sync.RWMutex // guards heads, channels and labels, written only by the writer
 	heads    map[hotline.Feed]hotline.Head
 	channels map[entry.ChannelID]*hotline.Channel
@@ -193,6 +195,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		poster:       cfg.Poster,
 		mailer:       cfg.Mailer,
 		dlWake:       make(chan struct{}, 1),
+		recent:       make(map[hotline.Feed]*idRing),
 		catalogs:     cfg.Catalogs,
 		clockAhead:   cmp.Or(cfg.ClockAhead, DefaultClockAhead),
 		clockBehind:  cmp.Or(cfg.ClockBehind, DefaultClockBehind),

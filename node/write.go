@@ -188,14 +188,17 @@ func (b *batch) idAt(ctx context.Context, f hotline.Feed, seq uint64) (entry.ID,
 	if id, ok := b.ids[f][seq]; ok {
 		return id, true, nil
 	}
-	got, err := b.n.store.Feed(ctx, f, seq, 1)
+	if id, ok := b.n.recentID(f, seq); ok {
+		return id, true, nil
+	}
+	id, ok, err := b.n.store.IDAt(ctx, f, seq)
 	if err != nil {
 		return entry.ID{}, false, err
 	}
-	if len(got) == 0 || got[0].Seq != seq {
+	if !ok {
 		return entry.ID{}, false, fmt.Errorf("store lost entry %s/%d below head %d", f.Party, seq, h.Seq)
 	}
-	return got[0].ID(), true, nil
+	return id, true, nil
 }
 
 // refs returns the causal references of a new entry by author in ch: the
@@ -292,6 +295,7 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 		}
 		return false
 	}
+	n.keepRecent(b.writes)
 	n.mu.Lock()
 	for f, h := range b.heads {
 		n.heads[f] = h

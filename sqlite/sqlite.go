@@ -36,6 +36,8 @@ type Store struct {
 	// The lookups every API request makes, prepared once on the read
 	// pool: parsing SQL costs more than running these.
 	operatorByToken, operatorByName *sql.Stmt
+	// The writer's look-up of an id it no longer keeps in memory.
+	idAt *sql.Stmt
 }
 
 var _ hotline.Store = (*Store)(nil)
@@ -85,6 +87,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		WHERE t.hash = ? AND NOT EXISTS (SELECT 1 FROM operators o WHERE o.name = t.operator AND o.disabled <> 0)`); err == nil {
 		s.operatorByName, err = r.PrepareContext(ctx, operatorColumns+`WHERE name = ?`)
 	}
+	if err == nil {
+		s.idAt, err = r.PrepareContext(ctx, `SELECT id FROM entries WHERE channel = ? AND author = ? AND seq = ?`)
+	}
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -94,7 +99,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes the store, checkpointing the WAL into the main file.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.operatorByToken, s.operatorByName} {
+	for _, st := range []*sql.Stmt{s.operatorByToken, s.operatorByName, s.idAt} {
 		if st != nil {
 			st.Close()
 		}
@@ -585,6 +590,21 @@ func (s *Store) Feed(ctx context.Context, f hotline.Feed, from uint64, limit int
 		return nil, fmt.Errorf("read feed: %w", err)
 	}
 	return collect(rows)
+}
+
+// IDAt implements hotline.Store.
+func (s *Store) IDAt(ctx context.Context, f hotline.Feed, seq uint64) (entry.ID, bool, error) {
+	var b []byte
+	err := s.idAt.QueryRowContext(ctx, f.Channel[:], f.Party, int64(seq)).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return entry.ID{}, false, nil
+	}
+	if err != nil {
+		return entry.ID{}, false, fmt.Errorf("read entry id %s/%d: %w", f.Party, seq, err)
+	}
+	var id entry.ID
+	copy(id[:], b)
+	return id, true, nil
 }
 
 // ChannelEntries implements hotline.Store.
