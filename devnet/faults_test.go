@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -350,4 +352,31 @@ func TestFaults_RelayThroughThirdParty(t *testing.T) {
 	if linkTo(t, alpha, "charlie").Up {
 		t.Fatal("alpha's link to charlie is up through a partition")
 	}
+}
+
+// TestFaults_APeerThatReachesUsEndsOurBackoff: while alpha cannot reach
+// bravo it backs off; bravo still reaches alpha, and each time it does,
+// alpha's backoff ends and it tries again at once (counted in
+// hotline_peer_backoff_cut_total), so the message waiting at alpha goes
+// as soon as the way is open, not at the end of a backoff.
+func TestFaults_APeerThatReachesUsEndsOurBackoff(t *testing.T) {
+	fn := startFaulty(t, 2, Options{})
+	alpha, bravo := fn.Party("alpha"), fn.Party("bravo")
+	fn.proxies[route{"alpha", "bravo"}].Partition()
+	ids := sendN(t, alpha, "alpha-bravo-theatre", 1)
+	cut := func() float64 {
+		for _, line := range strings.Split(scrape(t, alpha.Server.APIURL()+"/metrics"), "\n") {
+			if v, ok := strings.CutPrefix(line, `hotline_peer_backoff_cut_total{peer="bravo"} `); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return f
+			}
+		}
+		return 0
+	}
+	eventually(t, "bravo reaching alpha ends alpha's backoff", func() bool { return cut() > 0 })
+	if findEntry(t, clientOf(bravo), "alpha-bravo-theatre", ids[0]) != nil {
+		t.Fatal("the message crossed a partition")
+	}
+	fn.proxies[route{"alpha", "bravo"}].Heal()
+	eventually(t, "the message reaches bravo", func() bool { return findEntry(t, clientOf(bravo), "alpha-bravo-theatre", ids[0]) != nil })
 }

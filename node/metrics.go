@@ -15,6 +15,7 @@ type metrics struct {
 	commitSeconds       prometheus.Histogram
 	batchEntries        prometheus.Histogram
 	peerUp              *prometheus.GaugeVec
+	peerReached         *prometheus.CounterVec
 	peerBacklog         *prometheus.GaugeVec
 	peerIncoming        *prometheus.GaugeVec
 	peerSilent          *prometheus.GaugeVec
@@ -62,6 +63,9 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Name: "hotline_store_batch_entries", Help: "Entries per committed write batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 		}),
+		peerReached: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotline_peer_backoff_cut_total", Help: "Times a peer reached this node while it was backing off from that peer, so that it tried again at once.",
+		}, []string{"peer"}),
 		peerUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hotline_peer_up", Help: "1 if the last sync with the peer succeeded.",
 		}, []string{"peer"}),
@@ -103,7 +107,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 	reg.MustRegister(m.checkpointsSigned, m.cosignatures, m.overdue, m.deadlineLook, m.deadlineEvaluations, m.ladderSteps, m.quotaRefused, m.quotaAlarms)
 	reg.MustRegister(m.peerIncoming, m.peerSilent, m.endpointRTT, m.heartbeats)
 	reg.MustRegister(m.entriesStored, m.entriesReceived, m.entriesRejected, m.equivocations, m.storeErrors,
-		m.commitSeconds, m.batchEntries, m.peerUp, m.peerBacklog)
+		m.commitSeconds, m.batchEntries, m.peerUp, m.peerReached, m.peerBacklog)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

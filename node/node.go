@@ -318,7 +318,7 @@ func (n *Node) pin(d identity.Document) error {
 		doc:    d,
 		pub:    pub,
 		client: peer.NewClient(d.Party, d.Endpoints, n.tlsKey, d.TLS, n.peerOpt),
-		link:   &link{party: d.Party, notify: make(chan struct{}, 1)},
+		link:   &link{party: d.Party, notify: make(chan struct{}, 1), reached: make(chan struct{}, 1)},
 	}
 	n.byTLS[d.TLS] = d.Party
 	return nil
@@ -402,9 +402,16 @@ func (n *Node) Subscribe(operator string, after uint64) (*Subscription, error) {
 	return n.events.subscribe(operator, after)
 }
 
-// PartyFor implements peer.Handler.
+// PartyFor implements peer.Handler. A peer that reaches this node is up:
+// the sync loop towards it, if it is backing off, tries again at once.
 func (n *Node) PartyFor(fp string) (string, bool) {
 	p, ok := n.byTLS[identity.Fingerprint(fp)]
+	if pp := n.peers[p]; ok && pp != nil {
+		select {
+		case pp.link.reached <- struct{}{}:
+		default:
+		}
+	}
 	return p, ok
 }
 

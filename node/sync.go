@@ -20,8 +20,9 @@ const pushBatch = 512
 
 // link is the state of the sync with one peer, for status and metrics.
 type link struct {
-	party  string
-	notify chan struct{}
+	party   string
+	notify  chan struct{}
+	reached chan struct{} // the peer reached this node: end a backoff
 
 	mu             sync.Mutex
 	up             bool
@@ -129,9 +130,20 @@ func (n *Node) syncLoop(p *pinnedPeer) {
 			backoff = min(max(2*backoff, 250*time.Millisecond), n.retry)
 			wait := backoff/2 + rand.N(backoff/2+1) // jitter: between half and all of it
 			n.log.Debug("peer unreachable; retrying", "peer", p.doc.Party, "in", wait, "err", err)
-			if !n.sleep(wait, nil) {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-p.link.reached:
+				// The peer reached this node: it is back, so this node
+				// serves it at once rather than at the end of a backoff
+				// that may have grown to the retry cap.
+				backoff = 0
+				n.metrics.peerReached.WithLabelValues(p.doc.Party).Inc()
+			case <-n.ctx.Done():
+				t.Stop()
 				return
 			}
+			t.Stop()
 			continue
 		}
 		backoff = 0
