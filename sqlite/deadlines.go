@@ -31,7 +31,7 @@ func collectMarks(rows *sql.Rows) ([]hotline.MarkRow, error) {
 	return out, rows.Err()
 }
 
-func addWatch(ctx context.Context, tx *sql.Tx, e *entry.Entry) error {
+func addWatch(ctx context.Context, tx dbtx, e *entry.Entry) error {
 	id := e.ID()
 	_, err := tx.ExecContext(ctx, `INSERT INTO watches (id, channel, author, seq, kind) VALUES (?,?,?,?,?) ON CONFLICT (id) DO NOTHING`,
 		id[:], e.Channel[:], e.Author, int64(e.Seq), string(e.Kind))

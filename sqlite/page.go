@@ -18,7 +18,7 @@ const markRowBytes = 96
 // insertMark writes the index rows of a mark: one, or for a cumulative
 // read one per message of the target's feed in its range. It returns how
 // many rows it wrote.
-func insertMark(ctx context.Context, tx *sql.Tx, ch entry.ChannelID, m *hotline.MarkRow) (int64, error) {
+func insertMark(ctx context.Context, tx dbtx, ch entry.ChannelID, m *hotline.MarkRow) (int64, error) {
 	if m.From == 0 {
 		_, err := tx.ExecContext(ctx, `INSERT INTO marks (channel, kind, action, target, target_seq, target_id, party, operator, seq, time, reply) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
 			ch[:], string(m.Kind), m.Action, m.Target.Party, int64(m.Target.Seq), m.Target.ID[:], m.Party, m.Operator, int64(m.Seq), m.Time.UnixMilli(), m.Reply)
@@ -37,7 +37,7 @@ func insertMark(ctx context.Context, tx *sql.Tx, ch entry.ChannelID, m *hotline.
 
 // indexTranslation writes the mark row of a translation entry: it marks
 // the message it translates.
-func indexTranslation(ctx context.Context, tx *sql.Tx, e *entry.Entry) error {
+func indexTranslation(ctx context.Context, tx dbtx, e *entry.Entry) error {
 	body, err := entry.DecodeBody(e)
 	if err != nil {
 		return fmt.Errorf("stored translation %s/%d: %w", e.Author, e.Seq, err)
@@ -226,7 +226,7 @@ func (s *Store) FirstUnread(ctx context.Context, ch entry.ChannelID, party strin
 // to the next message by another party that nobody at party has read or
 // acknowledged (none: NULL). The position only moves forward over
 // messages read, so over time it costs each message once.
-func (s *Store) moveFirstUnread(ctx context.Context, tx *sql.Tx, ch entry.ChannelID, party string) error {
+func (s *Store) moveFirstUnread(ctx context.Context, tx dbtx, ch entry.ChannelID, party string) error {
 	var depth, seq sql.NullInt64
 	var author sql.NullString
 	err := tx.QueryRowContext(ctx, `SELECT first_depth, first_author, first_seq FROM unread WHERE channel = ? AND party = ?`, ch[:], party).Scan(&depth, &author, &seq)
@@ -243,7 +243,7 @@ func (s *Store) moveFirstUnread(ctx context.Context, tx *sql.Tx, ch entry.Channe
 // advanceFirstUnread sets party's first unread message in ch to the first,
 // in channel order after position after, that is by another party and
 // that nobody at party has read or acknowledged.
-func advanceFirstUnread(ctx context.Context, tx *sql.Tx, ch entry.ChannelID, party string, after hotline.Position) error {
+func advanceFirstUnread(ctx context.Context, tx dbtx, ch entry.ChannelID, party string, after hotline.Position) error {
 	var p hotline.Position
 	var seq int64
 	err := tx.QueryRowContext(ctx, `SELECT depth, author, seq FROM entries e

@@ -386,3 +386,35 @@ func TestStore_MigrationToVersion9(t *testing.T) {
 		t.Fatalf("the first message's marks after the migration: %v, %d translations", kinds, len(p.Translations))
 	}
 }
+
+// TestStore_AppendPreparesEachStatementOnce: the first Append prepares
+// what it ran on the writer's connection; later ones prepare nothing new.
+func TestStore_AppendPreparesEachStatementOnce(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	defer s.Close()
+	ch := threeParties(t, s)
+	c := newChatter(t, ch.ID)
+	write := func(i int) {
+		t.Helper()
+		m := c.message("alpha", fmt.Sprint("m", i))
+		rc := c.write("bravo", entry.KindReceipt, &entry.Receipt{Holds: []entry.Ref{m.Ref()}}, "alpha")
+		read := c.write("bravo", entry.KindRead, &entry.Mark{Target: m.Ref()}, "alpha")
+		if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: m, Watch: true},
+			{Entry: rc, Receipts: []hotline.ReceiptRow{{Receiver: "bravo", Party: "alpha", Seq: m.Seq, ReceiptSeq: rc.Seq, Time: time.Now()}}},
+			{Entry: read, Mark: &hotline.MarkRow{Kind: entry.KindRead, Target: m.Ref(), Party: "bravo", Seq: read.Seq, Time: time.Now()}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0)
+	prepared := len(s.wstmts.m)
+	if prepared < 8 {
+		t.Fatalf("the first Append prepared %d statements", prepared)
+	}
+	for i := 1; i < 5; i++ {
+		write(i)
+	}
+	if got := len(s.wstmts.m); got != prepared {
+		t.Fatalf("later Appends prepared %d more statements", got-prepared)
+	}
+}

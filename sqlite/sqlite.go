@@ -38,6 +38,8 @@ type Store struct {
 	operatorByToken, operatorByName *sql.Stmt
 	// The writer's look-up of an id it no longer keeps in memory.
 	idAt *sql.Stmt
+	// What Append runs, prepared on the writer's connection (see wtx).
+	wstmts writerStmts
 }
 
 var _ hotline.Store = (*Store)(nil)
@@ -99,6 +101,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes the store, checkpointing the WAL into the main file.
 func (s *Store) Close() error {
+	s.wstmts.close()
 	for _, st := range []*sql.Stmt{s.operatorByToken, s.operatorByName, s.idAt} {
 		if st != nil {
 			st.Close()
@@ -192,11 +195,15 @@ func storeErr(op string, err error) error {
 
 // Append implements hotline.Store.
 func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline.Write) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return storeErr("append: begin", err)
 	}
-	defer tx.Rollback()
+	tx := &wtx{Tx: sqlTx, stmts: &s.wstmts}
+	defer func() {
+		tx.Rollback()
+		tx.learn(ctx, s.write)
+	}()
 	now := received.UnixMilli()
 	insEntry, err := tx.PrepareContext(ctx, `INSERT INTO entries (id, channel, author, seq, kind, header, sig, body, received, depth) VALUES (?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
@@ -379,7 +386,7 @@ func (s *Store) Usage(ctx context.Context, day int64) (total, onDay []hotline.Us
 	return total, onDay, nil
 }
 
-func putChannel(ctx context.Context, tx *sql.Tx, c *hotline.Channel) error {
+func putChannel(ctx context.Context, tx dbtx, c *hotline.Channel) error {
 	def, err := entry.EncodeBody(&c.Definition)
 	if err != nil {
 		return err

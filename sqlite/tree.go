@@ -28,14 +28,14 @@ type trees struct {
 // treeTx appends records to the trees of feeds within one transaction; its
 // edges replace the shared ones only if the transaction commits.
 type treeTx struct {
-	tx    *sql.Tx
+	tx    dbtx
 	ins   *sql.Stmt
 	size  *sql.Stmt
 	edges map[hotline.Feed]map[int64]tlog.Hash
 	t     *trees
 }
 
-func (t *trees) begin(ctx context.Context, tx *sql.Tx) (*treeTx, error) {
+func (t *trees) begin(ctx context.Context, tx dbtx) (*treeTx, error) {
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO tree_hashes (channel, party, idx, hash) VALUES (?,?,?,?)`)
 	if err != nil {
 		return nil, err
