@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -40,6 +41,17 @@ type Store struct {
 	idAt *sql.Stmt
 	// What Append runs, prepared on the writer's connection (see wtx).
 	wstmts writerStmts
+	// heads holds the seq and depth of each feed's newest entry, as
+	// committed: most entries reference their feeds' heads, so most
+	// depths are known without a query.
+	headsMu sync.Mutex
+	heads   map[hotline.Feed]depthAt
+}
+
+// depthAt is an entry's seq and causal depth.
+type depthAt struct {
+	seq   uint64
+	depth int64
 }
 
 var _ hotline.Store = (*Store)(nil)
@@ -234,6 +246,7 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 	// and on past what a party's reads cover.
 	earliest := make(map[usageKey]hotline.Position) // by author and channel
 	reading := make(map[usageKey]bool)              // by marking party and channel
+	heads := make(map[hotline.Feed]depthAt)         // this batch's, kept once it commits
 	for _, w := range writes {
 		e := w.Entry
 		if e == nil {
@@ -255,12 +268,20 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		u.Bytes += int64(len(e.HeaderBytes) + len(e.Sig) + len(e.Body))
 		var depthErr error
 		depth := hotline.Depth(e, func(party string, seq uint64) int64 {
+			f := hotline.Feed{Channel: e.Channel, Party: party}
+			if h, ok := heads[f]; ok && h.seq == seq {
+				return h.depth
+			}
+			if h, ok := s.head(f); ok && h.seq == seq {
+				return h.depth
+			}
 			var d int64
 			if err := depthOf.QueryRowContext(ctx, e.Channel[:], party, int64(seq)).Scan(&d); err != nil && depthErr == nil {
 				depthErr = fmt.Errorf("depth of %s/%d, which %s/%d follows: %w", party, seq, e.Author, e.Seq, err)
 			}
 			return d
 		})
+		heads[hotline.Feed{Channel: e.Channel, Party: e.Author}] = depthAt{e.Seq, depth}
 		if depthErr != nil {
 			return storeErr("append entry", depthErr)
 		}
@@ -354,7 +375,24 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		return storeErr("append: commit", err)
 	}
 	tt.commit()
+	s.headsMu.Lock()
+	if s.heads == nil {
+		s.heads = make(map[hotline.Feed]depthAt)
+	}
+	for f, h := range heads {
+		s.heads[f] = h
+	}
+	s.headsMu.Unlock()
 	return nil
+}
+
+// head returns the seq and depth of feed f's newest committed entry, if
+// known since the store was opened.
+func (s *Store) head(f hotline.Feed) (depthAt, bool) {
+	s.headsMu.Lock()
+	defer s.headsMu.Unlock()
+	h, ok := s.heads[f]
+	return h, ok
 }
 
 // Usage implements hotline.Store.
