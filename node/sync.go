@@ -107,7 +107,7 @@ func (n *Node) syncLoop(p *pinnedPeer) {
 	st := &syncState{cosigned: map[hotline.Feed]int64{}, skips: map[hotline.Feed]*feedSkip{}}
 	var backoff time.Duration
 	for n.ctx.Err() == nil {
-		pullDue := st.theirs == nil || n.now().Sub(st.lastPull) >= n.syncInt
+		pullDue := st.theirs == nil || st.morePull || n.now().Sub(st.lastPull) >= n.syncInt
 		progressed, err := n.syncOnce(p, st, pullDue)
 		if err == nil {
 			p.link.learnt(maps.Clone(st.theirs))
@@ -166,6 +166,11 @@ type syncState struct {
 	theirs   map[hotline.Feed]peer.FeedHead // nil: unknown, ask
 	cosigned map[hotline.Feed]int64         // own feeds: size the peer last cosigned
 	lastPull time.Time
+	// morePull is set when the last pull came back full: the peer may
+	// hold more, so the next round pulls again at once rather than after
+	// the sync interval (a node back from an outage catches up at the
+	// speed it verifies, not a batch per interval).
+	morePull bool
 	// skips are the feeds the peer refused entries of: they are not
 	// pushed again until the wait is over, so the other feeds go on.
 	skips map[hotline.Feed]*feedSkip
@@ -226,7 +231,8 @@ func (n *Node) syncOnce(p *pinnedPeer, st *syncState, pull bool) (progressed boo
 		st.theirs = m
 	}
 	if pull {
-		pulled, err := n.pullFrom(ctx, p)
+		pulled, full, err := n.pullFrom(ctx, p)
+		st.morePull = full && err == nil
 		if wait, ok := throttled(err); ok {
 			// Pulling waits (the peer is busy, or it sent more than this
 			// node verifies from it), but pushing this node's own entries
@@ -280,29 +286,33 @@ func (n *Node) syncOnce(p *pinnedPeer, st *syncState, pull bool) (progressed boo
 
 // pullFrom pulls what this node lacks from peer p, a page of its heads at
 // a time, up to one batch in all, and stores it. It returns how many
-// entries were stored.
-func (n *Node) pullFrom(ctx context.Context, p *pinnedPeer) (int, error) {
+// entries were stored, and whether the batch came back full (the peer
+// may hold more).
+func (n *Node) pullFrom(ctx context.Context, p *pinnedPeer) (stored int, full bool, err error) {
 	party := p.doc.Party
 	all := n.headsShared(party)
 	var after *entry.ChannelID
-	got, stored := 0, 0
+	got := 0
 	for {
 		page := headsPage(all, after)
 		raw, err := p.client.Pull(ctx, page, pushBatch-got)
 		if err != nil {
-			return stored, err
+			return stored, false, err
 		}
 		if len(raw) > 0 {
 			res, err := n.receive(ctx, party, raw)
 			if err != nil {
-				return stored, err
+				return stored, false, err
 			}
 			p.link.count(0, uint64(res.Stored))
 			stored += res.Stored
 			got += len(raw)
 		}
-		if page.Through == nil || got >= pushBatch {
-			return stored, nil
+		if got >= pushBatch {
+			return stored, stored > 0, nil
+		}
+		if page.Through == nil {
+			return stored, false, nil
 		}
 		after = page.Through
 	}
