@@ -99,8 +99,9 @@ func (n *Node) notifyPeers() {
 
 // syncLoop keeps one peer in sync until the node closes: it pushes what
 // the peer lacks as soon as it is written, pulls what this node lacks on
-// connect and every sync interval, and backs off, with jitter, up to the
-// retry cap while the peer cannot be reached. When the peer asks it to
+// connect and every sync interval (and at once again after a pull that
+// came back full), and backs off, with jitter, up to the retry cap while
+// the peer cannot be reached, until the peer reaches this node. When the peer asks it to
 // slow down (429) or this node's own limit on the peer is reached, it
 // waits as long as asked, without counting the link as down.
 func (n *Node) syncLoop(p *pinnedPeer) {
