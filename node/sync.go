@@ -233,7 +233,10 @@ func (n *Node) syncOnce(p *pinnedPeer, st *syncState, pull bool) (progressed boo
 	}
 	if pull {
 		pulled, full, err := n.pullFrom(ctx, p)
-		st.morePull = full && err == nil
+		// More to pull at once if the batch came back full, or if the
+		// peer's heads as last learnt are still ahead of this node's (a
+		// batch shared out over several channels can come back short).
+		st.morePull = err == nil && pulled > 0 && (full || n.behind(party, st.theirs))
 		if wait, ok := throttled(err); ok {
 			// Pulling waits (the peer is busy, or it sent more than this
 			// node verifies from it), but pushing this node's own entries
@@ -283,6 +286,19 @@ func (n *Node) syncOnce(p *pinnedPeer, st *syncState, pull bool) (progressed boo
 		st.theirs = nil // our view of its heads is stale: ask again
 	}
 	return true, nil
+}
+
+// behind reports whether any feed this node shares with party is ahead
+// at the peer, by its heads as last learnt.
+func (n *Node) behind(party string, theirs map[hotline.Feed]peer.FeedHead) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for f, h := range theirs {
+		if ch, ok := n.channels[f.Channel]; ok && n.shares(ch, party) && h.Seq > n.heads[f].Seq {
+			return true
+		}
+	}
+	return false
 }
 
 // pullFrom pulls what this node lacks from peer p, a page of its heads at
