@@ -112,16 +112,16 @@ func (s *Store) Page(ctx context.Context, ch entry.ChannelID, q hotline.PageQuer
 		} else {
 			side, op, ord = q.Before, ">=", "ASC"
 		}
-		var any int
+		var beyond int
 		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE channel = ? AND (depth, author, seq) `+op+` (?, ?, ?)
-			ORDER BY depth `+ord+`, author `+ord+`, seq `+ord+` LIMIT 1)`, ch[:], side.Depth, side.Author, int64(side.Seq)).Scan(&any)
+			ORDER BY depth `+ord+`, author `+ord+`, seq `+ord+` LIMIT 1)`, ch[:], side.Depth, side.Author, int64(side.Seq)).Scan(&beyond)
 		if err != nil {
 			return nil, fmt.Errorf("read page: %w", err)
 		}
 		if q.After != nil {
-			p.Earlier = any > 0
+			p.Earlier = beyond > 0
 		} else {
-			p.Later = any > 0
+			p.Later = beyond > 0
 		}
 	}
 	if err := s.pageIndex(ctx, tx, ch, p); err != nil {
