@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"sync"
@@ -39,6 +40,9 @@ type Options struct {
 	Rate     int           // messages per second offered in the latency phase; 0 skips it
 	Duration time.Duration // length of the latency phase
 	Progress io.Writer     // progress lines; nil: none
+	// CPUProfile, if not nil, receives a CPU profile (pprof format) of the
+	// throughput phase: both nodes and the senders, which share one process.
+	CPUProfile io.Writer
 }
 
 // Phase is the result of one phase.
@@ -104,7 +108,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	r := &run{node: alpha.Server.Node, channel: ch.ID, api: client.New(alpha.Server.APIURL(), alpha.Token)}
 
 	fmt.Fprintf(progress, "throughput: %d messages from %d concurrent senders ...\n", o.Messages, o.Senders)
-	if res.Throughput, err = r.throughput(ctx, o.Messages, o.Senders); err != nil {
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return nil, fmt.Errorf("bench: cpu profile: %w", err)
+		}
+	}
+	res.Throughput, err = r.throughput(ctx, o.Messages, o.Senders)
+	if o.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		return nil, err
 	}
 	res.ThroughputRatio = res.Throughput.PerSecond / res.SignVerifyPerS

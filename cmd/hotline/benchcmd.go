@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/hotline-project/hotline/bench"
@@ -12,7 +13,7 @@ import (
 func init() {
 	register(&command{
 		name: "bench", summary: "Measure a link: two nodes on loopback, messages/s and send-to-receipt latency",
-		usage:   "[--messages N] [--senders K] [--rate R] [--duration D] [--dir DIR] [--json]",
+		usage:   "[--messages N] [--senders K] [--rate R] [--duration D] [--dir DIR] [--cpuprofile FILE] [--json]",
 		example: "  hotline bench --messages 20000 --senders 64 --rate 1000 --duration 10s",
 		run:     runBench,
 	})
@@ -27,8 +28,17 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of the latency phase")
 	fs.StringVar(&o.Dir, "dir", "", "directory for the two nodes (default: a temporary one, removed afterwards)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the throughput phase to FILE (read it with go tool pprof)")
 	if _, err := parseArgs(fs, args, 0, 0); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		o.CPUProfile = f
 	}
 	if o.Messages < 1 || o.Senders < 1 || o.Rate < 0 || (o.Rate > 0 && o.Duration < 100*time.Millisecond) {
 		return usagef("--messages and --senders must be at least 1, --rate at least 0, --duration at least 100ms")
