@@ -290,6 +290,23 @@ ALTER TABLE unread ADD COLUMN first_depth INTEGER;
 ALTER TABLE unread ADD COLUMN first_author TEXT;
 ALTER TABLE unread ADD COLUMN first_seq INTEGER;
 `,
+	// 10: the access epoch, bumped by every change to operators or their
+	// tokens, whichever process makes it (the CLI writes this file while
+	// the node runs). The node caches token and operator look-ups and
+	// drops the cache when the epoch moves (see access.go).
+	`
+CREATE TABLE access_epoch (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	epoch INTEGER NOT NULL
+) STRICT;
+INSERT INTO access_epoch (id, epoch) VALUES (1, 1);
+CREATE TRIGGER operators_insert_epoch AFTER INSERT ON operators BEGIN UPDATE access_epoch SET epoch = epoch + 1; END;
+CREATE TRIGGER operators_update_epoch AFTER UPDATE ON operators BEGIN UPDATE access_epoch SET epoch = epoch + 1; END;
+CREATE TRIGGER operators_delete_epoch AFTER DELETE ON operators BEGIN UPDATE access_epoch SET epoch = epoch + 1; END;
+CREATE TRIGGER tokens_insert_epoch AFTER INSERT ON operator_tokens BEGIN UPDATE access_epoch SET epoch = epoch + 1; END;
+CREATE TRIGGER tokens_update_epoch AFTER UPDATE ON operator_tokens BEGIN UPDATE access_epoch SET epoch = epoch + 1; END;
+CREATE TRIGGER tokens_delete_epoch AFTER DELETE ON operator_tokens BEGIN UPDATE access_epoch SET epoch = epoch + 1; END;
+`,
 }
 
 // migrationHooks run in Go, in the same transaction, right after the SQL of

@@ -36,7 +36,9 @@ type Store struct {
 	trees trees
 	// The lookups every API request makes, prepared once on the read
 	// pool: parsing SQL costs more than running these.
-	operatorByToken, operatorByName *sql.Stmt
+	operatorByToken, operatorByName, readEpoch *sql.Stmt
+	// Token and operator look-ups, cached while the access epoch holds.
+	access accessCache
 	// The writer's look-up of an id it no longer keeps in memory.
 	idAt *sql.Stmt
 	// What Append runs, prepared on the writer's connection (see wtx).
@@ -95,11 +97,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	// Keep every connection of the pool open: a connection closed when
+	// idle is opened again (and its statements prepared again) at the next
+	// burst of requests.
 	r.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)))
+	r.SetMaxIdleConns(max(4, 2*runtime.GOMAXPROCS(0)))
 	s.read = r
 	if s.operatorByToken, err = r.PrepareContext(ctx, `SELECT t.operator FROM operator_tokens t
 		WHERE t.hash = ? AND NOT EXISTS (SELECT 1 FROM operators o WHERE o.name = t.operator AND o.disabled <> 0)`); err == nil {
 		s.operatorByName, err = r.PrepareContext(ctx, operatorColumns+`WHERE name = ?`)
+	}
+	if err == nil {
+		s.readEpoch, err = r.PrepareContext(ctx, `SELECT epoch FROM access_epoch WHERE id = 1`)
 	}
 	if err == nil {
 		s.idAt, err = r.PrepareContext(ctx, `SELECT id FROM entries WHERE channel = ? AND author = ? AND seq = ?`)
@@ -114,7 +123,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // Close closes the store, checkpointing the WAL into the main file.
 func (s *Store) Close() error {
 	s.wstmts.close()
-	for _, st := range []*sql.Stmt{s.operatorByToken, s.operatorByName, s.idAt} {
+	for _, st := range []*sql.Stmt{s.operatorByToken, s.operatorByName, s.readEpoch, s.idAt} {
 		if st != nil {
 			st.Close()
 		}
@@ -862,18 +871,6 @@ func (s *Store) Unread(ctx context.Context, ch entry.ChannelID, party string) (i
 	return n, nil
 }
 
-// Operator implements hotline.Store.
-func (s *Store) Operator(ctx context.Context, name string) (hotline.Operator, error) {
-	ops, err := scanOperators(s.operatorByName.QueryContext(ctx, name))
-	if err != nil {
-		return hotline.Operator{}, err
-	}
-	if len(ops) == 0 {
-		return hotline.Operator{}, hotline.Errorf(hotline.ENOTFOUND, "no operator %q on this node", name)
-	}
-	return ops[0], nil
-}
-
 // Operators implements hotline.Store.
 func (s *Store) Operators(ctx context.Context) ([]hotline.Operator, error) {
 	return scanOperators(s.read.QueryContext(ctx, operatorColumns+`ORDER BY name`))
@@ -952,16 +949,6 @@ func unixMilliOrZero(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMilli()
-}
-
-// OperatorByToken implements hotline.Store.
-func (s *Store) OperatorByToken(ctx context.Context, tokenHash [32]byte) (string, error) {
-	var op string
-	err := s.operatorByToken.QueryRowContext(ctx, tokenHash[:]).Scan(&op)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", hotline.Errorf(hotline.ENOTFOUND, "no such token")
-	}
-	return op, err
 }
 
 // OperatorTokens implements hotline.Store.

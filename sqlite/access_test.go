@@ -1,0 +1,159 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hotline-project/hotline"
+)
+
+// The node caches token and operator look-ups; a change made through
+// another connection to the file (as the CLI makes while the node runs)
+// takes effect at the node's next look-up, not at some later expiry.
+func TestAccess_ChangesFromAnotherConnectionTakeEffectAtOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hotline.db")
+	node, cli := open(t, path), open(t, path)
+	defer node.Close()
+	defer cli.Close()
+	tok := sha256.Sum256([]byte("hl_duty"))
+	if err := cli.PutOperator(ctx, hotline.Operator{Name: "duty", Lang: "en"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.AddOperatorToken(ctx, "duty", tok); err != nil {
+		t.Fatal(err)
+	}
+
+	lookup := func() (string, error) { return node.OperatorByToken(ctx, tok) }
+	for range 5 {
+		if op, err := lookup(); err != nil || op != "duty" {
+			t.Fatalf("look-up: %q, %v", op, err)
+		}
+		if op, err := node.Operator(ctx, "duty"); err != nil || op.Lang != "en" {
+			t.Fatalf("operator: %+v, %v", op, err)
+		}
+	}
+	if q := node.access.queries.Load(); q != 2 {
+		t.Fatalf("5 look-ups of a token and 5 of an operator ran %d queries; want 2 (then cached)", q)
+	}
+
+	// Another connection changes the language: the next look-up sees it.
+	if err := cli.SetOperatorLang(ctx, "duty", "fr"); err != nil {
+		t.Fatal(err)
+	}
+	if op, err := node.Operator(ctx, "duty"); err != nil || op.Lang != "fr" {
+		t.Fatalf("after the language changed: %+v, %v", op, err)
+	}
+
+	// Disabled: the token stops working at once; enabled, it works again.
+	if err := cli.SetOperatorDisabled(ctx, "duty", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lookup(); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("token of a disabled operator: %v, want ENOTFOUND", err)
+	}
+	if err := cli.SetOperatorDisabled(ctx, "duty", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lookup(); err != nil {
+		t.Fatalf("token after enable: %v", err)
+	}
+
+	// Revoked: the very next look-up fails.
+	if _, err := cli.RevokeOperatorToken(ctx, fmt.Sprintf("%x", tok[:8])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lookup(); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("revoked token: %v, want ENOTFOUND", err)
+	}
+
+	// Removed: the operator is gone for the node too.
+	if err := cli.RemoveOperator(ctx, "duty"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Operator(ctx, "duty"); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("removed operator: %v, want ENOTFOUND", err)
+	}
+}
+
+// Unknown tokens are not cached, and known ones no more than the bound.
+func TestAccess_TheCacheIsBounded(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	defer s.Close()
+	n := accessCacheSize + accessCacheSize/2
+	for i := range n {
+		tok := sha256.Sum256(fmt.Appendf(nil, "hl_%d", i))
+		if err := s.AddOperatorToken(ctx, "duty", tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if _, err := s.OperatorByToken(ctx, sha256.Sum256(fmt.Appendf(nil, "hl_%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.OperatorByToken(ctx, sha256.Sum256(fmt.Appendf(nil, "made up %d", i))); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+			t.Fatalf("made-up token: %v", err)
+		}
+	}
+	s.access.mu.Lock()
+	held := len(s.access.tokens)
+	s.access.mu.Unlock()
+	if held == 0 || held > accessCacheSize {
+		t.Fatalf("cache holds %d tokens after %d distinct look-ups and %d misses; want 1..%d", held, n, n, accessCacheSize)
+	}
+}
+
+// Each caller of a shared read gets a value from a read that began after
+// it called, and concurrent callers share reads.
+func TestSharedRead_FreshAndShared(t *testing.T) {
+	var sr sharedRead
+	var started atomic.Int64
+	read := func(context.Context) (int64, error) {
+		v := started.Add(1)
+		time.Sleep(200 * time.Microsecond)
+		return v, nil
+	}
+	const callers, calls = 32, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range calls {
+				before := started.Load()
+				v, err := sr.get(context.Background(), read)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if v <= before {
+					errs <- fmt.Errorf("got the value of read %d, which began before the call (reads begun then: %d)", v, before)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := started.Load(); n >= callers*calls {
+		t.Fatalf("%d calls ran %d reads: none shared", callers*calls, n)
+	}
+
+	// A caller that gives up does not fail the others.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sr.get(ctx, read); err != nil {
+		t.Fatalf("a cancelled caller that runs the read itself: %v", err)
+	}
+}
