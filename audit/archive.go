@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/hotline-project/hotline/entry"
@@ -168,52 +170,90 @@ func Decode(r io.Reader, progress func(done, total int)) (*Archive, error) {
 	}
 	order := map[string]int{"key": 0, "entry": 1, "checkpoint": 2, "end": 3}
 	stage := 0
+	var lines [][]byte
 	for {
-		b, err := next()
-		if err == io.EOF {
+		// A chunk of lines is parsed on every core, then checked in order.
+		first := line + 1
+		lines = lines[:0]
+		for len(lines) < decodeChunk {
+			b, err := next()
+			if err == io.EOF {
+				break
+			} else if err != nil {
+				return nil, err
+			}
+			lines = append(lines, bytes.Clone(b))
+		}
+		recs, errs := parseRecords(lines)
+		for i := range lines {
+			at := first + i
+			if errs[i] != nil {
+				return nil, fmt.Errorf("archive line %d: not a valid record: %v", at, errs[i])
+			}
+			rec := recs[i]
+			st, ok := order[rec.Type]
+			if !ok {
+				return nil, fmt.Errorf("archive line %d: unknown record type %q", at, rec.Type)
+			}
+			if st < stage {
+				return nil, fmt.Errorf("archive line %d: a %s record after the %s records are over", at, rec.Type, rec.Type)
+			}
+			stage = st
+			if len(a.Keys)+len(a.Entries)+len(a.Checkpoints) >= maxRecords {
+				return nil, fmt.Errorf("archive line %d: more than %d records", at, maxRecords)
+			}
+			switch rec.Type {
+			case "key":
+				a.Keys = append(a.Keys, rec)
+			case "entry":
+				if rec.Entry == nil {
+					return nil, fmt.Errorf("archive line %d: entry record without an entry", at)
+				}
+				a.Entries = append(a.Entries, rec)
+				if progress != nil && len(a.Entries)%10000 == 0 {
+					progress(len(a.Entries), a.Header.Entries)
+				}
+			case "checkpoint":
+				a.Checkpoints = append(a.Checkpoints, rec)
+			case "end":
+				if rec.Entries != len(a.Entries) || rec.Checkpoints != len(a.Checkpoints) || a.Header.Entries != len(a.Entries) {
+					return nil, fmt.Errorf("archive line %d: the end record counts %d entries and %d checkpoints (header: %d entries), the archive holds %d and %d: records were removed or added",
+						at, rec.Entries, rec.Checkpoints, a.Header.Entries, len(a.Entries), len(a.Checkpoints))
+				}
+				if i < len(lines)-1 {
+					return nil, fmt.Errorf("archive line %d: data after the end record", at+1)
+				}
+				if _, err := next(); err != io.EOF {
+					return nil, fmt.Errorf("archive line %d: data after the end record", line+1)
+				}
+				return a, nil
+			}
+		}
+		if len(lines) < decodeChunk {
 			return nil, fmt.Errorf("archive: ends at line %d without its end record: the file is truncated", line)
-		} else if err != nil {
-			return nil, err
-		}
-		var rec Record
-		if err := strictJSON(b, &rec); err != nil {
-			return nil, fmt.Errorf("archive line %d: not a valid record: %v", line, err)
-		}
-		st, ok := order[rec.Type]
-		if !ok {
-			return nil, fmt.Errorf("archive line %d: unknown record type %q", line, rec.Type)
-		}
-		if st < stage {
-			return nil, fmt.Errorf("archive line %d: a %s record after the %s records are over", line, rec.Type, rec.Type)
-		}
-		stage = st
-		if len(a.Keys)+len(a.Entries)+len(a.Checkpoints) >= maxRecords {
-			return nil, fmt.Errorf("archive line %d: more than %d records", line, maxRecords)
-		}
-		switch rec.Type {
-		case "key":
-			a.Keys = append(a.Keys, rec)
-		case "entry":
-			if rec.Entry == nil {
-				return nil, fmt.Errorf("archive line %d: entry record without an entry", line)
-			}
-			a.Entries = append(a.Entries, rec)
-			if progress != nil && len(a.Entries)%10000 == 0 {
-				progress(len(a.Entries), a.Header.Entries)
-			}
-		case "checkpoint":
-			a.Checkpoints = append(a.Checkpoints, rec)
-		case "end":
-			if rec.Entries != len(a.Entries) || rec.Checkpoints != len(a.Checkpoints) || a.Header.Entries != len(a.Entries) {
-				return nil, fmt.Errorf("archive line %d: the end record counts %d entries and %d checkpoints (header: %d entries), the archive holds %d and %d: records were removed or added",
-					line, rec.Entries, rec.Checkpoints, a.Header.Entries, len(a.Entries), len(a.Checkpoints))
-			}
-			if _, err := next(); err != io.EOF {
-				return nil, fmt.Errorf("archive line %d: data after the end record", line+1)
-			}
-			return a, nil
 		}
 	}
+}
+
+// decodeChunk is how many lines Decode reads before it parses them in
+// parallel: enough to share out, few enough to hold twice.
+const decodeChunk = 4096
+
+// parseRecords parses lines as records, a share of them on each core.
+func parseRecords(lines [][]byte) ([]Record, []error) {
+	recs := make([]Record, len(lines))
+	errs := make([]error, len(lines))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(lines)/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(lines); i += workers {
+				errs[i] = strictJSON(lines[i], &recs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return recs, errs
 }
 
 func strictJSON(b []byte, v any) error {

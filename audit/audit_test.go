@@ -3,6 +3,8 @@ package audit
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +161,44 @@ func TestEvidence_EncodeToStreamsAMismatch(t *testing.T) {
 		}
 		if !tc.prove && err == nil {
 			t.Fatalf("%s proved something: %s", tc.name, explain)
+		}
+	}
+}
+
+// Decode parses lines a chunk at a time on every core; what it reports
+// about a damaged archive, and where, does not depend on the chunks.
+func TestDecode_ErrorsNameTheirLineAcrossChunks(t *testing.T) {
+	data := benchArchive(t, decodeChunk) // 2 × decodeChunk + 2 entries
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	a, err := Decode(bytes.NewReader(data), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Entries) != 2*decodeChunk+2 || len(a.Keys) != 2 || len(a.Checkpoints) != 2 {
+		t.Fatalf("decoded %d entries, %d keys, %d checkpoints", len(a.Entries), len(a.Keys), len(a.Checkpoints))
+	}
+	if r := Verify(a); !r.OK {
+		t.Fatalf("does not verify: %+v", r.Failures)
+	}
+	join := func(ls [][]byte) []byte { return append(bytes.Join(ls, []byte("\n")), '\n') }
+	with := func(i int, b []byte) []byte {
+		ls := slices.Clone(lines)
+		ls[i-1] = b
+		return join(ls)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"a bad line in a later chunk", with(decodeChunk+7, []byte(`{"type":"entry","entry":"not base64"}`)), fmt.Sprintf("archive line %d: not a valid record", decodeChunk+7)},
+		{"an unknown field", with(3, []byte(`{"type":"key","party":"alpha","extra":1}`)), "archive line 3: not a valid record"},
+		{"a key among the entries", with(2*decodeChunk, lines[1]), fmt.Sprintf("archive line %d: a key record after the key records are over", 2*decodeChunk)},
+		{"no end record", join(lines[:len(lines)-1]), fmt.Sprintf("ends at line %d without its end record", len(lines)-1)},
+		{"data after the end record", join(append(slices.Clone(lines), []byte(`{}`))), fmt.Sprintf("archive line %d: data after the end record", len(lines)+1)},
+	} {
+		if _, err := Decode(bytes.NewReader(c.data), nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
 }

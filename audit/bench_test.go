@@ -16,7 +16,7 @@ import (
 
 // benchArchive builds a real two-party channel of n messages by alpha,
 // each receipted by bravo, with both feeds checkpointed and cosigned.
-func benchArchive(b *testing.B, n int) []byte {
+func benchArchive(b testing.TB, n int) []byte {
 	alpha, _ := identity.GenerateSigningKey("alpha")
 	bravo, _ := identity.GenerateSigningKey("bravo")
 	def := &entry.Definition{Name: "bench", Level: "policy", Proposer: "alpha", Created: 1,

@@ -327,14 +327,19 @@ func (v *verifier) checkTargets(where string, e *entry.Entry, body any) {
 // author's signature, every cosignature, and the root against the tree of
 // the feed's entries.
 func (v *verifier) checkCheckpoints(ch entry.ChannelID, def *entry.Definition, recs []Record) {
+	// Each feed's tree is built on a core of its own.
 	trees := map[string]*memTree{}
+	var wg sync.WaitGroup
 	for party, feed := range v.feeds {
-		t := &memTree{}
-		for _, e := range feed {
-			t.add(checkpoint.RecordHash(e))
-		}
+		t := &memTree{hashes: make([]tlog.Hash, 0, 2*len(feed))}
 		trees[party] = t
+		wg.Go(func() {
+			for _, e := range feed {
+				t.add(checkpoint.RecordHash(e))
+			}
+		})
 	}
+	wg.Wait()
 	infos := map[string]*FeedInfo{}
 	for _, m := range def.Members {
 		infos[m.Party] = &FeedInfo{Party: m.Party, Entries: len(v.feeds[m.Party]), CosignedBy: map[string]time.Time{}}

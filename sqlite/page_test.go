@@ -20,13 +20,13 @@ import (
 // as nodes do: each entry names the newest entry it holds of every other
 // feed.
 type chatter struct {
-	t     *testing.T
+	t     testing.TB
 	key   ed25519.PrivateKey
 	ch    entry.ChannelID
 	heads map[string]*entry.Entry
 }
 
-func newChatter(t *testing.T, ch entry.ChannelID) *chatter {
+func newChatter(t testing.TB, ch entry.ChannelID) *chatter {
 	_, key, _ := ed25519.GenerateKey(nil)
 	return &chatter{t: t, key: key, ch: ch, heads: make(map[string]*entry.Entry)}
 }
@@ -93,7 +93,7 @@ func channelOrder(entries []*entry.Entry) []entry.ID {
 	return ids
 }
 
-func threeParties(t *testing.T, s *Store) *hotline.Channel {
+func threeParties(t testing.TB, s *Store) *hotline.Channel {
 	t.Helper()
 	def := entry.Definition{Name: "three", Level: "policy", Proposer: "alpha",
 		Members: []entry.Member{{Party: "alpha", Key: "a"}, {Party: "bravo", Key: "b"}, {Party: "charlie", Key: "c"}}}

@@ -40,7 +40,7 @@ func (w *feedWriter) next(text string) *entry.Entry {
 	return e
 }
 
-func open(t *testing.T, path string) *Store {
+func open(t testing.TB, path string) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), path)
 	if err != nil {
