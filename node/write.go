@@ -153,7 +153,7 @@ type batch struct {
 	ids      map[hotline.Feed]map[uint64]entry.ID
 	writes   []hotline.Write
 	events   []Event
-	receipts map[entry.ChannelID]bool // channels that will owe a receipt after commit
+	receipts map[entry.ChannelID]bool // channels whose receipt the batch writes: it stores entries from peers there
 	reserved []*entry.Entry           // peers' entries counted against their quotas
 	now      time.Time
 	// watchChanged is set when the batch adds a watched entry or an
@@ -244,19 +244,6 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 		receipts: make(map[entry.ChannelID]bool),
 		now:      n.now(),
 	}
-	// Receipts owed from the previous transaction come first: what they
-	// cover is already durable.
-	var receiptIDs []entry.ChannelID
-	for id := range receipts {
-		receiptIDs = append(receiptIDs, id)
-		delete(receipts, id)
-	}
-	slices.SortFunc(receiptIDs, func(a, c entry.ChannelID) int { return slices.Compare(a[:], c[:]) })
-	for _, id := range receiptIDs {
-		if err := b.writeReceipt(id); err != nil {
-			n.log.Error("write receipt", "channel", id, "err", err)
-		}
-	}
 	results := make([]writeResult, len(reqs))
 	for i, r := range reqs {
 		switch {
@@ -266,6 +253,23 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 			results[i] = b.applyRemote(ctx, r.remote)
 		case r.state != nil:
 			results[i].err = b.changeState(r.state)
+		}
+	}
+	// Receipts go in the transaction that stores what they cover: a
+	// receipt is durable, and can be seen by anyone, exactly when what it
+	// covers is. Receipts a failed commit lost are owed from before.
+	for id := range b.receipts {
+		receipts[id] = true
+	}
+	var receiptIDs []entry.ChannelID
+	for id := range receipts {
+		receiptIDs = append(receiptIDs, id)
+		delete(receipts, id)
+	}
+	slices.SortFunc(receiptIDs, func(a, c entry.ChannelID) int { return slices.Compare(a[:], c[:]) })
+	for _, id := range receiptIDs {
+		if err := b.writeReceipt(id); err != nil {
+			n.log.Error("write receipt", "channel", id, "err", err)
 		}
 	}
 	start := time.Now()
@@ -281,11 +285,8 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 		for _, e := range b.reserved {
 			n.meter.Release(e.Author, e.Channel, entrySize(e))
 		}
-		for id := range b.receipts {
-			receipts[id] = true // retry the receipts with the next batch
-		}
 		for _, id := range receiptIDs {
-			receipts[id] = true
+			receipts[id] = true // retry the receipts with the next batch
 		}
 		for i, r := range reqs {
 			if results[i].err == nil {
@@ -308,9 +309,6 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 		n.labels[c.Label] = id
 	}
 	n.mu.Unlock()
-	for id := range b.receipts {
-		receipts[id] = true
-	}
 	for _, w := range b.writes {
 		if w.Entry != nil {
 			n.metrics.entriesStored.WithLabelValues(string(w.Entry.Kind), origin(w.Entry.Author == n.self)).Inc()
