@@ -38,13 +38,14 @@ func (n *Node) signCheckpoints(ctx context.Context) {
 	signed := 0
 	for _, f := range n.ownFeeds() {
 		head := n.head(f)
-		if _, ok := n.cpSigned[f]; !ok {
-			n.cpSigned[f] = 0
+		signed, ok := n.signedSize(f)
+		if !ok {
 			if c, err := n.store.LatestCheckpoint(ctx, f, n.self); err == nil {
-				n.cpSigned[f] = c.Size
+				signed = c.Size
 			}
+			n.setSignedSize(f, signed)
 		}
-		if int64(head.Seq) <= n.cpSigned[f] {
+		if int64(head.Seq) <= signed {
 			continue
 		}
 		if err := n.signCheckpoint(ctx, f, int64(head.Seq)); err != nil {
@@ -58,6 +59,21 @@ func (n *Node) signCheckpoints(ctx context.Context) {
 	if signed > 0 {
 		n.notifyPeers()
 	}
+}
+
+// signedSize returns the size of the newest checkpoint this node signed of
+// its feed f, if the checkpoint loop has looked at f since the start.
+func (n *Node) signedSize(f hotline.Feed) (int64, bool) {
+	n.cpMu.Lock()
+	defer n.cpMu.Unlock()
+	size, ok := n.cpSigned[f]
+	return size, ok
+}
+
+func (n *Node) setSignedSize(f hotline.Feed, size int64) {
+	n.cpMu.Lock()
+	defer n.cpMu.Unlock()
+	n.cpSigned[f] = size
 }
 
 // ownFeeds returns this node's feeds that hold entries.
@@ -90,7 +106,7 @@ func (n *Node) signCheckpoint(ctx context.Context, f hotline.Feed, size int64) e
 	if err := n.store.AddCheckpoint(ctx, f, hotline.StoredCheckpoint{Size: size, Note: note, Time: n.now()}); err != nil {
 		return err
 	}
-	n.cpSigned[f] = size
+	n.setSignedSize(f, size)
 	n.metrics.checkpointsSigned.Inc()
 	return nil
 }
@@ -125,6 +141,9 @@ func (n *Node) requestCosignatures(ctx context.Context, p *pinnedPeer, theirs ma
 				return err
 			}
 			cosigned[f] = old
+		}
+		if size, ok := n.signedSize(f); ok && (size <= old || int64(theirs[f].Seq) < size) {
+			continue // as below, without reading the checkpoint: sync loops come here after every round
 		}
 		latest, err := n.store.LatestCheckpoint(ctx, f, n.self)
 		if hotline.ErrorCode(err) == hotline.ENOTFOUND {

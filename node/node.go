@@ -123,7 +123,8 @@ type Node struct {
 
 	cpBatch, cpEvery time.Duration
 	cpWake           chan struct{}
-	cpSigned         map[hotline.Feed]int64 // own feeds: size of the newest checkpoint; checkpoint loop only
+	cpMu             sync.Mutex
+	cpSigned         map[hotline.Feed]int64 // own feeds: size of the newest checkpoint signed; written by the checkpoint loop, under cpMu
 	witnessMu        sync.Mutex             // makes a cosignature's check and record atomic
 
 	ladders escalation.Ladders
