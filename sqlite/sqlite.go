@@ -48,6 +48,8 @@ type Store struct {
 	// depths are known without a query.
 	headsMu sync.Mutex
 	heads   map[hotline.Feed]depthAt
+	// The newest entries of each feed, as committed (see tails.go).
+	tails tails
 }
 
 // depthAt is an entry's seq and causal depth.
@@ -256,6 +258,7 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 	earliest := make(map[usageKey]hotline.Position) // by author and channel
 	reading := make(map[usageKey]bool)              // by marking party and channel
 	heads := make(map[hotline.Feed]depthAt)         // this batch's, kept once it commits
+	var added []*hotline.Stored                     // kept as the feeds' tails once it commits
 	for _, w := range writes {
 		e := w.Entry
 		if e == nil {
@@ -294,9 +297,15 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		if depthErr != nil {
 			return storeErr("append entry", depthErr)
 		}
-		if _, err := insEntry.ExecContext(ctx, id[:], e.Channel[:], e.Author, int64(e.Seq), string(e.Kind), e.HeaderBytes, e.Sig, e.Body, now, depth); err != nil {
+		res, err := insEntry.ExecContext(ctx, id[:], e.Channel[:], e.Author, int64(e.Seq), string(e.Kind), e.HeaderBytes, e.Sig, e.Body, now, depth)
+		if err != nil {
 			return storeErr(fmt.Sprintf("append entry %s/%d", e.Author, e.Seq), err)
 		}
+		local, err := res.LastInsertId()
+		if err != nil {
+			return storeErr(fmt.Sprintf("append entry %s/%d", e.Author, e.Seq), err)
+		}
+		added = append(added, &hotline.Stored{Entry: e, Local: local, Received: time.UnixMilli(now).UTC(), Depth: depth})
 		if err := tt.add(ctx, e); err != nil {
 			return storeErr(fmt.Sprintf("append entry %s/%d to its Merkle tree", e.Author, e.Seq), err)
 		}
@@ -384,6 +393,7 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		return storeErr("append: commit", err)
 	}
 	tt.commit()
+	s.tails.add(added)
 	s.headsMu.Lock()
 	if s.heads == nil {
 		s.heads = make(map[hotline.Feed]depthAt)
@@ -638,6 +648,14 @@ func (s *Store) Latest(ctx context.Context, f hotline.Feed, kind entry.Kind) (*h
 
 // Feed implements hotline.Store.
 func (s *Store) Feed(ctx context.Context, f hotline.Feed, from uint64, limit int) ([]*hotline.Stored, error) {
+	if out, ok := s.tails.feed(f, from, limit); ok {
+		return out, nil
+	}
+	return s.feedRows(ctx, f, from, limit)
+}
+
+// feedRows is Feed from the table alone.
+func (s *Store) feedRows(ctx context.Context, f hotline.Feed, from uint64, limit int) ([]*hotline.Stored, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND author = ? AND seq >= ? ORDER BY seq LIMIT ?`,
 		f.Channel[:], f.Party, int64(from), limit)
 	if err != nil {

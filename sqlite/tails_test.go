@@ -1,0 +1,87 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/entry"
+)
+
+// Feed answers from the entries Append keeps exactly what the table
+// answers, wherever the range starts, and the kept entries stay within
+// their bound.
+func TestTails_FeedAnswersAsTheTableDoes(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	defer s.Close()
+	ch := threeParties(t, s)
+	c := newChatter(t, ch.ID)
+	alpha := hotline.Feed{Channel: ch.ID, Party: "alpha"}
+	same := func(from uint64, limit int) {
+		t.Helper()
+		got, err := s.Feed(ctx, alpha, from, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.feedRows(ctx, alpha, from, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("Feed(from %d, limit %d): %d entries, the table %d", from, limit, len(got), len(want))
+		}
+		for i := range got {
+			g, w := got[i], want[i]
+			if g.ID() != w.ID() || g.Local != w.Local || !g.Received.Equal(w.Received) || g.Depth != w.Depth {
+				t.Fatalf("Feed(from %d, limit %d)[%d]: %s local %d received %v depth %d; the table: %s local %d received %v depth %d",
+					from, limit, i, g.ID(), g.Local, g.Received, g.Depth, w.ID(), w.Local, w.Received, w.Depth)
+			}
+		}
+	}
+	top := uint64(0)
+	for batch := range 40 {
+		var ws []hotline.Write
+		for i := range 7 {
+			ws = append(ws, hotline.Write{Entry: c.message("alpha", fmt.Sprintf("m%d.%d", batch, i), "bravo")})
+			top++
+		}
+		ws = append(ws, hotline.Write{Entry: c.write("bravo", entry.KindReceipt, &entry.Receipt{Holds: []entry.Ref{c.heads["alpha"].Ref()}}, "alpha")})
+		if err := s.Append(ctx, time.Now(), ws); err != nil {
+			t.Fatal(err)
+		}
+		for _, from := range []uint64{1, top - min(top-1, 70), top - min(top-1, tailLen-1), top - min(top-1, 5), top, top + 1} {
+			for _, limit := range []int{1, 5, 100} {
+				same(from, limit)
+			}
+		}
+	}
+	if kept, ok := s.tails.feed(alpha, top-tailLen+1, tailLen); !ok || len(kept) != tailLen {
+		t.Fatalf("kept %d of alpha's newest entries (%v), want %d", len(kept), ok, tailLen)
+	}
+	if _, ok := s.tails.feed(alpha, top-tailLen, 1); ok {
+		t.Fatalf("kept more than %d entries of a feed", tailLen)
+	}
+
+	// Entries large enough to pass the byte bound empty the kept ones;
+	// Feed still answers, from the table.
+	big := strings.Repeat("x", 60_000)
+	for i := range maxTailBytes/60_000 + 10 {
+		if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: c.message("alpha", fmt.Sprint(i, big))}}); err != nil {
+			t.Fatal(err)
+		}
+		top++
+	}
+	s.tails.mu.Lock()
+	bytes := s.tails.bytes
+	s.tails.mu.Unlock()
+	if bytes > maxTailBytes {
+		t.Fatalf("kept entries take %d bytes, bound %d", bytes, maxTailBytes)
+	}
+	same(top-3, 10)
+	same(1, 10)
+}
