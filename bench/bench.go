@@ -11,12 +11,14 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -25,7 +27,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/audit"
 	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/devnet"
 	"github.com/hotline-project/hotline/entry"
@@ -36,10 +40,21 @@ import (
 type Options struct {
 	Dir      string        // where the two nodes live; empty: a temporary directory, removed afterwards
 	Messages int           // messages in the throughput phase
-	Senders  int           // concurrent senders in the throughput phase
+	Senders  int           // concurrent senders in the throughput and catch-up phases
 	Rate     int           // messages per second offered in the latency phase; 0 skips it
 	Duration time.Duration // length of the latency phase
-	Progress io.Writer     // progress lines; nil: none
+	// Load, if above 0, sets the latency phase's offered rate to this
+	// fraction of the throughput just measured, instead of Rate.
+	Load float64
+	// CatchUp, if above 0, adds the catch-up phase: bravo stops, alpha
+	// writes this many messages, bravo starts again, and the phase lasts
+	// until alpha holds bravo's receipt for all of them.
+	CatchUp int
+	// Verify adds the offline verification phase: alpha's archive of the
+	// channel, with everything the other phases sent, checked as hotline
+	// verify checks one.
+	Verify   bool
+	Progress io.Writer // progress lines; nil: none
 	// CPUProfile, if not nil, receives a CPU profile (pprof format) of the
 	// throughput phase: both nodes and the senders, which share one process.
 	CPUProfile io.Writer
@@ -64,6 +79,18 @@ type Result struct {
 	Latency         *Phase  `json:"latency,omitempty"`
 	OfferedRate     int     `json:"offered_rate,omitempty"`
 	ThroughputRatio float64 `json:"throughput_to_sign_verify"` // Throughput.PerSecond / SignVerifyPerS
+	VerifyPerS      float64 `json:"ed25519_verify_per_second"` // all cores
+	MessageBytes    float64 `json:"message_entry_bytes"`       // mean size of a message entry sent, as stored and pushed
+	CatchUp         *Rate   `json:"catch_up,omitempty"`        // messages receipted per second after bravo's restart
+	OfflineVerify   *Rate   `json:"offline_verify,omitempty"`  // archive entries verified per second
+}
+
+// Rate is a phase measured as a rate against the raw verify rate.
+type Rate struct {
+	Count     int           `json:"count"`
+	Elapsed   time.Duration `json:"elapsed_ns"`
+	PerSecond float64       `json:"per_second"`
+	Ratio     float64       `json:"ratio_to_verify"` // PerSecond / VerifyPerS
 }
 
 // channel is the bench's channel in the dev network.
@@ -88,8 +115,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		dir = tmp
 	}
 	res := &Result{Cores: runtime.GOMAXPROCS(0), Senders: o.Senders, OfferedRate: o.Rate}
-	fmt.Fprintf(progress, "measuring raw Ed25519 sign+verify on %d cores ...\n", res.Cores)
+	fmt.Fprintf(progress, "measuring raw Ed25519 sign+verify and verify on %d cores ...\n", res.Cores)
 	res.SignVerifyPerS = SignVerifyRate(time.Second)
+	res.VerifyPerS = VerifyRate(time.Second)
 
 	fmt.Fprintf(progress, "starting alpha and bravo in %s ...\n", dir)
 	net, err := devnet.Prepare(dir, devnet.Options{})
@@ -121,15 +149,141 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res.ThroughputRatio = res.Throughput.PerSecond / res.SignVerifyPerS
-	if o.Rate > 0 {
-		fmt.Fprintf(progress, "latency: %d messages/s offered for %s ...\n", o.Rate, o.Duration)
-		p, err := r.openLoop(ctx, o.Rate, o.Duration)
+	if res.MessageBytes, err = meanEntrySize(ctx, alpha.Server.Store, hotline.Feed{Channel: ch.ID, Party: "alpha"}, r.delivered.Load()); err != nil {
+		return nil, err
+	}
+	if o.Load > 0 {
+		res.OfferedRate = max(1, int(o.Load*res.Throughput.PerSecond))
+	}
+	if rate := res.OfferedRate; rate > 0 {
+		fmt.Fprintf(progress, "latency: %d messages/s offered for %s ...\n", rate, o.Duration)
+		p, err := r.openLoop(ctx, rate, o.Duration)
 		if err != nil {
 			return nil, err
 		}
 		res.Latency = &p
 	}
+	if o.CatchUp > 0 {
+		fmt.Fprintf(progress, "catch-up: bravo stops, alpha writes %d messages, bravo starts again ...\n", o.CatchUp)
+		p, err := r.catchUp(ctx, net, o.CatchUp, o.Senders)
+		if err != nil {
+			return nil, err
+		}
+		res.CatchUp = ratio(p, res.VerifyPerS)
+	}
+	if o.Verify {
+		fmt.Fprintf(progress, "offline verify: alpha's archive of the channel ...\n")
+		p, err := r.verifyArchive(ctx, dir)
+		if err != nil {
+			return nil, err
+		}
+		res.OfflineVerify = ratio(p, res.VerifyPerS)
+	}
 	return res, nil
+}
+
+// meanEntrySize is the mean size of the messages among the newest
+// entries of feed f, whose head is top.
+func meanEntrySize(ctx context.Context, st hotline.Store, f hotline.Feed, top uint64) (float64, error) {
+	es, err := st.Feed(ctx, f, top-min(top-1, 99), 100)
+	if err != nil {
+		return 0, err
+	}
+	n, size := 0, 0
+	for _, e := range es {
+		if e.Kind == entry.KindMessage {
+			n, size = n+1, size+len(e.HeaderBytes)+len(e.Sig)+len(e.Body)
+		}
+	}
+	if n == 0 {
+		return 0, errors.New("bench: no message entries to size")
+	}
+	return float64(size) / float64(n), nil
+}
+
+func ratio(r Rate, verifyPerS float64) *Rate {
+	r.PerSecond = float64(r.Count) / r.Elapsed.Seconds()
+	r.Ratio = r.PerSecond / verifyPerS
+	return &r
+}
+
+// catchUp stops bravo, has alpha write n messages from k senders, starts
+// bravo again and measures from then until alpha holds bravo's receipt
+// for the last of them: the time a node back from an outage takes to
+// hold, verify, store and receipt what it missed.
+func (r *run) catchUp(ctx context.Context, net *devnet.Network, n, k int) (Rate, error) {
+	bravo := net.Party("bravo")
+	if err := net.StopParty(ctx, bravo); err != nil {
+		return Rate{}, err
+	}
+	var last atomic.Uint64
+	err := r.sendAll(ctx, n, k, func(s sent) {
+		for {
+			l := last.Load()
+			if s.seq <= l || last.CompareAndSwap(l, s.seq) {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return Rate{}, err
+	}
+	ready, stop, out := make(chan struct{}), make(chan struct{}), make(chan []delivery, 1)
+	go r.watch(ready, stop, out)
+	<-ready
+	defer func() {
+		close(stop)
+		<-out
+	}()
+	start := time.Now()
+	if err := net.StartParty(ctx, bravo); err != nil {
+		return Rate{}, err
+	}
+	deadline := start.Add(time.Minute + time.Duration(n)*time.Millisecond)
+	for r.delivered.Load() < last.Load() {
+		if r.lagged.Load() {
+			return Rate{}, errors.New("bench: the event watcher fell behind; results would be wrong")
+		}
+		if time.Now().After(deadline) {
+			return Rate{}, fmt.Errorf("bench: bravo had not receipted the %d messages after %s", n, time.Since(start).Round(time.Second))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return Rate{Count: n, Elapsed: time.Since(start)}, nil
+}
+
+// verifyArchive exports alpha's archive of the channel to a file and
+// times decoding and verifying it, as hotline verify does.
+func (r *run) verifyArchive(ctx context.Context, dir string) (Rate, error) {
+	path := filepath.Join(dir, "bench-archive.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		return Rate{}, err
+	}
+	defer os.Remove(path)
+	err = r.node.Export(ctx, channel, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Rate{}, fmt.Errorf("bench: export: %w", err)
+	}
+	f, err = os.Open(path)
+	if err != nil {
+		return Rate{}, err
+	}
+	defer f.Close()
+	start := time.Now()
+	a, err := audit.Decode(bufio.NewReaderSize(f, 1<<20), nil)
+	if err != nil {
+		return Rate{}, fmt.Errorf("bench: decode the archive: %w", err)
+	}
+	rep := audit.Verify(a)
+	elapsed := time.Since(start)
+	if !rep.OK {
+		return Rate{}, fmt.Errorf("bench: the archive does not verify: %v", rep.Failures[0])
+	}
+	return Rate{Count: rep.Verified, Elapsed: elapsed}, nil
 }
 
 // SignVerifyRate measures how many Ed25519 sign+verify pairs per second
@@ -138,6 +292,31 @@ func SignVerifyRate(d time.Duration) float64 {
 	_, key, _ := ed25519.GenerateKey(nil)
 	pub := key.Public().(ed25519.PublicKey)
 	msg := make([]byte, 200)
+	return allCores(d, func() {
+		sig := ed25519.Sign(key, msg)
+		if !ed25519.Verify(pub, msg, sig) {
+			panic("bench: ed25519 self-check failed")
+		}
+	})
+}
+
+// VerifyRate measures how many Ed25519 verifications per second all cores
+// together manage, on a message the size of a short entry header: the
+// ceiling for catch-up and offline verification.
+func VerifyRate(d time.Duration) float64 {
+	_, key, _ := ed25519.GenerateKey(nil)
+	pub := key.Public().(ed25519.PublicKey)
+	msg := make([]byte, 200)
+	sig := ed25519.Sign(key, msg)
+	return allCores(d, func() {
+		if !ed25519.Verify(pub, msg, sig) {
+			panic("bench: ed25519 self-check failed")
+		}
+	})
+}
+
+// allCores runs op on every core for d and returns how many ran a second.
+func allCores(d time.Duration, op func()) float64 {
 	var total atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -148,10 +327,7 @@ func SignVerifyRate(d time.Duration) float64 {
 			n := int64(0)
 			for time.Since(start) < d {
 				for range 16 {
-					sig := ed25519.Sign(key, msg)
-					if !ed25519.Verify(pub, msg, sig) {
-						panic("bench: ed25519 self-check failed")
-					}
+					op()
 					n++
 				}
 			}
@@ -304,28 +480,32 @@ func (r *run) sendOne(ctx context.Context, record func(sent)) error {
 
 // throughput sends n messages from k concurrent senders.
 func (r *run) throughput(ctx context.Context, n, k int) (Phase, error) {
-	return r.measure(ctx, func(record func(sent)) error {
-		var next atomic.Int64
-		errs := make(chan error, k)
-		for range k {
-			go func() {
-				for next.Add(1) <= int64(n) {
-					if err := r.sendOne(ctx, record); err != nil {
-						errs <- err
-						return
-					}
+	return r.measure(ctx, func(record func(sent)) error { return r.sendAll(ctx, n, k, record) })
+}
+
+// sendAll sends n messages from k concurrent senders, each waiting for its
+// send to return before the next.
+func (r *run) sendAll(ctx context.Context, n, k int, record func(sent)) error {
+	var next atomic.Int64
+	errs := make(chan error, k)
+	for range k {
+		go func() {
+			for next.Add(1) <= int64(n) {
+				if err := r.sendOne(ctx, record); err != nil {
+					errs <- err
+					return
 				}
-				errs <- nil
-			}()
-		}
-		var first error
-		for range k {
-			if err := <-errs; err != nil && first == nil {
-				first = err
 			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range k {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
-		return first
-	})
+	}
+	return first
 }
 
 // openLoop offers rate messages per second for d, each sent at its

@@ -10,7 +10,8 @@ import (
 // receipted, and the figures must be internally consistent. It asserts
 // nothing about speed.
 func TestRun(t *testing.T) {
-	res, err := Run(context.Background(), Options{Dir: t.TempDir(), Messages: 300, Senders: 8, Rate: 200, Duration: 500 * time.Millisecond})
+	res, err := Run(context.Background(), Options{Dir: t.TempDir(), Messages: 300, Senders: 8, Load: 0.05, Duration: 500 * time.Millisecond,
+		CatchUp: 500, Verify: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,8 +27,23 @@ func TestRun(t *testing.T) {
 	if res.Latency == nil {
 		t.Fatal("no latency phase")
 	}
-	check("latency", *res.Latency, 100)
-	if res.SignVerifyPerS <= 0 || res.ThroughputRatio <= 0 {
-		t.Errorf("sign+verify %v, ratio %v", res.SignVerifyPerS, res.ThroughputRatio)
+	if want := int(0.05 * res.Throughput.PerSecond); res.OfferedRate != max(1, want) {
+		t.Errorf("offered %d/s in the latency phase, want a twentieth of %.0f/s", res.OfferedRate, res.Throughput.PerSecond)
+	}
+	check("latency", *res.Latency, res.OfferedRate/2)
+	if res.SignVerifyPerS <= 0 || res.ThroughputRatio <= 0 || res.VerifyPerS <= res.SignVerifyPerS {
+		t.Errorf("sign+verify %v, ratio %v, verify %v", res.SignVerifyPerS, res.ThroughputRatio, res.VerifyPerS)
+	}
+	if res.MessageBytes < 200 || res.MessageBytes > 1000 {
+		t.Errorf("message entries of %.0f bytes on average", res.MessageBytes)
+	}
+	if c := res.CatchUp; c == nil || c.Count != 500 || c.PerSecond <= 0 || c.Ratio <= 0 {
+		t.Errorf("catch-up: %+v", c)
+	}
+	// The archive holds every message of the three phases, each with
+	// bravo's receipts, and the channel's set-up.
+	sent := 300 + res.Latency.Messages + 500
+	if v := res.OfflineVerify; v == nil || v.Count < sent || v.Ratio <= 0 {
+		t.Errorf("offline verify of at least %d entries: %+v", sent, v)
 	}
 }
