@@ -60,71 +60,67 @@ func (s *Store) accessEpoch(ctx context.Context) (int64, error) {
 	return e, nil
 }
 
-// OperatorByToken implements hotline.Store.
-func (s *Store) OperatorByToken(ctx context.Context, tokenHash [32]byte) (string, error) {
+// cached answers a look-up from the cache field of c that pick gives,
+// valid at the current access epoch, or from load, whose answer it keeps
+// unless it is an error (misses are not kept).
+func cached[K comparable, V any](ctx context.Context, s *Store, pick func(*accessCache) *map[K]V, key K, load func() (V, error)) (V, error) {
+	var zero V
 	e, err := s.accessEpoch(ctx)
 	if err != nil {
-		return "", err
+		return zero, err
 	}
 	c := &s.access
 	c.mu.Lock()
-	op, ok := c.tokens[tokenHash]
+	v, ok := (*pick(c))[key]
 	c.mu.Unlock()
 	if ok {
-		return op, nil
+		return v, nil
 	}
 	c.queries.Add(1)
-	err = s.operatorByToken.QueryRowContext(ctx, tokenHash[:]).Scan(&op)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", hotline.Errorf(hotline.ENOTFOUND, "no such token")
+	if v, err = load(); err != nil {
+		return zero, err
 	}
-	if err != nil {
-		return "", storeErr("look up token", err)
-	}
-	// The query ran after the epoch was read, so it saw that epoch's state
-	// or a newer one; kept under an older epoch it is dropped at the next
-	// look-up, since that reads the newer epoch.
+	// load ran after the epoch was read, so it saw that epoch's state or
+	// a newer one; kept under an older epoch, it is dropped at the next
+	// look-up, which reads the newer epoch.
 	c.mu.Lock()
-	if c.epoch == e {
-		if c.tokens == nil || len(c.tokens) >= accessCacheSize {
-			c.tokens = make(map[[32]byte]string)
+	if m := pick(c); c.epoch == e {
+		if *m == nil || len(*m) >= accessCacheSize {
+			*m = make(map[K]V)
 		}
-		c.tokens[tokenHash] = op
+		(*m)[key] = v
 	}
 	c.mu.Unlock()
-	return op, nil
+	return v, nil
+}
+
+// OperatorByToken implements hotline.Store.
+func (s *Store) OperatorByToken(ctx context.Context, tokenHash [32]byte) (string, error) {
+	return cached(ctx, s, func(c *accessCache) *map[[32]byte]string { return &c.tokens }, tokenHash, func() (string, error) {
+		var op string
+		err := s.operatorByToken.QueryRowContext(ctx, tokenHash[:]).Scan(&op)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", hotline.Errorf(hotline.ENOTFOUND, "no such token")
+		}
+		if err != nil {
+			return "", storeErr("look up token", err)
+		}
+		return op, nil
+	})
 }
 
 // Operator implements hotline.Store.
 func (s *Store) Operator(ctx context.Context, name string) (hotline.Operator, error) {
-	e, err := s.accessEpoch(ctx)
-	if err != nil {
-		return hotline.Operator{}, err
-	}
-	c := &s.access
-	c.mu.Lock()
-	op, ok := c.operators[name]
-	c.mu.Unlock()
-	if ok {
-		return op, nil
-	}
-	c.queries.Add(1)
-	ops, err := scanOperators(s.operatorByName.QueryContext(ctx, name))
-	if err != nil {
-		return hotline.Operator{}, err
-	}
-	if len(ops) == 0 {
-		return hotline.Operator{}, hotline.Errorf(hotline.ENOTFOUND, "no operator %q on this node", name)
-	}
-	c.mu.Lock()
-	if c.epoch == e {
-		if c.operators == nil || len(c.operators) >= accessCacheSize {
-			c.operators = make(map[string]hotline.Operator)
+	return cached(ctx, s, func(c *accessCache) *map[string]hotline.Operator { return &c.operators }, name, func() (hotline.Operator, error) {
+		ops, err := scanOperators(s.operatorByName.QueryContext(ctx, name))
+		if err != nil {
+			return hotline.Operator{}, err
 		}
-		c.operators[name] = ops[0]
-	}
-	c.mu.Unlock()
-	return ops[0], nil
+		if len(ops) == 0 {
+			return hotline.Operator{}, hotline.Errorf(hotline.ENOTFOUND, "no operator %q on this node", name)
+		}
+		return ops[0], nil
+	})
 }
 
 // sharedRead lets concurrent callers share reads of one value, while each
