@@ -25,15 +25,15 @@ import (
 // operators than this in one epoch empty it and start again.
 const accessCacheSize = 1024
 
-// accessCache holds look-ups valid at one access epoch. Misses are not
-// cached, so made-up tokens cannot fill it.
+// accessCache holds look-ups valid at one access epoch. Unknown tokens
+// are not kept, so made-up ones cannot fill it.
 type accessCache struct {
 	epochs sharedRead
 
 	mu        sync.Mutex
 	epoch     int64
 	tokens    map[[32]byte]string
-	operators map[string]hotline.Operator
+	operators map[string]*hotline.Operator // nil: no such operator
 
 	queries atomic.Int64 // look-ups that went to the tables, for tests
 }
@@ -109,18 +109,24 @@ func (s *Store) OperatorByToken(ctx context.Context, tokenHash [32]byte) (string
 	})
 }
 
-// Operator implements hotline.Store.
+// Operator implements hotline.Store. Unlike a token, a name without an
+// account is kept too (as nil): operators who have only API tokens have
+// none, and their every send looks the name up for its language.
 func (s *Store) Operator(ctx context.Context, name string) (hotline.Operator, error) {
-	return cached(ctx, s, func(c *accessCache) *map[string]hotline.Operator { return &c.operators }, name, func() (hotline.Operator, error) {
+	op, err := cached(ctx, s, func(c *accessCache) *map[string]*hotline.Operator { return &c.operators }, name, func() (*hotline.Operator, error) {
 		ops, err := scanOperators(s.operatorByName.QueryContext(ctx, name))
-		if err != nil {
-			return hotline.Operator{}, err
+		if err != nil || len(ops) == 0 {
+			return nil, err
 		}
-		if len(ops) == 0 {
-			return hotline.Operator{}, hotline.Errorf(hotline.ENOTFOUND, "no operator %q on this node", name)
-		}
-		return ops[0], nil
+		return &ops[0], nil
 	})
+	if err != nil {
+		return hotline.Operator{}, err
+	}
+	if op == nil {
+		return hotline.Operator{}, hotline.Errorf(hotline.ENOTFOUND, "no operator %q on this node", name)
+	}
+	return *op, nil
 }
 
 // sharedRead lets concurrent callers share reads of one value, while each

@@ -77,8 +77,22 @@ func TestAccess_ChangesFromAnotherConnectionTakeEffectAtOnce(t *testing.T) {
 	if err := cli.RemoveOperator(ctx, "duty"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := node.Operator(ctx, "duty"); hotline.ErrorCode(err) != hotline.ENOTFOUND {
-		t.Fatalf("removed operator: %v, want ENOTFOUND", err)
+	before := node.access.queries.Load()
+	for range 3 {
+		if _, err := node.Operator(ctx, "duty"); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+			t.Fatalf("removed operator: %v, want ENOTFOUND", err)
+		}
+	}
+	// A name without an account is kept too: an operator with only API
+	// tokens has none, and each of its sends asks for its language.
+	if q := node.access.queries.Load() - before; q != 1 {
+		t.Fatalf("3 look-ups of an operator without an account ran %d queries; want 1", q)
+	}
+	if err := cli.PutOperator(ctx, hotline.Operator{Name: "duty", Lang: "de"}); err != nil {
+		t.Fatal(err)
+	}
+	if op, err := node.Operator(ctx, "duty"); err != nil || op.Lang != "de" {
+		t.Fatalf("after the account was made again: %+v, %v", op, err)
 	}
 }
 
