@@ -15,7 +15,7 @@ import (
 // maxTailBytes what all of them may take together: past it the kept
 // entries are dropped and Feed reads rows until they are kept again.
 const (
-	tailLen      = 64
+	tailLen      = 256
 	maxTailBytes = 16 << 20
 )
 
