@@ -9,6 +9,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/storetest"
 )
 
 // BenchmarkAppend measures what storing costs per entry, in batches as the
@@ -21,18 +22,18 @@ func BenchmarkAppend(b *testing.B) {
 	ctx := context.Background()
 	s := open(b, filepath.Join(b.TempDir(), "hotline.db"))
 	defer s.Close()
-	ch := threeParties(b, s)
-	c := newChatter(b, ch.ID)
+	ch := storetest.ThreeParties(b, s)
+	c := storetest.NewChatter(b, ch.ID)
 	const perBatch = 16
 	var batches [][]hotline.Write
 	for len(batches)*perBatch < b.N {
 		var ws []hotline.Write
 		var last *entry.Entry
 		for i := range perBatch - 1 {
-			last = c.message("alpha", fmt.Sprint("m", i), "bravo")
+			last = c.Message("alpha", fmt.Sprint("m", i), "bravo")
 			ws = append(ws, hotline.Write{Entry: last})
 		}
-		rc := c.write("bravo", entry.KindReceipt, &entry.Receipt{Holds: []entry.Ref{last.Ref()}}, "alpha")
+		rc := c.Write("bravo", entry.KindReceipt, &entry.Receipt{Holds: []entry.Ref{last.Ref()}}, "alpha")
 		ws = append(ws, hotline.Write{Entry: rc, Receipts: []hotline.ReceiptRow{{Receiver: "bravo", Party: "alpha", Seq: last.Seq, ReceiptSeq: rc.Seq, Time: time.Now()}}})
 		batches = append(batches, ws)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/storetest"
 )
 
 // Feed answers from the entries Append keeps exactly what the table
@@ -19,8 +20,8 @@ func TestTails_FeedAnswersAsTheTableDoes(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
 	defer s.Close()
-	ch := threeParties(t, s)
-	c := newChatter(t, ch.ID)
+	ch := storetest.ThreeParties(t, s)
+	c := storetest.NewChatter(t, ch.ID)
 	alpha := hotline.Feed{Channel: ch.ID, Party: "alpha"}
 	same := func(from uint64, limit int) {
 		t.Helper()
@@ -47,10 +48,10 @@ func TestTails_FeedAnswersAsTheTableDoes(t *testing.T) {
 	for batch := range 40 {
 		var ws []hotline.Write
 		for i := range 7 {
-			ws = append(ws, hotline.Write{Entry: c.message("alpha", fmt.Sprintf("m%d.%d", batch, i), "bravo")})
+			ws = append(ws, hotline.Write{Entry: c.Message("alpha", fmt.Sprintf("m%d.%d", batch, i), "bravo")})
 			top++
 		}
-		ws = append(ws, hotline.Write{Entry: c.write("bravo", entry.KindReceipt, &entry.Receipt{Holds: []entry.Ref{c.heads["alpha"].Ref()}}, "alpha")})
+		ws = append(ws, hotline.Write{Entry: c.Write("bravo", entry.KindReceipt, &entry.Receipt{Holds: []entry.Ref{c.Head("alpha").Ref()}}, "alpha")})
 		if err := s.Append(ctx, time.Now(), ws); err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +72,7 @@ func TestTails_FeedAnswersAsTheTableDoes(t *testing.T) {
 	// Feed still answers, from the table.
 	big := strings.Repeat("x", 60_000)
 	for i := range maxTailBytes/60_000 + 10 {
-		if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: c.message("alpha", fmt.Sprint(i, big))}}); err != nil {
+		if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: c.Message("alpha", fmt.Sprint(i, big))}}); err != nil {
 			t.Fatal(err)
 		}
 		top++
