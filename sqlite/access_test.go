@@ -5,12 +5,10 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/storecache"
 )
 
 // The node caches token and operator look-ups; a change made through
@@ -39,7 +37,7 @@ func TestAccess_ChangesFromAnotherConnectionTakeEffectAtOnce(t *testing.T) {
 			t.Fatalf("operator: %+v, %v", op, err)
 		}
 	}
-	if q := node.access.queries.Load(); q != 2 {
+	if q := node.access.Queries(); q != 2 {
 		t.Fatalf("5 look-ups of a token and 5 of an operator ran %d queries; want 2 (then cached)", q)
 	}
 
@@ -77,7 +75,7 @@ func TestAccess_ChangesFromAnotherConnectionTakeEffectAtOnce(t *testing.T) {
 	if err := cli.RemoveOperator(ctx, "duty"); err != nil {
 		t.Fatal(err)
 	}
-	before := node.access.queries.Load()
+	before := node.access.Queries()
 	for range 3 {
 		if _, err := node.Operator(ctx, "duty"); hotline.ErrorCode(err) != hotline.ENOTFOUND {
 			t.Fatalf("removed operator: %v, want ENOTFOUND", err)
@@ -85,7 +83,7 @@ func TestAccess_ChangesFromAnotherConnectionTakeEffectAtOnce(t *testing.T) {
 	}
 	// A name without an account is kept too: an operator with only API
 	// tokens has none, and each of its sends asks for its language.
-	if q := node.access.queries.Load() - before; q != 1 {
+	if q := node.access.Queries() - before; q != 1 {
 		t.Fatalf("3 look-ups of an operator without an account ran %d queries; want 1", q)
 	}
 	if err := cli.PutOperator(ctx, hotline.Operator{Name: "duty", Lang: "de"}); err != nil {
@@ -101,7 +99,7 @@ func TestAccess_TheCacheIsBounded(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
 	defer s.Close()
-	n := accessCacheSize + accessCacheSize/2
+	n := storecache.AccessSize + storecache.AccessSize/2
 	for i := range n {
 		tok := sha256.Sum256(fmt.Appendf(nil, "hl_%d", i))
 		if err := s.AddOperatorToken(ctx, "duty", tok); err != nil {
@@ -116,58 +114,8 @@ func TestAccess_TheCacheIsBounded(t *testing.T) {
 			t.Fatalf("made-up token: %v", err)
 		}
 	}
-	s.access.mu.Lock()
-	held := len(s.access.tokens)
-	s.access.mu.Unlock()
-	if held == 0 || held > accessCacheSize {
-		t.Fatalf("cache holds %d tokens after %d distinct look-ups and %d misses; want 1..%d", held, n, n, accessCacheSize)
-	}
-}
-
-// Each caller of a shared read gets a value from a read that began after
-// it called, and concurrent callers share reads.
-func TestSharedRead_FreshAndShared(t *testing.T) {
-	var sr sharedRead
-	var started atomic.Int64
-	read := func(context.Context) (int64, error) {
-		v := started.Add(1)
-		time.Sleep(200 * time.Microsecond)
-		return v, nil
-	}
-	const callers, calls = 32, 50
-	var wg sync.WaitGroup
-	errs := make(chan error, callers)
-	for range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range calls {
-				before := started.Load()
-				v, err := sr.get(context.Background(), read)
-				if err != nil {
-					errs <- err
-					return
-				}
-				if v <= before {
-					errs <- fmt.Errorf("got the value of read %d, which began before the call (reads begun then: %d)", v, before)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	if n := started.Load(); n >= callers*calls {
-		t.Fatalf("%d calls ran %d reads: none shared", callers*calls, n)
-	}
-
-	// A caller that gives up does not fail the others.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := sr.get(ctx, read); err != nil {
-		t.Fatalf("a cancelled caller that runs the read itself: %v", err)
+	held, _ := s.access.Held()
+	if held == 0 || held > storecache.AccessSize {
+		t.Fatalf("cache holds %d tokens after %d distinct look-ups and %d misses; want 1..%d", held, n, n, storecache.AccessSize)
 	}
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/storecache"
 )
 
 // Store is a hotline.Store on SQLite.
@@ -38,7 +39,7 @@ type Store struct {
 	// pool: parsing SQL costs more than running these.
 	operatorByToken, operatorByName, readEpoch *sql.Stmt
 	// Token and operator look-ups, cached while the access epoch holds.
-	access accessCache
+	access storecache.Access
 	// The writer's look-up of an id it no longer keeps in memory.
 	idAt *sql.Stmt
 	// What Append runs, prepared on the writer's connection (see wtx).
@@ -48,8 +49,8 @@ type Store struct {
 	// depths are known without a query.
 	headsMu sync.Mutex
 	heads   map[hotline.Feed]depthAt
-	// The newest entries of each feed, as committed (see tails.go).
-	tails tails
+	// The newest entries of each feed, as committed.
+	tails storecache.Tails
 }
 
 // depthAt is an entry's seq and causal depth.
@@ -115,6 +116,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err == nil {
 		s.idAt, err = r.PrepareContext(ctx, `SELECT id FROM entries WHERE channel = ? AND author = ? AND seq = ?`)
 	}
+	s.access.ReadEpoch = s.readAccessEpoch
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -393,7 +395,7 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		return storeErr("append: commit", err)
 	}
 	tt.commit()
-	s.tails.add(added)
+	s.tails.Add(added)
 	s.headsMu.Lock()
 	if s.heads == nil {
 		s.heads = make(map[hotline.Feed]depthAt)
@@ -648,7 +650,7 @@ func (s *Store) Latest(ctx context.Context, f hotline.Feed, kind entry.Kind) (*h
 
 // Feed implements hotline.Store.
 func (s *Store) Feed(ctx context.Context, f hotline.Feed, from uint64, limit int) ([]*hotline.Stored, error) {
-	if out, ok := s.tails.feed(f, from, limit); ok {
+	if out, ok := s.tails.Feed(f, from, limit); ok {
 		return out, nil
 	}
 	return s.feedRows(ctx, f, from, limit)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/storecache"
 	"github.com/hotline-project/hotline/storetest"
 )
 
@@ -55,33 +56,31 @@ func TestTails_FeedAnswersAsTheTableDoes(t *testing.T) {
 		if err := s.Append(ctx, time.Now(), ws); err != nil {
 			t.Fatal(err)
 		}
-		for _, from := range []uint64{1, top - min(top-1, 70), top - min(top-1, tailLen-1), top - min(top-1, 5), top, top + 1} {
+		for _, from := range []uint64{1, top - min(top-1, 70), top - min(top-1, storecache.TailLen-1), top - min(top-1, 5), top, top + 1} {
 			for _, limit := range []int{1, 5, 100} {
 				same(from, limit)
 			}
 		}
 	}
-	if kept, ok := s.tails.feed(alpha, top-tailLen+1, tailLen); !ok || len(kept) != tailLen {
-		t.Fatalf("kept %d of alpha's newest entries (%v), want %d", len(kept), ok, tailLen)
+	if kept, ok := s.tails.Feed(alpha, top-storecache.TailLen+1, storecache.TailLen); !ok || len(kept) != storecache.TailLen {
+		t.Fatalf("kept %d of alpha's newest entries (%v), want %d", len(kept), ok, storecache.TailLen)
 	}
-	if _, ok := s.tails.feed(alpha, top-tailLen, 1); ok {
-		t.Fatalf("kept more than %d entries of a feed", tailLen)
+	if _, ok := s.tails.Feed(alpha, top-storecache.TailLen, 1); ok {
+		t.Fatalf("kept more than %d entries of a feed", storecache.TailLen)
 	}
 
 	// Entries large enough to pass the byte bound empty the kept ones;
 	// Feed still answers, from the table.
 	big := strings.Repeat("x", 60_000)
-	for i := range maxTailBytes/60_000 + 10 {
+	for i := range storecache.MaxTailBytes/60_000 + 10 {
 		if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: c.Message("alpha", fmt.Sprint(i, big))}}); err != nil {
 			t.Fatal(err)
 		}
 		top++
 	}
-	s.tails.mu.Lock()
-	bytes := s.tails.bytes
-	s.tails.mu.Unlock()
-	if bytes > maxTailBytes {
-		t.Fatalf("kept entries take %d bytes, bound %d", bytes, maxTailBytes)
+	bytes := s.tails.Bytes()
+	if bytes > storecache.MaxTailBytes {
+		t.Fatalf("kept entries take %d bytes, bound %d", bytes, storecache.MaxTailBytes)
 	}
 	same(top-3, 10)
 	same(1, 10)

@@ -1,4 +1,4 @@
-package sqlite
+package storecache
 
 import (
 	"sync"
@@ -7,21 +7,21 @@ import (
 )
 
 // A node pushes each entry to its peers right after it commits, reading it
-// back with Feed: most reads of a feed are of its newest entries. The
-// store keeps those in memory as Append commits them (Append is the only
-// way entries enter the store), and Feed reads rows only for older ones.
+// back with Store.Feed: most reads of a feed are of its newest entries. A
+// store keeps those in memory as its Append commits them (Append is the
+// only way entries enter a store), and reads rows only for older ones.
 
-// tailLen is how many of each feed's newest entries are kept, and
-// maxTailBytes what all of them may take together: past it the kept
+// TailLen is how many of each feed's newest entries are kept, and
+// MaxTailBytes what all of them may take together: past it the kept
 // entries are dropped and Feed reads rows until they are kept again.
 const (
-	tailLen      = 256
-	maxTailBytes = 16 << 20
+	TailLen      = 256
+	MaxTailBytes = 16 << 20
 )
 
-// tails holds the newest entries of the feeds appended to since the store
-// opened.
-type tails struct {
+// Tails holds the newest entries of the feeds appended to since the store
+// opened. The zero value is empty and ready.
+type Tails struct {
 	mu    sync.Mutex
 	feeds map[hotline.Feed]*tail
 	bytes int
@@ -29,7 +29,7 @@ type tails struct {
 
 // tail is a ring of a feed's newest entries, seqs from..top.
 type tail struct {
-	ring      [tailLen]*hotline.Stored
+	ring      [TailLen]*hotline.Stored
 	from, top uint64
 }
 
@@ -37,8 +37,8 @@ func storedSize(st *hotline.Stored) int {
 	return len(st.HeaderBytes) + len(st.Sig) + len(st.Body) + 256 // and the structs around them, roughly
 }
 
-// add records entries just committed, each the next of its feed.
-func (t *tails) add(entries []*hotline.Stored) {
+// Add records entries just committed, each the next of its feed.
+func (t *Tails) Add(entries []*hotline.Stored) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, st := range entries {
@@ -56,20 +56,20 @@ func (t *tails) add(entries []*hotline.Stored) {
 			delete(t.feeds, f)
 			continue
 		}
-		if old := tl.ring[st.Seq%tailLen]; old != nil && tl.top-tl.from+1 == tailLen {
+		if old := tl.ring[st.Seq%TailLen]; old != nil && tl.top-tl.from+1 == TailLen {
 			t.bytes -= storedSize(old)
 			tl.from++
 		}
-		tl.ring[st.Seq%tailLen], tl.top = st, st.Seq
+		tl.ring[st.Seq%TailLen], tl.top = st, st.Seq
 		t.bytes += storedSize(st)
-		if t.bytes > maxTailBytes {
+		if t.bytes > MaxTailBytes {
 			t.feeds, t.bytes = nil, 0
 		}
 	}
 }
 
-// feed answers Feed(f, from, limit) if the kept entries cover it.
-func (t *tails) feed(f hotline.Feed, from uint64, limit int) ([]*hotline.Stored, bool) {
+// Feed answers Store.Feed(f, from, limit) if the kept entries cover it.
+func (t *Tails) Feed(f hotline.Feed, from uint64, limit int) ([]*hotline.Stored, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tl := t.feeds[f]
@@ -78,7 +78,15 @@ func (t *tails) feed(f hotline.Feed, from uint64, limit int) ([]*hotline.Stored,
 	}
 	var out []*hotline.Stored
 	for seq := from; seq <= tl.top && len(out) < limit; seq++ {
-		out = append(out, tl.ring[seq%tailLen])
+		out = append(out, tl.ring[seq%TailLen])
 	}
 	return out, true
+}
+
+// Bytes returns what the kept entries take, as counted against
+// MaxTailBytes.
+func (t *Tails) Bytes() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.bytes
 }
