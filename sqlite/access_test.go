@@ -37,7 +37,7 @@ func TestAccess_ChangesFromAnotherConnectionTakeEffectAtOnce(t *testing.T) {
 			t.Fatalf("operator: %+v, %v", op, err)
 		}
 	}
-	if q := node.access.Queries(); q != 2 {
+	if q := node.Access().Queries(); q != 2 {
 		t.Fatalf("5 look-ups of a token and 5 of an operator ran %d queries; want 2 (then cached)", q)
 	}
 
@@ -75,7 +75,7 @@ func TestAccess_ChangesFromAnotherConnectionTakeEffectAtOnce(t *testing.T) {
 	if err := cli.RemoveOperator(ctx, "duty"); err != nil {
 		t.Fatal(err)
 	}
-	before := node.access.Queries()
+	before := node.Access().Queries()
 	for range 3 {
 		if _, err := node.Operator(ctx, "duty"); hotline.ErrorCode(err) != hotline.ENOTFOUND {
 			t.Fatalf("removed operator: %v, want ENOTFOUND", err)
@@ -83,7 +83,7 @@ func TestAccess_ChangesFromAnotherConnectionTakeEffectAtOnce(t *testing.T) {
 	}
 	// A name without an account is kept too: an operator with only API
 	// tokens has none, and each of its sends asks for its language.
-	if q := node.access.Queries() - before; q != 1 {
+	if q := node.Access().Queries() - before; q != 1 {
 		t.Fatalf("3 look-ups of an operator without an account ran %d queries; want 1", q)
 	}
 	if err := cli.PutOperator(ctx, hotline.Operator{Name: "duty", Lang: "de"}); err != nil {
@@ -114,7 +114,7 @@ func TestAccess_TheCacheIsBounded(t *testing.T) {
 			t.Fatalf("made-up token: %v", err)
 		}
 	}
-	held, _ := s.access.Held()
+	held, _ := s.Access().Held()
 	if held == 0 || held > storecache.AccessSize {
 		t.Fatalf("cache holds %d tokens after %d distinct look-ups and %d misses; want 1..%d", held, n, n, storecache.AccessSize)
 	}

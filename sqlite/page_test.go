@@ -12,6 +12,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/sqlstore"
 	"github.com/hotline-project/hotline/storetest"
 )
 
@@ -22,15 +23,15 @@ func TestStore_PageReadsUseIndexes(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
 	defer s.Close()
 	for _, q := range []string{
-		`SELECT ` + entryCols + ` FROM entries WHERE channel = ? AND (depth, author, seq) > (?, ?, ?) ORDER BY depth, author, seq LIMIT ?`,
-		`SELECT ` + entryCols + ` FROM entries WHERE channel = ? AND (depth, author, seq) < (?, ?, ?) ORDER BY depth DESC, author DESC, seq DESC LIMIT ?`,
+		`SELECT ` + sqlstore.EntryCols + ` FROM entries WHERE channel = ? AND (depth, author, seq) > (?, ?, ?) ORDER BY depth, author, seq LIMIT ?`,
+		`SELECT ` + sqlstore.EntryCols + ` FROM entries WHERE channel = ? AND (depth, author, seq) < (?, ?, ?) ORDER BY depth DESC, author DESC, seq DESC LIMIT ?`,
 	} {
 		plan := strings.Join(queryPlan(t, s, q, []byte{1}, 5, "alpha", 3, 10), "; ")
 		if !strings.Contains(plan, "entries_order") || strings.Contains(plan, "TEMP B-TREE") || !strings.Contains(plan, "depth") {
 			t.Errorf("plan of %s: %q", q, plan)
 		}
 	}
-	plan := strings.Join(queryPlan(t, s, `SELECT `+markCols+` FROM marks WHERE target_id IN (?, ?)`, []byte{1}, []byte{2}), "; ")
+	plan := strings.Join(queryPlan(t, s, `SELECT * FROM marks WHERE target_id IN (?, ?)`, []byte{1}, []byte{2}), "; ")
 	if !strings.Contains(plan, "marks_target_id") {
 		t.Errorf("plan of a page's marks: %q", plan)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/sqlstore"
 )
 
 // migrations are applied in order; migration i brings the schema to
@@ -352,12 +353,12 @@ func backfillDepths(ctx context.Context, tx *sql.Tx) error {
 		type row struct{ local, depth int64 }
 		var all []row
 		var translations []*entry.Entry
-		rows, err := tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? ORDER BY local`, ch)
+		rows, err := tx.QueryContext(ctx, `SELECT `+sqlstore.EntryCols+` FROM entries WHERE channel = ? ORDER BY local`, ch)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			st, err := scanEntry(rows)
+			st, err := sqlstore.ScanEntry(rows)
 			if err != nil {
 				rows.Close()
 				return err
@@ -379,7 +380,7 @@ func backfillDepths(ctx context.Context, tx *sql.Tx) error {
 			}
 		}
 		for _, e := range translations {
-			if err := indexTranslation(ctx, tx, e); err != nil {
+			if err := sqlstore.IndexTranslation(ctx, tx, e); err != nil {
 				return err
 			}
 		}
@@ -411,7 +412,7 @@ func backfillDepths(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	for _, m := range behind {
-		if err := advanceFirstUnread(ctx, tx, m.ch, m.party, hotline.Position{}); err != nil {
+		if err := sqlstore.AdvanceFirstUnread(ctx, tx, m.ch, m.party, hotline.Position{}); err != nil {
 			return err
 		}
 	}
@@ -450,6 +451,42 @@ func backfillLabels(ctx context.Context, tx *sql.Tx) error {
 		label := hotline.ChannelLabel(r.name, id, func(l string) bool { return taken[l] })
 		taken[label] = true
 		if _, err := tx.ExecContext(ctx, `UPDATE channels SET label = ? WHERE id = ?`, label, r.id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backfillWatches watches the messages a store written before schema
+// version 4 holds that ask for an acknowledgement; the node closes those
+// already acknowledged when it first looks at them.
+func backfillWatches(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT header, sig, body FROM entries WHERE kind = 'message' AND body IS NOT NULL`)
+	if err != nil {
+		return err
+	}
+	var watch []*entry.Entry
+	for rows.Next() {
+		var header, sig, body []byte
+		if err := rows.Scan(&header, &sig, &body); err != nil {
+			rows.Close()
+			return err
+		}
+		e, err := entry.FromParts(header, sig, body)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		if m, err := entry.DecodeBody(e); err == nil && m.(*entry.Message).AckWithin > 0 {
+			watch = append(watch, e)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, e := range watch {
+		if err := sqlstore.AddWatch(ctx, tx, e); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/sqlstore"
 	"github.com/hotline-project/hotline/storetest"
 )
 
@@ -130,7 +131,7 @@ func TestOpen_NewStoreIsPrivate(t *testing.T) {
 func TestStore_LatestOfAKindUsesAnIndex(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
 	defer s.Close()
-	plan := queryPlan(t, s, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND author = ? AND kind = ? ORDER BY seq DESC LIMIT 1`, []byte{1}, "alpha", "directory")
+	plan := queryPlan(t, s, `SELECT `+sqlstore.EntryCols+` FROM entries WHERE channel = ? AND author = ? AND kind = ? ORDER BY seq DESC LIMIT 1`, []byte{1}, "alpha", "directory")
 	if len(plan) != 1 || !strings.Contains(plan[0], "entries_kind") || strings.Contains(plan[0], "TEMP B-TREE") {
 		t.Fatalf("plan: %q", plan)
 	}
@@ -252,4 +253,60 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
 		plan = append(plan, detail)
 	}
 	return plan
+}
+
+// Every write transaction runs on the writer's one connection and learns
+// its statements after it ends; writes from several goroutines at once
+// (the writer's appends, link tests, evidence, checkpoints), each the
+// first of its kind, must not wait on each other for ever.
+func TestStore_ConcurrentWritersLearnStatementsWithoutDeadlock(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	defer s.Close()
+	ch := storetest.ThreeParties(t, s)
+	c := storetest.NewChatter(t, ch.ID)
+	done := make(chan error, 4)
+	go func() {
+		for i := range 50 {
+			if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: c.Message("alpha", fmt.Sprint(i))}}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for i := range 50 {
+			if err := s.AddLinkTests(ctx, []hotline.LinkTest{{Time: time.Now(), Peer: "bravo", Endpoint: "x", OK: true}}, time.Hour); err != nil {
+				done <- err
+				return
+			}
+			if err := s.AddEvidence(ctx, hotline.Evidence{Time: time.Now(), Kind: "rejected", Peer: "bravo", Detail: fmt.Sprint(i)}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for i := range 50 {
+			f := hotline.Feed{Channel: ch.ID, Party: "bravo"}
+			note := fmt.Appendf(nil, "hotline/x/bravo\n%d\nroot\n\n— bravo sig\n", i+1)
+			if err := s.AddCheckpoint(ctx, f, hotline.StoredCheckpoint{Size: int64(i + 1), Note: note, Time: time.Now()}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 3 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatal("concurrent writes did not finish: they wait on each other")
+		}
+	}
 }

@@ -15,12 +15,18 @@ import (
 )
 
 // Feed answers from the entries Append keeps exactly what the table
-// answers, wherever the range starts, and the kept entries stay within
+// answers (read through a second store on the file, which appended
+// nothing), wherever the range starts, and the kept entries stay within
 // their bound.
 func TestTails_FeedAnswersAsTheTableDoes(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, filepath.Join(t.TempDir(), "hotline.db"))
+	path := filepath.Join(t.TempDir(), "hotline.db")
+	s := open(t, path)
 	defer s.Close()
+	// A second store on the file keeps no entries of its own: its Feed
+	// reads the table.
+	table := open(t, path)
+	defer table.Close()
 	ch := storetest.ThreeParties(t, s)
 	c := storetest.NewChatter(t, ch.ID)
 	alpha := hotline.Feed{Channel: ch.ID, Party: "alpha"}
@@ -30,7 +36,7 @@ func TestTails_FeedAnswersAsTheTableDoes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := s.feedRows(ctx, alpha, from, limit)
+		want, err := table.Feed(ctx, alpha, from, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,10 +68,10 @@ func TestTails_FeedAnswersAsTheTableDoes(t *testing.T) {
 			}
 		}
 	}
-	if kept, ok := s.tails.Feed(alpha, top-storecache.TailLen+1, storecache.TailLen); !ok || len(kept) != storecache.TailLen {
+	if kept, ok := s.Tails().Feed(alpha, top-storecache.TailLen+1, storecache.TailLen); !ok || len(kept) != storecache.TailLen {
 		t.Fatalf("kept %d of alpha's newest entries (%v), want %d", len(kept), ok, storecache.TailLen)
 	}
-	if _, ok := s.tails.Feed(alpha, top-storecache.TailLen, 1); ok {
+	if _, ok := s.Tails().Feed(alpha, top-storecache.TailLen, 1); ok {
 		t.Fatalf("kept more than %d entries of a feed", storecache.TailLen)
 	}
 
@@ -78,7 +84,7 @@ func TestTails_FeedAnswersAsTheTableDoes(t *testing.T) {
 		}
 		top++
 	}
-	bytes := s.tails.Bytes()
+	bytes := s.Tails().Bytes()
 	if bytes > storecache.MaxTailBytes {
 		t.Fatalf("kept entries take %d bytes, bound %d", bytes, storecache.MaxTailBytes)
 	}

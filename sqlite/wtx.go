@@ -7,15 +7,6 @@ import (
 	"sync"
 )
 
-// dbtx is what the store's writing helpers run statements on: a plain
-// transaction (migrations) or a writer transaction (wtx).
-type dbtx interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}
-
 // maxWriterStmts bounds the writer's prepared statements: the queries an
 // Append runs are a fixed set, far fewer than this.
 const maxWriterStmts = 64
@@ -24,8 +15,9 @@ const maxWriterStmts = 64
 // connection, by query: each is parsed once for the store's life, where
 // it was parsed again for every row an Append wrote.
 type writerStmts struct {
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
+	mu     sync.Mutex
+	m      map[string]*sql.Stmt
+	closed bool
 }
 
 func (w *writerStmts) get(query string) *sql.Stmt {
@@ -40,7 +32,7 @@ func (w *writerStmts) close() {
 	for _, st := range w.m {
 		st.Close()
 	}
-	w.m = nil
+	w.m, w.closed = nil, true
 }
 
 // wtx is a transaction on the writer's connection that runs each query
@@ -50,7 +42,23 @@ func (w *writerStmts) close() {
 type wtx struct {
 	*sql.Tx
 	stmts  *writerStmts
+	db     *sql.DB // the writer's
 	missed []string
+}
+
+// Commit commits the transaction and prepares what it ran unprepared.
+func (t *wtx) Commit() error {
+	err := t.Tx.Commit()
+	t.learn(context.Background(), t.db)
+	return err
+}
+
+// Rollback rolls the transaction back, if it is still open, and prepares
+// what it ran unprepared.
+func (t *wtx) Rollback() error {
+	err := t.Tx.Rollback()
+	t.learn(context.Background(), t.db)
+	return err
 }
 
 func (t *wtx) stmt(ctx context.Context, query string) *sql.Stmt {
@@ -63,7 +71,7 @@ func (t *wtx) stmt(ctx context.Context, query string) *sql.Stmt {
 	return nil
 }
 
-// ExecContext implements dbtx.
+// ExecContext implements sqlstore.DB.
 func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := t.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
@@ -71,7 +79,7 @@ func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	return t.Tx.ExecContext(ctx, query, args...)
 }
 
-// QueryContext implements dbtx.
+// QueryContext implements sqlstore.DB.
 func (t *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
@@ -79,7 +87,7 @@ func (t *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql
 	return t.Tx.QueryContext(ctx, query, args...)
 }
 
-// QueryRowContext implements dbtx.
+// QueryRowContext implements sqlstore.DB.
 func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -87,7 +95,7 @@ func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 	return t.Tx.QueryRowContext(ctx, query, args...)
 }
 
-// PrepareContext implements dbtx.
+// PrepareContext implements sqlstore.DB.
 func (t *wtx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st := t.stmt(ctx, query); st != nil {
 		return st, nil
@@ -96,22 +104,36 @@ func (t *wtx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, erro
 }
 
 // learn prepares, on the writer's connection, what the transaction ran
-// unprepared. Call it once the transaction has ended.
+// unprepared. Call it once the transaction has ended. It holds no lock
+// while it prepares: preparing waits for the writer's one connection,
+// which another transaction may hold while it looks up its statements.
 func (t *wtx) learn(ctx context.Context, db *sql.DB) {
-	if len(t.missed) == 0 {
-		return
-	}
-	t.stmts.mu.Lock()
-	defer t.stmts.mu.Unlock()
-	if t.stmts.m == nil {
-		t.stmts.m = make(map[string]*sql.Stmt)
-	}
-	for _, q := range t.missed {
-		if len(t.stmts.m) >= maxWriterStmts {
+	missed := t.missed
+	t.missed = nil
+	for _, q := range missed {
+		t.stmts.mu.Lock()
+		_, known := t.stmts.m[q]
+		full := len(t.stmts.m) >= maxWriterStmts
+		t.stmts.mu.Unlock()
+		if full {
 			return
 		}
-		if st, err := db.PrepareContext(ctx, q); err == nil {
+		if known {
+			continue
+		}
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		t.stmts.mu.Lock()
+		if _, known := t.stmts.m[q]; known || len(t.stmts.m) >= maxWriterStmts || t.stmts.closed {
+			st.Close()
+		} else {
+			if t.stmts.m == nil {
+				t.stmts.m = make(map[string]*sql.Stmt)
+			}
 			t.stmts.m[q] = st
 		}
+		t.stmts.mu.Unlock()
 	}
 }

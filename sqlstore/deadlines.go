@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -31,52 +31,17 @@ func collectMarks(rows *sql.Rows) ([]hotline.MarkRow, error) {
 	return out, rows.Err()
 }
 
-func addWatch(ctx context.Context, tx dbtx, e *entry.Entry) error {
+// AddWatch watches entry e for its deadline until it is answered.
+func AddWatch(ctx context.Context, tx dbtx, e *entry.Entry) error {
 	id := e.ID()
 	_, err := tx.ExecContext(ctx, `INSERT INTO watches (id, channel, author, seq, kind) VALUES (?,?,?,?,?) ON CONFLICT (id) DO NOTHING`,
 		id[:], e.Channel[:], e.Author, int64(e.Seq), string(e.Kind))
 	return err
 }
 
-// backfillWatches watches the messages a store written before schema
-// version 4 holds that ask for an acknowledgement; the node closes those
-// already acknowledged when it first looks at them.
-func backfillWatches(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT header, sig, body FROM entries WHERE kind = 'message' AND body IS NOT NULL`)
-	if err != nil {
-		return err
-	}
-	var watch []*entry.Entry
-	for rows.Next() {
-		var header, sig, body []byte
-		if err := rows.Scan(&header, &sig, &body); err != nil {
-			rows.Close()
-			return err
-		}
-		e, err := entry.FromParts(header, sig, body)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		if m, err := entry.DecodeBody(e); err == nil && m.(*entry.Message).AckWithin > 0 {
-			watch = append(watch, e)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, e := range watch {
-		if err := addWatch(ctx, tx, e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Answers implements hotline.Store.
 func (s *Store) Answers(ctx context.Context, ch entry.ChannelID, target entry.Ref) (*hotline.Answers, error) {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.beginRead(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read answers: %w", err)
 	}
@@ -143,7 +108,7 @@ func (s *Store) OpenWatches(ctx context.Context) ([]hotline.Watch, error) {
 // CloseWatch implements hotline.Store.
 func (s *Store) CloseWatch(ctx context.Context, id entry.ID) error {
 	if _, err := s.write.ExecContext(ctx, `UPDATE watches SET open = 0 WHERE id = ?`, id[:]); err != nil {
-		return storeErr("close watch", err)
+		return s.storeErr("close watch", err)
 	}
 	return nil
 }
@@ -153,7 +118,7 @@ func (s *Store) AddLadderStep(ctx context.Context, st hotline.LadderStep) error 
 	res, err := s.write.ExecContext(ctx, `INSERT INTO ladder_steps (entry, ladder, step, time, detail) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`,
 		st.Entry[:], st.Ladder, st.Step, st.Time.UnixMilli(), st.Detail)
 	if err != nil {
-		return storeErr("record ladder step", err)
+		return s.storeErr("record ladder step", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return hotline.Errorf(hotline.ECONFLICT, "%s step %d of %s is already recorded", st.Ladder, st.Step, st.Entry)

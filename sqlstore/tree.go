@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -127,10 +127,10 @@ func (tt *treeTx) commit() {
 	}
 }
 
-// backfillTrees builds the tree of every feed whose entries were stored
-// before this schema kept trees (or, defensively, whose tree is short of
+// BackfillTrees builds the tree of every feed whose entries were stored
+// before a schema kept trees (or, defensively, whose tree is short of
 // its entries), in batches.
-func (s *Store) backfillTrees(ctx context.Context) error {
+func (s *Store) BackfillTrees(ctx context.Context) error {
 	rows, err := s.write.QueryContext(ctx, `SELECT e.channel, e.author, MAX(e.seq), COALESCE(t.size, 0) FROM entries e
 		LEFT JOIN tree_sizes t ON t.channel = e.channel AND t.party = e.author
 		GROUP BY e.channel, e.author HAVING MAX(e.seq) > COALESCE(t.size, 0)`)
@@ -164,12 +164,12 @@ func (s *Store) backfillTrees(ctx context.Context) error {
 }
 
 func (s *Store) backfillBatch(ctx context.Context, f hotline.Feed, from int64, limit int) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND author = ? AND seq >= ? ORDER BY seq LIMIT ?`,
+	rows, err := tx.QueryContext(ctx, `SELECT `+EntryCols+` FROM entries WHERE channel = ? AND author = ? AND seq >= ? ORDER BY seq LIMIT ?`,
 		f.Channel[:], f.Party, from, limit)
 	if err != nil {
 		return err
@@ -218,22 +218,22 @@ func (s *Store) AddCheckpoint(ctx context.Context, f hotline.Feed, c hotline.Sto
 	if !ok {
 		return hotline.Errorf(hotline.EINVALID, "checkpoint note has no signatures")
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
-		return storeErr("add checkpoint: begin", err)
+		return s.storeErr("add checkpoint: begin", err)
 	}
 	defer tx.Rollback()
+	// Insert it unless one of that size is stored (waiting for a
+	// concurrent insert of it to end), then compare with what is.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (channel, party, size, body, time) VALUES (?,?,?,?,?)
+		ON CONFLICT (channel, party, size) DO NOTHING`, f.Channel[:], f.Party, c.Size, body, c.Time.UnixMilli()); err != nil {
+		return s.storeErr("add checkpoint", err)
+	}
 	var have string
-	err = tx.QueryRowContext(ctx, `SELECT body FROM checkpoints WHERE channel = ? AND party = ? AND size = ?`, f.Channel[:], f.Party, c.Size).Scan(&have)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (channel, party, size, body, time) VALUES (?,?,?,?,?)`,
-			f.Channel[:], f.Party, c.Size, body, c.Time.UnixMilli()); err != nil {
-			return storeErr("add checkpoint", err)
-		}
-	case err != nil:
-		return storeErr("add checkpoint", err)
-	case have != body:
+	if err := tx.QueryRowContext(ctx, `SELECT body FROM checkpoints WHERE channel = ? AND party = ? AND size = ?`, f.Channel[:], f.Party, c.Size).Scan(&have); err != nil {
+		return s.storeErr("add checkpoint", err)
+	}
+	if have != body {
 		return hotline.Errorf(hotline.ECONFLICT, "a different checkpoint of size %d of feed %s/%s is stored", c.Size, f.Channel, f.Party)
 	}
 	for _, line := range strings.SplitAfter(sigs, "\n") {
@@ -244,11 +244,11 @@ func (s *Store) AddCheckpoint(ctx context.Context, f hotline.Feed, c hotline.Sto
 		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoint_sigs (channel, party, size, signer, line) VALUES (?,?,?,?,?)
 			ON CONFLICT (channel, party, size, signer) DO UPDATE SET line = excluded.line`,
 			f.Channel[:], f.Party, c.Size, signer, line); err != nil {
-			return storeErr("add checkpoint signature", err)
+			return s.storeErr("add checkpoint signature", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return storeErr("add checkpoint: commit", err)
+		return s.storeErr("add checkpoint: commit", err)
 	}
 	return nil
 }
@@ -264,7 +264,7 @@ func (s *Store) LatestCheckpoint(ctx context.Context, f hotline.Feed, signer str
 	cs, err := s.checkpoints(ctx, `SELECT c.size, c.body, c.time, s.signer, s.line FROM checkpoints c
 		JOIN checkpoint_sigs s USING (channel, party, size)
 		WHERE c.channel = ?1 AND c.party = ?2 AND c.size = (SELECT MAX(size) FROM checkpoint_sigs
-			WHERE channel = ?1 AND party = ?2 AND (?3 = '' OR signer = ?3))
+			WHERE channel = ?1 AND party = ?2 AND (CAST(?3 AS TEXT) = '' OR signer = ?3))
 		ORDER BY s.signer`, f.Channel[:], f.Party, signer)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 func (s *Store) readAccessEpoch(ctx context.Context) (int64, error) {
 	var e int64
 	if err := s.readEpoch.QueryRowContext(ctx).Scan(&e); err != nil {
-		return 0, storeErr("read access epoch", err)
+		return 0, s.storeErr("read access epoch", err)
 	}
 	return e, nil
 }
@@ -30,7 +30,7 @@ func (s *Store) OperatorByToken(ctx context.Context, tokenHash [32]byte) (string
 			return "", hotline.Errorf(hotline.ENOTFOUND, "no such token")
 		}
 		if err != nil {
-			return "", storeErr("look up token", err)
+			return "", s.storeErr("look up token", err)
 		}
 		return op, nil
 	})

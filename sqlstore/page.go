@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func insertMark(ctx context.Context, tx dbtx, ch entry.ChannelID, m *hotline.Mar
 		return 1, err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO marks (channel, kind, action, target, target_seq, target_id, party, operator, seq, time, reply)
-		SELECT e.channel, ?, ?, e.author, e.seq, e.id, ?, ?, ?, ?, ? FROM entries e
+		SELECT e.channel, CAST(? AS TEXT), CAST(? AS TEXT), e.author, e.seq, e.id, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT) FROM entries e
 		WHERE e.channel = ? AND e.author = ? AND e.kind = 'message' AND e.seq BETWEEN ? AND ?`,
 		string(m.Kind), m.Action, m.Party, m.Operator, int64(m.Seq), m.Time.UnixMilli(), m.Reply,
 		ch[:], m.Target.Party, int64(m.From), int64(m.Target.Seq))
@@ -35,9 +35,9 @@ func insertMark(ctx context.Context, tx dbtx, ch entry.ChannelID, m *hotline.Mar
 	return res.RowsAffected()
 }
 
-// indexTranslation writes the mark row of a translation entry: it marks
+// IndexTranslation writes the mark row of a translation entry: it marks
 // the message it translates.
-func indexTranslation(ctx context.Context, tx dbtx, e *entry.Entry) error {
+func IndexTranslation(ctx context.Context, tx dbtx, e *entry.Entry) error {
 	body, err := entry.DecodeBody(e)
 	if err != nil {
 		return fmt.Errorf("stored translation %s/%d: %w", e.Author, e.Seq, err)
@@ -53,7 +53,7 @@ func (s *Store) Page(ctx context.Context, ch entry.ChannelID, q hotline.PageQuer
 	if q.Limit <= 0 {
 		return nil, fmt.Errorf("read page: limit %d", q.Limit)
 	}
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.beginRead(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read page: %w", err)
 	}
@@ -66,15 +66,15 @@ func (s *Store) Page(ctx context.Context, ch entry.ChannelID, q hotline.PageQuer
 	}
 	switch {
 	case q.StoredAfter != nil:
-		rows, err = tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND local > ? ORDER BY local LIMIT ?`, ch[:], *q.StoredAfter, q.Limit+1)
+		rows, err = tx.QueryContext(ctx, `SELECT `+EntryCols+` FROM entries WHERE channel = ? AND local > ? ORDER BY local LIMIT ?`, ch[:], *q.StoredAfter, q.Limit+1)
 	case q.After != nil:
-		rows, err = tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND (depth, author, seq) > (?, ?, ?)
+		rows, err = tx.QueryContext(ctx, `SELECT `+EntryCols+` FROM entries WHERE channel = ? AND (depth, author, seq) > (?, ?, ?)
 			ORDER BY depth, author, seq LIMIT ?`, ch[:], q.After.Depth, q.After.Author, int64(q.After.Seq), q.Limit+1)
 	case q.Before != nil:
-		rows, err = tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND (depth, author, seq) < (?, ?, ?)
+		rows, err = tx.QueryContext(ctx, `SELECT `+EntryCols+` FROM entries WHERE channel = ? AND (depth, author, seq) < (?, ?, ?)
 			ORDER BY depth DESC, author DESC, seq DESC LIMIT ?`, ch[:], q.Before.Depth, q.Before.Author, int64(q.Before.Seq), q.Limit+1)
 	default:
-		rows, err = tx.QueryContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ?
+		rows, err = tx.QueryContext(ctx, `SELECT `+EntryCols+` FROM entries WHERE channel = ?
 			ORDER BY depth DESC, author DESC, seq DESC LIMIT ?`, ch[:], q.Limit+1)
 	}
 	if err != nil {
@@ -114,7 +114,7 @@ func (s *Store) Page(ctx context.Context, ch entry.ChannelID, q hotline.PageQuer
 		}
 		var beyond int
 		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE channel = ? AND (depth, author, seq) `+op+` (?, ?, ?)
-			ORDER BY depth `+ord+`, author `+ord+`, seq `+ord+` LIMIT 1)`, ch[:], side.Depth, side.Author, int64(side.Seq)).Scan(&beyond)
+			ORDER BY depth `+ord+`, author `+ord+`, seq `+ord+` LIMIT 1) AS beyond`, ch[:], side.Depth, side.Author, int64(side.Seq)).Scan(&beyond)
 		if err != nil {
 			return nil, fmt.Errorf("read page: %w", err)
 		}
@@ -132,7 +132,7 @@ func (s *Store) Page(ctx context.Context, ch entry.ChannelID, q hotline.PageQuer
 
 // pageIndex reads the receipts, marks and translations of a page's
 // messages: a bounded number of index look-ups per message.
-func (s *Store) pageIndex(ctx context.Context, tx *sql.Tx, ch entry.ChannelID, p *hotline.Page) error {
+func (s *Store) pageIndex(ctx context.Context, tx dbtx, ch entry.ChannelID, p *hotline.Page) error {
 	var ids []any
 	for _, st := range p.Entries {
 		if st.Kind == entry.KindMessage {
@@ -154,7 +154,7 @@ func (s *Store) pageIndex(ctx context.Context, tx *sql.Tx, ch entry.ChannelID, p
 		if m.Kind != entry.KindTranslation {
 			continue
 		}
-		st, err := scanEntry(tx.QueryRowContext(ctx, `SELECT `+entryCols+` FROM entries WHERE channel = ? AND author = ? AND seq = ?`, ch[:], m.Party, int64(m.Seq)))
+		st, err := ScanEntry(tx.QueryRowContext(ctx, `SELECT `+EntryCols+` FROM entries WHERE channel = ? AND author = ? AND seq = ?`, ch[:], m.Party, int64(m.Seq)))
 		if err != nil {
 			return fmt.Errorf("translation %s/%d: %w", m.Party, m.Seq, err)
 		}
@@ -237,13 +237,13 @@ func (s *Store) moveFirstUnread(ctx context.Context, tx dbtx, ch entry.ChannelID
 		return err
 	}
 	from := hotline.Position{Depth: depth.Int64, Author: author.String, Seq: uint64(seq.Int64)}
-	return advanceFirstUnread(ctx, tx, ch, party, from.JustBefore())
+	return AdvanceFirstUnread(ctx, tx, ch, party, from.JustBefore())
 }
 
-// advanceFirstUnread sets party's first unread message in ch to the first,
+// AdvanceFirstUnread sets party's first unread message in ch to the first,
 // in channel order after position after, that is by another party and
 // that nobody at party has read or acknowledged.
-func advanceFirstUnread(ctx context.Context, tx dbtx, ch entry.ChannelID, party string, after hotline.Position) error {
+func AdvanceFirstUnread(ctx context.Context, tx dbtx, ch entry.ChannelID, party string, after hotline.Position) error {
 	var p hotline.Position
 	var seq int64
 	err := tx.QueryRowContext(ctx, `SELECT depth, author, seq FROM entries e
