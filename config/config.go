@@ -122,6 +122,13 @@ type Config struct {
 	Store struct {
 		// Path is the SQLite file, relative to the node directory.
 		Path string `toml:"path"`
+		// DSN, if set, keeps the store on PostgreSQL instead: a URL or
+		// key=value connection string (several hosts with
+		// target_session_attrs=read-write follow a promoted standby).
+		// DSNFile names a file (relative to the node directory) that holds
+		// it instead, for a DSN with a password. Set at most one.
+		DSN     string `toml:"dsn"`
+		DSNFile string `toml:"dsn_file"`
 		// MaxSizeMB caps the store's size in MiB (0: no cap): writes past it
 		// fail cleanly, as on a full disk, well before the disk is full.
 		MaxSizeMB int64 `toml:"max_size_mb"`
@@ -259,6 +266,9 @@ func (c *Config) Check() error {
 		if r.v.Duration < r.lo || r.v.Duration > r.hi {
 			return fmt.Errorf("%s %s is out of range (%s to %s)", r.name, r.v, r.lo, r.hi)
 		}
+	}
+	if c.Store.DSN != "" && c.Store.DSNFile != "" {
+		return errors.New("store: set dsn or dsn_file, not both")
 	}
 	if c.Store.MaxSizeMB < 0 {
 		return fmt.Errorf("store.max_size_mb %d: give 0 for no cap, or a size in MiB", c.Store.MaxSizeMB)
@@ -434,6 +444,30 @@ func Open(dir string) (*Dir, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// StoreDSN returns the PostgreSQL DSN the store is kept at, from
+// store.dsn or store.dsn_file, or "" for the SQLite file at StorePath.
+func (d *Dir) StoreDSN() (string, error) {
+	if d.Config.Store.DSN != "" {
+		return d.Config.Store.DSN, nil
+	}
+	if d.Config.Store.DSNFile == "" {
+		return "", nil
+	}
+	path := d.Config.Store.DSNFile
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(d.Path, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("store.dsn_file: %w", err)
+	}
+	dsn := strings.TrimSpace(string(b))
+	if dsn == "" {
+		return "", fmt.Errorf("store.dsn_file %s is empty: write the PostgreSQL connection string in it", path)
+	}
+	return dsn, nil
 }
 
 // StorePath returns the absolute path of the SQLite store.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/sqlite"
 )
 
 func TestNetwork_RestartKeepsEverything(t *testing.T) {
@@ -233,7 +234,7 @@ func TestLink_StoreFullThenRecovers(t *testing.T) {
 	})
 
 	// The store can no longer grow, as on a full disk.
-	if _, err := a.Server.Store.SetMaxSize(ctx, 1); err != nil {
+	if _, err := a.Server.Store.(*sqlite.Store).SetMaxSize(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := alpha.Log(ctx, "alpha-bravo-policy")
@@ -258,7 +259,7 @@ func TestLink_StoreFullThenRecovers(t *testing.T) {
 
 	// Space returns: the node carries on without a restart, its feed
 	// without a gap, and the peer gets everything.
-	if _, err := a.Server.Store.SetMaxSize(ctx, 0); err != nil {
+	if _, err := a.Server.Store.(*sqlite.Store).SetMaxSize(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	next, err := alpha.Send(ctx, "alpha-bravo-policy", api.SendRequest{Text: "space is back"})

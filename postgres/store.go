@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -59,6 +60,18 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return s, nil
+}
+
+// Redact returns dsn with its password replaced, for logs and messages.
+func Redact(dsn string) string {
+	if cfg, err := pgconn.ParseConfig(dsn); err == nil && cfg.Password != "" {
+		if u, err := url.Parse(dsn); err == nil && u.User != nil {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+		return strings.ReplaceAll(dsn, cfg.Password, "xxxxx")
+	}
+	return dsn
 }
 
 // Close closes the store's connections.

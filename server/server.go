@@ -29,7 +29,7 @@ import (
 // Server is a running node with its listeners.
 type Server struct {
 	Dir   *config.Dir
-	Store *sqlite.Store
+	Store Store
 	Node  *node.Node
 	Log   *slog.Logger
 	// Console is the operator console, served under /console/ on the API
@@ -104,17 +104,20 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	if err != nil {
 		return nil, err
 	}
-	if s.Store, err = sqlite.Open(ctx, d.StorePath()); err != nil {
+	if s.Store, err = OpenStore(ctx, d); err != nil {
 		return nil, err
 	}
 	for _, wide := range d.WideModes() {
 		s.Log.Warn("readable or writable by others than the node's user; make it 0600 (files) or 0700 (directories)", "path", wide)
 	}
-	if d.Config.Store.MaxSizeMB == 0 {
+	sq, onSQLite := s.Store.(*sqlite.Store)
+	if !onSQLite {
+		s.Log.Info("the store is on PostgreSQL: store.max_size_mb bounds each party's share of it, but not the database's size; set that on the database server")
+	} else if d.Config.Store.MaxSizeMB == 0 {
 		s.Log.Warn("store.max_size_mb is 0: the store has no cap but the disk, so no party's share of it is bounded; set a cap below the disk's free space (README, Limits against a hostile peer)")
 	}
-	if want := d.Config.Store.MaxSizeMB << 20; want > 0 {
-		got, err := s.Store.SetMaxSize(ctx, want)
+	if want := d.Config.Store.MaxSizeMB << 20; want > 0 && onSQLite {
+		got, err := sq.SetMaxSize(ctx, want)
 		if err != nil {
 			return nil, err
 		}
@@ -212,7 +215,7 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 			s.Log.Error("API listener stopped", "err", err)
 		}
 	}()
-	s.Log.Info("node started", "api", s.APIURL(), "peer", s.peerLn.Addr().String(), "peers", s.Node.Peers(), "store", d.StorePath())
+	s.Log.Info("node started", "api", s.APIURL(), "peer", s.peerLn.Addr().String(), "peers", s.Node.Peers(), "store", storeName(d))
 	return s, nil
 }
 

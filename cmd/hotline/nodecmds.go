@@ -16,8 +16,8 @@ import (
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/postgres"
 	"github.com/hotline-project/hotline/server"
-	"github.com/hotline-project/hotline/sqlite"
 )
 
 // dirArgs is a node command's --dir flag.
@@ -59,9 +59,10 @@ func (a *dirArgs) open(args []string, lo, hi int) (*config.Dir, []string, error)
 func init() {
 	register(&command{
 		name: "init", summary: "Create a party's node: keys, configuration, store and a first operator token",
-		usage: "--dir DIR --party NAME [--advertise HOST:PORT,...]",
+		usage: "--dir DIR --party NAME [--advertise HOST:PORT,...] [--store DSN]",
 		example: `  hotline init --dir /srv/hotline --party alpha \
-    --peer-listen 0.0.0.0:7443 --advertise alpha.mod.example:7443,203.0.113.5:7443`,
+    --peer-listen 0.0.0.0:7443 --advertise alpha.mod.example:7443,203.0.113.5:7443
+  hotline init --dir /srv/hotline --party alpha --store 'postgres://hotline:PASSWORD@db1,db2/alpha?target_session_attrs=read-write'`,
 		run: runInit,
 	})
 	register(&command{
@@ -140,6 +141,7 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	peerListen := fs.String("peer-listen", def.Peer.Listen, "peer link address")
 	advertise := fs.String("advertise", "", "endpoints other parties dial, comma-separated, in order of preference (default: the peer-listen address)")
 	operator := fs.String("operator", "admin", "operator who gets the first API token")
+	storeDSN := fs.String("store", "", "keep the store on PostgreSQL at this DSN (postgres://USER@HOST/DB or key=value), written to DIR/store.dsn (mode 0600), instead of a SQLite file in DIR")
 	if _, err := dir.parse(args, 0, 0); err != nil {
 		return err
 	}
@@ -157,9 +159,24 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	} else if host, _, err := net.SplitHostPort(*peerListen); err == nil && (host == "" || net.ParseIP(host).IsUnspecified()) {
 		fmt.Fprintf(env.Stderr, "warning: no --advertise given, so other parties are told to dial %s, which they cannot; set peer.advertise in %s/hotline.toml before exchanging identities\n", *peerListen, *dir.path)
 	}
+	if *storeDSN != "" {
+		// Reach the database (and create the schema) before making the
+		// directory, so that a wrong DSN leaves nothing behind.
+		st, err := postgres.Open(ctx, *storeDSN)
+		if err != nil {
+			return hotline.Errorf(hotline.EINVALID, "--store %s: %v", postgres.Redact(*storeDSN), err)
+		}
+		st.Close()
+		cfg.Store.DSNFile = "store.dsn"
+	}
 	d, err := config.Init(*dir.path, cfg)
 	if err != nil {
 		return hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	if *storeDSN != "" {
+		if err := os.WriteFile(filepath.Join(d.Path, cfg.Store.DSNFile), []byte(*storeDSN+"\n"), 0o600); err != nil {
+			return err
+		}
 	}
 	tok, err := createToken(ctx, d, *operator)
 	if err != nil {
@@ -184,7 +201,7 @@ func createToken(ctx context.Context, d *config.Dir, operator string) (string, e
 	if err := entry.CheckName("operator", operator); err != nil {
 		return "", hotline.Errorf(hotline.EINVALID, "%v", err)
 	}
-	st, err := sqlite.Open(ctx, d.StorePath())
+	st, err := server.OpenStore(ctx, d)
 	if err != nil {
 		return "", err
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/account"
 	"github.com/hotline-project/hotline/entry"
-	"github.com/hotline-project/hotline/sqlite"
+	"github.com/hotline-project/hotline/server"
 )
 
 // Commands that manage the operators who log in to the console. They open
@@ -25,7 +25,7 @@ func init() {
 		name: "operator disable", summary: "Disable an operator: its console logins, sessions and API tokens stop working at once",
 		usage: "--dir DIR NAME", example: "  hotline operator disable --dir /srv/hotline duty-officer-2",
 		run: func(ctx context.Context, env *Env, args []string) error {
-			return withStore(ctx, env, "operator disable", args, 1, 1, func(st *sqlite.Store, pos []string) error {
+			return withStore(ctx, env, "operator disable", args, 1, 1, func(st server.Store, pos []string) error {
 				if err := st.SetOperatorDisabled(ctx, pos[0], true); err != nil {
 					return err
 				}
@@ -38,7 +38,7 @@ func init() {
 		name: "operator enable", summary: "Enable an operator disabled before",
 		usage: "--dir DIR NAME", example: "  hotline operator enable --dir /srv/hotline duty-officer-2",
 		run: func(ctx context.Context, env *Env, args []string) error {
-			return withStore(ctx, env, "operator enable", args, 1, 1, func(st *sqlite.Store, pos []string) error {
+			return withStore(ctx, env, "operator enable", args, 1, 1, func(st server.Store, pos []string) error {
 				if err := st.SetOperatorDisabled(ctx, pos[0], false); err != nil {
 					return err
 				}
@@ -51,7 +51,7 @@ func init() {
 		name: "operator remove", summary: "Remove an operator's login and API tokens; entries it wrote keep its name",
 		usage: "--dir DIR NAME", example: "  hotline operator remove --dir /srv/hotline duty-officer-2",
 		run: func(ctx context.Context, env *Env, args []string) error {
-			return withStore(ctx, env, "operator remove", args, 1, 1, func(st *sqlite.Store, pos []string) error {
+			return withStore(ctx, env, "operator remove", args, 1, 1, func(st server.Store, pos []string) error {
 				if err := st.RemoveOperator(ctx, pos[0]); err != nil {
 					return err
 				}
@@ -64,7 +64,7 @@ func init() {
 		name: "token list", summary: "List API tokens: id, operator, when issued (never the token itself)",
 		usage: "--dir DIR", example: "  hotline token list --dir /srv/hotline",
 		run: func(ctx context.Context, env *Env, args []string) error {
-			return withStore(ctx, env, "token list", args, 0, 0, func(st *sqlite.Store, _ []string) error {
+			return withStore(ctx, env, "token list", args, 0, 0, func(st server.Store, _ []string) error {
 				tokens, err := st.OperatorTokens(ctx)
 				if err != nil {
 					return err
@@ -82,7 +82,7 @@ func init() {
 		name: "token revoke", summary: "Revoke an API token by its id (or 4+ of its first hex digits): it stops working at once",
 		usage: "--dir DIR ID", example: "  hotline token revoke --dir /srv/hotline 3f2a9c0e",
 		run: func(ctx context.Context, env *Env, args []string) error {
-			return withStore(ctx, env, "token revoke", args, 1, 1, func(st *sqlite.Store, pos []string) error {
+			return withStore(ctx, env, "token revoke", args, 1, 1, func(st server.Store, pos []string) error {
 				t, err := st.RevokeOperatorToken(ctx, pos[0])
 				if err != nil {
 					return err
@@ -117,7 +117,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(ctx, d.StorePath())
+			st, err := server.OpenStore(ctx, d)
 			if err != nil {
 				return err
 			}
@@ -156,13 +156,13 @@ func init() {
 }
 
 // withStore opens the node directory of a node command and its store.
-func withStore(ctx context.Context, env *Env, name string, args []string, lo, hi int, f func(st *sqlite.Store, pos []string) error) error {
+func withStore(ctx context.Context, env *Env, name string, args []string, lo, hi int, f func(st server.Store, pos []string) error) error {
 	fs := newFlags(name, env)
 	d, pos, err := dirFlag(fs, env).open(args, lo, hi)
 	if err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, d.StorePath())
+	st, err := server.OpenStore(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func setOperator(ctx context.Context, env *Env, name string, args []string, crea
 	if err := entry.CheckLang(langAlias(*lang), false); err != nil {
 		return hotline.Errorf(hotline.EINVALID, "--lang: %v", err)
 	}
-	st, err := sqlite.Open(ctx, d.StorePath())
+	st, err := server.OpenStore(ctx, d)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -27,6 +28,7 @@ import (
 	"github.com/hotline-project/hotline/devnet"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/hostile"
+	"github.com/hotline-project/hotline/postgres/pgtest"
 	"github.com/hotline-project/hotline/sqlite"
 )
 
@@ -53,6 +55,20 @@ func TestScripts(t *testing.T) {
 			}
 			return nil
 		},
+		// [postgres]: a PostgreSQL server is at hand (HOTLINE_POSTGRES_DSN);
+		// with HOTLINE_REQUIRE_POSTGRES set, its absence fails the script.
+		Condition: func(cond string) (bool, error) {
+			if cond != "postgres" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			if os.Getenv("HOTLINE_POSTGRES_DSN") != "" {
+				return true, nil
+			}
+			if os.Getenv("HOTLINE_REQUIRE_POSTGRES") != "" {
+				return false, errors.New("no PostgreSQL server (HOTLINE_POSTGRES_DSN), and HOTLINE_REQUIRE_POSTGRES is set")
+			}
+			return false, nil
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"as":           cmdAs,
 			"consolelogin": cmdConsoleLogin,
@@ -64,6 +80,7 @@ func TestScripts(t *testing.T) {
 			"ready":        cmdReady,
 			"until":        cmdUntil,
 			"sleep":        cmdSleep,
+			"pgdatabase":   cmdPGDatabase,
 		},
 	})
 }
@@ -77,6 +94,23 @@ func cmdAs(ts *testscript.TestScript, neg bool, args []string) {
 	p := args[0]
 	ts.Setenv("HOTLINE_API", "http://"+ts.Getenv(strings.ToUpper(p)+"_API"))
 	ts.Setenv("HOTLINE_TOKEN", strings.TrimSpace(ts.ReadFile(p+".token")))
+}
+
+// pgdatabase VAR: create an empty PostgreSQL database on the server
+// HOTLINE_POSTGRES_DSN names, dropped when the script ends, and set VAR to
+// its DSN. Scripts guard it with [!postgres] skip.
+func cmdPGDatabase(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgdatabase VAR")
+	}
+	admin := os.Getenv("HOTLINE_POSTGRES_DSN")
+	if admin == "" {
+		ts.Fatalf("no PostgreSQL server: guard the script with [!postgres] skip")
+	}
+	dsn, drop, err := pgtest.Create(admin)
+	ts.Check(err)
+	ts.Defer(func() { ts.Check(drop()) })
+	ts.Setenv(args[0], dsn)
 }
 
 // envfile VAR FILE: set VAR to FILE's content, without surrounding space.

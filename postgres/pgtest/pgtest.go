@@ -38,32 +38,46 @@ func DSN(t testing.TB) string {
 // ends, and returns its DSN.
 func Database(t testing.TB) string {
 	t.Helper()
-	admin := DSN(t)
+	dsn, drop, err := Create(DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return dsn
+}
+
+// Create creates an empty database on the server admin names, and
+// returns its DSN and a function that drops it.
+func Create(admin string) (dsn string, drop func() error, err error) {
 	var b [6]byte
 	rand.Read(b[:])
 	name := fmt.Sprintf("hotline_test_%x", b)
 	db, err := sql.Open("pgx", admin)
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := db.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
-		t.Fatalf("create a test database on %s: %v", Redact(admin), err)
+		return "", nil, fmt.Errorf("create a test database on the server HOTLINE_POSTGRES_DSN names: %w", err)
 	}
-	t.Cleanup(func() {
+	drop = func() error {
 		db, err := sql.Open("pgx", admin)
 		if err != nil {
-			t.Error(err)
-			return
+			return err
 		}
 		defer db.Close()
 		if _, err := db.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
+			return fmt.Errorf("drop test database %s: %w", name, err)
 		}
-	})
-	return WithDatabase(admin, name)
+		return nil
+	}
+	return WithDatabase(admin, name), drop, nil
 }
 
 // WithDatabase returns dsn naming database name instead of its own.
@@ -76,15 +90,4 @@ func WithDatabase(dsn, name string) string {
 		}
 	}
 	return dsn + " dbname=" + name
-}
-
-// Redact returns dsn without its password, for messages.
-func Redact(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		return u.String()
-	}
-	return dsn
 }
