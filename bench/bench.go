@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -31,9 +32,11 @@ import (
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/audit"
 	"github.com/hotline-project/hotline/client"
+	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/devnet"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/postgres"
 )
 
 // Options say what to measure.
@@ -55,6 +58,10 @@ type Options struct {
 	// verify checks one.
 	Verify   bool
 	Progress io.Writer // progress lines; nil: none
+	// Store, if set, is the DSN of a PostgreSQL server where the bench
+	// creates a database for each node (and drops them afterwards); empty:
+	// each node keeps a SQLite file.
+	Store string
 	// CPUProfile, if not nil, receives a CPU profile (pprof format) of the
 	// throughput phase: both nodes and the senders, which share one process.
 	CPUProfile io.Writer
@@ -81,6 +88,7 @@ type Result struct {
 	ThroughputRatio float64 `json:"throughput_to_sign_verify"` // Throughput.PerSecond / SignVerifyPerS
 	VerifyPerS      float64 `json:"ed25519_verify_per_second"` // all cores
 	MessageBytes    float64 `json:"message_entry_bytes"`       // mean size of a message entry sent, as stored and pushed
+	Store           string  `json:"store"`                     // "sqlite" or "postgres"
 	CatchUp         *Rate   `json:"catch_up,omitempty"`        // messages receipted per second after bravo's restart
 	OfflineVerify   *Rate   `json:"offline_verify,omitempty"`  // archive entries verified per second
 }
@@ -120,7 +128,26 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.VerifyPerS = VerifyRate(time.Second)
 
 	fmt.Fprintf(progress, "starting alpha and bravo in %s ...\n", dir)
-	net, err := devnet.Prepare(dir, devnet.Options{})
+	res.Store = "sqlite"
+	var nopts devnet.Options
+	if o.Store != "" {
+		res.Store = "postgres"
+		dsns := make(map[string]string)
+		for _, party := range []string{"alpha", "bravo"} {
+			var b [4]byte
+			rand.Read(b[:])
+			name := fmt.Sprintf("hotline_bench_%s_%x", party, b)
+			dsn, err := postgres.CreateDatabase(ctx, o.Store, name)
+			if err != nil {
+				return nil, err
+			}
+			defer postgres.DropDatabase(context.Background(), o.Store, name)
+			dsns[party] = dsn
+		}
+		fmt.Fprintf(progress, "stores on PostgreSQL at %s\n", postgres.Redact(o.Store))
+		nopts.Configure = func(party string, cfg *config.Config) { cfg.Store.DSN = dsns[party] }
+	}
+	net, err := devnet.Prepare(dir, nopts)
 	if err != nil {
 		return nil, err
 	}

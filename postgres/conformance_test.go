@@ -1,17 +1,18 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
 	"testing"
 
 	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/postgres"
 	"github.com/hotline-project/hotline/postgres/pgtest"
 	"github.com/hotline-project/hotline/storetest"
 )
 
-func open(t testing.TB, dsn string) *Store {
+func open(t testing.TB, dsn string) *postgres.Store {
 	t.Helper()
-	s, err := Open(context.Background(), dsn)
+	s, err := postgres.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/postgres"
 	"github.com/hotline-project/hotline/postgres/pgtest"
 	"github.com/hotline-project/hotline/storetest"
 )
@@ -19,10 +20,10 @@ import (
 func TestOpen_ReplicasMigrateOnce(t *testing.T) {
 	dsn := pgtest.Database(t)
 	var wg sync.WaitGroup
-	stores := make([]*Store, 4)
+	stores := make([]*postgres.Store, 4)
 	errs := make([]error, 4)
 	for i := range stores {
-		wg.Go(func() { stores[i], errs[i] = Open(context.Background(), dsn) })
+		wg.Go(func() { stores[i], errs[i] = postgres.Open(context.Background(), dsn) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -31,8 +32,8 @@ func TestOpen_ReplicasMigrateOnce(t *testing.T) {
 		}
 		defer stores[i].Close()
 	}
-	if v, err := stores[0].SchemaVersion(context.Background()); err != nil || v != len(migrations) {
-		t.Fatalf("schema version %d, %v; want %d", v, err, len(migrations))
+	if v, err := stores[0].SchemaVersion(context.Background()); err != nil || v != len(postgres.Migrations) {
+		t.Fatalf("schema version %d, %v; want %d", v, err, len(postgres.Migrations))
 	}
 }
 
@@ -105,7 +106,7 @@ func TestAppend_AReadOnlyDatabaseIsUnavailable(t *testing.T) {
 		}
 	}
 	setReadOnly(true)
-	s, err = Open(ctx, dsn) // the schema is current: opening reads only
+	s, err = postgres.Open(ctx, dsn) // the schema is current: opening reads only
 	if err != nil {
 		t.Fatal(err)
 	}

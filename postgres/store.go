@@ -62,6 +62,52 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
+// CreateDatabase creates the empty database name on the server admin
+// names (a DSN of a role that may create databases), and returns the DSN
+// of the new database.
+func CreateDatabase(ctx context.Context, admin, name string) (string, error) {
+	if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+		return "", fmt.Errorf("database name %q: use lower-case letters, digits and _", name)
+	}
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
+		return "", fmt.Errorf("create database %s on %s: %w", name, Redact(admin), err)
+	}
+	return WithDatabase(admin, name), nil
+}
+
+// DropDatabase drops the database name on the server admin names, ending
+// its sessions.
+func DropDatabase(ctx context.Context, admin, name string) error {
+	if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+		return fmt.Errorf("database name %q: use lower-case letters, digits and _", name)
+	}
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
+
+// WithDatabase returns dsn naming database name instead of its own.
+func WithDatabase(dsn, name string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if u, err := url.Parse(dsn); err == nil {
+			u.Path = "/" + name
+			return u.String()
+		}
+	}
+	return dsn + " dbname=" + name
+}
+
 // Redact returns dsn with its password replaced, for logs and messages.
 func Redact(dsn string) string {
 	if cfg, err := pgconn.ParseConfig(dsn); err == nil && cfg.Password != "" {

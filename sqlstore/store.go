@@ -143,11 +143,7 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		return s.storeErr("append: prepare", err)
 	}
 	defer depthOf.Close()
-	tt, err := s.trees.begin(ctx, tx)
-	if err != nil {
-		return s.storeErr("append: prepare", err)
-	}
-	defer tt.close()
+	tt := s.trees.begin(tx)
 	type usageKey struct {
 		party   string
 		channel entry.ChannelID
@@ -289,6 +285,9 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 		if err := s.moveFirstUnread(ctx, tx, k.channel, k.party); err != nil {
 			return s.storeErr("append: first unread", err)
 		}
+	}
+	if err := tt.flush(ctx); err != nil {
+		return s.storeErr("append: Merkle trees", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return s.storeErr("append: commit", err)

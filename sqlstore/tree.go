@@ -28,30 +28,57 @@ type trees struct {
 // treeTx appends records to the trees of feeds within one transaction; its
 // edges replace the shared ones only if the transaction commits.
 type treeTx struct {
-	tx    dbtx
-	ins   *sql.Stmt
-	size  *sql.Stmt
-	edges map[hotline.Feed]map[int64]tlog.Hash
-	t     *trees
+	tx      dbtx
+	edges   map[hotline.Feed]map[int64]tlog.Hash
+	t       *trees
+	pending []any // channel, party, idx, hash: the rows of tree_hashes flush writes
+	sizes   map[hotline.Feed]int64
 }
 
-func (t *trees) begin(ctx context.Context, tx dbtx) (*treeTx, error) {
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO tree_hashes (channel, party, idx, hash) VALUES (?,?,?,?)`)
-	if err != nil {
-		return nil, err
-	}
-	size, err := tx.PrepareContext(ctx, `INSERT INTO tree_sizes (channel, party, size) VALUES (?,?,?)
-		ON CONFLICT (channel, party) DO UPDATE SET size = excluded.size`)
-	if err != nil {
-		ins.Close()
-		return nil, err
-	}
-	return &treeTx{tx: tx, ins: ins, size: size, edges: map[hotline.Feed]map[int64]tlog.Hash{}, t: t}, nil
+func (t *trees) begin(tx dbtx) *treeTx {
+	return &treeTx{tx: tx, edges: map[hotline.Feed]map[int64]tlog.Hash{}, t: t, sizes: map[hotline.Feed]int64{}}
 }
 
-func (tt *treeTx) close() {
-	tt.ins.Close()
-	tt.size.Close()
+// flush writes the hashes and sizes the adds made: several rows to a
+// statement and each feed's size once, so that a batch costs a few round
+// trips to a database server, not three an entry.
+func (tt *treeTx) flush(ctx context.Context) error {
+	if err := insertRows(ctx, tt.tx, `INSERT INTO tree_hashes (channel, party, idx, hash) VALUES `, 4, tt.pending); err != nil {
+		return fmt.Errorf("tree hashes: %w", err)
+	}
+	tt.pending = tt.pending[:0]
+	for f, size := range tt.sizes {
+		if _, err := tt.tx.ExecContext(ctx, `INSERT INTO tree_sizes (channel, party, size) VALUES (?,?,?)
+			ON CONFLICT (channel, party) DO UPDATE SET size = excluded.size`, f.Channel[:], f.Party, size); err != nil {
+			return fmt.Errorf("tree size of %s/%s: %w", f.Channel, f.Party, err)
+		}
+	}
+	clear(tt.sizes)
+	return nil
+}
+
+// insertRows inserts rows of width values each (args holds them one row
+// after another) with head, which ends in VALUES, in statements of up to
+// 64 rows. The statements come in four sizes, so that a backend that
+// prepares what it runs prepares each once.
+func insertRows(ctx context.Context, tx dbtx, head string, width int, args []any) error {
+	row := "(?" + strings.Repeat(",?", width-1) + ")"
+	for len(args) > 0 {
+		rows := len(args) / width
+		k := 1
+		for _, c := range []int{64, 16, 4} {
+			if rows >= c {
+				k = c
+				break
+			}
+		}
+		q := head + row + strings.Repeat(","+row, k-1)
+		if _, err := tx.ExecContext(ctx, q, args[:k*width]...); err != nil {
+			return err
+		}
+		args = args[k*width:]
+	}
+	return nil
 }
 
 // add appends entry e (record seq-1) to its feed's tree.
@@ -90,14 +117,10 @@ func (tt *treeTx) add(ctx context.Context, e *entry.Entry) error {
 	}
 	base := tlog.StoredHashIndex(0, n)
 	for i, h := range hashes {
-		if _, err := tt.ins.ExecContext(ctx, f.Channel[:], f.Party, base+int64(i), h[:]); err != nil {
-			return err
-		}
+		tt.pending = append(tt.pending, f.Channel[:], f.Party, base+int64(i), h[:])
 		edge[base+int64(i)] = h
 	}
-	if _, err := tt.size.ExecContext(ctx, f.Channel[:], f.Party, n+1); err != nil {
-		return err
-	}
+	tt.sizes[f] = n + 1
 	// Keep only the right edge of the tree of size n+1: for every level
 	// whose bit is set in the size, the last complete subtree.
 	keep := map[int64]bool{}
@@ -178,15 +201,14 @@ func (s *Store) backfillBatch(ctx context.Context, f hotline.Feed, from int64, l
 	if err != nil {
 		return err
 	}
-	tt, err := s.trees.begin(ctx, tx)
-	if err != nil {
-		return err
-	}
-	defer tt.close()
+	tt := s.trees.begin(tx)
 	for _, e := range es {
 		if err := tt.add(ctx, e.Entry); err != nil {
 			return err
 		}
+	}
+	if err := tt.flush(ctx); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 func init() {
 	register(&command{
 		name: "bench", summary: "Measure a link: two nodes on loopback, messages/s and send-to-receipt latency",
-		usage:   "[--messages N] [--senders K] [--rate R | --load F] [--duration D] [--catchup N] [--verify] [--dir DIR] [--cpuprofile FILE] [--json]",
+		usage:   "[--messages N] [--senders K] [--rate R | --load F] [--duration D] [--catchup N] [--verify] [--store DSN] [--dir DIR] [--cpuprofile FILE] [--json]",
 		example: "  hotline bench --messages 20000 --senders 64 --rate 1000 --duration 10s\n  hotline bench --load 0.2 --catchup 100000 --verify",
 		run:     runBench,
 	})
@@ -29,6 +29,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.Float64Var(&o.Load, "load", 0, "offer this fraction of the measured throughput in the latency phase, instead of --rate")
 	fs.IntVar(&o.CatchUp, "catchup", 0, "catch-up phase: bravo stops, alpha writes N messages, bravo restarts; time until all are receipted (0 skips it)")
 	fs.BoolVar(&o.Verify, "verify", false, "offline verification phase: verify alpha's archive of the channel, as hotline verify does")
+	fs.StringVar(&o.Store, "store", "", "keep both nodes' stores on PostgreSQL: the DSN of a server where the bench may create two databases (dropped afterwards); default: SQLite files")
 	fs.StringVar(&o.Dir, "dir", "", "directory for the two nodes (default: a temporary one, removed afterwards)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the throughput phase to FILE (read it with go tool pprof)")
@@ -58,6 +59,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 	w := env.Stdout
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+	fmt.Fprintf(w, "stores:                   %s\n", res.Store)
 	fmt.Fprintf(w, "raw Ed25519 sign+verify:  %.0f pairs/s on %d cores\n", res.SignVerifyPerS, res.Cores)
 	fmt.Fprintf(w, "raw Ed25519 verify:       %.0f/s on %d cores\n", res.VerifyPerS, res.Cores)
 	t := res.Throughput

@@ -8,14 +8,12 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"fmt"
-	"net/url"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/hotline-project/hotline/postgres"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 )
 
@@ -56,38 +54,15 @@ func Create(admin string) (dsn string, drop func() error, err error) {
 	var b [6]byte
 	rand.Read(b[:])
 	name := fmt.Sprintf("hotline_test_%x", b)
-	db, err := sql.Open("pgx", admin)
-	if err != nil {
-		return "", nil, err
-	}
-	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := db.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
-		return "", nil, fmt.Errorf("create a test database on the server HOTLINE_POSTGRES_DSN names: %w", err)
+	if dsn, err = postgres.CreateDatabase(ctx, admin, name); err != nil {
+		return "", nil, err
 	}
 	drop = func() error {
-		db, err := sql.Open("pgx", admin)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		if _, err := db.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
-			return fmt.Errorf("drop test database %s: %w", name, err)
-		}
-		return nil
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return postgres.DropDatabase(ctx, admin, name)
 	}
-	return WithDatabase(admin, name), drop, nil
-}
-
-// WithDatabase returns dsn naming database name instead of its own.
-func WithDatabase(dsn, name string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err == nil {
-			u.Path = "/" + name
-			return u.String()
-		}
-	}
-	return dsn + " dbname=" + name
+	return dsn, drop, nil
 }

@@ -1,0 +1,5 @@
+package postgres
+
+// Migrations are the schema versions, for the tests of package
+// postgres_test.
+var Migrations = migrations
