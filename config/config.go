@@ -470,6 +470,66 @@ func (d *Dir) StoreDSN() (string, error) {
 	return dsn, nil
 }
 
+// UseStoreDSNFile points the node's configuration at a PostgreSQL store
+// whose DSN the file name (relative to the directory) holds: it sets
+// store.dsn_file in the configuration file, keeping the rest of the file
+// as it is, and reloads it.
+func (d *Dir) UseStoreDSNFile(name string) error {
+	path := filepath.Join(d.Path, FileName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(string(b), "\n")
+	section, at, set := "", -1, false
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "[") {
+			section = strings.Trim(t, "[] ")
+			if section == "store" {
+				at = i
+			}
+			continue
+		}
+		if section == "store" && (strings.HasPrefix(t, "dsn_file") || strings.HasPrefix(t, "dsn ") || strings.HasPrefix(t, "dsn=")) {
+			key, _, _ := strings.Cut(t, "=")
+			if strings.TrimSpace(key) == "dsn_file" {
+				lines[i], set = fmt.Sprintf("  dsn_file = %q", name), true
+			} else {
+				lines[i] = `  dsn = ""`
+			}
+		}
+	}
+	switch {
+	case set:
+	case at >= 0:
+		lines = slices.Insert(lines, at+1, fmt.Sprintf("  dsn_file = %q", name))
+	default:
+		lines = append(lines, "[store]", fmt.Sprintf("  dsn_file = %q", name), "")
+	}
+	out := strings.Join(lines, "\n")
+	var cfg Config
+	if _, err := toml.Decode(out, &cfg); err != nil {
+		return fmt.Errorf("set store.dsn_file in %s: %w", path, err)
+	}
+	mode := os.FileMode(0o600)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := os.WriteFile(path+".new", []byte(out), mode); err != nil {
+		return err
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		return err
+	}
+	nd, err := Open(d.Path)
+	if err != nil {
+		return err
+	}
+	*d = *nd
+	return nil
+}
+
 // StorePath returns the absolute path of the SQLite store.
 func (d *Dir) StorePath() string {
 	if filepath.IsAbs(d.Config.Store.Path) {
