@@ -289,7 +289,7 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 	if err := tt.flush(ctx); err != nil {
 		return s.storeErr("append: Merkle trees", err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.Commit(); err != nil && !s.committed(ctx, writes) {
 		return s.storeErr("append: commit", err)
 	}
 	tt.commit()
@@ -303,6 +303,21 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 	}
 	s.headsMu.Unlock()
 	return nil
+}
+
+// committed reports whether the batch of writes is in the store though
+// its commit failed: a database server can apply a commit and lose the
+// connection before it answers. The batch's last entry, looked up on
+// another connection, tells; if it cannot be looked up, the batch counts
+// as not committed.
+func (s *Store) committed(ctx context.Context, writes []hotline.Write) bool {
+	for i := len(writes) - 1; i >= 0; i-- {
+		if e := writes[i].Entry; e != nil {
+			id, ok, err := s.IDAt(ctx, hotline.Feed{Channel: e.Channel, Party: e.Author}, e.Seq)
+			return err == nil && ok && id == e.ID()
+		}
+	}
+	return false
 }
 
 // head returns the seq and depth of feed f's newest committed entry, if
