@@ -282,6 +282,15 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 	if err != nil {
 		n.log.Error("store commit failed; batch discarded", "entries", len(b.writes), "err", err)
 		n.metrics.storeErrors.Inc()
+		// A database server may have applied the commit and lost the
+		// answer (the store checks, but may not reach the server to): the
+		// feeds' heads are read again, so that the next batch continues
+		// what the store holds rather than repeating its seqs.
+		if heads, herr := n.store.Heads(ctx); herr == nil {
+			n.mu.Lock()
+			n.heads = heads
+			n.mu.Unlock()
+		}
 		for _, e := range b.reserved {
 			n.meter.Release(e.Author, e.Channel, entrySize(e))
 		}
