@@ -38,14 +38,14 @@ func (n *Node) signCheckpoints(ctx context.Context) {
 	signed := 0
 	for _, f := range n.ownFeeds() {
 		head := n.head(f)
-		signed, ok := n.signedSize(f)
+		size, ok := n.signedSize(f)
 		if !ok {
 			if c, err := n.store.LatestCheckpoint(ctx, f, n.self); err == nil {
-				signed = c.Size
+				size = c.Size
 			}
-			n.setSignedSize(f, signed)
+			n.setSignedSize(f, size)
 		}
-		if int64(head.Seq) <= signed {
+		if int64(head.Seq) <= size {
 			continue
 		}
 		if err := n.signCheckpoint(ctx, f, int64(head.Seq)); err != nil {
