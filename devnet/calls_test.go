@@ -1,7 +1,6 @@
 package devnet
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
-	"github.com/hotline-project/hotline/audit"
 	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
@@ -129,18 +127,10 @@ func TestCalls_RequestAnswerReadouts(t *testing.T) {
 
 	// The joint readout verifies offline with both signatures.
 	time.Sleep(1500 * time.Millisecond) // let a checkpoint cover everything
-	rc, err := alpha.Export(ctx, ch)
+	r, err := VerifyExport(ctx, net.Party("alpha"), ch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	buf.ReadFrom(rc)
-	rc.Close()
-	a, err := audit.Decode(&buf, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := audit.Verify(a)
 	if !r.OK {
 		t.Fatalf("archive does not verify: %+v", r.Failures)
 	}

@@ -20,6 +20,8 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/audit"
+	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
@@ -415,4 +417,19 @@ func (n *Network) WriteManifest() error {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(n.Dir, "dev.json"))
+}
+
+// VerifyExport exports party p's archive of channel ch through its API and
+// verifies it offline, as hotline verify does.
+func VerifyExport(ctx context.Context, p *Party, ch string) (*audit.Report, error) {
+	rc, err := client.New(p.Server.APIURL(), p.Token).Export(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	a, err := audit.Decode(rc, nil)
+	if err != nil {
+		return nil, err
+	}
+	return audit.Verify(a), nil
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/audit"
 	"github.com/hotline-project/hotline/checkpoint"
 	"github.com/hotline-project/hotline/identity"
 	"github.com/hotline-project/hotline/postgres"
@@ -280,24 +281,11 @@ func check(ctx context.Context, src *sqlite.Store, dst *postgres.Store, rep *Rep
 		if err != nil {
 			return fmt.Errorf("feed %s/%s: tree of the copy: %w", f.Channel, f.Party, err)
 		}
-		if ta != tb || tb != rootOf(leaves) {
+		if ta != tb || tb != audit.RootOf(leaves) {
 			return fmt.Errorf("feed %s/%s: the copy's tree head differs from the source's or from its entries'", f.Channel, f.Party)
 		}
 		rep.Feeds++
 		fmt.Fprintf(progress, "  checked %s's feed of %s: %d entries, tree head %s\n", f.Party, f.Channel, h.Seq, tb)
 	}
 	return nil
-}
-
-// rootOf is the RFC 6962 root of leaf hashes, computed from the entries
-// rather than read from either store.
-func rootOf(leaves []tlog.Hash) tlog.Hash {
-	if len(leaves) == 1 {
-		return leaves[0]
-	}
-	k := 1
-	for k*2 < len(leaves) {
-		k *= 2
-	}
-	return tlog.NodeHash(rootOf(leaves[:k]), rootOf(leaves[k:]))
 }
