@@ -6,13 +6,20 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // The store's queries are written with ? placeholders (?N for a numbered
 // one), as the SQLite store's are; PostgreSQL wants $N. rebind converts a
-// query once and remembers it.
+// query once and remembers it: the store's queries are a fixed set, far
+// fewer than maxRebound, past which they are converted each time.
 
-var rebound sync.Map // query → the query with $N placeholders
+const maxRebound = 1024
+
+var (
+	rebound  sync.Map // query → the query with $N placeholders
+	nRebound atomic.Int64
+)
 
 func rebind(q string) string {
 	if r, ok := rebound.Load(q); ok {
@@ -41,7 +48,9 @@ func rebind(q string) string {
 		b.WriteString(strconv.Itoa(n))
 	}
 	r := b.String()
-	rebound.Store(q, r)
+	if nRebound.Add(1) <= maxRebound {
+		rebound.Store(q, r)
+	}
 	return r
 }
 
