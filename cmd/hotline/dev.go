@@ -1,22 +1,63 @@
 package main
 
 import (
+	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/console"
 	"github.com/hotline-project/hotline/devnet"
+	"github.com/hotline-project/hotline/postgres"
 )
 
-func devnetPrepare(dir string, parties int, logw io.Writer) (*devnet.Network, error) {
-	return devnet.Prepare(dir, devnet.Options{
+// devnetPrepare prepares the dev network in dir. With pg set (the DSN of
+// a PostgreSQL server where dev may create databases), each party new to
+// dir keeps its store in a database of its own there, made for it.
+func devnetPrepare(ctx context.Context, dir string, parties int, pg string, logw io.Writer) (*devnet.Network, error) {
+	opts := devnet.Options{
 		Parties:     parties,
 		Directories: true,
 		Logger:      slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if pg != "" {
+		if parties < 1 || parties > devnet.MaxParties {
+			return nil, fmt.Errorf("--parties: from 1 to %d", devnet.MaxParties)
+		}
+		dsns := make(map[string]string)
+		for _, name := range devnet.Names[:parties] {
+			if _, err := os.Stat(filepath.Join(dir, name, config.FileName)); err == nil {
+				continue // an existing party keeps the store it has
+			}
+			db, err := devDatabase(dir, name)
+			if err != nil {
+				return nil, err
+			}
+			dsn, err := postgres.CreateDatabase(ctx, pg, db)
+			if err != nil {
+				return nil, fmt.Errorf("%w (drop it, or use another --dir)", err)
+			}
+			dsns[name] = dsn
+		}
+		opts.Configure = func(party string, cfg *config.Config) { cfg.Store.DSN = dsns[party] }
+	}
+	return devnet.Prepare(dir, opts)
+}
+
+// devDatabase names the PostgreSQL database of party in the dev network
+// in dir: the directory's path, hashed, keeps networks apart.
+func devDatabase(dir, party string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return fmt.Sprintf("hotline_dev_%s_%x", party, sum[:4]), nil
 }
 
 // printDev tells the newcomer what runs where and how to use it.
@@ -25,7 +66,11 @@ func printDev(env *Env, net *devnet.Network) {
 	m := net.Manifest()
 	fmt.Fprintf(w, "hotline dev network is up (%s).\n\nParties:\n", filepath.Join(net.Dir, "dev.json"))
 	for _, p := range net.Parties {
-		fmt.Fprintf(w, "  %-8s API %s  peer link %s  store %s\n", p.Name, p.Server.APIURL(), p.Server.PeerAddr(), p.Server.Dir.StorePath())
+		store := p.Server.Dir.StorePath()
+		if dsn, err := p.Server.Dir.StoreDSN(); err == nil && dsn != "" {
+			store = "PostgreSQL " + postgres.Redact(dsn)
+		}
+		fmt.Fprintf(w, "  %-8s API %s  peer link %s  store %s\n", p.Name, p.Server.APIURL(), p.Server.PeerAddr(), store)
 	}
 	fmt.Fprintf(w, "\nChannels:\n")
 	for _, c := range m.Channels {

@@ -127,7 +127,7 @@ func init() {
 	})
 	register(&command{
 		name: "dev", summary: "Run a complete local network of parties for trying hotline out",
-		usage: "--dir DIR [--parties N]", example: "  hotline dev --dir /tmp/h\n  hotline dev --dir /tmp/h3 --parties 3",
+		usage: "--dir DIR [--parties N] [--postgres DSN]", example: "  hotline dev --dir /tmp/h\n  hotline dev --dir /tmp/h3 --parties 3\n  hotline dev --dir /tmp/hp --postgres postgres://postgres@127.0.0.1/postgres",
 		run: runDev,
 	})
 }
@@ -261,6 +261,7 @@ func runDev(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("dev", env)
 	dir := fs.String("dir", "", "directory holding the network (created if missing; reused if it exists; default: a new temporary directory)")
 	parties := fs.Int("parties", 2, "number of parties")
+	pg := fs.String("postgres", "", "keep each new party's store on PostgreSQL: the DSN of a server where dev may create a database per party")
 	if _, err := parseArgs(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -279,7 +280,7 @@ func runDev(ctx context.Context, env *Env, args []string) error {
 		return hotline.Errorf(hotline.EINVALID, "%v", err)
 	}
 	defer logf.Close()
-	net, err := devnetPrepare(*dir, *parties, logf)
+	net, err := devnetPrepare(ctx, *dir, *parties, *pg, logf)
 	if err != nil {
 		return hotline.Errorf(hotline.EINVALID, "%v", err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/hotline-project/hotline/devnet"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/hostile"
+	"github.com/hotline-project/hotline/postgres"
 	"github.com/hotline-project/hotline/postgres/pgtest"
 	"github.com/hotline-project/hotline/sqlite"
 )
@@ -81,6 +82,8 @@ func TestScripts(t *testing.T) {
 			"until":        cmdUntil,
 			"sleep":        cmdSleep,
 			"pgdatabase":   cmdPGDatabase,
+			"pgserver":     cmdPGServer,
+			"pgdropdev":    cmdPGDropDev,
 		},
 	})
 }
@@ -111,6 +114,28 @@ func cmdPGDatabase(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Defer(func() { ts.Check(drop()) })
 	ts.Setenv(args[0], dsn)
+}
+
+// pgserver VAR: set VAR to the DSN of the PostgreSQL server the tests may
+// create databases on. Scripts guard it with [!postgres] skip.
+func cmdPGServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 || os.Getenv("HOTLINE_POSTGRES_DSN") == "" {
+		ts.Fatalf("usage: pgserver VAR, with HOTLINE_POSTGRES_DSN set")
+	}
+	ts.Setenv(args[0], os.Getenv("HOTLINE_POSTGRES_DSN"))
+}
+
+// pgdropdev DIR PARTY...: drop the databases hotline dev --postgres made
+// for the parties of the network in DIR.
+func cmdPGDropDev(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: pgdropdev DIR PARTY...")
+	}
+	for _, party := range args[1:] {
+		name, err := devDatabase(ts.MkAbs(args[0]), party)
+		ts.Check(err)
+		ts.Check(postgres.DropDatabase(context.Background(), os.Getenv("HOTLINE_POSTGRES_DSN"), name))
+	}
 }
 
 // envfile VAR FILE: set VAR to FILE's content, without surrounding space.
