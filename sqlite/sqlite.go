@@ -5,7 +5,9 @@
 // only after the WAL is fsynced, which is what lets a node tell an operator
 // that a message is safe. Writes are grouped by the node's single writer, so
 // one fsync covers many entries. Reads use a separate pool of read-only
-// connections and never wait for writes.
+// connections and never wait for writes. The queries are package
+// sqlstore's, shared with package postgres; this package keeps the file,
+// its pragmas, its schema history and its writer's prepared statements.
 package sqlite
 
 import (
