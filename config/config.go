@@ -455,15 +455,10 @@ func (d *Dir) StoreDSN() (string, error) {
 	if d.Config.Store.DSNFile == "" {
 		return "", nil
 	}
-	path := d.Config.Store.DSNFile
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(d.Path, path)
-	}
-	b, err := os.ReadFile(path)
+	path, dsn, err := d.readSetting("store.dsn_file", d.Config.Store.DSNFile)
 	if err != nil {
-		return "", fmt.Errorf("store.dsn_file: %w", err)
+		return "", err
 	}
-	dsn := strings.TrimSpace(string(b))
 	if dsn == "" {
 		return "", fmt.Errorf("store.dsn_file %s is empty: write the PostgreSQL connection string in it", path)
 	}
@@ -538,20 +533,26 @@ func (d *Dir) StorePath() string {
 	return filepath.Join(d.Path, d.Config.Store.Path)
 }
 
+// readSetting reads the file a setting names (relative to the directory),
+// without surrounding space, and returns its path too.
+func (d *Dir) readSetting(setting, name string) (path, value string, err error) {
+	path = d.rel(name)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return path, "", fmt.Errorf("%s: %w", setting, err)
+	}
+	return path, strings.TrimSpace(string(b)), nil
+}
+
 // MetricsToken reads the token /metrics requires ("" if none is set).
 func (d *Dir) MetricsToken() (string, error) {
 	if d.Config.Metrics.TokenFile == "" {
 		return "", nil
 	}
-	path := d.Config.Metrics.TokenFile
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(d.Path, path)
-	}
-	b, err := os.ReadFile(path)
+	path, tok, err := d.readSetting("metrics.token_file", d.Config.Metrics.TokenFile)
 	if err != nil {
-		return "", fmt.Errorf("metrics.token_file: %w", err)
+		return "", err
 	}
-	tok := strings.TrimSpace(string(b))
 	if len(tok) < 16 {
 		return "", fmt.Errorf("metrics.token_file %s: the token is %d characters; use at least 16 random ones", path, len(tok))
 	}
