@@ -12,7 +12,6 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
-	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/postgres/pgtest"
 )
 
@@ -21,12 +20,7 @@ import (
 // cleanly, loses none it reported accepted, and writes again at once.
 func TestPostgres_CutConnectionsLoseNothing(t *testing.T) {
 	dsn := pgtest.Database(t)
-	net := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond,
-		Configure: func(party string, cfg *config.Config) {
-			if party == "alpha" {
-				cfg.Store.DSN = dsn
-			}
-		}})
+	net := startAlphaOn(t, dsn)
 	ctx := context.Background()
 	alpha, bravo := net.Party("alpha"), net.Party("bravo")
 	const ch = "alpha-bravo-theatre"
@@ -100,19 +94,6 @@ func TestPostgres_CutConnectionsLoseNothing(t *testing.T) {
 		t.Fatalf("a send after the cuts: %v", err)
 	}
 	eventually(t, "every accepted message delivered", func() bool {
-		log, err := clientOf(bravo).Log(ctx, ch)
-		if err != nil {
-			return false
-		}
-		held := make(map[string]bool, len(log))
-		for _, e := range log {
-			held[e.ID] = true
-		}
-		for _, id := range append(accepted, after.ID) {
-			if !held[id] {
-				return false
-			}
-		}
-		return true
+		return holdsAll(ctx, bravo, ch, append(accepted, after.ID))
 	})
 }

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/hotline-project/hotline/api"
-	"github.com/hotline-project/hotline/config"
-	"github.com/hotline-project/hotline/postgres"
 )
 
 // pgCluster is a PostgreSQL server the test runs itself.
@@ -125,15 +123,7 @@ func TestPostgres_FollowsAPromotedStandby(t *testing.T) {
 	primary, standby := startReplicated(t)
 	dsn := fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/hotline?sslmode=disable&target_session_attrs=read-write&connect_timeout=2",
 		primary.port, standby.port)
-	nw := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond,
-		Configure: func(party string, cfg *config.Config) {
-			if party == "alpha" {
-				cfg.Store.DSN = dsn
-			}
-		}})
-	if _, ok := nw.Party("alpha").Server.Store.(*postgres.Store); !ok {
-		t.Fatalf("alpha's store is a %T", nw.Party("alpha").Server.Store)
-	}
+	nw := startAlphaOn(t, dsn)
 	ctx := context.Background()
 	alpha, bravo := nw.Party("alpha"), nw.Party("bravo")
 	const ch = "alpha-bravo-theatre"
@@ -181,22 +171,7 @@ func TestPostgres_FollowsAPromotedStandby(t *testing.T) {
 	defer mu.Unlock()
 	t.Logf("%d sends accepted across the failover", len(accepted))
 	eventually(t, "every accepted message is held by alpha and delivered to bravo", func() bool {
-		for _, p := range []*Party{alpha, bravo} {
-			log, err := clientOf(p).Log(ctx, ch)
-			if err != nil {
-				return false
-			}
-			held := make(map[string]bool, len(log))
-			for _, e := range log {
-				held[e.ID] = true
-			}
-			for _, id := range accepted {
-				if !held[id] {
-					return false
-				}
-			}
-		}
-		return true
+		return holdsAll(ctx, alpha, ch, accepted) && holdsAll(ctx, bravo, ch, accepted)
 	})
 	if r, err := VerifyExport(ctx, alpha, ch); err != nil || !r.OK {
 		t.Fatalf("alpha's archive after the failover: %v %+v", err, r)

@@ -19,16 +19,7 @@ import (
 // nothing, and an archive that verifies offline and holds the same
 // channel as the other side's.
 func TestPostgres_APartyOnPostgreSQLTalksToOneOnSQLite(t *testing.T) {
-	dsn := pgtest.Database(t)
-	net := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond,
-		Configure: func(party string, cfg *config.Config) {
-			if party == "alpha" {
-				cfg.Store.DSN = dsn
-			}
-		}})
-	if _, ok := net.Party("alpha").Server.Store.(*postgres.Store); !ok {
-		t.Fatalf("alpha's store is a %T, not PostgreSQL", net.Party("alpha").Server.Store)
-	}
+	net := startAlphaOn(t, pgtest.Database(t))
 	ctx := context.Background()
 	const ch = "alpha-bravo-theatre"
 	send := func(from *Party, text string) *api.EntryRef {
@@ -84,4 +75,39 @@ func TestPostgres_APartyOnPostgreSQLTalksToOneOnSQLite(t *testing.T) {
 	if !r.OK || r.Verified < 41 {
 		t.Fatalf("alpha's archive: %d verified, failures %+v", r.Verified, r.Failures)
 	}
+}
+
+// startAlphaOn starts alpha and bravo, alpha with its store on the
+// PostgreSQL database dsn names and bravo on SQLite.
+func startAlphaOn(t *testing.T, dsn string) *Network {
+	t.Helper()
+	net := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond,
+		Configure: func(party string, cfg *config.Config) {
+			if party == "alpha" {
+				cfg.Store.DSN = dsn
+			}
+		}})
+	if _, ok := net.Party("alpha").Server.Store.(*postgres.Store); !ok {
+		t.Fatalf("alpha's store is a %T, not PostgreSQL", net.Party("alpha").Server.Store)
+	}
+	return net
+}
+
+// holdsAll reports whether party p's log of channel ch holds every entry
+// of ids.
+func holdsAll(ctx context.Context, p *Party, ch string, ids []string) bool {
+	log, err := clientOf(p).Log(ctx, ch)
+	if err != nil {
+		return false
+	}
+	held := make(map[string]bool, len(log))
+	for _, e := range log {
+		held[e.ID] = true
+	}
+	for _, id := range ids {
+		if !held[id] {
+			return false
+		}
+	}
+	return true
 }
