@@ -218,4 +218,18 @@ CREATE TABLE unread (
 	PRIMARY KEY (channel, party)
 );
 `,
+	// 2: the lease that makes one of a party's replicas its writer
+	// (lease.go). One row; epoch counts the takeovers, so a commit that
+	// checks it fences off every replica that held the lease before.
+	`
+CREATE TABLE replica_lease (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	epoch   BIGINT NOT NULL,
+	holder  TEXT NOT NULL,
+	api     TEXT NOT NULL,
+	peer    TEXT NOT NULL,
+	expires TIMESTAMPTZ NOT NULL
+);
+INSERT INTO replica_lease (id, epoch, holder, api, peer, expires) VALUES (1, 0, '', '', '', '-infinity');
+`,
 }

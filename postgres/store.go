@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -30,7 +31,8 @@ import (
 // without waiting for writes.
 type Store struct {
 	*sqlstore.Store
-	db *sql.DB
+	db    *sql.DB
+	fence atomic.Int64 // the lease epoch write transactions check; 0: none (lease.go)
 }
 
 var _ hotline.Store = (*Store)(nil)
@@ -54,7 +56,17 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	read := func(ctx context.Context) (sqlstore.Tx, error) {
 		return p.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	}
-	write := func(ctx context.Context) (sqlstore.Tx, error) { return p.BeginTx(ctx, nil) }
+	write := func(ctx context.Context) (sqlstore.Tx, error) {
+		t, err := p.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.checkFence(ctx, t); err != nil {
+			t.Rollback()
+			return nil, err
+		}
+		return t, nil
+	}
 	if s.Store, err = sqlstore.New(ctx, sqlstore.Backend{Read: p, Write: p, BeginRead: read, BeginWrite: write, Err: storeErr}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
