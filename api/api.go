@@ -25,11 +25,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/replica"
 )
 
 //go:embed openapi.yaml
@@ -57,6 +59,14 @@ type Server struct {
 // token (in X-CSRF-Token), which anything that writes must.
 type SessionSource interface {
 	Session(r *http.Request) (operator string, csrfOK, ok bool)
+}
+
+// UseReplica serves GET /api/v1/replica: this replica's role and the
+// writer's address, as status reports them.
+func (s *Server) UseReplica(status func() replica.Status) {
+	s.handle("GET /api/v1/replica", func(w http.ResponseWriter, r *http.Request, _ string) error {
+		return writeJSON(w, http.StatusOK, status())
+	})
 }
 
 // UseSessions lets requests authenticate with a console session as well
@@ -115,14 +125,16 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 
 // ServeMetrics serves /metrics on the API listener too, behind token
 // when it is not empty (see MetricsHandler).
-func (s *Server) ServeMetrics(token string) { s.mux.Handle("GET /metrics", MetricsHandler(s.n, token)) }
+func (s *Server) ServeMetrics(token string) {
+	s.mux.Handle("GET /metrics", MetricsHandler(s.n.Metrics(), token))
+}
 
-// MetricsHandler serves the node's Prometheus metrics. With a token, a
+// MetricsHandler serves the metrics g gathers (the node's). With a token, a
 // scraper must send it as a bearer token (Prometheus: authorization
 // credentials_file); the metrics name the peers and tell how busy the
 // node is, which is nobody else's business.
-func MetricsHandler(n *node.Node, token string) http.Handler {
-	h := promhttp.HandlerFor(n.Metrics(), promhttp.HandlerOpts{})
+func MetricsHandler(g prometheus.Gatherer, token string) http.Handler {
+	h := promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 	if token == "" {
 		return h
 	}
@@ -170,11 +182,17 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 			return op, nil
 		}
 	}
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	return BearerOperator(r, s.store)
+}
+
+// BearerOperator returns the operator whose token r carries as a bearer
+// token.
+func BearerOperator(r *http.Request, store hotline.Store) (string, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
 		return "", hotline.Errorf(hotline.EUNAUTHORIZED, "missing bearer token: send Authorization: Bearer <token> (hotline token create)")
 	}
-	op, err := s.store.OperatorByToken(r.Context(), HashToken(tok))
+	op, err := store.OperatorByToken(r.Context(), HashToken(tok))
 	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
 		return "", hotline.Errorf(hotline.EUNAUTHORIZED, "invalid token")
 	}
@@ -203,6 +221,15 @@ var status = map[string]int{
 	hotline.EINTERNAL:     http.StatusInternalServerError,
 }
 
+// NoWriterHeader, set to NoWriter on a 503 answer, says that a standby
+// replica did not carry the request out because no replica holds the
+// writer's lease right now (a failover is under way): the client may send
+// it again after Retry-After.
+const (
+	NoWriterHeader = "Hotline-Replica"
+	NoWriter       = "no-writer"
+)
+
 // ErrorBody is the JSON body of every error response.
 type ErrorBody struct {
 	Error struct {
@@ -221,6 +248,13 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	if code == hotline.EINTERNAL {
 		s.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	WriteError(w, err)
+}
+
+// WriteError answers with err as an API error: its code's HTTP status and
+// an ErrorBody.
+func WriteError(w http.ResponseWriter, err error) {
+	code := hotline.ErrorCode(err)
 	var body ErrorBody
 	body.Error.Code, body.Error.Message, body.Error.Field = code, hotline.ErrorMessage(err), hotline.ErrorField(err)
 	switch code {

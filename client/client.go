@@ -19,6 +19,7 @@ import (
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/identity"
 	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/replica"
 )
 
 // Client is an operator API client.
@@ -26,6 +27,10 @@ type Client struct {
 	Base  string // e.g. http://127.0.0.1:8080
 	Token string
 	HTTP  *http.Client
+	// FailoverWait is how long a request answered "no writer" by a
+	// standby replica (a failover under way, nothing done) is sent again;
+	// zero means 15 seconds.
+	FailoverWait time.Duration
 }
 
 // New returns a client for the API at base with token.
@@ -86,7 +91,27 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) (*h
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
+	wait := c.FailoverWait
+	if wait == 0 {
+		wait = 15 * time.Second
+	}
+	giveUp := time.Now().Add(wait)
 	resp, err := c.HTTP.Do(req)
+	// A standby without a writer to forward to did nothing: send it again
+	// once a standby has taken over.
+	for err == nil && resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(api.NoWriterHeader) == api.NoWriter && time.Now().Before(giveUp) {
+		resp.Body.Close()
+		select {
+		case <-ctx.Done():
+			return nil, hotline.Errorf(hotline.EUNAVAILABLE, "no writer at %s yet (a failover is under way): %v", c.Base, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+		req = req.Clone(ctx)
+		if rd != nil {
+			req.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		resp, err = c.HTTP.Do(req)
+	}
 	if err != nil {
 		return nil, hotline.Errorf(hotline.EUNAVAILABLE, "cannot reach the node at %s: %v", c.Base, err)
 	}
@@ -129,6 +154,13 @@ func chPath(ch string) string { return "/api/v1/channels/" + url.PathEscape(ch) 
 func (c *Client) Identity(ctx context.Context) (*identity.Document, error) {
 	var d identity.Document
 	return &d, c.do(ctx, http.MethodGet, "/api/v1/identity", nil, &d)
+}
+
+// Replica returns the replica's role and the party's writer; ENOTFOUND
+// from a node that is not one of several replicas (its store is SQLite).
+func (c *Client) Replica(ctx context.Context) (*replica.Status, error) {
+	var st replica.Status
+	return &st, c.do(ctx, http.MethodGet, "/api/v1/replica", nil, &st)
 }
 
 // Channels lists the node's channels, without those declined or expired.

@@ -10,7 +10,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -133,6 +132,20 @@ type Config struct {
 		// fail cleanly, as on a full disk, well before the disk is full.
 		MaxSizeMB int64 `toml:"max_size_mb"`
 	} `toml:"store"`
+	// Replica applies when the store is on PostgreSQL: every node process
+	// of the party on that database is a replica, and the one holding the
+	// lease is the party's writer (package replica).
+	Replica struct {
+		// Name tells this replica apart in the lease, logs and metrics;
+		// empty: the host name and api.listen.
+		Name string `toml:"name"`
+		// Lease is how long the writer's lease runs without a renewal: a
+		// standby takes over at most this long after the writer stops.
+		Lease Duration `toml:"lease"`
+		// Renew is how often the writer renews its lease, and a standby
+		// checks whether it lapsed.
+		Renew Duration `toml:"renew"`
+	} `toml:"replica"`
 	Log struct {
 		Level  string `toml:"level"`  // debug, info, warn, error
 		Format string `toml:"format"` // text or json
@@ -212,6 +225,8 @@ func Defaults(party string) Config {
 	c.Clock.ToleranceBehind = Duration{time.Hour}
 	c.Store.Path = "hotline.db"
 	c.Store.MaxSizeMB = 16384
+	c.Replica.Lease = Duration{3 * time.Second}
+	c.Replica.Renew = Duration{500 * time.Millisecond}
 	c.Log.Level = "info"
 	c.Log.Format = "text"
 	c.SMTP.StartTLS = escalation.StartTLSAuto
@@ -265,6 +280,17 @@ func (c *Config) Check() error {
 	} {
 		if r.v.Duration < r.lo || r.v.Duration > r.hi {
 			return fmt.Errorf("%s %s is out of range (%s to %s)", r.name, r.v, r.lo, r.hi)
+		}
+	}
+	if c.Replica.Lease.Duration < time.Second || c.Replica.Lease.Duration > time.Minute {
+		return fmt.Errorf("replica.lease %s is out of range (1s to 1m)", c.Replica.Lease)
+	}
+	if c.Replica.Renew.Duration < 50*time.Millisecond || 3*c.Replica.Renew.Duration > c.Replica.Lease.Duration {
+		return fmt.Errorf("replica.renew %s: at least 50ms, and at most a third of replica.lease (%s), so that two renewals can fail before the lease lapses", c.Replica.Renew, c.Replica.Lease)
+	}
+	if c.Replica.Name != "" {
+		if err := entry.CheckName("replica.name", c.Replica.Name); err != nil {
+			return err
 		}
 	}
 	if c.Store.DSN != "" && c.Store.DSNFile != "" {
@@ -388,20 +414,13 @@ func Init(dir string, cfg Config) (*Dir, error) {
 		{"keys/tls.crt", certPEM, 0o600},
 		{"keys/tls.key", keyPEM, 0o600},
 	}
-	var buf bytes.Buffer
-	buf.WriteString("# hotline node configuration. See README.md, \"Configuration\".\n")
-	if err := toml.NewEncoder(&buf).Encode(cfg); err != nil {
-		return nil, err
-	}
-	files = append(files, struct {
-		name string
-		data []byte
-		mode fs.FileMode
-	}{FileName, buf.Bytes(), 0o600})
 	for _, f := range files {
 		if err := writeFileSync(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return nil, fmt.Errorf("init %s: %w", dir, err)
 		}
+	}
+	if err := writeConfig(dir, cfg); err != nil {
+		return nil, fmt.Errorf("init %s: %w", dir, err)
 	}
 	return Open(dir)
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,56 @@ func TestConfig_Limits(t *testing.T) {
 		if err := c.Check(); err == nil {
 			t.Errorf("a bad setting passed: %+v", c.Quota)
 		}
+	}
+}
+
+// A replica's directory holds the party's keys, pins and DSN with its own
+// listeners; a party on SQLite cannot have one, since a file is not shared.
+func TestNewReplica_SharesKeysAndStoreNotListeners(t *testing.T) {
+	base := t.TempDir()
+	cfg := Defaults("alpha")
+	cfg.API.Listen, cfg.Peer.Listen, cfg.Peer.Advertise = "127.0.0.1:8080", "127.0.0.1:7443", []string{"a.example:7443"}
+	onSQLite, err := Init(filepath.Join(base, "sqlite"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Replica{Name: "alpha-2", APIListen: "127.0.0.1:8081", PeerListen: "127.0.0.1:7444", Advertise: "b.example:7443"}
+	if _, _, err := onSQLite.NewReplica(filepath.Join(base, "nope"), r); err == nil || !strings.Contains(err.Error(), "SQLite") {
+		t.Fatalf("replica of a SQLite node: %v", err)
+	}
+	cfg.Store.DSN = "postgres://hotline@db.example/alpha"
+	src, err := Init(filepath.Join(base, "one"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src.Path, "hotline.log"), []byte("log"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nd, added, err := src.NewReplica(filepath.Join(base, "two"), r)
+	if err != nil || !added {
+		t.Fatalf("new replica: added %v, %v", added, err)
+	}
+	if nd.Key.VerifierKey() != src.Key.VerifierKey() || nd.TLS.Fingerprint() != src.TLS.Fingerprint() {
+		t.Fatal("the replica has other keys than its party")
+	}
+	if dsn, _ := nd.StoreDSN(); dsn != cfg.Store.DSN {
+		t.Fatalf("replica's DSN %q", dsn)
+	}
+	c := nd.Config
+	if c.API.Listen != r.APIListen || c.Peer.Listen != r.PeerListen || c.Replica.Name != r.Name {
+		t.Fatalf("replica's listeners and name: %+v %+v %q", c.API, c.Peer, c.Replica.Name)
+	}
+	want := []string{"a.example:7443", "b.example:7443"}
+	if !slices.Equal(c.Peer.Advertise, want) {
+		t.Fatalf("replica advertises %v; want %v", c.Peer.Advertise, want)
+	}
+	if again, err := Open(src.Path); err != nil || !slices.Equal(again.Config.Peer.Advertise, want) {
+		t.Fatalf("the first replica advertises %v (%v); want %v", again.Config.Peer.Advertise, err, want)
+	}
+	if _, err := os.Stat(filepath.Join(nd.Path, "hotline.log")); !os.IsNotExist(err) {
+		t.Fatalf("a log was copied: %v", err)
+	}
+	if _, _, err := src.NewReplica(nd.Path, r); err == nil {
+		t.Fatal("a replica was prepared over an existing node directory")
 	}
 }

@@ -43,6 +43,9 @@ type Party struct {
 	Dir    string
 	Token  string
 	Server *server.Server // nil while stopped
+	// Replicas are the directories of the party's replicas, Dir first,
+	// when it has more than one (Options.Replicas).
+	Replicas []string
 }
 
 // Network is a dev network.
@@ -66,6 +69,16 @@ type ManifestParty struct {
 	API     string `json:"api"`
 	Token   string `json:"token"`
 	Console string `json:"console"`
+	// Replicas are the party's replica processes, when it runs as
+	// several (hotline dev --replicas); API is the first one's.
+	Replicas []ManifestReplica `json:"replicas,omitempty"`
+}
+
+// ManifestReplica is one replica process of a party in dev.json.
+type ManifestReplica struct {
+	API  string `json:"api"`
+	Peer string `json:"peer"`
+	Pid  int    `json:"pid"`
 }
 
 // ManifestChannel is one channel in dev.json.
@@ -94,6 +107,11 @@ type Options struct {
 	// Configure, when set, adjusts each party's configuration before its
 	// node directory is first written (tests set ladders and SMTP here).
 	Configure func(party string, cfg *config.Config)
+	// Replicas gives each new party this many replica directories
+	// (DIR/NAME, DIR/NAME-r2, ...), all listed in its peer.advertise;
+	// Configure must put the party's store on PostgreSQL. Zero or one:
+	// one directory.
+	Replicas int
 	// Directories makes each party publish, in each of its channels,
 	// counterparts for the channel's level (see DevCounterparts), so call
 	// requests can be addressed at once. hotline dev sets it.
@@ -125,15 +143,22 @@ func Prepare(dir string, opts Options) (*Network, error) {
 				return nil, err
 			}
 			cfg := config.Defaults(name)
-			apiAddr, err := FreeAddr()
-			if err != nil {
-				return nil, err
+			var apis, peers []string
+			for range max(opts.Replicas, 1) {
+				apiAddr, err := FreeAddr()
+				if err != nil {
+					return nil, err
+				}
+				peerAddr, err := FreeAddr()
+				if err != nil {
+					return nil, err
+				}
+				apis, peers = append(apis, apiAddr), append(peers, peerAddr)
 			}
-			peerAddr, err := FreeAddr()
-			if err != nil {
-				return nil, err
+			cfg.API.Listen, cfg.Peer.Listen, cfg.Peer.Advertise = apis[0], peers[0], peers
+			if len(apis) > 1 {
+				cfg.Replica.Name = name + "-r1"
 			}
-			cfg.API.Listen, cfg.Peer.Listen, cfg.Peer.Advertise = apiAddr, peerAddr, []string{peerAddr}
 			cfg.Log.Level = "debug"
 			if opts.SyncInterval > 0 {
 				cfg.Sync.Interval = config.Duration{Duration: opts.SyncInterval}
@@ -157,6 +182,16 @@ func Prepare(dir string, opts Options) (*Network, error) {
 			if err := os.WriteFile(filepath.Join(p.Dir, "dev-token"), []byte(api.NewToken()+"\n"), 0o600); err != nil {
 				return nil, err
 			}
+			for i := 1; i < len(apis); i++ {
+				r := config.Replica{Name: fmt.Sprintf("%s-r%d", name, i+1), APIListen: apis[i], PeerListen: peers[i]}
+				if _, _, err := d.NewReplica(filepath.Join(dir, r.Name), r); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if more, _ := filepath.Glob(filepath.Join(dir, name+"-r[0-9]*")); len(more) > 0 {
+			slices.Sort(more)
+			p.Replicas = append([]string{p.Dir}, more...)
 		}
 		tok, err := os.ReadFile(filepath.Join(p.Dir, "dev-token"))
 		if err != nil {
@@ -167,13 +202,23 @@ func Prepare(dir string, opts Options) (*Network, error) {
 		dirs = append(dirs, d)
 	}
 	for i, d := range dirs {
+		pinning := []*config.Dir{d}
+		for _, r := range net.Parties[i].Replicas[min(1, len(net.Parties[i].Replicas)):] {
+			rd, err := config.Open(r)
+			if err != nil {
+				return nil, err
+			}
+			pinning = append(pinning, rd)
+		}
 		for j, other := range dirs {
 			if i == j {
 				continue
 			}
 			doc := other.Identity()
-			if _, err := d.AddPeer(&doc); err != nil {
-				return nil, fmt.Errorf("dev: pin %s at %s: %w", other.Config.Party, d.Config.Party, err)
+			for _, d := range pinning {
+				if _, err := d.AddPeer(&doc); err != nil {
+					return nil, fmt.Errorf("dev: pin %s at %s: %w", other.Config.Party, d.Path, err)
+				}
 			}
 		}
 	}
@@ -407,8 +452,11 @@ func (n *Network) Manifest() Manifest {
 }
 
 // WriteManifest writes DIR/dev.json.
-func (n *Network) WriteManifest() error {
-	b, err := json.MarshalIndent(n.Manifest(), "", "  ")
+func (n *Network) WriteManifest() error { return n.WriteManifestOf(n.Manifest()) }
+
+// WriteManifestOf writes m as DIR/dev.json, atomically.
+func (n *Network) WriteManifestOf(m Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}

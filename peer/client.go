@@ -211,6 +211,11 @@ func (c *Client) doAt(ctx context.Context, i int, method, path string, body []by
 		c.record(i, 0, err)
 		return nil, errTransport{fmt.Errorf("%s: read response: %w", addr, err)}
 	}
+	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(StandbyHeader) == "standby" {
+		err := fmt.Errorf("%s: a standby replica of %s, not its writer", addr, c.Party)
+		c.record(i, 0, err)
+		return nil, errTransport{err} // the next endpoint may be the writer
+	}
 	c.record(i, time.Since(start), nil)
 	if resp.StatusCode != http.StatusOK {
 		se := &StatusError{Party: c.Party, Path: path, Status: resp.Status, Code: resp.StatusCode,

@@ -122,6 +122,20 @@ type WitnessError struct {
 
 func (e *WitnessError) Error() string { return e.Msg }
 
+// StandbyError is the answer of a replica that is not its party's
+// writer: it is answered 503 with the StandbyHeader, and the caller moves
+// on to the party's next endpoint, as if this one were down.
+type StandbyError struct {
+	Party string // the party the replica serves
+}
+
+func (e *StandbyError) Error() string {
+	return fmt.Sprintf("peer: this endpoint of %s is a standby replica, not the party's writer; use another of its endpoints", e.Party)
+}
+
+// StandbyHeader marks a standby replica's answer.
+const StandbyHeader = "Hotline-Replica"
+
 // BusyError refuses a request for now, because the caller is over one of
 // this node's limits: it is answered 429 Too Many Requests with a
 // Retry-After header, and the caller backs off that long.

@@ -280,6 +280,11 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, party string)
 		return
 	}
 	answer, err := s.h.PeerHeartbeat(r.Context(), party, body)
+	var se *StandbyError
+	if errors.As(err, &se) {
+		s.fail(w, party, "heartbeat", err)
+		return
+	}
 	if err != nil {
 		s.bad(w, party, "heartbeat", err)
 		return
@@ -328,6 +333,12 @@ func (s *Server) fail(w http.ResponseWriter, party, op string, err error) {
 	var be *BusyError
 	if errors.As(err, &be) {
 		s.busy(w, party, op, be)
+		return
+	}
+	var se *StandbyError
+	if errors.As(err, &se) {
+		w.Header().Set(StandbyHeader, "standby")
+		http.Error(w, se.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	s.log.Error("peer request failed", "peer", party, "op", op, "err", err)

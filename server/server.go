@@ -15,15 +15,20 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/console"
+	"github.com/hotline-project/hotline/identity"
 	"github.com/hotline-project/hotline/node"
 	"github.com/hotline-project/hotline/peer"
+	"github.com/hotline-project/hotline/replica"
 	"github.com/hotline-project/hotline/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Server is a running node with its listeners.
@@ -41,9 +46,25 @@ type Server struct {
 	api           *http.Server
 	metrics       *http.Server
 	peer          *peer.Server
+	registry      *prometheus.Registry
 	wg            sync.WaitGroup
 	closeOnce     sync.Once
 	cancelReqs    context.CancelFunc // ends long-lived API requests (event streams) at shutdown
+
+	// The node, its console and the operator API's handler are set when
+	// the node starts: at once, or when a standby replica takes over.
+	node       atomic.Pointer[node.Node]
+	console    atomic.Pointer[console.Console]
+	apiHandler atomic.Pointer[handler]
+
+	peerParties      map[identity.Fingerprint]string // pinned peers by TLS key, for a standby's handshakes
+	replica          *replica.Replica                // nil unless the store is shared by replicas
+	forwardTransport http.RoundTripper               // a standby's connections to the writer
+	roleCtx          context.Context                 // ends when the server closes: stops campaigning and renewing
+	stopRole         context.CancelFunc
+	roleDone         chan struct{} // closed when the replica's loop has returned
+	done             chan struct{} // closed when the server stops on its own (lease lost)
+	doneErr          error
 }
 
 // Options adjust how a server starts.
@@ -92,16 +113,15 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	if err != nil {
 		return nil, err
 	}
-	ladders, err := d.Ladders()
-	if err != nil {
+	// Read what the node needs before connecting, so that a mistake in
+	// the directory is reported before anything starts.
+	if _, err := d.Ladders(); err != nil {
 		return nil, err
 	}
-	mailer, err := d.Mailer()
-	if err != nil {
+	if _, err := d.Mailer(); err != nil {
 		return nil, err
 	}
-	catalogs, err := d.Catalogs()
-	if err != nil {
+	if _, err := d.Catalogs(); err != nil {
 		return nil, err
 	}
 	if s.Store, err = OpenStore(ctx, d); err != nil {
@@ -135,21 +155,6 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 			}
 		}
 	}
-	s.Node, err = node.New(ctx, node.Config{
-		Ladders: ladders, Mailer: mailer, Catalogs: catalogs,
-		Key: d.Key, TLSKey: d.TLS, Store: s.Store, Peers: peers, Logger: s.Log,
-		SyncInterval: d.Config.Sync.Interval.Duration, RetryMax: d.Config.Sync.RetryMax.Duration,
-		PeerTimeout: d.Config.Sync.Timeout.Duration, FailbackAfter: d.Config.Sync.FailbackAfter.Duration,
-		HeartbeatInterval: d.Config.Heartbeat.Interval.Duration, SilenceAlarm: d.Config.Heartbeat.SilenceAlarm.Duration,
-		LinkHistory: d.Config.Heartbeat.History.Duration, Now: opts.Now,
-		CheckpointBatch: d.Config.Checkpoint.Batch.Duration, CheckpointInterval: d.Config.Checkpoint.Interval.Duration,
-		ClockAhead: d.Config.Clock.ToleranceAhead.Duration, ClockBehind: d.Config.Clock.ToleranceBehind.Duration,
-		Limits: d.Config.Limits(), Invitations: d.Config.Quota.InvitationsPerPeer, InvitationExpiry: d.Config.Quota.InvitationExpiry.Duration,
-		Streams: node.StreamLimits{Total: d.Config.API.MaxStreams, PerOperator: d.Config.API.MaxStreamsPerOperator},
-	})
-	if err != nil {
-		return nil, err
-	}
 	if s.peerLn, err = net.Listen("tcp", d.Config.Peer.Listen); err != nil {
 		return nil, fmt.Errorf("peer listener: %w (is another node using %s?)", err, d.Config.Peer.Listen)
 	}
@@ -161,35 +166,128 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 			return nil, fmt.Errorf("metrics listener: %w (is another node using %s?)", err, l)
 		}
 	}
-	s.Node.Start()
-	q := d.Config.Quota
-	s.peer = peer.NewServer(s.Node, d.TLS, s.Log, peer.ServerOptions{
-		MaxConns: q.PeerConnections, MaxRequestsPerPeer: q.PeerRequests, MaxBytesInFlightPerPeer: q.PeerMBInFlight << 20,
-		Refused: s.Node.PeerRefused,
-	})
-	reqCtx, cancelReqs := context.WithCancel(context.Background())
-	s.cancelReqs = cancelReqs
-	apiHandler := api.New(s.Node, s.Store, d.Config.Peer.Advertise, s.Log)
-	metricsToken, err := d.MetricsToken()
-	if err != nil {
+	s.registry = prometheus.NewRegistry()
+	s.done = make(chan struct{})
+	s.roleCtx, s.stopRole = context.WithCancel(context.Background())
+	s.peerParties = pinnedTLS(peers)
+	if lease, ok := s.Store.(hotline.Lease); ok {
+		if err := s.startReplica(ctx, lease); err != nil {
+			return nil, err
+		}
+	}
+	if s.replica == nil || s.replica.Role() == replica.Active {
+		if err := s.activate(ctx, opts); err != nil {
+			return nil, err
+		}
+		s.Node = s.node.Load()
+		s.Console = s.console.Load()
+	} else {
+		s.apiHandler.Store(&handler{s.standbyAPI()})
+	}
+	if s.replica != nil {
+		s.roleDone = make(chan struct{})
+		go s.runReplica(opts)
+	}
+	if err := s.serve(); err != nil {
 		return nil, err
 	}
-	if d.Config.Metrics.Listen == "" {
-		apiHandler.ServeMetrics(metricsToken)
-	} else {
-		mmux := http.NewServeMux()
-		mmux.Handle("GET /metrics", api.MetricsHandler(s.Node, metricsToken))
-		s.metrics = &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
+	role := "single"
+	if s.replica != nil {
+		role = string(s.replica.Role())
 	}
-	s.Console = console.New(s.Node, s.Store, s.Log)
-	apiHandler.UseSessions(s.Console)
+	s.Log.Info("node started", "api", s.APIURL(), "peer", s.peerLn.Addr().String(), "peers", len(peers), "store", storeName(d), "role", role)
+	return s, nil
+}
+
+// activate starts the node: the writer, the peer links and the operator
+// API behind the listeners. A replica does this once it holds the lease.
+func (s *Server) activate(ctx context.Context, opts Options) error {
+	d := s.Dir
+	peers, err := d.Peers()
+	if err != nil {
+		return err
+	}
+	ladders, err := d.Ladders()
+	if err != nil {
+		return err
+	}
+	mailer, err := d.Mailer()
+	if err != nil {
+		return err
+	}
+	catalogs, err := d.Catalogs()
+	if err != nil {
+		return err
+	}
+	n, err := node.New(ctx, node.Config{
+		Ladders: ladders, Mailer: mailer, Catalogs: catalogs, Registry: s.registry,
+		Key: d.Key, TLSKey: d.TLS, Store: s.Store, Peers: peers, Logger: s.Log,
+		SyncInterval: d.Config.Sync.Interval.Duration, RetryMax: d.Config.Sync.RetryMax.Duration,
+		PeerTimeout: d.Config.Sync.Timeout.Duration, FailbackAfter: d.Config.Sync.FailbackAfter.Duration,
+		HeartbeatInterval: d.Config.Heartbeat.Interval.Duration, SilenceAlarm: d.Config.Heartbeat.SilenceAlarm.Duration,
+		LinkHistory: d.Config.Heartbeat.History.Duration, Now: opts.Now,
+		CheckpointBatch: d.Config.Checkpoint.Batch.Duration, CheckpointInterval: d.Config.Checkpoint.Interval.Duration,
+		ClockAhead: d.Config.Clock.ToleranceAhead.Duration, ClockBehind: d.Config.Clock.ToleranceBehind.Duration,
+		Limits: d.Config.Limits(), Invitations: d.Config.Quota.InvitationsPerPeer, InvitationExpiry: d.Config.Quota.InvitationExpiry.Duration,
+		Streams: node.StreamLimits{Total: d.Config.API.MaxStreams, PerOperator: d.Config.API.MaxStreamsPerOperator},
+	})
+	if err != nil {
+		return err
+	}
+	n.Start()
+	apiHandler := api.New(n, s.Store, d.Config.Peer.Advertise, s.Log)
+	if s.replica != nil {
+		apiHandler.UseReplica(s.replica.Status)
+	}
+	c := console.New(n, s.Store, s.Log)
+	apiHandler.UseSessions(c)
 	mux := http.NewServeMux()
-	mux.Handle(console.Prefix, s.Console)
+	mux.Handle(console.Prefix, c)
 	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusSeeOther))
 	mux.Handle("/", apiHandler)
+	s.console.Store(c)
+	s.node.Store(n)
+	s.apiHandler.Store(&handler{mux})
+	return nil
+}
+
+// handler lets an http.Handler sit in an atomic.Pointer.
+type handler struct{ http.Handler }
+
+// serve starts serving the listeners: the peer link, the operator API
+// (the node's, or a standby's until it takes over) and the metrics.
+func (s *Server) serve() error {
+	d := s.Dir
+	q := d.Config.Quota
+	s.peer = peer.NewServer(peerSwitch{s}, d.TLS, s.Log, peer.ServerOptions{
+		MaxConns: q.PeerConnections, MaxRequestsPerPeer: q.PeerRequests, MaxBytesInFlightPerPeer: q.PeerMBInFlight << 20,
+		Refused: func(party, bound string) {
+			if n := s.node.Load(); n != nil {
+				n.PeerRefused(party, bound)
+			}
+		},
+	})
+	metricsToken, err := d.MetricsToken()
+	if err != nil {
+		return err
+	}
+	metrics := api.MetricsHandler(s.registry, metricsToken)
+	reqCtx, cancelReqs := context.WithCancel(context.Background())
+	s.cancelReqs = cancelReqs
+	outer := http.NewServeMux()
+	if d.Config.Metrics.Listen == "" {
+		outer.Handle("GET /metrics", metrics)
+	} else {
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", metrics)
+		s.metrics = &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
+	}
+	outer.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.apiHandler.Load().ServeHTTP(w, r)
+	}))
 	s.api = &http.Server{
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
-		Handler:           mux,
+		Handler:           outer,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
 	}
@@ -215,8 +313,7 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 			s.Log.Error("API listener stopped", "err", err)
 		}
 	}()
-	s.Log.Info("node started", "api", s.APIURL(), "peer", s.peerLn.Addr().String(), "peers", s.Node.Peers(), "store", storeName(d))
-	return s, nil
+	return nil
 }
 
 // APIURL returns the operator API's base URL.
@@ -236,13 +333,20 @@ func (s *Server) MetricsURL() string {
 // PeerAddr returns the peer listener's address.
 func (s *Server) PeerAddr() string { return s.peerLn.Addr().String() }
 
-// Close shuts down in order: stop taking API and peer requests (waiting
-// for those in flight, up to ctx), stop the node's writer and sync loops
-// (queued writes are answered), then close the store, which checkpoints
-// its WAL so the next start finds a clean file.
+// Close shuts down in order: stop campaigning for or renewing the lease,
+// stop taking API and peer requests (waiting for those in flight, up to
+// ctx), stop the node's writer and sync loops (queued writes are
+// answered), release the lease if this replica held it, then close the
+// store, which checkpoints its WAL so the next start finds a clean file.
 func (s *Server) Close(ctx context.Context) error {
 	var err error
 	s.closeOnce.Do(func() {
+		if s.stopRole != nil {
+			s.stopRole()
+			if s.roleDone != nil {
+				<-s.roleDone
+			}
+		}
 		if s.api != nil {
 			s.cancelReqs()
 			s.api.Shutdown(ctx)
@@ -260,8 +364,15 @@ func (s *Server) Close(ctx context.Context) error {
 			s.metricsLn.Close()
 		}
 		s.wg.Wait()
-		if s.Node != nil {
-			s.Node.Close()
+		if n := s.node.Load(); n != nil {
+			n.Close()
+		}
+		if s.replica != nil {
+			// Only now that the node wrote its last: a standby takes over
+			// at once instead of when the lease lapses.
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			s.replica.Release(rctx)
+			cancel()
 		}
 		if s.Store != nil {
 			err = s.Store.Close()

@@ -629,11 +629,30 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	rep, err := c.Replica(ctx)
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+		rep, err = nil, nil // one node, not replicas
+	}
+	if err != nil {
+		return err
+	}
 	if *asJSON {
-		return printJSON(env, map[string]any{"identity": id, "links": links, "channels": chans, "evidence": evidence})
+		out := map[string]any{"identity": id, "links": links, "channels": chans, "evidence": evidence}
+		if rep != nil {
+			out["replica"] = rep
+		}
+		return printJSON(env, out)
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "Party %s\n  key %s\n  TLS %s\n  endpoints %s\n\nPeer links:\n", id.Party, id.Key, id.TLS, strings.Join(id.Endpoints, ", "))
+	fmt.Fprintf(w, "Party %s\n  key %s\n  TLS %s\n  endpoints %s\n", id.Party, id.Key, id.TLS, strings.Join(id.Endpoints, ", "))
+	if rep != nil {
+		writer := "none: a failover is under way"
+		if rep.Active != "" {
+			writer = fmt.Sprintf("%s at %s", rep.ActiveName, rep.Active)
+		}
+		fmt.Fprintf(w, "  replica %s: %s, lease epoch %d, renewed %.1fs ago; the writer is %s\n", rep.Name, strings.ToUpper(string(rep.Role)), rep.Epoch, rep.LeaseAge, writer)
+	}
+	fmt.Fprintf(w, "\nPeer links:\n")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PARTY\tSTATE\tLAST CONTACT\tRTT\tTO SEND / TO RECEIVE\tIN THE STORE (TODAY)\tLAST ERROR")
 	for _, l := range links {

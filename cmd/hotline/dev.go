@@ -18,10 +18,12 @@ import (
 
 // devnetPrepare prepares the dev network in dir. With pg set (the DSN of
 // a PostgreSQL server where dev may create databases), each party new to
-// dir keeps its store in a database of its own there, made for it.
-func devnetPrepare(ctx context.Context, dir string, parties int, pg string, logw io.Writer) (*devnet.Network, error) {
+// dir keeps its store in a database of its own there, made for it, and
+// gets that many replica directories.
+func devnetPrepare(ctx context.Context, dir string, parties int, pg string, replicas int, logw io.Writer) (*devnet.Network, error) {
 	opts := devnet.Options{
 		Parties:     parties,
+		Replicas:    replicas,
 		Directories: true,
 		Logger:      slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

@@ -127,7 +127,7 @@ func init() {
 	})
 	register(&command{
 		name: "dev", summary: "Run a complete local network of parties for trying hotline out",
-		usage: "--dir DIR [--parties N] [--postgres DSN]", example: "  hotline dev --dir /tmp/h\n  hotline dev --dir /tmp/h3 --parties 3\n  hotline dev --dir /tmp/hp --postgres postgres://postgres@127.0.0.1/postgres",
+		usage: "--dir DIR [--parties N] [--postgres DSN] [--replicas N]", example: "  hotline dev --dir /tmp/h\n  hotline dev --dir /tmp/h3 --parties 3\n  hotline dev --dir /tmp/hp --postgres postgres://postgres@127.0.0.1/postgres\n  hotline dev --dir /tmp/hr --replicas 2",
 		run: runDev,
 	})
 }
@@ -250,11 +250,22 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return hotline.Errorf(hotline.EUNAVAILABLE, "%v", err)
 	}
-	<-ctx.Done()
-	s.Log.Info("shutting down")
+	select {
+	case <-ctx.Done():
+		s.Log.Info("shutting down")
+	case <-s.Done():
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return s.Close(sctx)
+	if err := s.Close(sctx); err != nil {
+		return err
+	}
+	if err := s.Err(); err != nil {
+		// A replica that lost its lease exits; its supervisor (systemd's
+		// Restart=always) starts it again, as a standby.
+		return hotline.Errorf(hotline.EUNAVAILABLE, "%v; exiting, to be restarted as a standby", err)
+	}
+	return nil
 }
 
 func runDev(ctx context.Context, env *Env, args []string) error {
@@ -262,8 +273,12 @@ func runDev(ctx context.Context, env *Env, args []string) error {
 	dir := fs.String("dir", "", "directory holding the network (created if missing; reused if it exists; default: a new temporary directory)")
 	parties := fs.Int("parties", 2, "number of parties")
 	pg := fs.String("postgres", "", "keep each new party's store on PostgreSQL: the DSN of a server where dev may create a database per party")
+	replicas := fs.Int("replicas", 1, "run each party as this many replica processes on one PostgreSQL database (--postgres, or a throwaway server dev starts)")
 	if _, err := parseArgs(fs, args, 0, 0); err != nil {
 		return err
+	}
+	if *replicas < 1 || *replicas > 9 {
+		return usagef("--replicas: from 1 to 9")
 	}
 	if *dir == "" {
 		tmp, err := os.MkdirTemp("", "hotline-dev-")
@@ -280,7 +295,10 @@ func runDev(ctx context.Context, env *Env, args []string) error {
 		return hotline.Errorf(hotline.EINVALID, "%v", err)
 	}
 	defer logf.Close()
-	net, err := devnetPrepare(ctx, *dir, *parties, *pg, logf)
+	if *replicas > 1 {
+		return runDevReplicas(ctx, env, *dir, *parties, *replicas, *pg, logf)
+	}
+	net, err := devnetPrepare(ctx, *dir, *parties, *pg, 1, logf)
 	if err != nil {
 		return hotline.Errorf(hotline.EINVALID, "%v", err)
 	}
