@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +27,7 @@ import (
 	"github.com/hotline-project/hotline/devnet"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
-	"github.com/hotline-project/hotline/sqlite"
+	"github.com/hotline-project/hotline/server"
 )
 
 var (
@@ -56,75 +55,64 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// proc is one party's `hotline serve` process.
+// proc is one `hotline serve` process: a party, or one of its replicas.
 type proc struct {
-	party *devnet.Party
-	api   string
-	cmd   *exec.Cmd
-	log   *os.File
+	*devnet.Process
+	token string
 }
 
 func (p *proc) start(t *testing.T) {
 	t.Helper()
-	p.cmd = exec.Command(binary, "serve", "--dir", p.party.Dir)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(p.api + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready 30s after start: %v (log: %s)", p.party.Name, err, p.log.Name())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := p.Start(context.Background(), 30*time.Second); err != nil {
+		t.Fatalf("%v (log: %s)", err, p.logPath())
 	}
 }
 
 func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
-	p.cmd.Process.Signal(sig)
-	err := p.cmd.Wait()
-	if sig == syscall.SIGTERM && err != nil {
-		t.Fatalf("%s did not shut down cleanly on SIGTERM: %v (log: %s)", p.party.Name, err, p.log.Name())
+	if err := p.Stop(sig); sig == syscall.SIGTERM && err != nil {
+		t.Fatalf("%s did not shut down cleanly on SIGTERM: %v (log: %s)", p.Dir, err, p.logPath())
 	}
 }
 
+func (p *proc) logPath() string { return p.Dir + ".log" }
+
+func (p *proc) client() *client.Client { return client.New(p.API, p.token) }
+
 // runAsProcesses stops the in-process nodes of a started network and runs
-// each party as a `hotline serve` process instead, logging to DIR/PARTY.log;
-// the processes are killed when the test ends.
+// each party (each of its replicas, if it has several) as a `hotline
+// serve` process instead, logging to DIR/NAME.log; the processes are
+// killed when the test ends.
 func runAsProcesses(t *testing.T, net *devnet.Network) []*proc {
 	t.Helper()
-	var procs []*proc
-	for _, p := range net.Parties {
-		procs = append(procs, &proc{party: p, api: p.Server.APIURL()})
-	}
 	if err := net.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	var procs []*proc
 	t.Cleanup(func() {
 		for _, p := range procs {
-			if p.cmd != nil && p.cmd.ProcessState == nil {
-				p.cmd.Process.Kill()
-				p.cmd.Wait()
-			}
-			if p.log != nil {
-				p.log.Close()
-			}
+			p.Stop(syscall.SIGKILL)
 		}
 	})
-	for _, p := range procs {
-		var err error
-		if p.log, err = os.Create(filepath.Join(net.Dir, p.party.Name+".log")); err != nil {
-			t.Fatal(err)
+	for _, party := range net.Parties {
+		dirs := party.Replicas
+		if len(dirs) == 0 {
+			dirs = []string{party.Dir}
 		}
-		p.start(t)
+		for _, dir := range dirs {
+			log, err := os.Create(dir + ".log")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { log.Close() })
+			dp, err := devnet.NewProcess(binary, party.Name, dir, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := &proc{Process: dp, token: party.Token}
+			p.start(t)
+			procs = append(procs, p)
+		}
 	}
 	return procs
 }
@@ -158,38 +146,72 @@ func TestCrash_NothingAcceptedIsLost(t *testing.T) {
 	manifest := net.Manifest()
 	procs := runAsProcesses(t, net)
 
-	// Every party sends to every channel it is a member of, as fast as its
-	// node answers, until the kills are done. Each attempt has its own text,
-	// so a send whose answer was lost to a kill is never confused with a
-	// retry.
-	acc := &accepted{ids: make(map[entry.ID]string)}
-	var attempts, failures atomic.Int64
-	stop := make(chan struct{})
-	var senders sync.WaitGroup
+	tr := startTraffic(t, procs, manifest)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for k := range *kills {
+		time.Sleep(time.Duration(100+rng.IntN(400)) * time.Millisecond)
+		p := procs[rng.IntN(len(procs))]
+		p.signal(t, syscall.SIGKILL)
+		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+		p.start(t)
+		t.Logf("kill %d: %s", k+1, p.Party)
+	}
+	tr.finish()
+
+	// Wait until every node holds every feed of every channel it is in,
+	// as far as its author wrote it, and holds every receipt.
+	waitConverged(t, procs, manifest)
+	verifyExports(t, procs, manifest)
+
+	lost, dups, verified := checkStores(t, procs, manifest, tr.acc)
+	summary := fmt.Sprintf("crashtest: parties=%d kills=%d sends=%d failed-sends=%d accepted=%d verified-on-every-node=%d lost=%d duplicated=%d",
+		*parties, *kills, tr.attempts.Load(), tr.failures.Load(), len(tr.acc.ids), verified, lost, dups)
+	fmt.Println(summary)
+	t.Log(summary)
+	if lost != 0 || dups != 0 || verified != len(tr.acc.ids) {
+		t.Fatal("the delivery guarantee does not hold")
+	}
+	if len(tr.acc.ids) == 0 {
+		t.Fatal("no message was accepted: the test tested nothing")
+	}
+}
+
+// traffic is messages sent from every process to every channel its party
+// is a member of, as fast as its node answers.
+type traffic struct {
+	acc                *accepted
+	attempts, failures atomic.Int64
+	stop               chan struct{}
+	senders            sync.WaitGroup
+}
+
+// startTraffic starts four senders per process. Each attempt has its own
+// text, so a send whose answer was lost to a kill is never confused with
+// a retry.
+func startTraffic(t *testing.T, procs []*proc, m devnet.Manifest) *traffic {
+	tr := &traffic{acc: &accepted{ids: make(map[entry.ID]string)}, stop: make(chan struct{})}
 	for _, p := range procs {
 		var chans []string
-		for _, c := range manifest.Channels {
-			if slices.Contains(c.Members, p.party.Name) && (c.Level == "policy" || c.Level == "frontline") {
+		for _, c := range m.Channels {
+			if slices.Contains(c.Members, p.Party) && (c.Level == "policy" || c.Level == "frontline") {
 				chans = append(chans, c.Name)
 			}
 		}
 		for w := range 4 {
-			senders.Add(1)
-			go func() {
-				defer senders.Done()
-				cl := client.New(p.api, p.party.Token)
+			tr.senders.Go(func() {
+				cl := p.client()
 				for i := 0; ; i++ {
 					select {
-					case <-stop:
+					case <-tr.stop:
 						return
 					default:
 					}
 					ch := chans[i%len(chans)]
-					attempts.Add(1)
+					tr.attempts.Add(1)
 					zero := "0"
-					ref, err := cl.Send(ctx, ch, api.SendRequest{Text: fmt.Sprintf("%s sender %d attempt %d", p.party.Name, w, i), AckWithin: &zero})
+					ref, err := cl.Send(context.Background(), ch, api.SendRequest{Text: fmt.Sprintf("%s sender %d attempt %d", filepath.Base(p.Dir), w, i), AckWithin: &zero})
 					if err != nil {
-						failures.Add(1)
+						tr.failures.Add(1)
 						time.Sleep(20 * time.Millisecond)
 						continue
 					}
@@ -198,59 +220,47 @@ func TestCrash_NothingAcceptedIsLost(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					acc.add(id, ch)
+					tr.acc.add(id, ch)
 				}
-			}()
+			})
 		}
 	}
+	return tr
+}
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	for k := range *kills {
-		time.Sleep(time.Duration(100+rng.IntN(400)) * time.Millisecond)
-		p := procs[rng.IntN(len(procs))]
-		p.signal(t, syscall.SIGKILL)
-		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
-		p.start(t)
-		t.Logf("kill %d: %s", k+1, p.party.Name)
-	}
-	close(stop)
-	senders.Wait()
+// finish stops the senders and waits for them.
+func (tr *traffic) finish() {
+	close(tr.stop)
+	tr.senders.Wait()
+}
 
-	// Wait until every node holds every feed of every channel it is in,
-	// as far as its author wrote it, and holds every receipt.
-	waitConverged(t, procs, manifest)
-	verifyExports(t, procs, manifest)
-
-	// Stop every node with SIGTERM (a clean shutdown) and read the stores.
+// checkStores stops every process with SIGTERM (a clean shutdown), opens
+// each party's store (SQLite or PostgreSQL) and checks the guarantee.
+func checkStores(t *testing.T, procs []*proc, m devnet.Manifest, acc *accepted) (lost, dups, verified int) {
+	t.Helper()
+	ctx := context.Background()
 	for _, p := range procs {
 		p.signal(t, syscall.SIGTERM)
 	}
-	stores := make(map[string]*sqlite.Store)
+	stores := make(map[string]hotline.Store)
 	dirs := make(map[string]*config.Dir)
 	for _, p := range procs {
-		d, err := config.Open(p.party.Dir)
+		if stores[p.Party] != nil {
+			continue // another replica of the party: the same store
+		}
+		d, err := config.Open(p.Dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dirs[p.party.Name] = d
-		st, err := sqlite.Open(ctx, d.StorePath())
+		dirs[p.Party] = d
+		st, err := server.OpenStore(ctx, d)
 		if err != nil {
-			t.Fatalf("%s's store after SIGTERM: %v", p.party.Name, err)
+			t.Fatalf("%s's store after SIGTERM: %v", p.Party, err)
 		}
-		defer st.Close()
-		stores[p.party.Name] = st
+		t.Cleanup(func() { st.Close() })
+		stores[p.Party] = st
 	}
-	lost, dups, verified := checkGuarantee(t, stores, dirs, manifest, acc)
-	summary := fmt.Sprintf("crashtest: parties=%d kills=%d sends=%d failed-sends=%d accepted=%d verified-on-every-node=%d lost=%d duplicated=%d",
-		*parties, *kills, attempts.Load(), failures.Load(), len(acc.ids), verified, lost, dups)
-	fmt.Println(summary)
-	t.Log(summary)
-	if lost != 0 || dups != 0 || verified != len(acc.ids) {
-		t.Fatal("the delivery guarantee does not hold")
-	}
-	if len(acc.ids) == 0 {
-		t.Fatal("no message was accepted: the test tested nothing")
-	}
+	return checkGuarantee(t, stores, dirs, m, acc)
 }
 
 // verifyExports exports every channel from every member node, killed
@@ -262,20 +272,20 @@ func verifyExports(t *testing.T, procs []*proc, m devnet.Manifest) {
 	checked := 0
 	for _, c := range m.Channels {
 		for _, p := range procs {
-			if !slices.Contains(c.Members, p.party.Name) {
+			if !slices.Contains(c.Members, p.Party) {
 				continue
 			}
-			rc, err := client.New(p.api, p.party.Token).Export(ctx, c.Name)
+			rc, err := p.client().Export(ctx, c.Name)
 			if err != nil {
-				t.Fatalf("export %s from %s: %v", c.Name, p.party.Name, err)
+				t.Fatalf("export %s from %s: %v", c.Name, p.Party, err)
 			}
 			a, err := audit.Decode(rc, nil)
 			rc.Close()
 			if err != nil {
-				t.Fatalf("export of %s from %s: %v", c.Name, p.party.Name, err)
+				t.Fatalf("export of %s from %s: %v", c.Name, p.Party, err)
 			}
 			if r := audit.Verify(a); !r.OK {
-				t.Fatalf("export of %s from %s does not verify after the crashes: %+v", c.Name, p.party.Name, r.Failures)
+				t.Fatalf("export of %s from %s does not verify after the crashes: %+v", c.Name, p.Party, r.Failures)
 			}
 			checked++
 		}
@@ -311,16 +321,16 @@ func converged(procs []*proc, m devnet.Manifest) string {
 		var first []byte
 		firstCount := 0
 		for _, p := range procs {
-			if !slices.Contains(c.Members, p.party.Name) {
+			if !slices.Contains(c.Members, p.Party) {
 				continue
 			}
 			h, n := sha256.New(), 0
 			var why string
-			_, err := client.New(p.api, p.party.Token).EachEntry(ctx, c.Name, "0", node.MaxPageLimit, "", func(e node.EntryView) error {
+			_, err := p.client().EachEntry(ctx, c.Name, "0", node.MaxPageLimit, "", func(e node.EntryView) error {
 				io.WriteString(h, e.ID)
 				n++
 				if e.Kind == "message" && len(e.DeliveredTo) < len(c.Members)-1 {
-					why = fmt.Sprintf("%s: %s/%d not yet receipted by every member at %s", c.Name, e.Author, e.Seq, p.party.Name)
+					why = fmt.Sprintf("%s: %s/%d not yet receipted by every member at %s", c.Name, e.Author, e.Seq, p.Party)
 					return errNotYet
 				}
 				return nil
@@ -335,7 +345,7 @@ func converged(procs []*proc, m devnet.Manifest) string {
 			case first == nil:
 				first, firstCount = sum, n
 			case !bytes.Equal(first, sum):
-				return fmt.Sprintf("%s: %s holds %d entries, another member %d (or other ones)", c.Name, p.party.Name, n, firstCount)
+				return fmt.Sprintf("%s: %s holds %d entries, another member %d (or other ones)", c.Name, p.Party, n, firstCount)
 			}
 		}
 	}
@@ -347,7 +357,7 @@ var errNotYet = errors.New("not converged yet")
 // checkGuarantee checks every node's store: each member's copy of each feed
 // is the author's feed exactly (same ids at the same seqs, gap-free from 1,
 // every entry verifying), and every accepted message is in it once.
-func checkGuarantee(t *testing.T, stores map[string]*sqlite.Store, dirs map[string]*config.Dir, m devnet.Manifest, acc *accepted) (lost, dups, verified int) {
+func checkGuarantee(t *testing.T, stores map[string]hotline.Store, dirs map[string]*config.Dir, m devnet.Manifest, acc *accepted) (lost, dups, verified int) {
 	held := make(map[entry.ID]int) // accepted id -> members holding it
 	for _, c := range m.Channels {
 		chID, _ := entry.ParseChannelID(c.ID)
@@ -403,7 +413,7 @@ func checkGuarantee(t *testing.T, stores map[string]*sqlite.Store, dirs map[stri
 	return lost, dups, verified
 }
 
-func feed(t *testing.T, st *sqlite.Store, ch entry.ChannelID, party string) []*hotline.Stored {
+func feed(t *testing.T, st hotline.Store, ch entry.ChannelID, party string) []*hotline.Stored {
 	t.Helper()
 	var out []*hotline.Stored
 	for from := uint64(1); ; {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/hotline-project/hotline/api"
-	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/devnet"
 	"github.com/hotline-project/hotline/entry"
@@ -74,8 +73,8 @@ func TestCrash_LadderStepsRunOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	procs := runAsProcesses(t, net)
-	alpha, bravo := procs[0], client.New(procs[1].api, procs[1].party.Token)
-	ac := client.New(alpha.api, alpha.party.Token)
+	alpha, bravo := procs[0], procs[1].client()
+	ac := alpha.client()
 	within := "1s"
 	msg, err := ac.Send(ctx, "alpha-bravo-theatre", api.SendRequest{Text: "Request you clear the area", AckWithin: &within})
 	if err != nil {
