@@ -52,6 +52,7 @@ type Server struct {
 	endpoints []string // the peer endpoints this node advertises
 	mux       *http.ServeMux
 	sessions  SessionSource
+	replica   func() replica.Status // nil: a single node
 }
 
 // SessionSource authenticates the operator console's sessions: the
@@ -61,12 +62,15 @@ type SessionSource interface {
 	Session(r *http.Request) (operator string, csrfOK, ok bool)
 }
 
-// UseReplica serves GET /api/v1/replica: this replica's role and the
-// writer's address, as status reports them.
-func (s *Server) UseReplica(status func() replica.Status) {
-	s.handle("GET /api/v1/replica", func(w http.ResponseWriter, r *http.Request, _ string) error {
-		return writeJSON(w, http.StatusOK, status())
-	})
+// UseReplica makes GET /api/v1/replica report this replica's role and
+// the writer's address; without it, the node is a single one.
+func (s *Server) UseReplica(status func() replica.Status) { s.replica = status }
+
+func (s *Server) replicaStatus(w http.ResponseWriter, r *http.Request, _ string) error {
+	if s.replica == nil {
+		return writeJSON(w, http.StatusOK, replica.Status{Role: replica.Single})
+	}
+	return writeJSON(w, http.StatusOK, s.replica())
 }
 
 // UseSessions lets requests authenticate with a console session as well
@@ -83,6 +87,7 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 		w.Write(openAPI)
 	})
 	s.handle("GET /api/v1/identity", s.identity)
+	s.handle("GET /api/v1/replica", s.replicaStatus)
 	s.handle("GET /api/v1/channels", s.channels)
 	s.handle("POST /api/v1/channels", s.propose)
 	s.handle("GET /api/v1/channels/{channel}", s.channel)

@@ -156,8 +156,8 @@ func (c *Client) Identity(ctx context.Context) (*identity.Document, error) {
 	return &d, c.do(ctx, http.MethodGet, "/api/v1/identity", nil, &d)
 }
 
-// Replica returns the replica's role and the party's writer; ENOTFOUND
-// from a node that is not one of several replicas (its store is SQLite).
+// Replica returns the replica's role and the party's writer; the role is
+// replica.Single for a node that is not one of several replicas.
 func (c *Client) Replica(ctx context.Context) (*replica.Status, error) {
 	var st replica.Status
 	return &st, c.do(ctx, http.MethodGet, "/api/v1/replica", nil, &st)

@@ -107,10 +107,10 @@ type Options struct {
 	// Configure, when set, adjusts each party's configuration before its
 	// node directory is first written (tests set ladders and SMTP here).
 	Configure func(party string, cfg *config.Config)
-	// Replicas gives each new party this many replica directories
-	// (DIR/NAME, DIR/NAME-r2, ...), all listed in its peer.advertise;
-	// Configure must put the party's store on PostgreSQL. Zero or one:
-	// one directory.
+	// Replicas gives each new party whose store Configure puts on
+	// PostgreSQL this many replica directories (DIR/NAME, DIR/NAME-r2,
+	// ...), all listed in its peer.advertise. A party on SQLite has one
+	// directory, since replicas share a store.
 	Replicas int
 	// Directories makes each party publish, in each of its channels,
 	// counterparts for the channel's level (see DevCounterparts), so call
@@ -143,8 +143,15 @@ func Prepare(dir string, opts Options) (*Network, error) {
 				return nil, err
 			}
 			cfg := config.Defaults(name)
+			if opts.Configure != nil {
+				opts.Configure(name, &cfg) // to learn where its store is; again below, to override dev's settings
+			}
+			replicas := 1
+			if cfg.Store.DSN != "" || cfg.Store.DSNFile != "" {
+				replicas = max(opts.Replicas, 1)
+			}
 			var apis, peers []string
-			for range max(opts.Replicas, 1) {
+			for range replicas {
 				apiAddr, err := FreeAddr()
 				if err != nil {
 					return nil, err

@@ -412,6 +412,8 @@ func TestOpenAPI_EveryOperationAnswersAsDocumented(t *testing.T) {
 	cc.raw(http.MethodGet, a.Server.APIURL()+"/api/v1/links/history?peer=nobody", a.Token, "", false)
 	_, err = alpha.Identity(ctx)
 	must("identity", err)
+	_, err = alpha.Replica(ctx)
+	must("replica", err)
 	// Evidence: an entry bravo refuses from alpha's key, signed by
 	// another, is kept; its bytes are served.
 	aDir, err := config.Open(a.Dir)

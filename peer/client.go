@@ -48,6 +48,7 @@ type Client struct {
 type endpoint struct {
 	addr        string
 	up          bool
+	standby     bool // it last answered as a standby replica of the party
 	lastContact time.Time
 	rtt         time.Duration
 	failures    uint64
@@ -57,9 +58,12 @@ type endpoint struct {
 
 // EndpointStatus is the health of one endpoint of a peer.
 type EndpointStatus struct {
-	Address     string        `json:"address"`
-	Active      bool          `json:"active"` // the endpoint requests go to now
-	Up          bool          `json:"up"`     // the last request to it got an answer
+	Address string `json:"address"`
+	Active  bool   `json:"active"` // the endpoint requests go to now
+	Up      bool   `json:"up"`     // the last request to it got an answer
+	// Standby: it last answered as a standby replica of the party, not
+	// its writer; it is up, but requests go elsewhere.
+	Standby     bool          `json:"standby,omitempty"`
 	LastContact *time.Time    `json:"last_contact"`
 	RTT         time.Duration `json:"rtt_ns"`
 	Failures    uint64        `json:"failures"`
@@ -101,7 +105,7 @@ func (c *Client) Endpoints() []EndpointStatus {
 	defer c.mu.Unlock()
 	out := make([]EndpointStatus, len(c.eps))
 	for i, ep := range c.eps {
-		s := EndpointStatus{Address: ep.addr, Active: i == c.active, Up: ep.up, RTT: ep.rtt, Failures: ep.failures, LastError: ep.lastError}
+		s := EndpointStatus{Address: ep.addr, Active: i == c.active, Up: ep.up, Standby: ep.standby, RTT: ep.rtt, Failures: ep.failures, LastError: ep.lastError}
 		if !ep.lastContact.IsZero() {
 			t := ep.lastContact
 			s.LastContact = &t
@@ -146,6 +150,7 @@ func (c *Client) record(i int, rtt time.Duration, err error) {
 	defer c.mu.Unlock()
 	ep := c.eps[i]
 	now := time.Now()
+	ep.standby = errors.Is(err, errStandby)
 	if err != nil {
 		ep.up = false
 		ep.failures++
@@ -166,6 +171,9 @@ func (c *Client) use(i int) {
 		}
 	}
 }
+
+// errStandby is the answer of a standby replica.
+var errStandby = errors.New("a standby replica, not the party's writer")
 
 // errTransport marks a failure to reach an endpoint, as opposed to an
 // answer from the peer.
@@ -212,7 +220,7 @@ func (c *Client) doAt(ctx context.Context, i int, method, path string, body []by
 		return nil, errTransport{fmt.Errorf("%s: read response: %w", addr, err)}
 	}
 	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(StandbyHeader) == "standby" {
-		err := fmt.Errorf("%s: a standby replica of %s, not its writer", addr, c.Party)
+		err := fmt.Errorf("%s: %w of %s", addr, errStandby, c.Party)
 		c.record(i, 0, err)
 		return nil, errTransport{err} // the next endpoint may be the writer
 	}

@@ -33,6 +33,9 @@ type Role string
 const (
 	Standby Role = "standby" // waiting for the lease; forwarding to the writer
 	Active  Role = "active"  // holding the lease: the party's writer
+	// Single is a node whose store is its own (SQLite): no replicas, no
+	// lease.
+	Single Role = "single"
 )
 
 // Config configures a replica.

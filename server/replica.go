@@ -36,11 +36,9 @@ func (s *Server) startReplica(ctx context.Context, lease hotline.Lease) error {
 		TTL:   c.Replica.Lease.Duration, Renew: c.Replica.Renew.Duration,
 		Log: s.Log, Registry: s.registry,
 	})
-	s.forwardTransport = &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 32,
-		IdleConnTimeout:     time.Minute,
-	}
+	dial := (&net.Dialer{Timeout: 2 * time.Second}).DialContext
+	s.forwardTransport = &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute}
+	s.forwardWrites = &http.Transport{DialContext: dial, DisableKeepAlives: true}
 	deadline := time.Now().Add(c.Replica.Lease.Duration + c.Replica.Renew.Duration)
 	for {
 		ok, err := s.replica.TryAcquire(ctx)

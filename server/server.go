@@ -59,7 +59,8 @@ type Server struct {
 
 	peerParties      map[identity.Fingerprint]string // pinned peers by TLS key, for a standby's handshakes
 	replica          *replica.Replica                // nil unless the store is shared by replicas
-	forwardTransport http.RoundTripper               // a standby's connections to the writer
+	forwardTransport http.RoundTripper               // a standby's connections to the writer, kept alive for reads
+	forwardWrites    http.RoundTripper               // and for writes, one each
 	roleCtx          context.Context                 // ends when the server closes: stops campaigning and renewing
 	stopRole         context.CancelFunc
 	roleDone         chan struct{} // closed when the replica's loop has returned

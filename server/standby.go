@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"syscall"
 	"time"
 
 	"github.com/hotline-project/hotline"
@@ -67,16 +67,26 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := &url.URL{Scheme: "http", Host: writer}
+	transport := s.forwardTransport
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// A write goes on a connection of its own: a writer that died
+		// since the last request then refuses it (or the dial times out),
+		// which says for certain that nothing was done. On a kept-alive
+		// connection its death would look like one it took the request
+		// and died on.
+		transport = s.forwardWrites
+	}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host // the console's links and cookies stay this replica's
 			pr.SetXForwarded()
 		},
-		Transport:     s.forwardTransport,
+		Transport:     transport,
 		FlushInterval: -1, // event streams
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if errors.Is(err, syscall.ECONNREFUSED) || r.Method == http.MethodGet || r.Method == http.MethodHead {
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "dial" || r.Method == http.MethodGet || r.Method == http.MethodHead {
 				s.replica.Forwarded(r.Method, "no_writer")
 				noWriter(w, fmt.Sprintf("the writer at %s did not answer (%v); nothing was done: retry in a second", writer, err))
 				return

@@ -14,6 +14,7 @@ import (
 	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/display"
 	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/replica"
 )
 
 // apiArgs are a client command's --api and --token flags.
@@ -630,22 +631,15 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	rep, err := c.Replica(ctx)
-	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
-		rep, err = nil, nil // one node, not replicas
-	}
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		out := map[string]any{"identity": id, "links": links, "channels": chans, "evidence": evidence}
-		if rep != nil {
-			out["replica"] = rep
-		}
-		return printJSON(env, out)
+		return printJSON(env, map[string]any{"identity": id, "links": links, "channels": chans, "evidence": evidence, "replica": rep})
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "Party %s\n  key %s\n  TLS %s\n  endpoints %s\n", id.Party, id.Key, id.TLS, strings.Join(id.Endpoints, ", "))
-	if rep != nil {
+	if rep.Role != replica.Single {
 		writer := "none: a failover is under way"
 		if rep.Active != "" {
 			writer = fmt.Sprintf("%s at %s", rep.ActiveName, rep.Active)
@@ -667,8 +661,11 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 			mebibytes(l.Usage.StoreBytes), mebibytes(l.Usage.TodayBytes), oneLine(lastErr, 60))
 		for _, ep := range l.Endpoints {
 			st, lastErr := "down", ep.LastError
-			if ep.Up {
+			switch {
+			case ep.Up:
 				st, lastErr = "up", ""
+			case ep.Standby:
+				st, lastErr = "standby replica", ""
 			}
 			if ep.Active {
 				st += ", active"
