@@ -15,7 +15,7 @@ const (
 	EventDelivered = "delivered" // a receipt covers a feed up to Seq
 	EventMarked    = "marked"    // a message was read or acknowledged
 	EventAlarm     = "alarm"     // equivocation, a silent link, or another alarm
-	EventLink      = "link"      // a silent peer link is heard again
+	EventLink      = "link"      // a peer link went down, or a silent one is heard again
 	EventLagged    = "lagged"    // the subscriber missed events; reload state
 	EventOverdue   = "overdue"   // a watched entry passed its deadline unanswered
 	EventAlert     = "alert"     // an escalation or reminder ladder's alert step

@@ -127,7 +127,11 @@ func (n *Node) syncLoop(p *pinnedPeer) {
 		}
 		if err != nil {
 			st.theirs = nil
-			p.link.failed(n.now(), err)
+			if p.link.failed(n.now(), err) && n.ctx.Err() == nil {
+				// Operators' views show the link down at once, not at
+				// their next refresh.
+				n.events.publish(Event{Type: EventLink, By: p.doc.Party, Detail: "the link to " + p.doc.Party + " is down"})
+			}
 			n.metrics.peerUp.WithLabelValues(p.doc.Party).Set(0)
 			if n.ctx.Err() != nil {
 				return
@@ -414,10 +418,14 @@ func (l *link) checkSilence(now time.Time, limit time.Duration) (silentFor time.
 	return silentFor, changed, silent
 }
 
-func (l *link) failed(now time.Time, err error) {
+// failed records a failed round with the peer, and reports whether the
+// link was up until now.
+func (l *link) failed(now time.Time, err error) (wasUp bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	wasUp = l.up
 	l.up, l.lastError, l.lastErrorAt = false, err.Error(), now
+	return wasUp
 }
 
 func (l *link) count(pushed, pulled uint64) {
