@@ -84,6 +84,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		},
 		Transport:     transport,
 		FlushInterval: -1, // event streams
+		ModifyResponse: func(*http.Response) error {
+			s.replica.Forwarded(r.Method, "forwarded")
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			var op *net.OpError
 			if errors.As(err, &op) && op.Op == "dial" || r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -97,7 +101,6 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 				"the writer at %s failed while handling the request (%v): it may or may not have been carried out; look before sending it again", writer, err))
 		},
 	}
-	s.replica.Forwarded(r.Method, "forwarded")
 	proxy.ServeHTTP(w, r)
 }
 
