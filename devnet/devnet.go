@@ -143,29 +143,15 @@ func Prepare(dir string, opts Options) (*Network, error) {
 				return nil, err
 			}
 			cfg := config.Defaults(name)
-			if opts.Configure != nil {
-				opts.Configure(name, &cfg) // to learn where its store is; again below, to override dev's settings
+			apiAddr, err := FreeAddr()
+			if err != nil {
+				return nil, err
 			}
-			replicas := 1
-			if cfg.Store.DSN != "" || cfg.Store.DSNFile != "" {
-				replicas = max(opts.Replicas, 1)
+			peerAddr, err := FreeAddr()
+			if err != nil {
+				return nil, err
 			}
-			var apis, peers []string
-			for range replicas {
-				apiAddr, err := FreeAddr()
-				if err != nil {
-					return nil, err
-				}
-				peerAddr, err := FreeAddr()
-				if err != nil {
-					return nil, err
-				}
-				apis, peers = append(apis, apiAddr), append(peers, peerAddr)
-			}
-			cfg.API.Listen, cfg.Peer.Listen, cfg.Peer.Advertise = apis[0], peers[0], peers
-			if len(apis) > 1 {
-				cfg.Replica.Name = name + "-r1"
-			}
+			cfg.API.Listen, cfg.Peer.Listen, cfg.Peer.Advertise = apiAddr, peerAddr, []string{peerAddr}
 			cfg.Log.Level = "debug"
 			if opts.SyncInterval > 0 {
 				cfg.Sync.Interval = config.Duration{Duration: opts.SyncInterval}
@@ -183,14 +169,32 @@ func Prepare(dir string, opts Options) (*Network, error) {
 			if opts.Configure != nil {
 				opts.Configure(name, &cfg)
 			}
+			// Replicas, for a party on PostgreSQL: each its own listeners,
+			// every peer endpoint advertised.
+			var more []config.Replica
+			if cfg.Store.DSN != "" || cfg.Store.DSNFile != "" {
+				for i := 2; i <= opts.Replicas; i++ {
+					r := config.Replica{Name: fmt.Sprintf("%s-r%d", name, i)}
+					if r.APIListen, err = FreeAddr(); err != nil {
+						return nil, err
+					}
+					if r.PeerListen, err = FreeAddr(); err != nil {
+						return nil, err
+					}
+					cfg.Peer.Advertise = append(cfg.Peer.Advertise, r.PeerListen)
+					more = append(more, r)
+				}
+			}
+			if len(more) > 0 && cfg.Replica.Name == "" {
+				cfg.Replica.Name = name + "-r1"
+			}
 			if d, err = config.Init(p.Dir, cfg); err != nil {
 				return nil, err
 			}
 			if err := os.WriteFile(filepath.Join(p.Dir, "dev-token"), []byte(api.NewToken()+"\n"), 0o600); err != nil {
 				return nil, err
 			}
-			for i := 1; i < len(apis); i++ {
-				r := config.Replica{Name: fmt.Sprintf("%s-r%d", name, i+1), APIListen: apis[i], PeerListen: peers[i]}
+			for _, r := range more {
 				if _, _, err := d.NewReplica(filepath.Join(dir, r.Name), r); err != nil {
 					return nil, err
 				}

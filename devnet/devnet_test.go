@@ -14,7 +14,9 @@ import (
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/audit"
 	"github.com/hotline-project/hotline/client"
+	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/postgres/pgtest"
 )
 
 // MustStart starts a dev network of n parties in a temporary directory and
@@ -24,10 +26,43 @@ func MustStart(tb testing.TB, n int) *Network {
 	return mustStartWith(tb, Options{Parties: n, SyncInterval: 200 * time.Millisecond})
 }
 
+// onPostgres runs the whole suite with every party's store on PostgreSQL,
+// each on a database of its own, instead of SQLite: .ci/run runs the
+// package a second time with HOTLINE_DEVNET_STORE=postgres.
+var onPostgres = os.Getenv("HOTLINE_DEVNET_STORE") == "postgres"
+
+// onSQLiteOnly skips a test that is about the SQLite store itself when the
+// suite runs on PostgreSQL, saying why.
+func onSQLiteOnly(tb testing.TB, why string) {
+	tb.Helper()
+	if onPostgres {
+		tb.Skip("on SQLite only: " + why)
+	}
+}
+
 // mustStartWith prepares a network with opts in a temporary directory,
-// starts it and stops it when the test ends.
+// starts it and stops it when the test ends. With HOTLINE_DEVNET_STORE set
+// to postgres, every party not already put on PostgreSQL gets a database.
 func mustStartWith(tb testing.TB, opts Options) *Network {
 	tb.Helper()
+	if onPostgres {
+		admin := pgtest.DSN(tb)
+		configure := opts.Configure
+		opts.Configure = func(party string, cfg *config.Config) {
+			if configure != nil {
+				configure(party, cfg)
+			}
+			if cfg.Store.DSN != "" || cfg.Store.DSNFile != "" {
+				return
+			}
+			dsn, drop, err := pgtest.Create(admin)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { drop() })
+			cfg.Store.DSN = dsn
+		}
+	}
 	net, err := Prepare(tb.TempDir(), opts)
 	if err != nil {
 		tb.Fatal(err)

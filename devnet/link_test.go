@@ -220,6 +220,7 @@ func TestLink_ClockSkew(t *testing.T) {
 }
 
 func TestLink_StoreFullThenRecovers(t *testing.T) {
+	onSQLiteOnly(t, "the store's cap is SQLite's page count; on PostgreSQL the database server bounds its size (TestAppend_AReadOnlyDatabaseIsUnavailable covers a database that refuses writes)")
 	net := MustStart(t, 2)
 	ctx := context.Background()
 	a := net.Party("alpha")

@@ -13,8 +13,10 @@ import (
 var _ hotline.Lease = (*Store)(nil)
 
 // leaseCols are a holder's columns, with the time left in milliseconds
-// by the server's clock.
-const leaseCols = `epoch, holder, api, peer, (EXTRACT(EPOCH FROM (expires - clock_timestamp())) * 1000)::BIGINT`
+// by the server's clock (NULL for a lease released, which expires at
+// -infinity).
+const leaseCols = `epoch, holder, api, peer,
+	CASE WHEN isfinite(expires) THEN (EXTRACT(EPOCH FROM (expires - clock_timestamp())) * 1000)::BIGINT END`
 
 // Acquire implements hotline.Lease.
 func (s *Store) Acquire(ctx context.Context, me hotline.LeaseHolder, ttl time.Duration) (hotline.LeaseHolder, bool, error) {

@@ -22,6 +22,9 @@ func TestLease_ATakeoverFencesOffTheDeposedWriter(t *testing.T) {
 	a, b := open(t, dsn), open(t, dsn)
 	defer a.Close()
 	defer b.Close()
+	if h, err := a.Holder(ctx); err != nil || h.Live() || h.Epoch != 0 {
+		t.Fatalf("holder of a new database's lease: %+v, %v", h, err)
+	}
 	ra := hotline.LeaseHolder{Name: "a", API: "127.0.0.1:1", Peer: "127.0.0.1:2"}
 	rb := hotline.LeaseHolder{Name: "b", API: "127.0.0.1:3", Peer: "127.0.0.1:4"}
 
@@ -76,6 +79,9 @@ func TestLease_ATakeoverFencesOffTheDeposedWriter(t *testing.T) {
 	// A clean stop releases the lease: a standby takes it at once.
 	if err := b.Release(ctx, 2); err != nil {
 		t.Fatal(err)
+	}
+	if h, err := a.Holder(ctx); err != nil || h.Live() || h.Epoch != 2 {
+		t.Fatalf("holder of a released lease: %+v, %v", h, err)
 	}
 	if h, ok, err := a.Acquire(ctx, ra, time.Minute); err != nil || !ok || h.Epoch != 3 {
 		t.Fatalf("acquire after release: %+v, %v, %v", h, ok, err)
