@@ -19,13 +19,20 @@ import (
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/escalation"
 	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/postgres/pgtest"
 )
 
 // TestCrash_LadderStepsRunOnce kills the sender's node with SIGKILL in the
 // middle of an escalation ladder and restarts it: every step runs exactly
 // once, the ones already done are not repeated and the ones still due are
-// not skipped.
+// not skipped. With replicas, the killed one is the sender's writer, and
+// a standby carries the ladder on.
 func TestCrash_LadderStepsRunOnce(t *testing.T) {
+	t.Run("one node on SQLite", func(t *testing.T) { testLadderStepsRunOnce(t, false) })
+	t.Run("replicas on PostgreSQL", func(t *testing.T) { testLadderStepsRunOnce(t, true) })
+}
+
+func testLadderStepsRunOnce(t *testing.T, replicas bool) {
 	ctx := context.Background()
 	secret := []byte("crash-test-webhook-secret-bytes")
 	var mu sync.Mutex
@@ -54,10 +61,24 @@ func TestCrash_LadderStepsRunOnce(t *testing.T) {
 	}
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "hook.secret")
-	os.WriteFile(secretFile, secret, 0o600)
+	if err := os.WriteFile(secretFile, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	const gap = 6 * time.Second // between the first step and the rest
-	net, err := devnet.Prepare(dir, devnet.Options{Parties: 2, Configure: func(party string, cfg *config.Config) {
+	opts := devnet.Options{Parties: 2}
+	var dsn string
+	if replicas {
+		var drop func() error
+		var err error
+		if dsn, drop, err = pgtest.Create(pgtest.DSN(t)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { drop() })
+		opts.Replicas = 2
+	}
+	opts.Configure = func(party string, cfg *config.Config) {
 		if party == "alpha" {
+			cfg.Store.DSN = dsn
 			cfg.Escalation["theatre"] = []config.Step{
 				{Action: escalation.Webhook, URL: hook.URL, SecretFile: secretFile},
 				{After: config.Duration{Duration: gap}, Action: escalation.Webhook, URL: hook.URL, SecretFile: secretFile},
@@ -65,7 +86,8 @@ func TestCrash_LadderStepsRunOnce(t *testing.T) {
 				{After: config.Duration{Duration: gap}, Action: escalation.Webhook, URL: hook.URL, SecretFile: secretFile},
 			}
 		}
-	}})
+	}
+	net, err := devnet.Prepare(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +95,16 @@ func TestCrash_LadderStepsRunOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	procs := runAsProcesses(t, net)
-	alpha, bravo := procs[0], procs[1].client()
+	alpha, bravo := procs[0], procs[len(procs)-1].client()
 	ac := alpha.client()
+	if replicas {
+		alpha = writer(t, procs, "alpha")
+		for _, p := range procs {
+			if p.Party == "alpha" && p != alpha {
+				ac = p.client() // through the standby, which takes over
+			}
+		}
+	}
 	within := "1s"
 	msg, err := ac.Send(ctx, "alpha-bravo-theatre", api.SendRequest{Text: "Request you clear the area", AckWithin: &within})
 	if err != nil {
