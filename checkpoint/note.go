@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-project/hotline/entry"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -31,24 +33,25 @@ func keyID(name string, alg byte, pub ed25519.PublicKey) uint32 {
 
 // Sign returns the checkpoint as a signed note, signed by the feed's
 // author with its party key.
-func Sign(c Checkpoint, party string, key ed25519.PrivateKey) ([]byte, error) {
+func Sign(c Checkpoint, party string, key crypto.Signer) ([]byte, error) {
 	return note.Sign(&note.Note{Text: c.Body()}, noteSigner{party, key})
 }
 
 type noteSigner struct {
 	name string
-	key  ed25519.PrivateKey
+	key  crypto.Signer
 }
 
 func (s noteSigner) Name() string { return s.name }
 func (s noteSigner) KeyHash() uint32 {
-	return keyID(s.name, algEd25519, s.key.Public().(ed25519.PublicKey))
+	pub, _ := s.key.Public().(ed25519.PublicKey)
+	return keyID(s.name, algEd25519, pub)
 }
-func (s noteSigner) Sign(msg []byte) ([]byte, error) { return ed25519.Sign(s.key, msg), nil }
+func (s noteSigner) Sign(msg []byte) ([]byte, error) { return entry.SignBytes(s.key, msg) }
 
 // Cosign returns a cosignature/v1 signature line ("— party base64\n") by
 // party over the checkpoint body, timestamped now.
-func Cosign(body string, party string, key ed25519.PrivateKey, now time.Time) (string, error) {
+func Cosign(body string, party string, key crypto.Signer, now time.Time) (string, error) {
 	signed, err := note.Sign(&note.Note{Text: body}, cosigner{party, key, now})
 	if err != nil {
 		return "", err
@@ -58,18 +61,22 @@ func Cosign(body string, party string, key ed25519.PrivateKey, now time.Time) (s
 
 type cosigner struct {
 	name string
-	key  ed25519.PrivateKey
+	key  crypto.Signer
 	now  time.Time
 }
 
 func (s cosigner) Name() string { return s.name }
 func (s cosigner) KeyHash() uint32 {
-	return keyID(s.name, algCosignature, s.key.Public().(ed25519.PublicKey))
+	pub, _ := s.key.Public().(ed25519.PublicKey)
+	return keyID(s.name, algCosignature, pub)
 }
 func (s cosigner) Sign(msg []byte) ([]byte, error) {
 	ts := uint64(s.now.Unix())
-	sig := binary.BigEndian.AppendUint64(nil, ts)
-	return append(sig, ed25519.Sign(s.key, cosignedMessage(ts, msg))...), nil
+	sig, err := entry.SignBytes(s.key, cosignedMessage(ts, msg))
+	if err != nil {
+		return nil, err
+	}
+	return append(binary.BigEndian.AppendUint64(nil, ts), sig...), nil
 }
 
 func cosignedMessage(ts uint64, body []byte) []byte {

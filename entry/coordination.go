@@ -1,6 +1,7 @@
 package entry
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
@@ -256,8 +257,9 @@ func JointStatement(ch ChannelID, re ID, lang, text string) []byte {
 }
 
 // SignJoint returns party's signature of a joint readout.
-func SignJoint(party string, key ed25519.PrivateKey, ch ChannelID, re ID, lang, text string) PartySig {
-	return PartySig{Party: party, Sig: ed25519.Sign(key, JointStatement(ch, re, lang, text))}
+func SignJoint(party string, key crypto.Signer, ch ChannelID, re ID, lang, text string) (PartySig, error) {
+	sig, err := SignBytes(key, JointStatement(ch, re, lang, text))
+	return PartySig{Party: party, Sig: sig}, err
 }
 
 // VerifyJoint checks every signature of a joint readout of request re in

@@ -50,10 +50,12 @@ func TestJoint_SignaturesBindTextCallAndChannel(t *testing.T) {
 	keys := map[string]ed25519.PublicKey{"alpha": pubA, "bravo": pubB}
 	keyOf := func(p string) (ed25519.PublicKey, bool) { k, ok := keys[p]; return k, ok }
 	ch, re := ChannelID{1}, Ref{Party: "alpha", Seq: 4, ID: ID{2}}
-	c := &Call{Action: CallCosign, Re: &re, Draft: &re, Text: "Both sides agreed.", Lang: "en", Sigs: []PartySig{
-		SignJoint("alpha", privA, ch, re.ID, "en", "Both sides agreed."),
-		SignJoint("bravo", privB, ch, re.ID, "en", "Both sides agreed."),
-	}}
+	sigA, errA := SignJoint("alpha", privA, ch, re.ID, "en", "Both sides agreed.")
+	sigB, errB := SignJoint("bravo", privB, ch, re.ID, "en", "Both sides agreed.")
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	c := &Call{Action: CallCosign, Re: &re, Draft: &re, Text: "Both sides agreed.", Lang: "en", Sigs: []PartySig{sigA, sigB}}
 	if got, err := VerifyJoint(c, ch, keyOf); err != nil || strings.Join(got, ",") != "alpha,bravo" {
 		t.Fatalf("VerifyJoint = %v, %v", got, err)
 	}

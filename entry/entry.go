@@ -25,6 +25,7 @@ package entry
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -187,10 +188,15 @@ func signedMessage(header []byte) []byte {
 	return append(msg, header...)
 }
 
-// Sign builds an entry from h and body and signs it with key. It sets the
-// header's version and body hash, checks every limit, and returns the
+// ErrSigner wraps a failure of the signer itself (an ssh-agent that does
+// not answer), as opposed to an entry that breaks a rule.
+var ErrSigner = errors.New("entry: the party key's signer failed")
+
+// Sign builds an entry from h and body and signs it with key (an Ed25519
+// private key, or a signer holding one, such as an ssh-agent). It sets
+// the header's version and body hash, checks every limit, and returns the
 // entry with its id.
-func Sign(h Header, body []byte, key ed25519.PrivateKey) (*Entry, error) {
+func Sign(h Header, body []byte, key crypto.Signer) (*Entry, error) {
 	h.Version = Version
 	h.BodyHash = sha256.Sum256(body)
 	if err := h.check(); err != nil {
@@ -200,7 +206,11 @@ func Sign(h Header, body []byte, key ed25519.PrivateKey) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("entry: encode header: %w", err)
 	}
-	e := &Entry{Header: h, HeaderBytes: hb, Sig: ed25519.Sign(key, signedMessage(hb)), Body: body}
+	sig, err := SignBytes(key, signedMessage(hb))
+	if err != nil {
+		return nil, err
+	}
+	e := &Entry{Header: h, HeaderBytes: hb, Sig: sig, Body: body}
 	e.id = computeID(hb, e.Sig)
 	if n := e.size(); n > MaxEntrySize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, MaxEntrySize)
@@ -370,3 +380,21 @@ var (
 	ErrBadSignature = errors.New("entry: signature does not verify")
 	ErrBodyMismatch = errors.New("entry: body does not match its hash")
 )
+
+// SignBytes signs msg with an Ed25519 signer, and checks the signature it
+// returns: a signer outside this process (an agent, a token) is trusted
+// with the key, not with the answer. Its failures wrap ErrSigner.
+func SignBytes(key crypto.Signer, msg []byte) ([]byte, error) {
+	pub, ok := key.Public().(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: the key is a %T, not Ed25519", ErrSigner, key.Public())
+	}
+	sig, err := key.Sign(nil, msg, crypto.Hash(0))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSigner, err)
+	}
+	if !ed25519.Verify(pub, msg, sig) {
+		return nil, fmt.Errorf("%w: it returned a signature that does not verify", ErrSigner)
+	}
+	return sig, nil
+}

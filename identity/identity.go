@@ -10,6 +10,7 @@
 package identity
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -34,7 +35,20 @@ const algEd25519 = 1
 // SigningKey is a party's entry and checkpoint signing key.
 type SigningKey struct {
 	Party string
-	Priv  ed25519.PrivateKey
+	// Priv is the private key, when the node holds it (a key file); nil
+	// when the key is held elsewhere, in an ssh-agent or a token.
+	Priv ed25519.PrivateKey
+	// Signer signs with the key: Priv itself, or the agent's signer.
+	Signer crypto.Signer
+}
+
+// NewSigningKey returns party's key held by signer, such as an
+// ssh-agent's (package sshagent).
+func NewSigningKey(party string, signer crypto.Signer) (*SigningKey, error) {
+	if _, ok := signer.Public().(ed25519.PublicKey); !ok {
+		return nil, fmt.Errorf("identity: the party key must be Ed25519, not %T", signer.Public())
+	}
+	return &SigningKey{Party: party, Signer: signer}, nil
 }
 
 // GenerateSigningKey creates a new signing key for party.
@@ -46,11 +60,11 @@ func GenerateSigningKey(party string) (*SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SigningKey{Party: party, Priv: priv}, nil
+	return &SigningKey{Party: party, Priv: priv, Signer: priv}, nil
 }
 
 // Public returns the public half of the key.
-func (k *SigningKey) Public() ed25519.PublicKey { return k.Priv.Public().(ed25519.PublicKey) }
+func (k *SigningKey) Public() ed25519.PublicKey { return k.Signer.Public().(ed25519.PublicKey) }
 
 // VerifierKey returns the party's identity as a signed-note verifier key.
 func (k *SigningKey) VerifierKey() string {
@@ -61,12 +75,13 @@ func (k *SigningKey) VerifierKey() string {
 	return v
 }
 
-// NoteSigner returns a signed-note signer for checkpoints.
-func (k *SigningKey) NoteSigner() (note.Signer, error) { return note.NewSigner(k.SignerKey()) }
-
 // SignerKey returns the private key in signed-note signer-key form
-// (PRIVATE+KEY+name+hash+key), the form it is stored in.
+// (PRIVATE+KEY+name+hash+key), the form it is stored in; "" when the node
+// does not hold the private key.
 func (k *SigningKey) SignerKey() string {
+	if k.Priv == nil {
+		return ""
+	}
 	pub := k.Public()
 	return fmt.Sprintf("PRIVATE+KEY+%s+%08x+%s", k.Party, keyHash(k.Party, pub),
 		base64.StdEncoding.EncodeToString(append([]byte{algEd25519}, k.Priv.Seed()...)))
@@ -83,7 +98,8 @@ func ParseSignerKey(s string) (*SigningKey, error) {
 	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != algEd25519 {
 		return nil, errors.New("identity: signing key is not an Ed25519 key")
 	}
-	k := &SigningKey{Party: parts[2], Priv: ed25519.NewKeyFromSeed(raw[1:])}
+	priv := ed25519.NewKeyFromSeed(raw[1:])
+	k := &SigningKey{Party: parts[2], Priv: priv, Signer: priv}
 	if fmt.Sprintf("%08x", keyHash(k.Party, k.Public())) != parts[3] {
 		return nil, errors.New("identity: signing key hash does not match its key")
 	}

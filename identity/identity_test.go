@@ -39,7 +39,7 @@ func TestSigningKey_SignedNoteInterop(t *testing.T) {
 	if !k2.Priv.Equal(k.Priv) || k2.Party != "alpha" {
 		t.Fatal("signer key did not round-trip")
 	}
-	s, err := k.NoteSigner()
+	s, err := note.NewSigner(k.SignerKey())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,11 @@ func (n *Node) Readout(ctx context.Context, operator, ref, request, text, lang s
 	re := st.Ref()
 	c := &entry.Call{Action: entry.CallReadout, Re: &re, Text: text, Lang: lang}
 	if joint {
-		c.Sigs = []entry.PartySig{entry.SignJoint(n.self, n.key.Priv, ch.ID, re.ID, lang, text)}
+		sig, err := entry.SignJoint(n.self, n.signer, ch.ID, re.ID, lang, text)
+		if err != nil {
+			return nil, signerUnavailable(err)
+		}
+		c.Sigs = []entry.PartySig{sig}
 	}
 	if err := c.Check(); err != nil {
 		return nil, hotline.Errorf(hotline.EINVALID, "%s", trimPrefix(err))
@@ -147,8 +151,12 @@ func (n *Node) Cosign(ctx context.Context, operator, ref, draft string) (*entry.
 	if slices.ContainsFunc(d.Sigs, func(s entry.PartySig) bool { return s.Party == n.self }) {
 		return nil, hotline.Errorf(hotline.ECONFLICT, "%s has already signed this joint readout", n.self)
 	}
+	sig, err := entry.SignJoint(n.self, n.signer, ch.ID, d.Re.ID, d.Lang, d.Text)
+	if err != nil {
+		return nil, signerUnavailable(err)
+	}
 	c := &entry.Call{Action: entry.CallCosign, Re: d.Re, Draft: &draftRef, Text: d.Text, Lang: d.Lang,
-		Sigs: append(slices.Clone(d.Sigs), entry.SignJoint(n.self, n.key.Priv, ch.ID, d.Re.ID, d.Lang, d.Text))}
+		Sigs: append(slices.Clone(d.Sigs), sig)}
 	slices.SortFunc(c.Sigs, func(a, b entry.PartySig) int { return strings.Compare(a.Party, b.Party) })
 	if err := c.Check(); err != nil {
 		return nil, hotline.Errorf(hotline.EINVALID, "%s", trimPrefix(err))

@@ -99,7 +99,7 @@ func (n *Node) signCheckpoint(ctx context.Context, f hotline.Feed, size int64) e
 	if err != nil {
 		return err
 	}
-	note, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: checkpoint.Origin(f.Channel, f.Party), Size: size, Root: root}, n.self, n.key.Priv)
+	note, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: checkpoint.Origin(f.Channel, f.Party), Size: size, Root: root}, n.self, n.signer)
 	if err != nil {
 		return err
 	}
@@ -289,7 +289,7 @@ func (n *Node) PeerAddCheckpoint(ctx context.Context, from string, body []byte) 
 		n.checkpointEvidence(ctx, from, f, s)
 		return nil, werr(http.StatusConflict, "checkpoint %s size %d does not match the author's entries this node holds; kept as evidence", c.Origin, s.Size)
 	}
-	line, err := checkpoint.Cosign(text+"\n", n.self, n.key.Priv, n.now())
+	line, err := checkpoint.Cosign(text+"\n", n.self, n.signer, n.now())
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,11 @@ func (n *Node) heartbeat(p *pinnedPeer) {
 func (n *Node) heartbeatOnce(ctx context.Context, p *pinnedPeer, i int) (time.Duration, error) {
 	hb := peer.Heartbeat{From: n.self, To: p.doc.Party, Time: n.now().UnixMilli()}
 	rand.Read(hb.Nonce[:])
-	answer, rtt, err := p.client.Heartbeat(ctx, i, peer.SignHeartbeat(hb, n.key.Priv))
+	signed, err := peer.SignHeartbeat(hb, n.signer)
+	if err != nil {
+		return 0, err
+	}
+	answer, rtt, err := p.client.Heartbeat(ctx, i, signed)
 	if err != nil {
 		return 0, err
 	}
@@ -98,7 +102,7 @@ func (n *Node) PeerHeartbeat(ctx context.Context, party string, signed []byte) (
 		return nil, fmt.Errorf("%w: heartbeat from %s to %s arrived over %s's link to %s", peer.ErrMalformed, hb.From, hb.To, party, n.self)
 	}
 	n.heardFrom(party)
-	return peer.SignHeartbeat(peer.Heartbeat{From: n.self, To: party, Time: n.now().UnixMilli(), Nonce: hb.Nonce, Reply: true}, n.key.Priv), nil
+	return peer.SignHeartbeat(peer.Heartbeat{From: n.self, To: party, Time: n.now().UnixMilli(), Nonce: hb.Nonce, Reply: true}, n.signer)
 }
 
 // heardFrom records a request from a pinned party.

@@ -29,6 +29,8 @@ type metrics struct {
 	ladderSteps         *prometheus.CounterVec
 	quotaRefused        *prometheus.CounterVec
 	quotaAlarms         *prometheus.CounterVec
+	signerUp            prometheus.Gauge
+	signerFailures      prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -103,7 +105,15 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		quotaAlarms: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hotline_quota_alarms_total", Help: "Alarms raised because a party reached a limit (one per party and limit per day).",
 		}, []string{"party", "limit"}),
+		signerUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hotline_signer_up", Help: "1 while the party key's signer (the key file, or an ssh-agent) answers, 0 after it failed.",
+		}),
+		signerFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotline_signer_failures_total", Help: "Signatures the party key's signer failed to make (an ssh-agent gone, a token removed).",
+		}),
 	}
+	m.signerUp.Set(1)
+	reg.MustRegister(m.signerUp, m.signerFailures)
 	reg.MustRegister(m.checkpointsSigned, m.cosignatures, m.overdue, m.deadlineLook, m.deadlineEvaluations, m.ladderSteps, m.quotaRefused, m.quotaAlarms)
 	reg.MustRegister(m.peerIncoming, m.peerSilent, m.endpointRTT, m.heartbeats)
 	reg.MustRegister(m.entriesStored, m.entriesReceived, m.entriesRejected, m.equivocations, m.storeErrors,

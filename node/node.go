@@ -105,6 +105,7 @@ type Config struct {
 type Node struct {
 	self    string
 	key     *identity.SigningKey
+	signer  *signer // the party key, watched
 	tlsKey  *identity.TLSKey
 	store   hotline.Store
 	log     *slog.Logger
@@ -246,6 +247,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		reg = prometheus.NewRegistry()
 	}
 	n.metrics = newMetrics(reg, n)
+	n.signer = &signer{key: cfg.Key.Signer, n: n}
 	for _, d := range cfg.Peers {
 		if err := n.pin(d); err != nil {
 			return nil, err

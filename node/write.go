@@ -232,8 +232,9 @@ func (b *batch) add(w hotline.Write) {
 }
 
 // commit builds and commits one transaction from reqs, then answers them.
-// commit writes one batch and answers its requests; it reports whether the
-// store accepted the batch.
+// It reports whether the batch went through whole: false when the store
+// refused it, or when the signer failed receipts, which stay owed and
+// are retried after a backoff.
 func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool {
 	ctx := context.Background()
 	b := &batch{
@@ -267,8 +268,13 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 		delete(receipts, id)
 	}
 	slices.SortFunc(receiptIDs, func(a, c entry.ChannelID) int { return slices.Compare(a[:], c[:]) })
+	var unsigned []entry.ChannelID // receipts the signer failed: owed still
 	for _, id := range receiptIDs {
-		if err := b.writeReceipt(id); err != nil {
+		err := b.writeReceipt(id)
+		switch {
+		case signerFailed(err):
+			unsigned = append(unsigned, id) // the signer's alarm says why
+		case err != nil:
 			n.log.Error("write receipt", "channel", id, "err", err)
 		}
 	}
@@ -337,7 +343,10 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 		n.watches.touch(b.writes)
 		n.wakeDeadlines()
 	}
-	return true
+	for _, id := range unsigned {
+		receipts[id] = true // retried after a backoff, until the signer answers
+	}
+	return len(unsigned) == 0
 }
 
 func origin(local bool) string {
@@ -382,7 +391,10 @@ func (b *batch) appendLocal(lw *localWrite) (*entry.Entry, error) {
 		Kind:     lw.kind,
 		Operator: lw.operator,
 		Refs:     b.refs(ch, n.self),
-	}, body, n.key.Priv)
+	}, body, n.signer)
+	if signerFailed(err) {
+		return nil, signerUnavailable(err)
+	}
 	if err != nil {
 		return nil, hotline.Errorf(hotline.EINVALID, "%v", err)
 	}

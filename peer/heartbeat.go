@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -35,10 +36,13 @@ const heartbeatDomain = "hotline heartbeat v1\n"
 const maxHeartbeat = 512
 
 // SignHeartbeat encodes and signs hb.
-func SignHeartbeat(hb Heartbeat, key ed25519.PrivateKey) []byte {
+func SignHeartbeat(hb Heartbeat, key crypto.Signer) ([]byte, error) {
 	body := marshal(hb)
-	sig := ed25519.Sign(key, append([]byte(heartbeatDomain), body...))
-	return marshal(signedHeartbeat{Body: body, Sig: sig})
+	sig, err := entry.SignBytes(key, append([]byte(heartbeatDomain), body...))
+	if err != nil {
+		return nil, err
+	}
+	return marshal(signedHeartbeat{Body: body, Sig: sig}), nil
 }
 
 // ErrHeartbeatSignature is returned for a heartbeat whose signature does

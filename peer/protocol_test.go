@@ -142,7 +142,10 @@ func TestHeartbeat_SignAndOpen(t *testing.T) {
 	pub, key, _ := ed25519.GenerateKey(nil)
 	otherPub, _, _ := ed25519.GenerateKey(nil)
 	hb := Heartbeat{From: "alpha", To: "bravo", Time: 42, Nonce: [16]byte{1, 2}}
-	signed := SignHeartbeat(hb, key)
+	signed, err := SignHeartbeat(hb, key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got, err := OpenHeartbeat(signed, pub)
 	if err != nil || *got != hb {
 		t.Fatalf("%+v, %v", got, err)
@@ -162,7 +165,11 @@ func TestHeartbeat_SignAndOpen(t *testing.T) {
 
 func FuzzDecodeHeartbeat(f *testing.F) {
 	_, key, _ := ed25519.GenerateKey(nil)
-	f.Add(SignHeartbeat(Heartbeat{From: "alpha", To: "bravo", Time: 1}, key))
+	signed, err := SignHeartbeat(Heartbeat{From: "alpha", To: "bravo", Time: 1}, key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(signed)
 	f.Add([]byte{0xa2, 0x01, 0x40, 0x02, 0x40})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		hb, err := DecodeHeartbeat(b)
