@@ -2,7 +2,9 @@
 // the identity documents of the parties it pins, and its store.
 //
 //	DIR/hotline.toml        configuration (see Config)
-//	DIR/keys/signing.key    the party's signing key, signed-note form (0600)
+//	DIR/keys/signing.key    the party's signing key, signed-note form (0600),
+//	                        or with signer.type = "ssh-agent":
+//	DIR/keys/signing.pub    its public half, a signed-note verifier key
 //	DIR/keys/tls.crt        the peer-link certificate
 //	DIR/keys/tls.key        the peer-link key (0600)
 //	DIR/peers/PARTY.json    identity documents of pinned parties
@@ -132,6 +134,16 @@ type Config struct {
 		// fail cleanly, as on a full disk, well before the disk is full.
 		MaxSizeMB int64 `toml:"max_size_mb"`
 	} `toml:"store"`
+	// Signer is where the party key is: in keys/signing.key (file), or in
+	// an ssh-agent, which may keep it in hardware (package sshagent).
+	Signer struct {
+		// Type is "file" or "ssh-agent".
+		Type string `toml:"type"`
+		// Socket is the agent's socket; empty: $SSH_AUTH_SOCK.
+		Socket string `toml:"socket,omitempty"`
+		// Key is the agent's key, by its SHA256 fingerprint (ssh-add -l).
+		Key string `toml:"key,omitempty"`
+	} `toml:"signer"`
 	// Replica applies when the store is on PostgreSQL: every node process
 	// of the party on that database is a replica, and the one holding the
 	// lease is the party's writer (package replica).
@@ -225,6 +237,7 @@ func Defaults(party string) Config {
 	c.Clock.ToleranceBehind = Duration{time.Hour}
 	c.Store.Path = "hotline.db"
 	c.Store.MaxSizeMB = 16384
+	c.Signer.Type = SignerFile
 	c.Replica.Lease = Duration{3 * time.Second}
 	c.Replica.Renew = Duration{500 * time.Millisecond}
 	c.Log.Level = "info"
@@ -281,6 +294,15 @@ func (c *Config) Check() error {
 		if r.v.Duration < r.lo || r.v.Duration > r.hi {
 			return fmt.Errorf("%s %s is out of range (%s to %s)", r.name, r.v, r.lo, r.hi)
 		}
+	}
+	switch c.Signer.Type {
+	case SignerFile:
+	case SignerAgent:
+		if !strings.HasPrefix(c.Signer.Key, "SHA256:") {
+			return fmt.Errorf("signer.key %q: give the agent's key by its SHA256 fingerprint, as ssh-add -l prints it", c.Signer.Key)
+		}
+	default:
+		return fmt.Errorf("signer.type %q: use %q or %q", c.Signer.Type, SignerFile, SignerAgent)
 	}
 	if c.Replica.Lease.Duration < time.Second || c.Replica.Lease.Duration > time.Minute {
 		return fmt.Errorf("replica.lease %s is out of range (1s to 1m)", c.Replica.Lease)
@@ -397,9 +419,9 @@ func Init(dir string, cfg Config) (*Dir, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("init %s: %w", dir, err)
 	}
-	key, err := identity.GenerateSigningKey(cfg.Party)
+	keyFile, err := newSigningKey(&cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("init %s: %w", dir, err)
 	}
 	certPEM, keyPEM, err := identity.GenerateTLSKey(cfg.Party)
 	if err != nil {
@@ -410,7 +432,7 @@ func Init(dir string, cfg Config) (*Dir, error) {
 		data []byte
 		mode fs.FileMode
 	}{
-		{"keys/signing.key", []byte(key.SignerKey() + "\n"), 0o600},
+		keyFile,
 		{"keys/tls.crt", certPEM, 0o600},
 		{"keys/tls.key", keyPEM, 0o600},
 	}
@@ -441,11 +463,7 @@ func Open(dir string) (*Dir, error) {
 	if err := d.Config.Check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, FileName), err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "keys/signing.key"))
-	if err != nil {
-		return nil, fmt.Errorf("read signing key: %w", err)
-	}
-	if d.Key, err = identity.ParseSignerKey(string(b)); err != nil {
+	if d.Key, err = loadSigningKey(dir, &d.Config); err != nil {
 		return nil, err
 	}
 	if d.Key.Party != d.Config.Party {

@@ -3,6 +3,7 @@ package node
 import (
 	"crypto"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 
@@ -68,7 +69,9 @@ func (n *Node) SignerStatus() (up bool, lastErr string) {
 // signerFailed reports whether err is the signer's failure.
 func signerFailed(err error) bool { return errors.Is(err, entry.ErrSigner) }
 
-// signerUnavailable is the operator's answer when the signer failed.
+// signerUnavailable is the operator's answer when the signer failed; it
+// still wraps err, so the writer knows a signer failure from the rest.
 func signerUnavailable(err error) error {
-	return hotline.Errorf(hotline.EUNAVAILABLE, "the party key's signer does not answer (%v); nothing was written: start it again (for an ssh-agent: the agent, with the key added) and retry", err)
+	return fmt.Errorf("%w: %w", hotline.Errorf(hotline.EUNAVAILABLE,
+		"the party key's signer does not answer (%v); nothing was written: start it again (for an ssh-agent: the agent, with the key added) and retry", err), err)
 }

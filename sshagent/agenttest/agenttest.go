@@ -1,0 +1,95 @@
+// Package agenttest runs a real ssh-agent for tests, holding an Ed25519
+// key made with ssh-keygen. Without OpenSSH's ssh-agent, ssh-add and
+// ssh-keygen the tests skip, saying so, unless HOTLINE_REQUIRE_SSH_AGENT
+// is set (CI sets it), which makes their absence a failure.
+package agenttest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Agent is an ssh-agent process listening on Socket.
+type Agent struct {
+	Socket string
+	// Key is the private key file (OpenSSH format) of the key it holds,
+	// and Fingerprint its SHA256 fingerprint.
+	Key, Fingerprint string
+
+	t   testing.TB
+	cmd *exec.Cmd
+}
+
+// Start starts an agent in a temporary directory, makes an Ed25519 key
+// and adds it; the agent is killed when the test ends.
+func Start(t testing.TB) *Agent {
+	t.Helper()
+	for _, prog := range []string{"ssh-agent", "ssh-add", "ssh-keygen"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			msg := fmt.Sprintf("no %s (Debian: apt-get install openssh-client): the ssh-agent tests need a real agent", prog)
+			if os.Getenv("HOTLINE_REQUIRE_SSH_AGENT") != "" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+	}
+	dir, err := os.MkdirTemp("", "hotline-agent-") // short: a socket path has a small limit
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	a := &Agent{Socket: filepath.Join(dir, "agent.sock"), Key: filepath.Join(dir, "party_ed25519"), t: t}
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hotline test party key", "-f", a.Key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", a.Key+".pub").Output()
+	if err != nil {
+		t.Fatalf("ssh-keygen -l: %v", err)
+	}
+	if f := strings.Fields(string(out)); len(f) > 1 {
+		a.Fingerprint = f[1]
+	}
+	a.Restart()
+	t.Cleanup(a.Stop)
+	return a
+}
+
+// Stop kills the agent, as when it crashes or its machine restarts; the
+// key is gone from it.
+func (a *Agent) Stop() {
+	if a.cmd == nil {
+		return
+	}
+	a.cmd.Process.Kill()
+	a.cmd.Wait()
+	a.cmd = nil
+	os.Remove(a.Socket)
+}
+
+// Restart starts the agent again on the same socket and adds the key.
+func (a *Agent) Restart() {
+	a.t.Helper()
+	a.Stop()
+	a.cmd = exec.Command("ssh-agent", "-D", "-a", a.Socket)
+	if err := a.cmd.Start(); err != nil {
+		a.t.Fatalf("ssh-agent: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(a.Socket); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatal("ssh-agent made no socket within 10s")
+		}
+	}
+	add := exec.Command("ssh-add", a.Key)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+a.Socket)
+	if out, err := add.CombinedOutput(); err != nil {
+		a.t.Fatalf("ssh-add: %v: %s", err, out)
+	}
+}
