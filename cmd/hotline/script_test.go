@@ -13,9 +13,12 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,7 +61,20 @@ func TestScripts(t *testing.T) {
 		},
 		// [postgres]: a PostgreSQL server is at hand (HOTLINE_POSTGRES_DSN);
 		// with HOTLINE_REQUIRE_POSTGRES set, its absence fails the script.
+		// [sshagent]: OpenSSH's ssh-agent, ssh-add and ssh-keygen are at
+		// hand; with HOTLINE_REQUIRE_SSH_AGENT set, their absence fails.
 		Condition: func(cond string) (bool, error) {
+			if cond == "sshagent" {
+				for _, prog := range []string{"ssh-agent", "ssh-add", "ssh-keygen"} {
+					if _, err := exec.LookPath(prog); err != nil {
+						if os.Getenv("HOTLINE_REQUIRE_SSH_AGENT") != "" {
+							return false, fmt.Errorf("no %s, and HOTLINE_REQUIRE_SSH_AGENT is set", prog)
+						}
+						return false, nil
+					}
+				}
+				return true, nil
+			}
 			if cond != "postgres" {
 				return false, fmt.Errorf("unknown condition %q", cond)
 			}
@@ -84,6 +100,7 @@ func TestScripts(t *testing.T) {
 			"pgdatabase":   cmdPGDatabase,
 			"pgserver":     cmdPGServer,
 			"pgdropdev":    cmdPGDropDev,
+			"sshagent":     cmdSSHAgent,
 		},
 	})
 }
@@ -399,5 +416,68 @@ func cmdDevUp(ts *testscript.TestScript, neg bool, args []string) {
 	for _, p := range m.Parties {
 		ts.Setenv(strings.ToUpper(p.Name)+"_URL", p.API)
 		ts.Setenv(strings.ToUpper(p.Name)+"_TOKEN", p.Token)
+	}
+}
+
+// sshagent start|stop|restart: run a real ssh-agent for the script, on
+// $WORK/agent.sock, holding a new Ed25519 key: start makes the key and
+// sets SSH_AUTH_SOCK and AGENT_KEY (its SHA256 fingerprint); stop kills
+// the agent; restart starts it again with the key. Scripts guard it with
+// [!sshagent] skip.
+func cmdSSHAgent(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sshagent start|stop|restart")
+	}
+	sock, key := ts.MkAbs("agent.sock"), ts.MkAbs("party_ed25519")
+	stop := func() {
+		if b, err := os.ReadFile(ts.MkAbs("agent.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			os.Remove(ts.MkAbs("agent.pid"))
+		}
+		os.Remove(sock)
+	}
+	run := func() {
+		cmd := exec.Command("ssh-agent", "-D", "-a", sock)
+		ts.Check(cmd.Start())
+		go cmd.Wait()
+		ts.Check(os.WriteFile(ts.MkAbs("agent.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600))
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(sock); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("ssh-agent made no socket within 10s")
+			}
+		}
+		add := exec.Command("ssh-add", key)
+		add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+		if out, err := add.CombinedOutput(); err != nil {
+			ts.Fatalf("ssh-add: %v: %s", err, out)
+		}
+	}
+	switch args[0] {
+	case "start":
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+			ts.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", key+".pub").Output()
+		ts.Check(err)
+		f := strings.Fields(string(out))
+		if len(f) < 2 {
+			ts.Fatalf("ssh-keygen -l printed %q", out)
+		}
+		run()
+		ts.Defer(stop)
+		ts.Setenv("SSH_AUTH_SOCK", sock)
+		ts.Setenv("AGENT_KEY", f[1])
+	case "stop":
+		stop()
+	case "restart":
+		stop()
+		run()
+	default:
+		ts.Fatalf("usage: sshagent start|stop|restart")
 	}
 }
