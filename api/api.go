@@ -606,8 +606,11 @@ type SendRequest struct {
 	// as unofficial.
 	Unofficial []Rendering `json:"unofficial,omitempty"`
 	// AckWithin is a Go duration ("10m", "90s"); "0" asks for no
-	// acknowledgement; absent means the channel level's default.
+	// acknowledgement; absent means the channel's default for the
+	// message's precedence.
 	AckWithin *string `json:"ack_within,omitempty"`
+	// Precedence is flash, immediate, priority or routine (the default).
+	Precedence string `json:"precedence,omitempty"`
 }
 
 // EntryRef is the response to a write: the new entry's id and place.
@@ -629,7 +632,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, op string) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	in := node.MessageInput{Text: req.Text, Lang: req.Lang}
+	in := node.MessageInput{Text: req.Text, Lang: req.Lang, Precedence: req.Precedence}
 	if req.Phrase != nil {
 		in.Phrase = &node.PhraseInput{Code: req.Phrase.Code, Fields: req.Phrase.Fields}
 	}

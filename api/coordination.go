@@ -27,6 +27,11 @@ type PolicyRequest struct {
 	// NoticeLead is how long before the event a notice (a launch notice)
 	// must be sent; absent means 24h.
 	NoticeLead *string `json:"notice_lead,omitempty"`
+	// AckByPrecedence is the acknowledgement time of messages above
+	// routine, by precedence (flash, immediate, priority); a precedence
+	// left out gets its objective (10m, 30m, 3h), never longer than
+	// ack_within.
+	AckByPrecedence map[string]string `json:"ack_by_precedence,omitempty"`
 }
 
 // PolicyView is a channel's agreed policy in API responses.
@@ -36,6 +41,9 @@ type PolicyView struct {
 	CallWithinSeconds float64 `json:"call_within_seconds"`
 	EscalateTo        string  `json:"escalate_to,omitempty"` // channel id
 	NoticeLeadSeconds float64 `json:"notice_lead_seconds"`
+	// AckByPrecedenceSeconds is the default acknowledgement time of a
+	// message of each precedence, routine included.
+	AckByPrecedenceSeconds map[string]float64 `json:"ack_by_precedence_seconds"`
 }
 
 func policyView(c *hotline.Channel) PolicyView {
@@ -44,6 +52,10 @@ func policyView(c *hotline.Channel) PolicyView {
 		NoticeLeadSeconds: p.NoticeLeadTime().Seconds()}
 	if p != nil && p.EscalateTo != nil {
 		v.EscalateTo = p.EscalateTo.String()
+	}
+	v.AckByPrecedenceSeconds = make(map[string]float64, len(entry.Precedences))
+	for _, prec := range entry.Precedences {
+		v.AckByPrecedenceSeconds[prec] = p.AckFor(prec, node.DefaultAckWithin(c)).Seconds()
 	}
 	return v
 }
@@ -81,6 +93,29 @@ func (s *Server) policy(level string, req *PolicyRequest) (*entry.Policy, error)
 	if req.NoticeLead != nil {
 		if p.NoticeLead, err = parseDuration("notice_lead", req.NoticeLead); err != nil {
 			return nil, err
+		}
+	}
+	if len(req.AckByPrecedence) > 0 {
+		p.PrecedenceAck = &entry.PrecedenceAck{}
+		for prec, d := range req.AckByPrecedence {
+			var field *int64
+			switch prec {
+			case entry.Flash:
+				field = &p.PrecedenceAck.Flash
+			case entry.Immediate:
+				field = &p.PrecedenceAck.Immediate
+			case entry.Priority:
+				field = &p.PrecedenceAck.Priority
+			default:
+				return nil, &hotline.Error{Code: hotline.EINVALID, Field: "policy.ack_by_precedence",
+					Message: fmt.Sprintf("ack_by_precedence: %q is not flash, immediate or priority (routine takes ack_within)", prec)}
+			}
+			if *field, err = parseDuration("ack_by_precedence."+prec, &d); err != nil {
+				return nil, err
+			}
+		}
+		if *p.PrecedenceAck == (entry.PrecedenceAck{}) {
+			p.PrecedenceAck = nil // every one 0: their objectives
 		}
 	}
 	if req.EscalateTo != "" {

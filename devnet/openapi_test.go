@@ -242,7 +242,8 @@ func TestOpenAPI_EveryOperationAnswersAsDocumented(t *testing.T) {
 	if err == nil {
 		t.Fatal("an unknown channel was found")
 	}
-	_, err = alpha.Propose(ctx, api.ProposeRequest{Name: "alpha-bravo-extra", Level: "theatre", Members: []string{"bravo"}})
+	_, err = alpha.Propose(ctx, api.ProposeRequest{Name: "alpha-bravo-extra", Level: "theatre", Members: []string{"bravo"},
+		Policy: &api.PolicyRequest{AckByPrecedence: map[string]string{"flash": "3m"}}})
 	must("propose", err)
 	_, err = alpha.Propose(ctx, api.ProposeRequest{Name: "alpha-bravo-extra", Level: "theatre", Members: []string{"bravo"}})
 	if err == nil {
@@ -274,6 +275,8 @@ func TestOpenAPI_EveryOperationAnswersAsDocumented(t *testing.T) {
 	must("send", err)
 	cc.raw(http.MethodPost, a.Server.APIURL()+"/api/v1/channels/"+ch+"/messages", a.Token, `{"text":""}`, true)
 	cc.raw(http.MethodPost, a.Server.APIURL()+"/api/v1/channels/"+declined.ID+"/messages", a.Token, `{"text":"not yet"}`, false)
+	_, err = alpha.Send(ctx, ch, api.SendRequest{Text: "Vessel on collision course", Precedence: "flash"})
+	must("flash", err)
 	_, err = alpha.Send(ctx, ch, api.SendRequest{Phrase: &api.PhraseRequest{Code: "COMMS-CHECK"}})
 	must("send a phrase", err)
 	eventually(t, "bravo holds the message", func() bool { return findEntry(t, clientOf(b), ch, msg.ID) != nil })

@@ -49,6 +49,8 @@ type Message struct {
 	// Unofficial holds the author's own translations of Text, shown marked
 	// as such; Text in Lang stays authoritative.
 	Unofficial []Rendering `cbor:"5,keyasint,omitempty"`
+	// Precedence is Flash, Immediate or Priority; none is ROUTINE.
+	Precedence string `cbor:"6,keyasint,omitempty"`
 }
 
 // Phrase is a standard phrase: a template of a catalog and its field
@@ -90,6 +92,9 @@ func (m *Message) Check() error {
 	}
 	if m.AckWithin < 0 || time.Duration(m.AckWithin)*time.Millisecond > MaxAckWithin {
 		return fmt.Errorf("%w: acknowledgement deadline must be between 0 and %s", ErrMalformed, MaxAckWithin)
+	}
+	if err := checkPrecedence(m.Precedence); err != nil {
+		return err
 	}
 	if m.Phrase != nil {
 		if err := m.Phrase.Check(); err != nil {

@@ -39,6 +39,9 @@ type Policy struct {
 	// (such as a missile launch notice) must be sent; zero means
 	// DefaultNoticeLead.
 	NoticeLead int64 `cbor:"4,keyasint,omitempty"`
+	// PrecedenceAck is the agreed acknowledgement time of messages above
+	// ROUTINE, by precedence; nil: their objectives (AckFor).
+	PrecedenceAck *PrecedenceAck `cbor:"5,keyasint,omitempty"`
 }
 
 // DefaultNoticeLead is the lead time of launch notices when the channel's
@@ -67,6 +70,12 @@ func (p *Policy) Check() error {
 	}
 	if p.NoticeLead < 0 || time.Duration(p.NoticeLead)*time.Millisecond > MaxNoticeLead {
 		return fmt.Errorf("%w: notice lead time must be between 0 and %s", ErrMalformed, MaxNoticeLead)
+	}
+	if p.PrecedenceAck != nil {
+		if *p.PrecedenceAck == (PrecedenceAck{}) {
+			return fmt.Errorf("%w: an empty precedence policy is left out", ErrMalformed)
+		}
+		return p.PrecedenceAck.check()
 	}
 	return nil
 }

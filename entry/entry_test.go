@@ -238,6 +238,9 @@ func FuzzDecodeBody(f *testing.F) {
 		&Translation{Of: *re, Lang: "zh-Hans", Stage: StageOfficial, Translator: "T", Text: "x"},
 		&Config{Action: ActionPropose, Definition: &Definition{Name: "c", Level: "theatre", Proposer: "alpha", Catalog: &[32]byte{2}, Lang: "zh-Hans",
 			Members: []Member{{Party: "alpha", Key: "k"}, {Party: "bravo", Key: "k"}}, Policy: &Policy{NoticeLead: 1000}}},
+		&Message{Text: "t", Precedence: Flash, AckWithin: 60000},
+		&Config{Action: ActionPropose, Definition: &Definition{Name: "c", Level: "strategic", Proposer: "alpha",
+			Members: []Member{{Party: "alpha", Key: "k"}, {Party: "bravo", Key: "k"}}, Policy: &Policy{PrecedenceAck: &PrecedenceAck{Flash: 60000}}}},
 	} {
 		b, err := EncodeBody(v)
 		if err != nil {

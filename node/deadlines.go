@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -40,11 +41,12 @@ type Item struct {
 	Operator     string     `json:"operator,omitempty"`
 	Seq          uint64     `json:"seq"`
 	Kind         entry.Kind `json:"kind"`
-	Text         string     `json:"text"`          // message text or call purpose
-	Role         string     `json:"role"`          // "sent": this party waits; "received": this party owes the answer
-	Pending      []string   `json:"pending"`       // parties that owe an answer
-	DeliverySeen *time.Time `json:"delivery_seen"` // when this node held every receipt; the deadline counts from here
-	Deadline     *time.Time `json:"deadline"`      // null until delivered
+	Text         string     `json:"text"`                 // message text or call purpose
+	Precedence   string     `json:"precedence,omitempty"` // a message's: flash, immediate, priority or routine
+	Role         string     `json:"role"`                 // "sent": this party waits; "received": this party owes the answer
+	Pending      []string   `json:"pending"`              // parties that owe an answer
+	DeliverySeen *time.Time `json:"delivery_seen"`        // when this node held every receipt; the deadline counts from here
+	Deadline     *time.Time `json:"deadline"`             // null until delivered
 	Overdue      bool       `json:"overdue"`
 	Lapsed       bool       `json:"lapsed,omitempty"` // call requests: recorded as unanswered
 	Steps        []StepView `json:"steps,omitempty"`  // ladder steps that ran
@@ -72,8 +74,9 @@ func (n *Node) wakeDeadlines() {
 	}
 }
 
-// Pending returns every watched entry still unanswered, soonest deadline
-// first (entries not yet delivered, so without a deadline, last); see
+// Pending returns every watched entry still unanswered, by precedence
+// (FLASH first), then soonest deadline first (entries not yet delivered,
+// so without a deadline, last); see
 // PendingList for a page of them.
 func (n *Node) Pending(ctx context.Context) ([]Item, error) {
 	l, err := n.PendingList(ctx, PendingQuery{})
@@ -133,7 +136,7 @@ func (n *Node) evaluate(ctx context.Context, w hotline.Watch, now time.Time) (*I
 	answeredBy := make(map[string]bool)
 	switch b := body.(type) {
 	case *entry.Message:
-		it.Text, it.msg = b.Text, b
+		it.Text, it.msg, it.Precedence = b.Text, b, cmp.Or(b.Precedence, entry.Routine)
 		within = time.Duration(b.AckWithin) * time.Millisecond
 		for _, m := range ans.Marks {
 			if m.Kind == entry.KindAck {

@@ -210,6 +210,10 @@ type MessageInput struct {
 	// agreed default (its policy, else its level's), zero means no
 	// acknowledgement is requested.
 	AckWithin *time.Duration
+	// Precedence is entry.Flash, Immediate or Priority; "" or
+	// entry.Routine is ROUTINE. Without AckWithin, it sets the deadline
+	// (entry.Policy.AckFor).
+	Precedence string
 }
 
 // Send writes a message to a channel and returns once it is durable.
@@ -223,7 +227,10 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 		return nil, err
 	}
 	var msg *entry.Message
-	ack := DefaultAckWithin(ch)
+	if in.Precedence == entry.Routine {
+		in.Precedence = ""
+	}
+	ack := ch.Definition.Policy.AckFor(in.Precedence, DefaultAckWithin(ch))
 	if in.Phrase != nil {
 		if in.Text != "" || len(in.Unofficial) > 0 {
 			return nil, hotline.Errorf(hotline.EINVALID, "a message is a phrase or free text, not both: the phrase's text comes from the catalog")
@@ -256,6 +263,7 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 		ack = ack.Truncate(time.Millisecond)
 	}
 	msg.AckWithin = ack.Milliseconds()
+	msg.Precedence = in.Precedence
 	if err := msg.Check(); err != nil {
 		return nil, hotline.Errorf(hotline.EINVALID, "%s", trimPrefix(err))
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -80,6 +81,8 @@ type EntryView struct {
 	Text     string    `json:"text"`
 	Lang     string    `json:"lang,omitempty"`
 	Refs     []RefView `json:"refs,omitempty"`
+	// Precedence of a message: flash, immediate, priority or routine.
+	Precedence string `json:"precedence,omitempty"`
 
 	// Messages only: nil for other kinds, so these fields appear only on
 	// messages (with delivered null until delivered).
@@ -405,7 +408,7 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 	}
 	switch b := body.(type) {
 	case *entry.Message:
-		v.Text, v.Lang = b.Text, b.Lang
+		v.Text, v.Lang, v.Precedence = b.Text, b.Lang, cmp.Or(b.Precedence, entry.Routine)
 		if b.Phrase != nil {
 			rd.phrase(&v, b)
 		}

@@ -48,12 +48,14 @@ type watchState struct {
 	sent     bool      // this party's own entry: it waits; else it owes the answer
 	deadline time.Time // zero until this node holds every member's receipt
 	lapsed   bool      // a call request already recorded as unanswered
+	prec     uint8     // a message's precedence rank (entry.PrecedenceRank); call requests rank as routine
 	steps    uint64    // bit i: step i of its ladder ran
 }
 
 // stateOf compacts an evaluated item.
 func stateOf(it *Item) watchState {
-	ws := watchState{channel: it.st.Channel, ref: it.st.Ref(), kind: it.Kind, sent: it.Role == "sent", lapsed: it.Lapsed}
+	ws := watchState{channel: it.st.Channel, ref: it.st.Ref(), kind: it.Kind, sent: it.Role == "sent", lapsed: it.Lapsed,
+		prec: uint8(entry.PrecedenceRank(it.Precedence))}
 	if it.Deadline != nil {
 		ws.deadline = *it.Deadline
 	}
@@ -378,6 +380,9 @@ func (n *Node) PendingList(ctx context.Context, q PendingQuery) (*PendingList, e
 	slices.SortFunc(sel, func(a, b watchState) int {
 		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
 			return c
+		}
+		if c := cmp.Compare(a.prec, b.prec); c != 0 {
+			return c // FLASH first
 		}
 		switch {
 		case a.deadline.IsZero() != b.deadline.IsZero():
