@@ -59,7 +59,7 @@ func (a *apiArgs) parse(args []string, lo, hi int) (*client.Client, []string, er
 func init() {
 	register(&command{
 		name: "channel propose", summary: "Propose a channel to other parties; it is active once all accept",
-		usage: "NAME --level LEVEL --with PARTY[,PARTY...] [--ack-within D] [--call-within D] [--escalate-to CHANNEL] [--notice-lead D] [--catalog ID|none] [--lang TAG]",
+		usage: "NAME --level LEVEL --with PARTY[,PARTY...] [--ack-within D] [--ack-flash D] [--ack-immediate D] [--ack-priority D] [--call-within D] [--escalate-to CHANNEL] [--notice-lead D] [--catalog ID|none] [--lang TAG]",
 		example: "  hotline channel propose alpha-bravo-policy --level policy --with bravo\n" +
 			"  hotline channel propose alpha-bravo-theatre --level theatre --with bravo --ack-within 15m --escalate-to alpha-bravo-policy",
 		run: func(ctx context.Context, env *Env, args []string) error {
@@ -71,6 +71,10 @@ func init() {
 			call := fs.String("call-within", "", "agreed time to answer a call request (default 48h)")
 			escalateTo := fs.String("escalate-to", "", "higher-level channel with the same members that unanswered entries escalate into")
 			notice := fs.String("notice-lead", "", "agreed lead time of launch notices (default 24h)")
+			byPrec := map[string]*string{}
+			for _, p := range []string{"flash", "immediate", "priority"} {
+				byPrec[p] = fs.String("ack-"+p, "", "agreed acknowledgement time of a "+strings.ToUpper(p)+" message (default: its objective, never longer than --ack-within)")
+			}
 			catalog := fs.String("catalog", "", "phrase catalog id (or 8+ hex digits of it); default: the node's default catalog; none: free text only")
 			lang := fs.String("lang", "", "the channel's default language for phrases (default en)")
 			c, pos, err := cl.parse(args, 1, 1)
@@ -81,8 +85,17 @@ func init() {
 				return usagef("give --level and --with")
 			}
 			req := api.ProposeRequest{Name: pos[0], Level: *level, Members: strings.Split(*with, ","), Catalog: *catalog, Lang: *lang}
-			if *ack != "" || *call != "" || *escalateTo != "" || *notice != "" {
+			acks := map[string]string{}
+			for p, d := range byPrec {
+				if *d != "" {
+					acks[p] = *d
+				}
+			}
+			if *ack != "" || *call != "" || *escalateTo != "" || *notice != "" || len(acks) > 0 {
 				req.Policy = &api.PolicyRequest{EscalateTo: *escalateTo}
+				if len(acks) > 0 {
+					req.Policy.AckByPrecedence = acks
+				}
 				if *notice != "" {
 					req.Policy.NoticeLead = notice
 				}
@@ -183,14 +196,15 @@ func init() {
 	})
 	register(&command{
 		name: "send", summary: "Send a message or a standard phrase; prints the new entry's id once it is durable",
-		usage: "CHANNEL TEXT [--lang TAG] [--translation TAG=TEXT] [--ack-within DURATION]\n" +
-			"       hotline send CHANNEL --phrase CODE [--field NAME=VALUE ...] [--lang TAG] [--ack-within DURATION]",
+		usage: "CHANNEL TEXT [--precedence flash|immediate|priority|routine] [--lang TAG] [--translation TAG=TEXT] [--ack-within DURATION]\n" +
+			"       hotline send CHANNEL --phrase CODE [--field NAME=VALUE ...] [--precedence P] [--lang TAG] [--ack-within DURATION]",
 		example: `  hotline send alpha-bravo-strategic "Request a call at 0900Z" --lang en --ack-within 10m` + "\n" +
 			`  hotline send alpha-bravo-frontline --phrase ENC-INTENT --field intention=alter_course_starboard --field course_speed=045/12`,
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("send", env)
 			cl := apiFlags(fs, env)
-			ack := fs.String("ack-within", "", "acknowledgement deadline (90s, 10m, 24h; 0 for none; default: the channel's)")
+			ack := fs.String("ack-within", "", "acknowledgement deadline (90s, 10m, 24h; 0 for none; default: the channel's for the precedence)")
+			precedence := fs.String("precedence", "", "flash, immediate, priority or routine (the default): how fast it must be handled")
 			lang := fs.String("lang", "", "language of the text, its authoritative language (BCP 47; default: yours, else the channel's)")
 			code := fs.String("phrase", "", "send this standard phrase instead of text (see hotline catalog list)")
 			var fields, translations keyList
@@ -200,7 +214,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			req := api.SendRequest{Lang: langAlias(*lang)}
+			req := api.SendRequest{Lang: langAlias(*lang), Precedence: strings.ToLower(*precedence)}
 			switch {
 			case *code != "" && len(pos) == 2:
 				return usagef("give TEXT or --phrase, not both: a phrase's text comes from the catalog")
@@ -494,7 +508,7 @@ func printLog(env *Env, entries []node.EntryView, all, header bool) {
 		if e.Operator != "" {
 			from += "/" + e.Operator
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), receivedAt(e), from, e.Seq, e.Kind, e.ID[:12], oneLine(e.Text, 60), state(e))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), receivedAt(e), from, e.Seq, e.Kind, e.ID[:12], precedenceMark(e.Precedence)+oneLine(e.Text, 60), state(e))
 		if e.Phrase != nil && e.Phrase.OriginalLang != e.Lang {
 			fmt.Fprintf(tw, "\t\t\t\t\t\t%s\t\n", oneLine(fmt.Sprintf("[%s, as sent in %s] %s", e.Phrase.Code, e.Phrase.OriginalLang, e.Phrase.Original), 60))
 		}

@@ -22,7 +22,7 @@ import (
 
 func init() {
 	register(&command{
-		name: "pending", summary: "What waits for this party's answer, soonest deadline first, and what this party waits for",
+		name: "pending", summary: "What waits for this party's answer, FLASH first, then soonest deadline first, and what this party waits for",
 		usage: "[--json]", example: "  hotline pending",
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("pending", env)
@@ -72,6 +72,8 @@ func init() {
 				ack = seconds(p.AckWithinSeconds).String()
 			}
 			fmt.Fprintf(env.Stdout, "  acknowledgement due within: %s (from delivery)\n", ack)
+			fmt.Fprintf(env.Stdout, "  by precedence: FLASH %s, IMMEDIATE %s, PRIORITY %s\n", seconds(p.AckByPrecedenceSeconds["flash"]),
+				seconds(p.AckByPrecedenceSeconds["immediate"]), seconds(p.AckByPrecedenceSeconds["priority"]))
 			fmt.Fprintf(env.Stdout, "  call requests answered within: %s\n", seconds(p.CallWithinSeconds))
 			if v.EscalateTo != nil {
 				fmt.Fprintf(env.Stdout, "  escalates into: %s (%s level)\n", v.EscalateTo.Name, v.EscalateTo.Level)
@@ -365,8 +367,8 @@ func printPending(w io.Writer, items []node.Item, now time.Time) {
 			if it.Lapsed {
 				left += " (recorded unanswered)"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s/%d\t%s\t%s\tfrom %s\t%s\n", left, it.ChannelName, it.Author, it.Seq, it.Kind,
-				it.Entry[:16], strings.Join(it.Pending, ","), clipText(it.Text, 60))
+			fmt.Fprintf(tw, "  %s\t%s\t%s/%d\t%s\t%s\tfrom %s\t%s%s\n", left, it.ChannelName, it.Author, it.Seq, it.Kind,
+				it.Entry[:16], strings.Join(it.Pending, ","), precedenceMark(it.Precedence), clipText(it.Text, 60))
 		}
 		if n == 0 {
 			fmt.Fprintln(tw, "  nothing")
@@ -438,4 +440,12 @@ func clipText(s string, n int) string {
 		return string(r)
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// precedenceMark marks a message above routine at the start of its text.
+func precedenceMark(p string) string {
+	if p == "" || p == "routine" {
+		return ""
+	}
+	return strings.ToUpper(p) + " "
 }
