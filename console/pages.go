@@ -189,10 +189,12 @@ type homeData struct {
 	Overdue             int // items this party owes that are overdue
 	Levels              []levelGroup
 	Links               []node.LinkStatus
-	// Down are the peer links that are down or silent, and Equivocations
-	// the equivocation records this node holds: the banner's alarms.
+	// Down are the peer links that are down or silent, Equivocations
+	// the equivocation records this node holds, and Flash the FLASH
+	// messages this party owes an answer to: the banner's alarms.
 	Down          []string
 	Equivocations int64
+	Flash         int
 	// Invitations counts the channels other parties proposed that wait
 	// for this party's answer: a number here, listed on their own page,
 	// so that a flood of proposals never buries the watch.
@@ -262,7 +264,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 		c.fail(w, r, err)
 		return
 	}
-	d.OweTotal, d.WaitTotal, d.Overdue = owe.Total, wait.Total, owe.Overdue
+	d.OweTotal, d.WaitTotal, d.Overdue, d.Flash = owe.Total, wait.Total, owe.Overdue, owe.Flash
 	for _, l := range d.Links {
 		if !l.Up || l.Silent {
 			d.Down = append(d.Down, l.Party)
@@ -695,7 +697,7 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request, rq *request) {
 			}
 		}
 	} else {
-		in.Text, in.Lang = r.PostFormValue("text"), r.PostFormValue("lang")
+		in.Text, in.Lang, in.Precedence = r.PostFormValue("text"), r.PostFormValue("lang"), r.PostFormValue("precedence")
 		if a := r.PostFormValue("ack_within"); a != "" {
 			ack, err := time.ParseDuration(a)
 			if err != nil {

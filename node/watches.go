@@ -299,7 +299,8 @@ type PendingQuery struct {
 	// Role is "sent" (what this party waits for), "received" (what it
 	// owes) or "" for both.
 	Role string
-	// ByLevel orders by level, strategic first, then as Pending does.
+	// ByLevel orders by level, strategic first, after precedence and
+	// before deadline (see Pending).
 	ByLevel bool
 	// Offset and Limit select a page of them; Limit 0 means all.
 	Offset, Limit int
@@ -310,6 +311,7 @@ type PendingList struct {
 	Items   []Item // the page, in full
 	Total   int    // entries of the role asked for, in all
 	Overdue int    // of those, overdue now
+	Flash   int    // of those, FLASH messages
 	// Channels sums up every unanswered entry by channel id, whatever
 	// the role asked for.
 	Channels map[string]ChannelPending
@@ -349,6 +351,9 @@ func (n *Node) PendingList(ctx context.Context, q PendingQuery) (*PendingList, e
 			if st.overdue(now) {
 				out.Overdue++
 			}
+			if st.prec == 0 {
+				out.Flash++
+			}
 		}
 	}
 	if all != nil {
@@ -378,11 +383,11 @@ func (n *Node) PendingList(ctx context.Context, q PendingQuery) (*PendingList, e
 		return len(hotline.Levels)
 	}
 	slices.SortFunc(sel, func(a, b watchState) int {
+		if c := cmp.Compare(a.prec, b.prec); c != 0 {
+			return c // FLASH first, whatever its level
+		}
 		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
 			return c
-		}
-		if c := cmp.Compare(a.prec, b.prec); c != 0 {
-			return c // FLASH first
 		}
 		switch {
 		case a.deadline.IsZero() != b.deadline.IsZero():
