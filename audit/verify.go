@@ -60,18 +60,21 @@ type FeedInfo struct {
 
 // MessageInfo is one message with its proven delivery, reads and acks.
 type MessageInfo struct {
-	ID        string     `json:"id"`
-	Author    string     `json:"author"`
-	Operator  string     `json:"operator,omitempty"`
-	Seq       uint64     `json:"seq"`
-	Time      time.Time  `json:"time"` // author's clock, signed
-	Text      string     `json:"text"`
-	Lang      string     `json:"lang,omitempty"`
-	AckWithin string     `json:"ack_within,omitempty"`
-	Received  []Delivery `json:"received"` // per other member: its signed receipt
-	Read      []Mark     `json:"read"`
-	Acked     []Mark     `json:"acked"`
-	Overdue   string     `json:"overdue,omitempty"`
+	ID        string    `json:"id"`
+	Author    string    `json:"author"`
+	Operator  string    `json:"operator,omitempty"`
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"` // author's clock, signed
+	Text      string    `json:"text"`
+	Lang      string    `json:"lang,omitempty"`
+	AckWithin string    `json:"ack_within,omitempty"`
+	// Precedence is flash, immediate or priority, as signed; absent for
+	// routine.
+	Precedence string     `json:"precedence,omitempty"`
+	Received   []Delivery `json:"received"` // per other member: its signed receipt
+	Read       []Mark     `json:"read"`
+	Acked      []Mark     `json:"acked"`
+	Overdue    string     `json:"overdue,omitempty"`
 }
 
 // Delivery is a member's signed statement that its node held a message.
@@ -451,7 +454,7 @@ func (v *verifier) report(def *entry.Definition, entries []*entry.Entry) {
 			continue
 		}
 		mi := MessageInfo{ID: e.ID().String(), Author: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime(),
-			Text: m.Text, Lang: m.Lang, Received: []Delivery{}, Read: []Mark{}, Acked: []Mark{}}
+			Text: m.Text, Lang: m.Lang, Precedence: m.Precedence, Received: []Delivery{}, Read: []Mark{}, Acked: []Mark{}}
 		if m.AckWithin > 0 {
 			mi.AckWithin = (time.Duration(m.AckWithin) * time.Millisecond).String()
 		}

@@ -39,7 +39,7 @@ func printReport(w io.Writer, r *audit.Report) {
 		if m.Operator != "" {
 			fmt.Fprintf(w, " (operator %s)", m.Operator)
 		}
-		fmt.Fprintf(w, "\n    %q\n", oneLine(m.Text, 200))
+		fmt.Fprintf(w, "\n    %s%q\n", precedenceMark(m.Precedence), oneLine(m.Text, 200))
 		if m.AckWithin != "" {
 			fmt.Fprintf(w, "    acknowledgement requested within %s of delivery\n", m.AckWithin)
 		}
