@@ -143,6 +143,10 @@ type Config struct {
 		Socket string `toml:"socket,omitempty"`
 		// Key is the agent's key, by its SHA256 fingerprint (ssh-add -l).
 		Key string `toml:"key,omitempty"`
+		// TLSKey, with an ssh-agent, is the agent's key for the peer link,
+		// by its fingerprint: keys/tls.key is then not on disk either.
+		// Empty: keys/tls.key.
+		TLSKey string `toml:"tls_key,omitempty"`
 	} `toml:"signer"`
 	// Replica applies when the store is on PostgreSQL: every node process
 	// of the party on that database is a replica, and the one holding the
@@ -297,9 +301,18 @@ func (c *Config) Check() error {
 	}
 	switch c.Signer.Type {
 	case SignerFile:
+		if c.Signer.TLSKey != "" {
+			return fmt.Errorf("signer.tls_key goes with signer.type = %q", SignerAgent)
+		}
 	case SignerAgent:
 		if !strings.HasPrefix(c.Signer.Key, "SHA256:") {
 			return fmt.Errorf("signer.key %q: give the agent's key by its SHA256 fingerprint, as ssh-add -l prints it", c.Signer.Key)
+		}
+		if c.Signer.TLSKey != "" && !strings.HasPrefix(c.Signer.TLSKey, "SHA256:") {
+			return fmt.Errorf("signer.tls_key %q: give the agent's key by its SHA256 fingerprint, as ssh-add -l prints it", c.Signer.TLSKey)
+		}
+		if c.Signer.TLSKey == c.Signer.Key {
+			return errors.New("signer.tls_key is the party key: give the peer link a key of its own")
 		}
 	default:
 		return fmt.Errorf("signer.type %q: use %q or %q", c.Signer.Type, SignerFile, SignerAgent)
@@ -399,6 +412,16 @@ func Init(dir string, cfg Config) (*Dir, error) {
 	if _, err := os.Stat(filepath.Join(dir, FileName)); err == nil {
 		return nil, fmt.Errorf("init %s: a node is already set up there (%s exists); use another directory", dir, FileName)
 	}
+	// The keys first: a key the agent does not hold leaves nothing behind.
+	signing, err := newSigningKey(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("init %s: %w", dir, err)
+	}
+	tlsFiles, err := newTLSKey(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("init %s: %w", dir, err)
+	}
+	files := append([]keyFile{signing}, tlsFiles...)
 	// The directory holds the party's keys and, in its store, every
 	// message, TOTP secret and password hash: it and everything in it are
 	// for the node's user alone, whatever was there before.
@@ -418,23 +441,6 @@ func Init(dir string, cfg Config) (*Dir, error) {
 		return os.Chmod(path, 0o600)
 	}); err != nil {
 		return nil, fmt.Errorf("init %s: %w", dir, err)
-	}
-	keyFile, err := newSigningKey(&cfg)
-	if err != nil {
-		return nil, fmt.Errorf("init %s: %w", dir, err)
-	}
-	certPEM, keyPEM, err := identity.GenerateTLSKey(cfg.Party)
-	if err != nil {
-		return nil, err
-	}
-	files := []struct {
-		name string
-		data []byte
-		mode fs.FileMode
-	}{
-		keyFile,
-		{"keys/tls.crt", certPEM, 0o600},
-		{"keys/tls.key", keyPEM, 0o600},
 	}
 	for _, f := range files {
 		if err := writeFileSync(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
@@ -469,15 +475,7 @@ func Open(dir string) (*Dir, error) {
 	if d.Key.Party != d.Config.Party {
 		return nil, fmt.Errorf("signing key is for party %q, %s says %q", d.Key.Party, FileName, d.Config.Party)
 	}
-	certPEM, err := os.ReadFile(filepath.Join(dir, "keys/tls.crt"))
-	if err != nil {
-		return nil, fmt.Errorf("read TLS certificate: %w", err)
-	}
-	keyPEM, err := os.ReadFile(filepath.Join(dir, "keys/tls.key"))
-	if err != nil {
-		return nil, fmt.Errorf("read TLS key: %w", err)
-	}
-	if d.TLS, err = identity.LoadTLSKey(certPEM, keyPEM); err != nil {
+	if d.TLS, err = loadTLSKey(dir, &d.Config); err != nil {
 		return nil, err
 	}
 	return d, nil

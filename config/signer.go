@@ -1,6 +1,10 @@
 package config
 
 import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -85,4 +89,84 @@ func loadSigningKey(dir string, c *Config) (*identity.SigningKey, error) {
 		return nil, fmt.Errorf("keys/signing.pub is key %s, but signer.key says %s", s.Fingerprint(), c.Signer.Key)
 	}
 	return identity.NewSigningKey(party, s)
+}
+
+// newTLSKey makes a new party's peer-link key files: a fresh key and its
+// certificate, or, with signer.tls_key, the certificate of the agent's
+// key alone.
+func newTLSKey(cfg *Config) ([]keyFile, error) {
+	if cfg.Signer.TLSKey == "" {
+		certPEM, keyPEM, err := identity.GenerateTLSKey(cfg.Party)
+		if err != nil {
+			return nil, err
+		}
+		return []keyFile{{"keys/tls.crt", certPEM, 0o600}, {"keys/tls.key", keyPEM, 0o600}}, nil
+	}
+	s, err := agentSigner(cfg, cfg.Signer.TLSKey)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	certPEM, err := identity.TLSCertificate(cfg.Party, s)
+	if err != nil {
+		return nil, err
+	}
+	return []keyFile{{"keys/tls.crt", certPEM, 0o600}}, nil
+}
+
+// agentSigner finds the agent's key by fingerprint and returns its signer.
+func agentSigner(cfg *Config, fingerprint string) (*sshagent.Signer, error) {
+	socket, err := sshagent.Socket(cfg.Signer.Socket)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := sshagent.Find(socket, fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	return sshagent.New(socket, pub)
+}
+
+// loadTLSKey reads the peer-link key of the node directory dir: the key
+// file, or, with signer.tls_key, a signer that asks the agent. As for the
+// party key, the agent need not be up: handshakes fail until it is.
+func loadTLSKey(dir string, c *Config) (*identity.TLSKey, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, "keys/tls.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("read TLS certificate: %w", err)
+	}
+	if c.Signer.TLSKey == "" {
+		keyPEM, err := os.ReadFile(filepath.Join(dir, "keys/tls.key"))
+		if err != nil {
+			return nil, fmt.Errorf("read TLS key: %w", err)
+		}
+		return identity.LoadTLSKey(certPEM, keyPEM)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keys/tls.key")); err == nil {
+		return nil, fmt.Errorf("signer.tls_key is set, but %s holds a private TLS key: remove it", filepath.Join(dir, "keys/tls.key"))
+	}
+	socket, err := sshagent.Socket(c.Signer.Socket)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		return nil, errors.New("keys/tls.crt is not a PEM certificate")
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("keys/tls.crt: %w", err)
+	}
+	pub, ok := leaf.PublicKey.(ed25519.PublicKey)
+	if !ok {
+		return nil, errors.New("keys/tls.crt is not for an Ed25519 key")
+	}
+	s, err := sshagent.New(socket, pub)
+	if err != nil {
+		return nil, err
+	}
+	if s.Fingerprint() != c.Signer.TLSKey {
+		return nil, fmt.Errorf("keys/tls.crt is for key %s, but signer.tls_key says %s", s.Fingerprint(), c.Signer.TLSKey)
+	}
+	return identity.TLSKeyWithSigner(certPEM, s)
 }

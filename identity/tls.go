@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
@@ -22,13 +23,31 @@ type TLSKey struct {
 // party, valid for ten years. Nobody checks the certificate's validity or
 // names: peers pin the key's fingerprint.
 func GenerateTLSKey(party string) (certPEM, keyPEM []byte, err error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if certPEM, err = TLSCertificate(party, priv); err != nil {
+		return nil, nil, err
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return nil, nil, err
+	}
+	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), nil
+}
+
+// TLSCertificate makes party's self-signed certificate for the Ed25519
+// key signer holds (a private key, or an ssh-agent's key), valid for ten
+// years.
+func TLSCertificate(party string, signer crypto.Signer) (certPEM []byte, err error) {
+	pub, ok := signer.Public().(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("identity: the TLS key must be Ed25519, not %T", signer.Public())
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -39,16 +58,29 @@ func GenerateTLSKey(party string) (certPEM, keyPEM []byte, err error) {
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		DNSNames:     []string{party},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, signer)
 	if err != nil {
-		return nil, nil, fmt.Errorf("identity: create certificate: %w", err)
+		return nil, fmt.Errorf("identity: create certificate: %w", err)
 	}
-	pk, err := x509.MarshalPKCS8PrivateKey(priv)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
+}
+
+// TLSKeyWithSigner is the peer-link key held by signer (an ssh-agent's),
+// with its certificate certPEM (made by TLSCertificate).
+func TLSKeyWithSigner(certPEM []byte, signer crypto.Signer) (*TLSKey, error) {
+	block, _ := pem.Decode(certPEM)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("identity: TLS certificate: not a PEM certificate")
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("identity: TLS certificate: %w", err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), nil
+	pub, ok := leaf.PublicKey.(ed25519.PublicKey)
+	if !ok || !pub.Equal(signer.Public()) {
+		return nil, errors.New("identity: the TLS certificate is for another key than the signer's")
+	}
+	return &TLSKey{Cert: tls.Certificate{Certificate: [][]byte{block.Bytes}, PrivateKey: signer, Leaf: leaf}}, nil
 }
 
 // LoadTLSKey parses a certificate and key written by GenerateTLSKey.

@@ -59,7 +59,7 @@ func (a *dirArgs) open(args []string, lo, hi int) (*config.Dir, []string, error)
 func init() {
 	register(&command{
 		name: "init", summary: "Create a party's node: keys, configuration, store and a first operator token",
-		usage: "--dir DIR --party NAME [--advertise HOST:PORT,...] [--store DSN] [--signer ssh-agent --signer-key SHA256:FINGERPRINT]",
+		usage: "--dir DIR --party NAME [--advertise HOST:PORT,...] [--store DSN] [--signer ssh-agent --signer-key SHA256:FINGERPRINT [--signer-tls-key SHA256:FINGERPRINT]]",
 		example: `  hotline init --dir /srv/hotline --party alpha \
     --peer-listen 0.0.0.0:7443 --advertise alpha.mod.example:7443,203.0.113.5:7443
   hotline init --dir /srv/hotline --party alpha --store 'postgres://hotline:PASSWORD@db1,db2/alpha?target_session_attrs=read-write'
@@ -144,6 +144,7 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	operator := fs.String("operator", "admin", "operator who gets the first API token")
 	signer := fs.String("signer", config.SignerFile, "where the party key is: file (a new key in DIR/keys/signing.key) or ssh-agent (a key the agent holds; DIR then holds no private party key)")
 	signerKey := fs.String("signer-key", "", "with --signer ssh-agent: the agent's Ed25519 key, by the SHA256 fingerprint ssh-add -l prints")
+	signerTLS := fs.String("signer-tls-key", "", "with --signer ssh-agent: another Ed25519 key of the agent, by fingerprint, for the peer link (TLS); DIR then holds no private key at all")
 	signerSocket := fs.String("signer-socket", "", "with --signer ssh-agent: the agent's socket (default: $SSH_AUTH_SOCK when the node runs)")
 	storeDSN := fs.String("store", "", "keep the store on PostgreSQL at this DSN (postgres://USER@HOST/DB or key=value), written to DIR/store.dsn (mode 0600), instead of a SQLite file in DIR")
 	if _, err := dir.parse(args, 0, 0); err != nil {
@@ -156,7 +157,7 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 		return hotline.Errorf(hotline.EINVALID, "--operator: %v", err)
 	}
 	cfg := config.Defaults(*party)
-	cfg.Signer.Type, cfg.Signer.Key, cfg.Signer.Socket = *signer, *signerKey, *signerSocket
+	cfg.Signer.Type, cfg.Signer.Key, cfg.Signer.Socket, cfg.Signer.TLSKey = *signer, *signerKey, *signerSocket, *signerTLS
 	if *signer == config.SignerAgent && *signerKey == "" {
 		return usagef("--signer ssh-agent: give the agent's key with --signer-key SHA256:... (ssh-add -l lists them)")
 	}

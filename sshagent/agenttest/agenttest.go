@@ -20,6 +20,9 @@ type Agent struct {
 	// Key is the private key file (OpenSSH format) of the key it holds,
 	// and Fingerprint its SHA256 fingerprint.
 	Key, Fingerprint string
+	// TLSKey and TLSFingerprint are a second key it holds, for a peer
+	// link's TLS.
+	TLSKey, TLSFingerprint string
 
 	t   testing.TB
 	cmd *exec.Cmd
@@ -43,17 +46,9 @@ func Start(t testing.TB) *Agent {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	a := &Agent{Socket: filepath.Join(dir, "agent.sock"), Key: filepath.Join(dir, "party_ed25519"), t: t}
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hotline test party key", "-f", a.Key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v: %s", err, out)
-	}
-	out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", a.Key+".pub").Output()
-	if err != nil {
-		t.Fatalf("ssh-keygen -l: %v", err)
-	}
-	if f := strings.Fields(string(out)); len(f) > 1 {
-		a.Fingerprint = f[1]
-	}
+	a := &Agent{Socket: filepath.Join(dir, "agent.sock"), Key: filepath.Join(dir, "party_ed25519"), TLSKey: filepath.Join(dir, "tls_ed25519"), t: t}
+	a.Fingerprint = keygen(t, a.Key)
+	a.TLSFingerprint = keygen(t, a.TLSKey)
 	a.Restart()
 	t.Cleanup(a.Stop)
 	return a
@@ -87,9 +82,26 @@ func (a *Agent) Restart() {
 			a.t.Fatal("ssh-agent made no socket within 10s")
 		}
 	}
-	add := exec.Command("ssh-add", a.Key)
+	add := exec.Command("ssh-add", a.Key, a.TLSKey)
 	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+a.Socket)
 	if out, err := add.CombinedOutput(); err != nil {
 		a.t.Fatalf("ssh-add: %v: %s", err, out)
 	}
+}
+
+// keygen makes an Ed25519 key in file and returns its fingerprint.
+func keygen(t testing.TB, file string) string {
+	t.Helper()
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hotline test key", "-f", file).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", file+".pub").Output()
+	if err != nil {
+		t.Fatalf("ssh-keygen -l: %v", err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) < 2 {
+		t.Fatalf("ssh-keygen -l printed %q", out)
+	}
+	return f[1]
 }
