@@ -50,6 +50,7 @@ var text = map[string][2]string{ // en, zh-Hans
 	"home.alerts.new":        {"New: %s", "新事项：%s"},
 	"home.alerts.overdue":    {"OVERDUE: %s", "已逾期：%s"},
 	"banner.link":            {"The link to %s is down: nothing reaches it and nothing comes from it.", "与%s的链路中断：双方信息均无法送达。"},
+	"banner.signer":          {"The party key's signer does not answer: nothing can be sent, acknowledged or receipted until it does (docs/KEYS.md).", "本方密钥签名器无响应：恢复前无法发送、确认或回执（见 docs/KEYS.md）。"},
 	"banner.flash":           {"FLASH: %d messages await this party's answer.", "特急：%d条信息待本方答复。"},
 	"prec.flash":             {"FLASH", "特急"},
 	"prec.immediate":         {"IMMEDIATE", "加急"},

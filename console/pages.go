@@ -195,6 +195,9 @@ type homeData struct {
 	Down          []string
 	Equivocations int64
 	Flash         int
+	// SignerDown says why the party key's signer (an ssh-agent) failed
+	// its last signature; "" while it answers.
+	SignerDown string
 	// Invitations counts the channels other parties proposed that wait
 	// for this party's answer: a number here, listed on their own page,
 	// so that a flood of proposals never buries the watch.
@@ -272,6 +275,9 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 	}
 	if counts, err := c.store.EvidenceCounts(ctx); err == nil {
 		d.Equivocations = counts["equivocation"]
+	}
+	if up, why := c.n.SignerStatus(); !up {
+		d.SignerDown = why
 	}
 	// The tab title says what is owed, so a background tab still tells.
 	if d.OweTotal > 0 {

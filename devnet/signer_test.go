@@ -2,6 +2,9 @@ package devnet
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,6 +71,9 @@ func TestSigner_APartyKeyOnlyInAnSSHAgent(t *testing.T) {
 	if up, why := alpha.Server.Node.SignerStatus(); up || !strings.Contains(why, agent.Socket) {
 		t.Errorf("signer status: up %v, %q", up, why)
 	}
+	if page := consolePage(t, alpha); !strings.Contains(page, "signer does not answer") {
+		t.Error("alpha's watch page has no banner saying its signer is down")
+	}
 	waiting, err := send(bravo, "to alpha while its agent is gone")
 	if err != nil {
 		t.Fatal(err)
@@ -93,9 +99,30 @@ func TestSigner_APartyKeyOnlyInAnSSHAgent(t *testing.T) {
 	if m := scrape(t, alpha.Server.MetricsURL()); !strings.Contains(m, "hotline_signer_up 1") {
 		t.Error("hotline_signer_up is not 1 again")
 	}
+	if page := consolePage(t, alpha); strings.Contains(page, "signer does not answer") {
+		t.Error("alpha's watch page still says its signer is down")
+	}
 	for _, p := range []*Party{alpha, bravo} {
 		if r, err := VerifyExport(ctx, p, ch); err != nil || !r.OK {
 			t.Fatalf("%s's export: %v, %+v", p.Name, err, r)
 		}
 	}
+}
+
+// consolePage logs in to p's console with a one-time link and returns
+// its watch page.
+func consolePage(t *testing.T, p *Party) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	resp, err := hc.Get(p.Server.APIURL() + p.Server.Console.LoginLink(Operator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("console login: %s", resp.Status)
+	}
+	return string(b)
 }
