@@ -247,8 +247,14 @@ type ErrorBody struct {
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	code := hotline.ErrorCode(err)
 	var cut errResponseCut
-	if errors.Is(err, context.Canceled) || errors.As(err, &cut) {
-		return
+	if errors.As(err, &cut) {
+		return // the answer was begun: nothing more can be said
+	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away (the answer goes nowhere), or the node is
+		// shutting down: it must not read as an empty success.
+		err = hotline.Errorf(hotline.EUNAVAILABLE, "the request was cancelled before it was carried out (the node is shutting down); nothing was written: retry")
+		code = hotline.EUNAVAILABLE
 	}
 	if code == hotline.EINTERNAL {
 		s.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "err", err)

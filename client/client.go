@@ -7,12 +7,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hotline-project/hotline"
@@ -27,17 +31,59 @@ type Client struct {
 	Base  string // e.g. http://127.0.0.1:8080
 	Token string
 	HTTP  *http.Client
+	// Alternates are other replicas of the same party, tried in turn
+	// when Base (or the one that answered last) cannot be connected to:
+	// a request that never connected did nothing.
+	Alternates []string
 	// FailoverWait is how long a request answered "no writer" by a
 	// standby replica (a failover under way, nothing done) is sent again;
 	// zero means 15 seconds.
 	FailoverWait time.Duration
+
+	mu        sync.Mutex
+	preferred int // index in bases() of the one that answered last
 }
 
-// New returns a client for the API at base with token.
+// New returns a client for the API at base with token. base may list
+// several replicas of a party, comma-separated: the first is Base, the
+// others Alternates.
 func New(base, token string) *Client {
-	return &Client{Base: strings.TrimRight(base, "/"), Token: token, HTTP: &http.Client{
+	bases := strings.Split(base, ",")
+	for i := range bases {
+		bases[i] = strings.TrimRight(strings.TrimSpace(bases[i]), "/")
+	}
+	return &Client{Base: bases[0], Alternates: bases[1:], Token: token, HTTP: &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second},
 	}}
+}
+
+// bases returns the API URLs to try, the one that answered last first.
+func (c *Client) bases() []string {
+	all := append([]string{c.Base}, c.Alternates...)
+	c.mu.Lock()
+	p := c.preferred % len(all)
+	c.mu.Unlock()
+	return append(all[p:], all[:p]...)
+}
+
+// current is the API URL requests go to first.
+func (c *Client) current() string { return c.bases()[0] }
+
+// answered makes base the one requests go to first.
+func (c *Client) answered(base string) {
+	all := append([]string{c.Base}, c.Alternates...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i := slices.Index(all, base); i >= 0 {
+		c.preferred = i
+	}
+}
+
+// neverConnected reports whether err is a failure to connect: the
+// request was never sent.
+func neverConnected(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // maxAnswer bounds a JSON answer the client reads into memory.
@@ -79,41 +125,57 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 // response, whose body the caller must close; an API error comes back as
 // *hotline.Error.
 func (c *Client) send(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	newReq := func(base string) (*http.Request, error) {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+		if err != nil {
+			return nil, hotline.Errorf(hotline.EINVALID, "bad API URL %q: %v", base, err)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+		return req, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
-	if err != nil {
-		return nil, hotline.Errorf(hotline.EINVALID, "bad API URL %q: %v", c.Base, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
 	wait := c.FailoverWait
 	if wait == 0 {
 		wait = 15 * time.Second
 	}
 	giveUp := time.Now().Add(wait)
-	resp, err := c.HTTP.Do(req)
+	var req *http.Request
+	var resp *http.Response
+	var err error
+	base := c.current()
+	for _, base = range c.bases() {
+		if req, err = newReq(base); err != nil {
+			return nil, err
+		}
+		if resp, err = c.HTTP.Do(req); !neverConnected(err) {
+			break // answered, or failed after the request may have gone
+		}
+	}
+	if err == nil {
+		c.answered(base)
+	}
 	// A standby without a writer to forward to did nothing: send it again
 	// once a standby has taken over.
 	for err == nil && resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(api.NoWriterHeader) == api.NoWriter && time.Now().Before(giveUp) {
 		resp.Body.Close()
 		select {
 		case <-ctx.Done():
-			return nil, hotline.Errorf(hotline.EUNAVAILABLE, "no writer at %s yet (a failover is under way): %v", c.Base, ctx.Err())
+			return nil, hotline.Errorf(hotline.EUNAVAILABLE, "no writer at %s yet (a failover is under way): %v", base, ctx.Err())
 		case <-time.After(250 * time.Millisecond):
 		}
-		req = req.Clone(ctx)
-		if rd != nil {
-			req.Body = io.NopCloser(bytes.NewReader(body))
+		if req, err = newReq(base); err != nil {
+			return nil, err
 		}
 		resp, err = c.HTTP.Do(req)
 	}
 	if err != nil {
-		return nil, hotline.Errorf(hotline.EUNAVAILABLE, "cannot reach the node at %s: %v", c.Base, err)
+		return nil, hotline.Errorf(hotline.EUNAVAILABLE, "cannot reach the node at %s: %v", strings.Join(c.bases(), " or "), err)
 	}
 	if resp.StatusCode < 300 {
 		return resp, nil
@@ -374,7 +436,7 @@ func (c *Client) Events(ctx context.Context, channel string, ready chan<- struct
 	if channel != "" {
 		path += "?channel=" + url.QueryEscape(channel)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.current()+path, nil)
 	if err != nil {
 		return err
 	}
@@ -382,7 +444,7 @@ func (c *Client) Events(ctx context.Context, channel string, ready chan<- struct
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return hotline.Errorf(hotline.EUNAVAILABLE, "cannot reach the node at %s: %v", c.Base, err)
+		return hotline.Errorf(hotline.EUNAVAILABLE, "cannot reach the node at %s: %v", c.current(), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -115,6 +115,14 @@ func TestDev_ReplicasKeepSendingAfterKill9(t *testing.T) {
 	for i := range 3 {
 		send(fmt.Sprintf("after the kill %d", i+1))
 	}
+	// A client given both replicas, the dead one first, goes on through
+	// the other.
+	both := client.New(active.API+","+other.API, alpha.Token)
+	ref, err := both.Send(ctx, ch, api.SendRequest{Text: "through whichever replica answers"})
+	if err != nil {
+		t.Fatalf("send through a list of replicas, the first dead: %v", err)
+	}
+	sent = append(sent, ref.ID)
 	if st, err := through.Replica(ctx); err != nil || st.Role != "active" {
 		t.Fatalf("the replica that was not killed: %+v, %v; want active", st, err)
 	}

@@ -77,17 +77,27 @@ func scanHolder(row *sql.Row) (hotline.LeaseHolder, error) {
 // Fence implements hotline.Lease.
 func (s *Store) Fence(epoch int64) { s.fence.Store(epoch) }
 
+// FenceStall bounds how long a fenced write transaction may sit idle
+// between its statements: longer, and the server ends it, writing
+// nothing. A writer paused (SIGSTOP, a frozen VM) in the middle of a
+// transaction would otherwise hold its share lock on the lease row, and
+// the takeover waiting for that lock, for as long as it stays paused.
+const FenceStall = 2 * time.Second
+
 // checkFence runs first in every write transaction of a fenced store. It
 // takes a share lock on the lease row, which a takeover's update waits
 // for: either this transaction commits before the takeover, or it sees
-// the new epoch and writes nothing.
+// the new epoch and writes nothing. It also sets FenceStall for the
+// transaction.
 func (s *Store) checkFence(ctx context.Context, t *tx) error {
 	want := s.fence.Load()
 	if want == 0 {
 		return nil
 	}
 	var got int64
-	if err := t.QueryRowContext(ctx, `SELECT epoch FROM replica_lease WHERE id = 1 FOR SHARE`).Scan(&got); err != nil {
+	var stall string
+	if err := t.QueryRowContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', ?, true), epoch FROM replica_lease WHERE id = 1 FOR SHARE`,
+		fmt.Sprint(FenceStall.Milliseconds())).Scan(&stall, &got); err != nil {
 		return storeErr("check the lease", err)
 	}
 	if got != want {

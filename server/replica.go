@@ -82,18 +82,26 @@ func reachable(a net.Addr) string {
 func (s *Server) runReplica(opts Options) {
 	defer close(s.roleDone)
 	ctx := s.roleCtx
-	if s.replica.Role() == replica.Standby {
+	standby := s.replica.Role() == replica.Standby
+	if standby {
 		if err := s.replica.Campaign(ctx); err != nil {
 			return // closing
 		}
+	}
+	// The lease is renewed from the moment it is held, while the node
+	// starts too: a slow start must not let it lapse.
+	held := make(chan error, 1)
+	go func() { held <- s.replica.Hold(ctx) }()
+	if standby {
 		start := time.Now()
 		if err := s.activate(ctx, opts); err != nil {
 			s.stop(fmt.Errorf("replica: took over the lease but could not start the node: %w", err))
+			<-held // the store is fenced; the lease lapses or is released at Close
 			return
 		}
 		s.Log.Info("standby took over as the party's writer", "started_in", time.Since(start).Round(time.Millisecond))
 	}
-	if err := s.replica.Hold(ctx); err != nil {
+	if err := <-held; err != nil {
 		s.Log.Error("this replica is no longer the party's writer; stopping, so that it restarts as a standby", "err", err)
 		s.stop(err)
 	}

@@ -176,18 +176,22 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 			return nil, err
 		}
 	}
-	if s.replica == nil || s.replica.Role() == replica.Active {
+	active := s.replica == nil || s.replica.Role() == replica.Active
+	if !active {
+		s.apiHandler.Store(&handler{s.standbyAPI()})
+	}
+	if s.replica != nil {
+		// Renewing (or campaigning) starts now: an active replica's lease
+		// must not lapse while its node starts.
+		s.roleDone = make(chan struct{})
+		go s.runReplica(opts)
+	}
+	if active {
 		if err := s.activate(ctx, opts); err != nil {
 			return nil, err
 		}
 		s.Node = s.node.Load()
 		s.Console = s.console.Load()
-	} else {
-		s.apiHandler.Store(&handler{s.standbyAPI()})
-	}
-	if s.replica != nil {
-		s.roleDone = make(chan struct{})
-		go s.runReplica(opts)
 	}
 	if err := s.serve(); err != nil {
 		return nil, err

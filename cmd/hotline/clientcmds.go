@@ -31,7 +31,7 @@ func apiFlags(fs *flag.FlagSet, env *Env) *apiArgs {
 		def = "http://127.0.0.1:8080"
 	}
 	return &apiArgs{fs: fs, env: env,
-		base:  fs.String("api", def, "node API URL (or HOTLINE_API)"),
+		base:  fs.String("api", def, "node API URL (or HOTLINE_API); a party's replicas comma-separated, tried in turn when one cannot be reached"),
 		token: fs.String("token", "", "operator API token (or HOTLINE_TOKEN)"),
 	}
 }
@@ -50,8 +50,10 @@ func (a *apiArgs) parse(args []string, lo, hi int) (*client.Client, []string, er
 	if tok == "" {
 		return nil, nil, usagef("no API token: give --token or set HOTLINE_TOKEN (hotline token create makes one)")
 	}
-	if !strings.HasPrefix(*a.base, "http://") && !strings.HasPrefix(*a.base, "https://") {
-		return nil, nil, usagef("--api %q must start with http:// or https://", *a.base)
+	for _, base := range strings.Split(*a.base, ",") {
+		if base = strings.TrimSpace(base); !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+			return nil, nil, usagef("--api %q must start with http:// or https://", base)
+		}
 	}
 	return client.New(*a.base, tok), pos, nil
 }
