@@ -64,12 +64,15 @@ func ephemeralLow() int {
 	return n
 }
 
+// freeEphemeralAddr is the fallback when no port below the ephemeral
+// range is free and unclaimed: one the kernel picks, claimed too.
 func freeEphemeralAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("dev: find a free port: %w", err)
 	}
 	defer ln.Close()
+	claimPort(ln.Addr().(*net.TCPAddr).Port)
 	return ln.Addr().String(), nil
 }
 
