@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/config"
+	"github.com/hotline-project/hotline/devnet"
 )
 
 // Target is a node under attack: a `hotline serve` process, watched from
@@ -27,7 +26,7 @@ type Target struct {
 	Log   string // the file its log goes to
 
 	binary string
-	cmd    *exec.Cmd
+	proc   *devnet.Process
 	logf   *os.File
 }
 
@@ -42,51 +41,35 @@ func (t *Target) Start() error {
 	if t.logf, err = os.OpenFile(t.Log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
 		return err
 	}
-	t.cmd = exec.Command(t.binary, "serve", "--dir", t.Dir.Path)
-	t.cmd.Stdout, t.cmd.Stderr = t.logf, t.logf
-	if err := t.cmd.Start(); err != nil {
+	if t.proc, err = devnet.NewProcess(t.binary, t.Party, t.Dir.Path, t.logf); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(t.API + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("hostile: %s not ready 30 s after start: %v (log: %s)", t.Party, err, t.Log)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := t.proc.Start(context.Background(), 30*time.Second); err != nil {
+		return fmt.Errorf("hostile: %w (log: %s)", err, t.Log)
 	}
+	return nil
 }
 
 // Stop stops the node with SIGTERM, as an administrator does, and waits.
 func (t *Target) Stop() error {
-	if t.cmd == nil || t.cmd.ProcessState != nil {
+	if t.proc == nil || !t.proc.Running() {
 		return nil
 	}
-	t.cmd.Process.Signal(syscall.SIGTERM)
-	err := t.cmd.Wait()
+	err := t.proc.Stop(syscall.SIGTERM)
 	t.logf.Close()
 	return err
 }
 
 // Kill ends the node at once (test clean-up).
 func (t *Target) Kill() {
-	if t.cmd != nil && t.cmd.ProcessState == nil {
-		t.cmd.Process.Kill()
-		t.cmd.Wait()
+	if t.proc != nil && t.proc.Running() {
+		t.proc.Stop(syscall.SIGKILL)
 		t.logf.Close()
 	}
 }
 
 // Running reports whether the process is still alive.
-func (t *Target) Running() bool {
-	return t.cmd != nil && t.cmd.ProcessState == nil && t.cmd.Process.Signal(syscall.Signal(0)) == nil
-}
+func (t *Target) Running() bool { return t.proc != nil && t.proc.Running() }
 
 // Client returns an operator API client of the node.
 func (t *Target) Client() *client.Client { return client.New(t.API, t.Token) }
@@ -94,7 +77,7 @@ func (t *Target) Client() *client.Client { return client.New(t.API, t.Token) }
 // Memory returns the process's resident memory now and at its highest
 // since it started (VmRSS and VmHWM in /proc/PID/status), in bytes.
 func (t *Target) Memory() (rss, peak int64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", t.cmd.Process.Pid))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", t.proc.Pid()))
 	if err != nil {
 		return 0, 0, err
 	}
