@@ -2,9 +2,6 @@ package config
 
 import (
 	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -77,6 +74,16 @@ func loadSigningKey(dir string, c *Config) (*identity.SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	s, err := agentKey(c, pub, "keys/signing.pub", "signer.key", c.Signer.Key)
+	if err != nil {
+		return nil, err
+	}
+	return identity.NewSigningKey(party, s)
+}
+
+// agentKey is the signer of the agent's key pub, which file holds the
+// public half of and setting names by fingerprint (want).
+func agentKey(c *Config, pub ed25519.PublicKey, file, setting, want string) (*sshagent.Signer, error) {
 	socket, err := sshagent.Socket(c.Signer.Socket)
 	if err != nil {
 		return nil, err
@@ -85,10 +92,10 @@ func loadSigningKey(dir string, c *Config) (*identity.SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Fingerprint() != c.Signer.Key {
-		return nil, fmt.Errorf("keys/signing.pub is key %s, but signer.key says %s", s.Fingerprint(), c.Signer.Key)
+	if s.Fingerprint() != want {
+		return nil, fmt.Errorf("%s is key %s, but %s says %s", file, s.Fingerprint(), setting, want)
 	}
-	return identity.NewSigningKey(party, s)
+	return s, nil
 }
 
 // newTLSKey makes a new party's peer-link key files: a fresh key and its
@@ -145,28 +152,13 @@ func loadTLSKey(dir string, c *Config) (*identity.TLSKey, error) {
 	if _, err := os.Stat(filepath.Join(dir, "keys/tls.key")); err == nil {
 		return nil, fmt.Errorf("signer.tls_key is set, but %s holds a private TLS key: remove it", filepath.Join(dir, "keys/tls.key"))
 	}
-	socket, err := sshagent.Socket(c.Signer.Socket)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(certPEM)
-	if block == nil {
-		return nil, errors.New("keys/tls.crt is not a PEM certificate")
-	}
-	leaf, err := x509.ParseCertificate(block.Bytes)
+	pub, err := identity.TLSCertificateKey(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("keys/tls.crt: %w", err)
 	}
-	pub, ok := leaf.PublicKey.(ed25519.PublicKey)
-	if !ok {
-		return nil, errors.New("keys/tls.crt is not for an Ed25519 key")
-	}
-	s, err := sshagent.New(socket, pub)
+	s, err := agentKey(c, pub, "keys/tls.crt", "signer.tls_key", c.Signer.TLSKey)
 	if err != nil {
 		return nil, err
-	}
-	if s.Fingerprint() != c.Signer.TLSKey {
-		return nil, fmt.Errorf("keys/tls.crt is for key %s, but signer.tls_key says %s", s.Fingerprint(), c.Signer.TLSKey)
 	}
 	return identity.TLSKeyWithSigner(certPEM, s)
 }

@@ -68,19 +68,37 @@ func TLSCertificate(party string, signer crypto.Signer) (certPEM []byte, err err
 // TLSKeyWithSigner is the peer-link key held by signer (an ssh-agent's),
 // with its certificate certPEM (made by TLSCertificate).
 func TLSKeyWithSigner(certPEM []byte, signer crypto.Signer) (*TLSKey, error) {
+	leaf, pub, err := parseTLSCertificate(certPEM)
+	if err != nil {
+		return nil, err
+	}
+	if !pub.Equal(signer.Public()) {
+		return nil, errors.New("identity: the TLS certificate is for another key than the signer's")
+	}
+	return &TLSKey{Cert: tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: signer, Leaf: leaf}}, nil
+}
+
+// TLSCertificateKey returns the Ed25519 key a certificate written by
+// TLSCertificate is for.
+func TLSCertificateKey(certPEM []byte) (ed25519.PublicKey, error) {
+	_, pub, err := parseTLSCertificate(certPEM)
+	return pub, err
+}
+
+func parseTLSCertificate(certPEM []byte) (*x509.Certificate, ed25519.PublicKey, error) {
 	block, _ := pem.Decode(certPEM)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, errors.New("identity: TLS certificate: not a PEM certificate")
+		return nil, nil, errors.New("identity: TLS certificate: not a PEM certificate")
 	}
 	leaf, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("identity: TLS certificate: %w", err)
+		return nil, nil, fmt.Errorf("identity: TLS certificate: %w", err)
 	}
 	pub, ok := leaf.PublicKey.(ed25519.PublicKey)
-	if !ok || !pub.Equal(signer.Public()) {
-		return nil, errors.New("identity: the TLS certificate is for another key than the signer's")
+	if !ok {
+		return nil, nil, errors.New("identity: the TLS certificate is not for an Ed25519 key")
 	}
-	return &TLSKey{Cert: tls.Certificate{Certificate: [][]byte{block.Bytes}, PrivateKey: signer, Leaf: leaf}}, nil
+	return leaf, pub, nil
 }
 
 // LoadTLSKey parses a certificate and key written by GenerateTLSKey.
