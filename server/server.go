@@ -23,9 +23,11 @@ import (
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/console"
+	"github.com/hotline-project/hotline/escalation"
 	"github.com/hotline-project/hotline/identity"
 	"github.com/hotline-project/hotline/node"
 	"github.com/hotline-project/hotline/peer"
+	"github.com/hotline-project/hotline/phrase"
 	"github.com/hotline-project/hotline/replica"
 	"github.com/hotline-project/hotline/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +59,7 @@ type Server struct {
 	console    atomic.Pointer[console.Console]
 	apiHandler atomic.Pointer[handler]
 
+	files            nodeFiles                       // read from the directory once, at Start
 	peerParties      map[identity.Fingerprint]string // pinned peers by TLS key, for a standby's handshakes
 	replica          *replica.Replica                // nil unless the store is shared by replicas
 	forwardTransport http.RoundTripper               // a standby's connections to the writer, kept alive for reads
@@ -110,21 +113,23 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 			s.Close(context.Background())
 		}
 	}()
-	peers, err := d.Peers()
-	if err != nil {
-		return nil, err
-	}
 	// Read what the node needs before connecting, so that a mistake in
-	// the directory is reported before anything starts.
-	if _, err := d.Ladders(); err != nil {
+	// the directory is reported before anything starts; a standby starts
+	// its node from the same, later.
+	f := &s.files
+	if f.peers, err = d.Peers(); err != nil {
 		return nil, err
 	}
-	if _, err := d.Mailer(); err != nil {
+	if f.ladders, err = d.Ladders(); err != nil {
 		return nil, err
 	}
-	if _, err := d.Catalogs(); err != nil {
+	if f.mailer, err = d.Mailer(); err != nil {
 		return nil, err
 	}
+	if f.catalogs, err = d.Catalogs(); err != nil {
+		return nil, err
+	}
+	peers := f.peers
 	if s.Store, err = OpenStore(ctx, d); err != nil {
 		return nil, err
 	}
@@ -207,26 +212,10 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 // activate starts the node: the writer, the peer links and the operator
 // API behind the listeners. A replica does this once it holds the lease.
 func (s *Server) activate(ctx context.Context, opts Options) error {
-	d := s.Dir
-	peers, err := d.Peers()
-	if err != nil {
-		return err
-	}
-	ladders, err := d.Ladders()
-	if err != nil {
-		return err
-	}
-	mailer, err := d.Mailer()
-	if err != nil {
-		return err
-	}
-	catalogs, err := d.Catalogs()
-	if err != nil {
-		return err
-	}
+	d, f := s.Dir, &s.files
 	n, err := node.New(ctx, node.Config{
-		Ladders: ladders, Mailer: mailer, Catalogs: catalogs, Registry: s.registry,
-		Key: d.Key, TLSKey: d.TLS, Store: s.Store, Peers: peers, Logger: s.Log,
+		Ladders: f.ladders, Mailer: f.mailer, Catalogs: f.catalogs, Registry: s.registry,
+		Key: d.Key, TLSKey: d.TLS, Store: s.Store, Peers: f.peers, Logger: s.Log,
 		SyncInterval: d.Config.Sync.Interval.Duration, RetryMax: d.Config.Sync.RetryMax.Duration,
 		PeerTimeout: d.Config.Sync.Timeout.Duration, FailbackAfter: d.Config.Sync.FailbackAfter.Duration,
 		HeartbeatInterval: d.Config.Heartbeat.Interval.Duration, SilenceAlarm: d.Config.Heartbeat.SilenceAlarm.Duration,
@@ -254,6 +243,15 @@ func (s *Server) activate(ctx context.Context, opts Options) error {
 	s.node.Store(n)
 	s.apiHandler.Store(&handler{mux})
 	return nil
+}
+
+// nodeFiles is what the node starts from, besides the configuration:
+// pinned peers, ladders, the mailer and phrase catalogs.
+type nodeFiles struct {
+	peers    []identity.Document
+	ladders  escalation.Ladders
+	mailer   *escalation.Mailer
+	catalogs *phrase.Set
 }
 
 // handler lets an http.Handler sit in an atomic.Pointer.
