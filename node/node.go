@@ -154,10 +154,13 @@ type Node struct {
 	labels   map[string]entry.ChannelID // every channel by its label
 
 	writes chan *writeReq
-	stop   context.CancelFunc
-	ctx    context.Context
-	wg     sync.WaitGroup
-	closed chan struct{}
+	// submitMu guards shutting: submitters hold it to queue, Close to
+	// stop queueing (see submit).
+	submitMu sync.RWMutex
+	shutting bool
+	stop     context.CancelFunc
+	ctx      context.Context
+	wg       sync.WaitGroup
 }
 
 // pinnedPeer is another party as this node pinned it.
@@ -186,7 +189,6 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		syncInt:      cfg.SyncInterval,
 		retry:        cfg.RetryMax,
 		writes:       make(chan *writeReq, 1024),
-		closed:       make(chan struct{}),
 		events:       newBroker(cfg.Streams),
 		channels:     make(map[entry.ChannelID]*hotline.Channel),
 		cpBatch:      cfg.CheckpointBatch,
@@ -368,7 +370,9 @@ func (n *Node) Close() {
 	if n.stop == nil {
 		return
 	}
-	close(n.closed)
+	n.submitMu.Lock()
+	n.shutting = true
+	n.submitMu.Unlock()
 	n.stop()
 	n.wg.Wait()
 	for _, p := range n.peers {

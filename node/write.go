@@ -69,13 +69,23 @@ type writeResult struct {
 // submit hands a request to the writer and waits for its answer.
 func (n *Node) submit(ctx context.Context, r *writeReq) writeResult {
 	r.done = make(chan writeResult, 1)
+	// Close takes submitMu before it stops the writer, so no request is
+	// queued after the writer's last drain: one would never be answered.
+	// (A select between the queue and a closed channel could still pick
+	// the queue after Close, since select chooses among ready cases at
+	// random.)
+	n.submitMu.RLock()
+	if n.shutting {
+		n.submitMu.RUnlock()
+		return writeResult{err: errShuttingDown}
+	}
 	select {
 	case n.writes <- r:
-	case <-n.closed:
-		return writeResult{err: errShuttingDown}
 	case <-ctx.Done():
+		n.submitMu.RUnlock()
 		return writeResult{err: ctx.Err()}
 	}
+	n.submitMu.RUnlock()
 	// Once queued, the writer always answers, even when shutting down: an
 	// operator is never left unsure whether the entry was written.
 	return <-r.done
