@@ -95,6 +95,10 @@ func (s *Server) runReplica(opts Options) {
 	if standby {
 		start := time.Now()
 		if err := s.activate(ctx, opts); err != nil {
+			if ctx.Err() != nil {
+				<-held // closing while it started: a clean stop, not a failure
+				return
+			}
 			s.stop(fmt.Errorf("replica: took over the lease but could not start the node: %w", err))
 			<-held // the store is fenced; the lease lapses or is released at Close
 			return
