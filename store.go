@@ -409,6 +409,10 @@ type Store interface {
 	// kinds, in this node's storage order, through an index: it costs what
 	// it returns, not the channel's size.
 	EntriesOfKind(ctx context.Context, ch entry.ChannelID, kinds ...entry.Kind) ([]*Stored, error)
+	// KeyChanges returns every key entry (entry.KindKey) of every
+	// channel, in storage order, through an index: a node reads them at
+	// start to know which key signs which part of each feed.
+	KeyChanges(ctx context.Context) ([]*Stored, error)
 	// Page returns a page of a channel's log in channel order with the
 	// index rows its views need: it costs the page, not the channel.
 	Page(ctx context.Context, ch entry.ChannelID, q PageQuery) (*Page, error)

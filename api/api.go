@@ -87,6 +87,8 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 		w.Write(openAPI)
 	})
 	s.handle("GET /api/v1/identity", s.identity)
+	s.handle("GET /api/v1/keys", s.keyStatus)
+	s.handle("POST /api/v1/keys/rotate", s.rotateKey)
 	s.handle("GET /api/v1/replica", s.replicaStatus)
 	s.handle("GET /api/v1/channels", s.channels)
 	s.handle("POST /api/v1/channels", s.propose)
@@ -332,6 +334,18 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) identity(w http.ResponseWriter, r *http.Request, _ string) error {
 	return writeJSON(w, http.StatusOK, s.n.Identity(s.endpoints))
+}
+
+func (s *Server) keyStatus(w http.ResponseWriter, r *http.Request, _ string) error {
+	return writeJSON(w, http.StatusOK, s.n.KeyStatus())
+}
+
+func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, operator string) error {
+	res, err := s.n.RotateKey(r.Context(), operator)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
 }
 
 // MemberView is a channel member in API responses.

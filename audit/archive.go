@@ -44,13 +44,15 @@ type Header struct {
 type Record struct {
 	Type string `json:"type"` // "key", "entry", "checkpoint" or "end"
 
-	// key: a party's signed-note verifier key, valid from From until
-	// Until (either may be absent: unbounded), as the exporting node
-	// pinned it. A party has one record per key it has used.
-	Party string     `json:"party,omitempty"`
-	Key   string     `json:"key,omitempty"`
-	From  *time.Time `json:"from,omitempty"`
-	Until *time.Time `json:"until,omitempty"`
+	// key: a party's signed-note verifier key, signing its feed of the
+	// channel from seq From to seq Until (either may be absent:
+	// unbounded), as the exporting node holds it. A party has one record
+	// per key it has used; its key entries say where one hands over to
+	// the next.
+	Party string  `json:"party,omitempty"`
+	Key   string  `json:"key,omitempty"`
+	From  *uint64 `json:"from,omitempty"`
+	Until *uint64 `json:"until,omitempty"`
 
 	// entry: the wire-encoded entry, and when the exporting node stored
 	// it by its own clock (not signed; for the record only).
@@ -96,7 +98,7 @@ func (aw *Writer) line(v any) {
 }
 
 // Key writes a key record.
-func (aw *Writer) Key(party, key string, from, until *time.Time) error {
+func (aw *Writer) Key(party, key string, from, until *uint64) error {
 	aw.line(Record{Type: "key", Party: party, Key: key, From: from, Until: until})
 	return aw.err
 }

@@ -67,15 +67,27 @@ func (v *verifier) checkCall(where string, def *entry.Definition, ch entry.Chann
 	if !c.Joint() {
 		return
 	}
-	keyOf := func(party string) (ed25519.PublicKey, bool) {
+	// A party signs with the key its feed is at, or, if it rotated since
+	// it signed, an earlier key of its feed.
+	keysOf := func(party string) []ed25519.PublicKey {
 		m, ok := def.Member(party)
 		if !ok {
-			return nil, false
+			return nil
 		}
-		_, pub, err := identity.ParseVerifierKey(m.Key)
-		return pub, err == nil
+		var out []ed25519.PublicKey
+		if _, pub, err := identity.ParseVerifierKey(m.Key); err == nil {
+			out = append(out, pub)
+		}
+		for _, kc := range v.r.KeyChanges {
+			if kc.Party == party {
+				if _, pub, err := identity.ParseVerifierKey(kc.New); err == nil {
+					out = append(out, pub)
+				}
+			}
+		}
+		return out
 	}
-	if _, err := entry.VerifyJoint(c, ch, keyOf); err != nil {
+	if _, err := entry.VerifyJoint(c, ch, keysOf); err != nil {
 		v.fail(where, "joint readout: %v", err)
 	}
 }

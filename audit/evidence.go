@@ -161,7 +161,7 @@ func (ev *Evidence) Check() (string, error) {
 	}
 	cps := make([]*checkpoint.Signed, len(ev.Checkpoints))
 	for i, note := range ev.Checkpoints {
-		s, err := checkpoint.Open([]byte(note), checkpoint.Keys{party: pub})
+		s, err := checkpoint.Open([]byte(note), checkpoint.Keys{party: {pub}})
 		if err != nil {
 			return "", fmt.Errorf("evidence: checkpoint %d: %v", i+1, err)
 		}

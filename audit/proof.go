@@ -41,12 +41,20 @@ func VerifyProof(data []byte, keys checkpoint.Keys) (*ProofReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proof: the entry: %v", err)
 	}
-	pub, ok := keys[e.Author]
-	if !ok {
+	pubs := keys[e.Author]
+	if len(pubs) == 0 {
 		return nil, fmt.Errorf("proof: no key for %s, the entry's author; pass it with --key", e.Author)
 	}
-	if err := e.Verify(pub); err != nil {
-		return nil, fmt.Errorf("proof: entry %s/%d: %v", e.Author, e.Seq, err)
+	// A party that rotated its key has several: the entry was signed by
+	// the one valid at its position, which the feed's key entries name.
+	err = entry.ErrBadSignature
+	for _, pub := range pubs {
+		if err = e.Verify(pub); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("proof: entry %s/%d: %v (by none of the %d keys of %s given)", e.Author, e.Seq, err, len(pubs), e.Author)
 	}
 	s, err := checkpoint.Open(p.Note, keys)
 	if err != nil {

@@ -13,22 +13,25 @@ import (
 	"github.com/hotline-project/hotline/checkpoint"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/keychain"
 )
 
 // Report is the outcome of verifying an archive: what the channel holds,
 // as proven by signatures, and every failure found. OK is true only when
 // there are no failures.
 type Report struct {
-	OK         bool          `json:"ok"`
-	Channel    string        `json:"channel"`
-	Name       string        `json:"name"`
-	Level      string        `json:"level"`
-	Members    []string      `json:"members"`
-	ExportedBy string        `json:"exported_by"`
-	ExportedAt time.Time     `json:"exported_at"`
-	Keys       []KeyInfo     `json:"keys"`
-	Feeds      []FeedInfo    `json:"feeds"`
-	Messages   []MessageInfo `json:"messages"`
+	OK         bool      `json:"ok"`
+	Channel    string    `json:"channel"`
+	Name       string    `json:"name"`
+	Level      string    `json:"level"`
+	Members    []string  `json:"members"`
+	ExportedBy string    `json:"exported_by"`
+	ExportedAt time.Time `json:"exported_at"`
+	Keys       []KeyInfo `json:"keys"`
+	// KeyChanges are the key entries, in archive order.
+	KeyChanges []KeyChangeInfo `json:"key_changes"`
+	Feeds      []FeedInfo      `json:"feeds"`
+	Messages   []MessageInfo   `json:"messages"`
 	// Calls, JointReadouts and Escalations are the channel's call
 	// requests with their answers, its co-signed readouts and the
 	// escalations posted into it.
@@ -40,12 +43,25 @@ type Report struct {
 	Verified      int              `json:"entries_verified"`
 }
 
-// KeyInfo is a key the archive carries.
+// KeyInfo is a key the archive carries, and the seqs of its party's
+// feed it signs (absent: unbounded).
 type KeyInfo struct {
-	Party string     `json:"party"`
-	Key   string     `json:"key"`
-	From  *time.Time `json:"from,omitempty"`
-	Until *time.Time `json:"until,omitempty"`
+	Party string  `json:"party"`
+	Key   string  `json:"key"`
+	From  *uint64 `json:"from,omitempty"`
+	Until *uint64 `json:"until,omitempty"`
+}
+
+// KeyChangeInfo is a key entry: from the entry after Seq on, Party's
+// feed is signed by New, which also signed the change.
+type KeyChangeInfo struct {
+	Party    string    `json:"party"`
+	Seq      uint64    `json:"seq"`
+	Operator string    `json:"operator,omitempty"`
+	Time     time.Time `json:"time"`
+	Old      string    `json:"old"`
+	New      string    `json:"new"`
+	TLS      string    `json:"tls"`
 }
 
 // FeedInfo sums up one member's feed and its checkpoints.
@@ -100,13 +116,18 @@ type Failure struct {
 }
 
 type verifier struct {
-	r      *Report
-	keys   map[string][]KeyInfo
-	pubs   map[string][]ed25519.PublicKey
-	feeds  map[string][]*entry.Entry // by party, index seq-1
-	byID   map[entry.ID]*entry.Entry
-	bodies map[entry.ID]any
-	now    time.Time
+	r    *Report
+	keys map[string][]KeyInfo
+	pubs map[string][]ed25519.PublicKey
+	// signedBy is the key each verified entry's signature verifies under.
+	signedBy map[entry.ID]string
+	// feedKey is the key that signs each party's next entry, as its key
+	// entries say, from the channel definition's on.
+	feedKey map[string]string
+	feeds   map[string][]*entry.Entry // by party, index seq-1
+	byID    map[entry.ID]*entry.Entry
+	bodies  map[entry.ID]any
+	now     time.Time
 }
 
 func (v *verifier) fail(where, format string, args ...any) {
@@ -118,8 +139,9 @@ func (v *verifier) fail(where, format string, args ...any) {
 func Verify(a *Archive) *Report {
 	h := a.Header
 	r := &Report{Channel: h.Channel, Name: h.Name, Level: h.Level, ExportedBy: h.ExportedBy, ExportedAt: h.ExportedAt,
-		Failures: []Failure{}, Warnings: []string{}, Messages: []MessageInfo{}, Calls: []CallInfo{}, JointReadouts: []JointReadout{}, Escalations: []EscalationInfo{}}
+		Failures: []Failure{}, Warnings: []string{}, KeyChanges: []KeyChangeInfo{}, Messages: []MessageInfo{}, Calls: []CallInfo{}, JointReadouts: []JointReadout{}, Escalations: []EscalationInfo{}}
 	v := &verifier{r: r, keys: map[string][]KeyInfo{}, pubs: map[string][]ed25519.PublicKey{}, feeds: map[string][]*entry.Entry{},
+		signedBy: map[entry.ID]string{}, feedKey: map[string]string{},
 		byID: map[entry.ID]*entry.Entry{}, bodies: map[entry.ID]any{}, now: h.ExportedAt}
 	ch, err := entry.ParseChannelID(h.Channel)
 	if err != nil {
@@ -145,6 +167,7 @@ func Verify(a *Archive) *Report {
 	for _, m := range def.Members {
 		r.Members = append(r.Members, m.Party)
 	}
+	v.checkKeyPeriods()
 	v.checkCheckpoints(ch, def, a.Checkpoints)
 	v.report(def, entries)
 	v.reportCalls(def, entries)
@@ -156,22 +179,14 @@ func (v *verifier) finish() *Report {
 	return v.r
 }
 
-// keyFor returns the keys of party valid at t.
-func (v *verifier) keyFor(party string, t time.Time) []ed25519.PublicKey {
-	var out []ed25519.PublicKey
-	for i, k := range v.keys[party] {
-		if (k.From == nil || !t.Before(*k.From)) && (k.Until == nil || t.Before(*k.Until)) {
-			out = append(out, v.pubs[party][i])
-		}
-	}
-	return out
-}
-
 // decodeAndVerify decodes every entry and checks its signature with its
-// author's key, in parallel on every core. It returns the entries that
-// verified, in archive order; the rest are failures.
+// author's keys, in parallel on every core, noting which key it verifies
+// under (checkFeeds checks it is the key valid at the entry's position).
+// It returns the entries that verified, in archive order; the rest are
+// failures.
 func (v *verifier) decodeAndVerify(recs []Record) []*entry.Entry {
 	out := make([]*entry.Entry, len(recs))
+	by := make([]string, len(recs))
 	errs := make([]error, len(recs))
 	var wg sync.WaitGroup
 	workers := runtime.GOMAXPROCS(0)
@@ -185,13 +200,14 @@ func (v *verifier) decodeAndVerify(recs []Record) []*entry.Entry {
 					errs[i] = err
 					continue
 				}
-				keys := v.keyFor(e.Author, e.AuthorTime())
+				keys := v.pubs[e.Author]
 				if len(keys) == 0 {
-					errs[i] = fmt.Errorf("entry %s/%d: the archive has no key of %s valid at %s", e.Author, e.Seq, e.Author, e.AuthorTime().Format(time.RFC3339))
+					errs[i] = fmt.Errorf("entry %s/%d: the archive has no key of %s", e.Author, e.Seq, e.Author)
 					continue
 				}
-				for _, k := range keys {
-					if err = e.Verify(k); err == nil {
+				for k, pub := range keys {
+					if err = e.Verify(pub); err == nil {
+						by[i] = v.keys[e.Author][k].Key
 						break
 					}
 				}
@@ -211,6 +227,7 @@ func (v *verifier) decodeAndVerify(recs []Record) []*entry.Entry {
 			continue
 		}
 		ok = append(ok, e)
+		v.signedBy[e.ID()] = by[i]
 		v.r.Verified++
 	}
 	return ok
@@ -270,7 +287,14 @@ func (v *verifier) checkFeeds(ch entry.ChannelID, entries []*entry.Entry) *entry
 				if _, pub, err := identity.ParseVerifierKey(m.Key); err == nil && !hasKey(v.pubs[m.Party], pub) {
 					v.fail("channel definition", "member %s's key %s, as agreed in the channel, is not among the archive's keys for %s", m.Party, m.Key, m.Party)
 				}
+				v.feedKey[m.Party] = m.Key
 			}
+		}
+		if want := v.feedKey[e.Author]; want != "" && v.signedBy[e.ID()] != want {
+			v.fail(where, "signed by %s's key %s, but the key valid at this position of its feed is %s", e.Author, v.signedBy[e.ID()], want)
+		}
+		if kc, ok := body.(*entry.KeyChange); ok {
+			v.keyChange(where, e, kc)
 		}
 		if _, member := def.Member(e.Author); !member {
 			v.fail(where, "%s is not a member of the channel", e.Author)
@@ -287,6 +311,59 @@ func (v *verifier) checkFeeds(ch entry.ChannelID, entries []*entry.Entry) *entry
 		v.fail("archive", "holds no entries")
 	}
 	return def
+}
+
+// keyChange checks a key entry against the key that signed it, and makes
+// its new key the one that signs the rest of the author's feed.
+func (v *verifier) keyChange(where string, e *entry.Entry, kc *entry.KeyChange) {
+	old := v.feedKey[e.Author]
+	c, err := keychain.ParseChange(e, kc, old)
+	if err != nil {
+		v.fail(where, "%v", err)
+		return
+	}
+	v.feedKey[e.Author] = c.New.Verifier
+	v.r.KeyChanges = append(v.r.KeyChanges, KeyChangeInfo{Party: e.Author, Seq: e.Seq, Operator: e.Operator, Time: e.AuthorTime(),
+		Old: old, New: c.New.Verifier, TLS: string(c.New.TLS)})
+}
+
+// checkKeyPeriods checks the key records' periods against the feeds'
+// key entries: each record with a period must name the seqs its key
+// signs.
+func (v *verifier) checkKeyPeriods() {
+	type period struct{ from, until uint64 }
+	actual := map[string]map[string]period{} // party → key → seqs it signs
+	for party, feed := range v.feeds {
+		actual[party] = map[string]period{}
+		for _, e := range feed {
+			k := v.signedBy[e.ID()]
+			p, seen := actual[party][k]
+			if !seen {
+				p.from = e.Seq
+			}
+			p.until = e.Seq
+			actual[party][k] = p
+		}
+	}
+	for _, k := range v.r.Keys {
+		if k.From == nil && k.Until == nil {
+			continue
+		}
+		p, used := actual[k.Party][k.Key]
+		if !used {
+			continue // no entry of its period is in the archive
+		}
+		if (k.From != nil && *k.From > p.from) || (k.Until != nil && *k.Until < p.until) {
+			v.fail("key record", "%s's key %s is recorded for seqs %s to %s, but signs seqs %d to %d of its feed", k.Party, k.Key, seqOrOpen(k.From), seqOrOpen(k.Until), p.from, p.until)
+		}
+	}
+}
+
+func seqOrOpen(s *uint64) string {
+	if s == nil {
+		return "(open)"
+	}
+	return fmt.Sprint(*s)
 }
 
 func hasKey(keys []ed25519.PublicKey, k ed25519.PublicKey) bool {
@@ -347,11 +424,11 @@ func (v *verifier) checkCheckpoints(ch entry.ChannelID, def *entry.Definition, r
 	for _, m := range def.Members {
 		infos[m.Party] = &FeedInfo{Party: m.Party, Entries: len(v.feeds[m.Party]), CosignedBy: map[string]time.Time{}}
 	}
+	// A checkpoint is signed, and cosigned, by a key its party held at
+	// the time: any of its keys in the archive.
 	keys := checkpoint.Keys{}
 	for _, m := range def.Members {
-		if _, pub, err := identity.ParseVerifierKey(m.Key); err == nil {
-			keys[m.Party] = pub
-		}
+		keys[m.Party] = v.pubs[m.Party]
 	}
 	for i, rec := range recs {
 		where := fmt.Sprintf("checkpoint record %d (%s's feed)", i+1, rec.Party)

@@ -117,5 +117,6 @@ func truncate(s string) string {
 }
 
 // Keys are the parties' public keys, by party name, as pinned: the keys a
-// checkpoint's signature and cosignatures are checked against.
-type Keys map[string]ed25519.PublicKey
+// checkpoint's signature and cosignatures are checked against. A party
+// that rotated its key has several; a checkpoint names the one it used.
+type Keys map[string][]ed25519.PublicKey

@@ -16,7 +16,7 @@ import (
 func testKeys(t testing.TB) (ed25519.PrivateKey, ed25519.PrivateKey, Keys) {
 	_, a, _ := ed25519.GenerateKey(nil)
 	_, b, _ := ed25519.GenerateKey(nil)
-	return a, b, Keys{"alpha": a.Public().(ed25519.PublicKey), "bravo": b.Public().(ed25519.PublicKey)}
+	return a, b, Keys{"alpha": {a.Public().(ed25519.PublicKey)}, "bravo": {b.Public().(ed25519.PublicKey)}}
 }
 
 func TestSignCosignOpen(t *testing.T) {
@@ -27,7 +27,7 @@ func TestSignCosignOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// x/mod's own verifier accepts the author's signature.
-	vkey, _ := note.NewEd25519VerifierKey("alpha", keys["alpha"])
+	vkey, _ := note.NewEd25519VerifierKey("alpha", keys["alpha"][0])
 	v, _ := note.NewVerifier(vkey)
 	if _, err := note.Open(signed, note.VerifierList(v)); err != nil {
 		t.Fatalf("x/mod refuses our checkpoint: %v", err)

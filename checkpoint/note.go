@@ -117,11 +117,13 @@ func (v verifier) Verify(msg, sig []byte) bool {
 // signature and every other party's cosignature.
 func Verifiers(author string, keys Keys) note.Verifiers {
 	var vs []note.Verifier
-	for party, pub := range keys {
-		if party == author {
-			vs = append(vs, verifier{party, algEd25519, pub})
-		} else {
-			vs = append(vs, verifier{party, algCosignature, pub})
+	for party, pubs := range keys {
+		for _, pub := range pubs {
+			if party == author {
+				vs = append(vs, verifier{party, algEd25519, pub})
+			} else {
+				vs = append(vs, verifier{party, algCosignature, pub})
+			}
 		}
 	}
 	return note.VerifierList(vs...)
@@ -151,8 +153,8 @@ func Open(msg []byte, keys Keys) (*Signed, error) {
 		return nil, err
 	}
 	ch, author, _ := ParseOrigin(c.Origin)
-	pub, ok := keys[author]
-	if !ok {
+	pubs := keys[author]
+	if len(pubs) == 0 {
 		return nil, fmt.Errorf("checkpoint: no key for %s, the author of %s", author, c.Origin)
 	}
 	n, err := note.Open(msg, Verifiers(author, keys))
@@ -164,11 +166,14 @@ func Open(msg []byte, keys Keys) (*Signed, error) {
 		return nil, fmt.Errorf("checkpoint %s size %d: %v", c.Origin, c.Size, err)
 	}
 	s := &Signed{Checkpoint: c, Channel: ch, Author: author, Cosigners: map[string]time.Time{}}
-	authorHash := keyID(author, algEd25519, pub)
+	authorHashes := make(map[uint32]bool, len(pubs))
+	for _, pub := range pubs {
+		authorHashes[keyID(author, algEd25519, pub)] = true
+	}
 	signedByAuthor := false
 	var sigs []note.Signature
 	for _, sig := range n.Sigs {
-		if sig.Name == author && sig.Hash == authorHash {
+		if sig.Name == author && authorHashes[sig.Hash] && !signedByAuthor {
 			signedByAuthor = true
 			sigs = append(sigs, sig)
 			continue

@@ -212,6 +212,18 @@ func (c *Client) Proof(ctx context.Context, ch, entryID string) ([]byte, error) 
 
 func chPath(ch string) string { return "/api/v1/channels/" + url.PathEscape(ch) }
 
+// KeyStatus returns the party's keys and the keys it holds of its peers.
+func (c *Client) KeyStatus(ctx context.Context) (*node.KeyStatus, error) {
+	var out node.KeyStatus
+	return &out, c.do(ctx, http.MethodGet, "/api/v1/keys", nil, &out)
+}
+
+// RotateKey rotates the party key to the next one (see node.RotateKey).
+func (c *Client) RotateKey(ctx context.Context) (*node.KeyRotation, error) {
+	var out node.KeyRotation
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/keys/rotate", struct{}{}, &out)
+}
+
 // Identity returns the node's identity document.
 func (c *Client) Identity(ctx context.Context) (*identity.Document, error) {
 	var d identity.Document

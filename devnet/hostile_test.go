@@ -82,7 +82,7 @@ func (a *attacker) peerClient(key *identity.TLSKey) *peer.Client {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	return peer.NewClient("bravo", []string{a.bravo.Server.PeerAddr()}, key, bravoDir.TLS.Fingerprint(), peer.ClientOptions{})
+	return peer.NewClient("bravo", []string{a.bravo.Server.PeerAddr()}, key, identity.Pin(bravoDir.TLS.Fingerprint()), peer.ClientOptions{})
 }
 
 // bravoLog is bravo's view of the attacked channel.
@@ -323,7 +323,7 @@ func TestHostilePeer_NothingBadIsStored(t *testing.T) {
 			t.Fatal("a push with an unpinned TLS key succeeded")
 		}
 		// And alpha's real key pinning the wrong server key refuses to talk.
-		wrongPin := peer.NewClient("bravo", []string{a.bravo.Server.PeerAddr()}, a.alpha.TLS, impostor.Fingerprint(), peer.ClientOptions{})
+		wrongPin := peer.NewClient("bravo", []string{a.bravo.Server.PeerAddr()}, a.alpha.TLS, identity.Pin(impostor.Fingerprint()), peer.ClientOptions{})
 		defer wrongPin.Close()
 		if _, err := wrongPin.Heads(ctx); err == nil {
 			t.Fatal("connected to a server whose key does not match the pin")

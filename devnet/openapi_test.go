@@ -24,6 +24,7 @@ import (
 	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/identity"
 	"github.com/hotline-project/hotline/peer"
 )
 
@@ -423,7 +424,7 @@ func TestOpenAPI_EveryOperationAnswersAsDocumented(t *testing.T) {
 	must("alpha's directory", err)
 	bDir, err := config.Open(b.Dir)
 	must("bravo's directory", err)
-	pc := peer.NewClient("bravo", []string{b.Server.PeerAddr()}, aDir.TLS, bDir.TLS.Fingerprint(), peer.ClientOptions{})
+	pc := peer.NewClient("bravo", []string{b.Server.PeerAddr()}, aDir.TLS, identity.Pin(bDir.TLS.Fingerprint()), peer.ClientOptions{})
 	defer pc.Close()
 	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
 	chView, err := bravo.Channel(ctx, ch)
@@ -451,6 +452,11 @@ func TestOpenAPI_EveryOperationAnswersAsDocumented(t *testing.T) {
 	go alpha.Events(evCtx, ch, ready, func(client.ServerEvent) bool { return true })
 	<-ready
 	cancel()
+	// Last, as it changes alpha's keys: a rotation, and the keys after it.
+	_, err = alpha.RotateKey(ctx)
+	must("rotate the key", err)
+	_, err = alpha.KeyStatus(ctx)
+	must("key status", err)
 
 	// Every operation answered, every answer as documented.
 	cc.mu.Lock()

@@ -120,7 +120,7 @@ func TestProof_ExportVerifyProve(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := partyKeys(t, net, "alpha", "bravo")
-	pr, err := audit.VerifyProof(proof, keys.pubs)
+	pr, err := audit.VerifyProof(proof, keys.checkpointKeys())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestProof_ExportVerifyProve(t *testing.T) {
 		t.Fatalf("proof's checkpoint is not cosigned by bravo: %+v", pr)
 	}
 	interop(t, proof, keys)
-	if _, err := audit.VerifyProof(proof, partyKeys(t, net, "bravo").pubs); err == nil {
+	if _, err := audit.VerifyProof(proof, partyKeys(t, net, "bravo").checkpointKeys()); err == nil {
 		t.Fatal("a proof verified without the author's key")
 	}
 }
@@ -139,6 +139,15 @@ func TestProof_ExportVerifyProve(t *testing.T) {
 type keySet struct {
 	pubs  map[string]ed25519.PublicKey
 	vkeys map[string]string
+}
+
+// checkpointKeys are the keys as checkpoint.Open takes them.
+func (ks keySet) checkpointKeys() checkpoint.Keys {
+	out := checkpoint.Keys{}
+	for p, k := range ks.pubs {
+		out[p] = []ed25519.PublicKey{k}
+	}
+	return out
 }
 
 func partyKeys(t *testing.T, net *Network, parties ...string) keySet {

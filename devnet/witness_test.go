@@ -100,7 +100,7 @@ func TestWitness_RefusesAndKeepsContradictions(t *testing.T) {
 		t.Fatalf("a true checkpoint: %d %q", code, lines)
 	}
 	if _, err := checkpoint.Open(checkpoint.Merge(good, []byte(strings.SplitAfter(string(good), "\n\n")[0]+lines)),
-		checkpoint.Keys{"alpha": a.alpha.Key.Public(), "bravo": mustDir(t, a.bravo).Key.Public()}); err != nil {
+		checkpoint.Keys{"alpha": {a.alpha.Key.Public()}, "bravo": {mustDir(t, a.bravo).Key.Public()}}); err != nil {
 		t.Fatalf("bravo's cosignature does not verify: %v", err)
 	}
 

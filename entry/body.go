@@ -403,8 +403,8 @@ func EncodeBody(v any) ([]byte, error) {
 type checker interface{ Check() error }
 
 // DecodeBody decodes the body of e into the type its kind calls for
-// (*Message, *Receipt, *Mark, *Config, *Call, *Escalation, *Directory
-// or *Translation)
+// (*Message, *Receipt, *Mark, *Config, *Call, *Escalation, *Directory,
+// *Translation or *KeyChange)
 // and validates it. The body must be
 // present and canonical.
 func DecodeBody(e *Entry) (any, error) {
@@ -429,6 +429,8 @@ func DecodeBody(e *Entry) (any, error) {
 		v = new(Directory)
 	case KindTranslation:
 		v = new(Translation)
+	case KindKey:
+		v = new(KeyChange)
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %q", ErrMalformed, e.Kind)
 	}

@@ -272,20 +272,22 @@ func SignJoint(party string, key crypto.Signer, ch ChannelID, re ID, lang, text 
 }
 
 // VerifyJoint checks every signature of a joint readout of request re in
-// channel ch; keyOf returns a party's pinned key. It returns the parties
-// whose signatures hold, or an error naming the first that does not.
-func VerifyJoint(c *Call, ch ChannelID, keyOf func(party string) (ed25519.PublicKey, bool)) ([]string, error) {
+// channel ch; keysOf returns the keys a party may have signed it with (its
+// keys in the channel so far: more than one once it rotated). It returns
+// the parties whose signatures hold, or an error naming the first that
+// does not.
+func VerifyJoint(c *Call, ch ChannelID, keysOf func(party string) []ed25519.PublicKey) ([]string, error) {
 	if c.Re == nil {
 		return nil, fmt.Errorf("%w: joint readout names no call", ErrMalformed)
 	}
 	msg := JointStatement(ch, c.Re.ID, c.Lang, c.Text)
 	var ok []string
 	for _, s := range c.Sigs {
-		pub, known := keyOf(s.Party)
-		if !known {
+		keys := keysOf(s.Party)
+		if len(keys) == 0 {
 			return nil, fmt.Errorf("%w: joint readout signed by %s, whose key is not known", ErrBadSignature, s.Party)
 		}
-		if !ed25519.Verify(pub, msg, s.Sig) {
+		if !slices.ContainsFunc(keys, func(pub ed25519.PublicKey) bool { return ed25519.Verify(pub, msg, s.Sig) }) {
 			return nil, fmt.Errorf("%w: %s's signature of the joint readout", ErrBadSignature, s.Party)
 		}
 		ok = append(ok, s.Party)

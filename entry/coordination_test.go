@@ -48,7 +48,12 @@ func TestJoint_SignaturesBindTextCallAndChannel(t *testing.T) {
 	pubA, privA, _ := ed25519.GenerateKey(nil)
 	pubB, privB, _ := ed25519.GenerateKey(nil)
 	keys := map[string]ed25519.PublicKey{"alpha": pubA, "bravo": pubB}
-	keyOf := func(p string) (ed25519.PublicKey, bool) { k, ok := keys[p]; return k, ok }
+	keyOf := func(p string) []ed25519.PublicKey {
+		if k, ok := keys[p]; ok {
+			return []ed25519.PublicKey{k}
+		}
+		return nil
+	}
 	ch, re := ChannelID{1}, Ref{Party: "alpha", Seq: 4, ID: ID{2}}
 	sigA, errA := SignJoint("alpha", privA, ch, re.ID, "en", "Both sides agreed.")
 	sigB, errB := SignJoint("bravo", privB, ch, re.ID, "en", "Both sides agreed.")

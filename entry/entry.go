@@ -94,7 +94,7 @@ const (
 // Valid reports whether k is one of the kinds this version knows.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindConfig, KindMessage, KindReceipt, KindRead, KindAck, KindCall, KindEscalation, KindDirectory, KindTranslation:
+	case KindConfig, KindMessage, KindReceipt, KindRead, KindAck, KindCall, KindEscalation, KindDirectory, KindTranslation, KindKey:
 		return true
 	}
 	return false
@@ -224,6 +224,11 @@ func (e *Entry) Verify(pub ed25519.PublicKey) error {
 	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, signedMessage(e.HeaderBytes), e.Sig) {
 		return ErrBadSignature
 	}
+	return e.CheckBody()
+}
+
+// CheckBody checks the body, when present, against the body hash.
+func (e *Entry) CheckBody() error {
 	if e.Body != nil && sha256.Sum256(e.Body) != e.BodyHash {
 		return ErrBodyMismatch
 	}

@@ -239,6 +239,7 @@ func FuzzDecodeBody(f *testing.F) {
 		&Config{Action: ActionPropose, Definition: &Definition{Name: "c", Level: "theatre", Proposer: "alpha", Catalog: &[32]byte{2}, Lang: "zh-Hans",
 			Members: []Member{{Party: "alpha", Key: "k"}, {Party: "bravo", Key: "k"}}, Policy: &Policy{NoticeLead: 1000}}},
 		&Message{Text: "t", Precedence: Flash, AckWithin: 60000},
+		&KeyChange{Key: "alpha+01234567+AQ", TLS: "sha256:" + strings.Repeat("ab", 32), Sig: make([]byte, 64)},
 		&Config{Action: ActionPropose, Definition: &Definition{Name: "c", Level: "strategic", Proposer: "alpha",
 			Members: []Member{{Party: "alpha", Key: "k"}, {Party: "bravo", Key: "k"}}, Policy: &Policy{PrecedenceAck: &PrecedenceAck{Flash: 60000}}}},
 	} {
@@ -248,7 +249,7 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 		f.Add(uint8(0), b)
 	}
-	kinds := []Kind{KindMessage, KindReceipt, KindRead, KindAck, KindConfig, KindCall, KindEscalation, KindDirectory, KindTranslation}
+	kinds := []Kind{KindMessage, KindReceipt, KindRead, KindAck, KindConfig, KindCall, KindEscalation, KindDirectory, KindTranslation, KindKey}
 	f.Fuzz(func(t *testing.T, k uint8, body []byte) {
 		kind := kinds[int(k)%len(kinds)]
 		e, err := Sign(Header{Channel: ChannelID{7}, Author: "alpha", Seq: 2, Prev: ID{9}, Time: 1, Kind: kind}, body, priv)

@@ -71,7 +71,7 @@ func New(dir *config.Dir, target, addr string, tls identity.Fingerprint) *Attack
 	return &Attacker{
 		Party:  dir.Config.Party,
 		Key:    dir.Key,
-		Client: peer.NewClient(target, []string{addr}, dir.TLS, tls, peer.ClientOptions{Timeout: 30 * time.Second}),
+		Client: peer.NewClient(target, []string{addr}, dir.TLS, identity.Pin(tls), peer.ClientOptions{Timeout: 30 * time.Second}),
 		feeds:  make(map[hotline.Feed]*Feed),
 	}
 }

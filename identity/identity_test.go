@@ -120,7 +120,7 @@ func TestTLS_Pinning(t *testing.T) {
 		}
 	}()
 	dial := func(k *TLSKey, pin Fingerprint) error {
-		c, err := tls.Dial("tcp", ln.Addr().String(), k.ClientConfig(pin))
+		c, err := tls.Dial("tcp", ln.Addr().String(), k.ClientConfig(Pin(pin)))
 		if err != nil {
 			return err
 		}

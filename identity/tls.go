@@ -11,13 +11,27 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync/atomic"
 	"time"
 )
 
-// TLSKey is a node's peer-link key and its self-signed certificate.
+// TLSKey is a node's peer-link key and its self-signed certificate. A key
+// rotation switches it to its successor (Use) while connections run: the
+// configurations it makes present whichever is current at each handshake.
 type TLSKey struct {
-	Cert tls.Certificate
+	cert atomic.Pointer[tls.Certificate]
 }
+
+func newTLSKey(c tls.Certificate) *TLSKey {
+	k := &TLSKey{}
+	k.cert.Store(&c)
+	return k
+}
+
+// Use makes k present next's certificate from the next handshake on.
+func (k *TLSKey) Use(next *TLSKey) { k.cert.Store(next.cert.Load()) }
+
+func (k *TLSKey) certificate() *tls.Certificate { return k.cert.Load() }
 
 // GenerateTLSKey creates an Ed25519 key and a self-signed certificate for
 // party, valid for ten years. Nobody checks the certificate's validity or
@@ -75,7 +89,7 @@ func TLSKeyWithSigner(certPEM []byte, signer crypto.Signer) (*TLSKey, error) {
 	if !pub.Equal(signer.Public()) {
 		return nil, errors.New("identity: the TLS certificate is for another key than the signer's")
 	}
-	return &TLSKey{Cert: tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: signer, Leaf: leaf}}, nil
+	return newTLSKey(tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: signer, Leaf: leaf}), nil
 }
 
 // TLSCertificateKey returns the Ed25519 key a certificate written by
@@ -112,11 +126,11 @@ func LoadTLSKey(certPEM, keyPEM []byte) (*TLSKey, error) {
 			return nil, err
 		}
 	}
-	return &TLSKey{Cert: c}, nil
+	return newTLSKey(c), nil
 }
 
 // Fingerprint returns the fingerprint other parties pin.
-func (k *TLSKey) Fingerprint() Fingerprint { return SPKIFingerprint(k.Cert.Leaf) }
+func (k *TLSKey) Fingerprint() Fingerprint { return SPKIFingerprint(k.certificate().Leaf) }
 
 // ErrUnknownPeer is returned by TLS verification when the other side's
 // key is not pinned.
@@ -140,9 +154,9 @@ func peerFingerprint(rawCerts [][]byte) (Fingerprint, error) {
 // client certificate whose key fingerprint pinned reports as known.
 func (k *TLSKey) ServerConfig(pinned func(Fingerprint) bool) *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{k.Cert},
-		ClientAuth:   tls.RequireAnyClientCert,
+		MinVersion:     tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return k.certificate(), nil },
+		ClientAuth:     tls.RequireAnyClientCert,
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
 			fp, err := peerFingerprint(raw)
 			if err != nil {
@@ -157,23 +171,28 @@ func (k *TLSKey) ServerConfig(pinned func(Fingerprint) bool) *tls.Config {
 }
 
 // ClientConfig returns a TLS 1.3 client configuration that presents this
-// key and accepts only a server whose key has fingerprint want.
-func (k *TLSKey) ClientConfig(want Fingerprint) *tls.Config {
+// key and accepts only a server whose key fingerprint pinned accepts.
+func (k *TLSKey) ClientConfig(pinned func(Fingerprint) bool) *tls.Config {
 	return &tls.Config{
-		MinVersion:         tls.VersionTLS13,
-		Certificates:       []tls.Certificate{k.Cert},
-		InsecureSkipVerify: true, // replaced by the pin check below; no CA is trusted
+		MinVersion:           tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return k.certificate(), nil },
+		InsecureSkipVerify:   true, // replaced by the pin check below; no CA is trusted
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
 			fp, err := peerFingerprint(raw)
 			if err != nil {
 				return err
 			}
-			if fp != want {
-				return fmt.Errorf("%w: server key is %s, pinned %s", ErrUnknownPeer, fp, want)
+			if !pinned(fp) {
+				return fmt.Errorf("%w: server key is %s, not one pinned for the party", ErrUnknownPeer, fp)
 			}
 			return nil
 		},
 	}
+}
+
+// Pin accepts exactly the key with fingerprint want (see ClientConfig).
+func Pin(want Fingerprint) func(Fingerprint) bool {
+	return func(fp Fingerprint) bool { return fp == want }
 }
 
 // ConnFingerprint returns the fingerprint of the peer's key on an
@@ -183,4 +202,10 @@ func ConnFingerprint(cs *tls.ConnectionState) (Fingerprint, bool) {
 		return "", false
 	}
 	return SPKIFingerprint(cs.PeerCertificates[0]), true
+}
+
+// Public returns the public key of the certificate presented now.
+func (k *TLSKey) Public() ed25519.PublicKey {
+	pub, _ := k.certificate().Leaf.PublicKey.(ed25519.PublicKey)
+	return pub
 }

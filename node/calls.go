@@ -116,7 +116,7 @@ func (n *Node) Readout(ctx context.Context, operator, ref, request, text, lang s
 	re := st.Ref()
 	c := &entry.Call{Action: entry.CallReadout, Re: &re, Text: text, Lang: lang}
 	if joint {
-		sig, err := entry.SignJoint(n.self, n.signer, ch.ID, re.ID, lang, text)
+		sig, err := entry.SignJoint(n.self, n.signing(), ch.ID, re.ID, lang, text)
 		if err != nil {
 			return nil, signerUnavailable(err)
 		}
@@ -151,7 +151,7 @@ func (n *Node) Cosign(ctx context.Context, operator, ref, draft string) (*entry.
 	if slices.ContainsFunc(d.Sigs, func(s entry.PartySig) bool { return s.Party == n.self }) {
 		return nil, hotline.Errorf(hotline.ECONFLICT, "%s has already signed this joint readout", n.self)
 	}
-	sig, err := entry.SignJoint(n.self, n.signer, ch.ID, d.Re.ID, d.Lang, d.Text)
+	sig, err := entry.SignJoint(n.self, n.signing(), ch.ID, d.Re.ID, d.Lang, d.Text)
 	if err != nil {
 		return nil, signerUnavailable(err)
 	}

@@ -2,9 +2,11 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,7 +101,7 @@ func (n *Node) signCheckpoint(ctx context.Context, f hotline.Feed, size int64) e
 	if err != nil {
 		return err
 	}
-	note, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: checkpoint.Origin(f.Channel, f.Party), Size: size, Root: root}, n.self, n.signer)
+	note, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: checkpoint.Origin(f.Channel, f.Party), Size: size, Root: root}, n.self, n.signing())
 	if err != nil {
 		return err
 	}
@@ -111,12 +113,17 @@ func (n *Node) signCheckpoint(ctx context.Context, f hotline.Feed, size int64) e
 	return nil
 }
 
-// channelKeys returns the pinned keys of a channel's members.
+// channelKeys returns the keys a channel's checkpoints may be signed
+// and cosigned with: every key of each member's chain, and the key the
+// channel's definition names for it.
 func (n *Node) channelKeys(ch *hotline.Channel) checkpoint.Keys {
 	keys := checkpoint.Keys{}
 	for _, m := range ch.Definition.Members {
-		if pub, _, ok := n.keyOf(m.Party); ok {
-			keys[m.Party] = pub
+		keys[m.Party] = n.keysOf(ch)(m.Party)
+		for _, k := range n.keys.Keys(m.Party) {
+			if !slices.ContainsFunc(keys[m.Party], func(p ed25519.PublicKey) bool { return p.Equal(k.Pub) }) {
+				keys[m.Party] = append(keys[m.Party], k.Pub)
+			}
 		}
 	}
 	return keys
@@ -289,7 +296,7 @@ func (n *Node) PeerAddCheckpoint(ctx context.Context, from string, body []byte) 
 		n.checkpointEvidence(ctx, from, f, s)
 		return nil, werr(http.StatusConflict, "checkpoint %s size %d does not match the author's entries this node holds; kept as evidence", c.Origin, s.Size)
 	}
-	line, err := checkpoint.Cosign(text+"\n", n.self, n.signer, n.now())
+	line, err := checkpoint.Cosign(text+"\n", n.self, n.signing(), n.now())
 	if err != nil {
 		return nil, err
 	}

@@ -122,7 +122,14 @@ func (n *Node) equivocation(ctx context.Context, from string, e *entry.Entry) {
 
 // entryEvidence is the evidence file of two entries with one seq.
 func (n *Node) entryEvidence(a, b *entry.Entry) []byte {
+	// The key that signs that seq of the feed, which may be older than
+	// the party's current key.
 	_, vkey, _ := n.keyOf(a.Author)
+	if ch, ok := n.channel(a.Channel); ok {
+		if m, ok := ch.Definition.Member(a.Author); ok {
+			vkey = n.keys.KeyAt(hotline.Feed{Channel: a.Channel, Party: a.Author}, m.Key, a.Seq)
+		}
+	}
 	return (&audit.Evidence{Kind: audit.EntryEquivocation, Channel: a.Channel.String(), Party: a.Author, Key: vkey,
 		Detail:  fmt.Sprintf("%s signed two different entries with seq %d", a.Author, a.Seq),
 		Entries: [][]byte{a.Encode(), b.Encode()}}).Encode()

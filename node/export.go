@@ -30,15 +30,40 @@ func (n *Node) Export(ctx context.Context, ref string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Each member's keys: the one the definition names, then each its
+	// key entries in this channel moved its feed on to, with the seqs
+	// each signs; then any later key of its chain, with no period (it
+	// may have cosigned a checkpoint).
 	for _, m := range ch.Definition.Members {
-		_, vkey, ok := n.keyOf(m.Party)
-		if !ok {
-			vkey = m.Key // a member this node no longer pins: the key agreed in the channel
+		f := hotline.Feed{Channel: ch.ID, Party: m.Party}
+		key, from := m.Key, uint64(1)
+		recorded := map[string]bool{}
+		for _, c := range n.keys.Changes(f) {
+			if c.Seq > heads[m.Party] {
+				break
+			}
+			until := c.Seq
+			if err := aw.Key(m.Party, key, &from, &until); err != nil {
+				return err
+			}
+			recorded[key] = true
+			key, from = c.New.Verifier, c.Seq+1
 		}
-		// Keys are not rotated yet, so each party has one key, valid
-		// throughout; a rotation will add a record with its period.
-		if err := aw.Key(m.Party, vkey, nil, nil); err != nil {
+		var fromp *uint64
+		if from > 1 {
+			fromp = &from
+		}
+		if err := aw.Key(m.Party, key, fromp, nil); err != nil {
 			return err
+		}
+		recorded[key] = true
+		for _, k := range n.keys.Keys(m.Party) {
+			if !recorded[k.Verifier] {
+				recorded[k.Verifier] = true
+				if err := aw.Key(m.Party, k.Verifier, nil, nil); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	written := 0

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hotline-project/hotline"
@@ -69,7 +70,7 @@ func (n *Node) heartbeat(p *pinnedPeer) {
 func (n *Node) heartbeatOnce(ctx context.Context, p *pinnedPeer, i int) (time.Duration, error) {
 	hb := peer.Heartbeat{From: n.self, To: p.doc.Party, Time: n.now().UnixMilli()}
 	rand.Read(hb.Nonce[:])
-	signed, err := peer.SignHeartbeat(hb, n.signer)
+	signed, err := peer.SignHeartbeat(hb, n.signing())
 	if err != nil {
 		return 0, err
 	}
@@ -77,7 +78,7 @@ func (n *Node) heartbeatOnce(ctx context.Context, p *pinnedPeer, i int) (time.Du
 	if err != nil {
 		return 0, err
 	}
-	got, err := peer.OpenHeartbeat(answer, p.pub)
+	got, err := n.openHeartbeat(p.doc.Party, answer)
 	if err != nil {
 		return 0, err
 	}
@@ -94,7 +95,7 @@ func (n *Node) PeerHeartbeat(ctx context.Context, party string, signed []byte) (
 	if p == nil {
 		return nil, fmt.Errorf("heartbeat from unpinned party %s", party)
 	}
-	hb, err := peer.OpenHeartbeat(signed, p.pub)
+	hb, err := n.openHeartbeat(party, signed)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +103,7 @@ func (n *Node) PeerHeartbeat(ctx context.Context, party string, signed []byte) (
 		return nil, fmt.Errorf("%w: heartbeat from %s to %s arrived over %s's link to %s", peer.ErrMalformed, hb.From, hb.To, party, n.self)
 	}
 	n.heardFrom(party)
-	return peer.SignHeartbeat(peer.Heartbeat{From: n.self, To: party, Time: n.now().UnixMilli(), Nonce: hb.Nonce, Reply: true}, n.signer)
+	return peer.SignHeartbeat(peer.Heartbeat{From: n.self, To: party, Time: n.now().UnixMilli(), Nonce: hb.Nonce, Reply: true}, n.signing())
 }
 
 // heardFrom records a request from a pinned party.
@@ -142,4 +143,21 @@ func (n *Node) LinkHistory(ctx context.Context, peer string, limit int) ([]hotli
 		}
 	}
 	return n.store.LinkTests(ctx, peer, limit)
+}
+
+// openHeartbeat checks a heartbeat signed by party: by its current key,
+// or by the one before, which its node signs with until it has the
+// rotation (a heartbeat can overtake the key change).
+func (n *Node) openHeartbeat(party string, signed []byte) (*peer.Heartbeat, error) {
+	var err error
+	for _, k := range slices.Backward(n.keys.Recent(party)) {
+		var hb *peer.Heartbeat
+		if hb, err = peer.OpenHeartbeat(signed, k.Pub); err == nil {
+			return hb, nil
+		}
+	}
+	if err == nil {
+		err = fmt.Errorf("heartbeat from %s, whose key is not known", party)
+	}
+	return nil, err
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ import (
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/escalation"
 	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/keychain"
 	"github.com/hotline-project/hotline/loglimit"
 	"github.com/hotline-project/hotline/peer"
 	"github.com/hotline-project/hotline/phrase"
@@ -97,24 +99,37 @@ type Config struct {
 	// ahead of, or behind, its arrival here before it is flagged; zero
 	// means DefaultClockAhead and DefaultClockBehind.
 	ClockAhead, ClockBehind time.Duration
+	// KeyFiles is where key rotations prepare the next keys and make
+	// them lasting; nil means the node cannot rotate (RotateKey fails).
+	KeyFiles KeyFiles
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
 // Node is a running hotline node.
 type Node struct {
-	self    string
-	key     *identity.SigningKey
-	signer  *signer // the party key, watched
-	tlsKey  *identity.TLSKey
-	store   hotline.Store
-	log     *slog.Logger
-	now     func() time.Time
-	metrics *metrics
-	events  *broker
+	self   string
+	key    atomic.Pointer[identity.SigningKey] // the party key; a rotation replaces it
+	signer *signer                             // the party key's signer, watched
+	tlsKey *identity.TLSKey
+	// keys follows every party's keys (this one's too) through their
+	// rotations: which key signs which part of each feed (see keys.go).
+	keys     *keychain.Book
+	keyFiles KeyFiles
+	rotMu    sync.Mutex // one rotation at a time
+	filesMu  sync.Mutex // one change to the key files at a time
+	// tlsPending is the TLS key of the last rotation, presented once
+	// every peer holds the change; rotated are that rotation's key
+	// entries (under mu).
+	tlsPending atomic.Pointer[identity.TLSKey]
+	rotated    []keychain.Change
+	store      hotline.Store
+	log        *slog.Logger
+	now        func() time.Time
+	metrics    *metrics
+	events     *broker
 
 	peers   map[string]*pinnedPeer // by party name
-	byTLS   map[identity.Fingerprint]string
 	syncInt time.Duration
 	retry   time.Duration
 	peerOpt peer.ClientOptions
@@ -166,7 +181,6 @@ type Node struct {
 // pinnedPeer is another party as this node pinned it.
 type pinnedPeer struct {
 	doc    identity.Document
-	pub    ed25519.PublicKey
 	client *peer.Client
 	link   *link
 }
@@ -179,13 +193,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		self:         cfg.Key.Party,
-		key:          cfg.Key,
 		tlsKey:       cfg.TLSKey,
+		keys:         keychain.New(),
+		keyFiles:     cfg.KeyFiles,
 		store:        cfg.Store,
 		log:          cfg.Logger,
 		now:          cfg.Now,
 		peers:        make(map[string]*pinnedPeer),
-		byTLS:        make(map[identity.Fingerprint]string),
 		syncInt:      cfg.SyncInterval,
 		retry:        cfg.RetryMax,
 		writes:       make(chan *writeReq, 1024),
@@ -249,7 +263,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		reg = prometheus.NewRegistry()
 	}
 	n.metrics = newMetrics(reg, n)
-	n.signer = &signer{key: cfg.Key.Signer, n: n}
+	n.key.Store(cfg.Key)
+	n.signer = &signer{n: n}
 	for _, d := range cfg.Peers {
 		if err := n.pin(d); err != nil {
 			return nil, err
@@ -270,6 +285,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			c.Label = hotline.ChannelLabel(c.Definition.Name, c.ID, n.labelTaken(nil))
 		}
 		n.labels[c.Label] = c.ID
+	}
+	if err := n.loadKeys(ctx, cfg.Key, cfg.TLSKey.Fingerprint(), cfg.Peers); err != nil {
+		return nil, err
+	}
+	if err := n.settleKeys(cfg.KeyFiles); err != nil {
+		return nil, err
 	}
 	n.meter = quota.New(cfg.Limits, n.now)
 	total, today, err := n.store.Usage(ctx, hotline.Day(n.now()))
@@ -315,17 +336,16 @@ func (n *Node) pin(d identity.Document) error {
 	if _, dup := n.peers[d.Party]; dup {
 		return fmt.Errorf("node: party %s pinned twice", d.Party)
 	}
-	_, pub, err := identity.ParseVerifierKey(d.Key)
-	if err != nil {
+	if _, _, err := identity.ParseVerifierKey(d.Key); err != nil {
 		return err
 	}
-	n.peers[d.Party] = &pinnedPeer{
-		doc:    d,
-		pub:    pub,
-		client: peer.NewClient(d.Party, d.Endpoints, n.tlsKey, d.TLS, n.peerOpt),
-		link:   &link{party: d.Party, notify: make(chan struct{}, 1), reached: make(chan struct{}, 1)},
+	party := d.Party
+	n.peers[party] = &pinnedPeer{
+		doc: d,
+		// The party's TLS key as its key changes move it on.
+		client: peer.NewClient(party, d.Endpoints, n.tlsKey, func(fp identity.Fingerprint) bool { return n.keys.AcceptsTLS(party, fp) }, n.peerOpt),
+		link:   &link{party: party, notify: make(chan struct{}, 1), reached: make(chan struct{}, 1)},
 	}
-	n.byTLS[d.TLS] = d.Party
 	return nil
 }
 
@@ -386,7 +406,7 @@ func (n *Node) Self() string { return n.self }
 
 // Identity returns this node's identity document for the given endpoints.
 func (n *Node) Identity(endpoints []string) identity.Document {
-	return identity.Document{Party: n.self, Key: n.key.VerifierKey(), TLS: n.tlsKey.Fingerprint(), Endpoints: endpoints}
+	return identity.Document{Party: n.self, Key: n.key.Load().VerifierKey(), TLS: n.tlsKey.Fingerprint(), Endpoints: endpoints}
 }
 
 // Peers returns the pinned parties, sorted by name.
@@ -412,7 +432,7 @@ func (n *Node) Subscribe(operator string, after uint64) (*Subscription, error) {
 // PartyFor implements peer.Handler. A peer that reaches this node is up:
 // the sync loop towards it, if it is backing off, tries again at once.
 func (n *Node) PartyFor(fp string) (string, bool) {
-	p, ok := n.byTLS[identity.Fingerprint(fp)]
+	p, ok := n.keys.PartyForTLS(identity.Fingerprint(fp))
 	if pp := n.peers[p]; ok && pp != nil {
 		select {
 		case pp.link.reached <- struct{}{}:
@@ -422,16 +442,16 @@ func (n *Node) PartyFor(fp string) (string, bool) {
 	return p, ok
 }
 
-// keyOf returns the pinned public key of party (this node's own included).
+// keyOf returns party's current key (this node's own included): the
+// pinned one, or the one its key changes moved on to.
 func (n *Node) keyOf(party string) (ed25519.PublicKey, string, bool) {
-	if party == n.self {
-		return n.key.Public(), n.key.VerifierKey(), true
+	if party != n.self {
+		if _, pinned := n.peers[party]; !pinned {
+			return nil, "", false
+		}
 	}
-	p, ok := n.peers[party]
-	if !ok {
-		return nil, "", false
-	}
-	return p.pub, p.doc.Key, true
+	k, ok := n.keys.Current(party)
+	return k.Pub, k.Verifier, ok
 }
 
 func (n *Node) head(f hotline.Feed) hotline.Head {

@@ -97,7 +97,7 @@ func (n *Node) Propose(ctx context.Context, operator, name, level string, others
 	if _, err := hotline.ParseLevel(level); err != nil {
 		return nil, err
 	}
-	members := []entry.Member{{Party: n.self, Key: n.key.VerifierKey()}}
+	members := []entry.Member{{Party: n.self, Key: n.key.Load().VerifierKey()}}
 	for _, p := range others {
 		if p == n.self || slices.ContainsFunc(members, func(m entry.Member) bool { return m.Party == p }) {
 			continue

@@ -143,20 +143,30 @@ func (n *Node) receive(ctx context.Context, from string, raw [][]byte) (*peer.Pu
 }
 
 // verify decodes one entry and checks what needs no feed state: the
-// encoding, the limits, the author is a pinned party, the signature and
-// the body.
+// encoding, the limits, the author is a pinned party, and the body; and
+// it tries the signature under the author's recent keys.
 func (n *Node) verify(raw []byte) (*verified, error) {
 	e, err := entry.Decode(raw)
 	if err != nil {
 		return nil, reject(decodeReason(err), "%v", err)
 	}
 	v := &verified{e: e}
-	pub, _, ok := n.keyOf(e.Author)
-	if !ok {
+	if _, _, ok := n.keyOf(e.Author); !ok && e.Author != n.self {
 		return v, reject("unknown_author", "entry %s/%d is by %s, a party this node has not pinned", e.Author, e.Seq, e.Author)
 	}
-	if err := e.Verify(pub); err != nil {
+	if err := e.CheckBody(); err != nil {
 		return v, reject("signature", "entry %s/%d: %v", e.Author, e.Seq, err)
+	}
+	// The party's newest key, then the one before: one of them signs
+	// nearly every entry. The writer checks the signature is by the key
+	// valid at the entry's place in its feed (checkSignature), verifying
+	// again only under a key not tried here.
+	for _, k := range slices.Backward(n.keys.Recent(e.Author)) {
+		if e.Verify(k.Pub) == nil {
+			v.signedBy = k.Verifier
+			break
+		}
+		v.tried = append(v.tried, k.Verifier)
 	}
 	if v.body, err = entry.DecodeBody(e); err != nil {
 		return v, reject(decodeReason(err), "entry %s/%d: %v", e.Author, e.Seq, err)

@@ -2,13 +2,11 @@ package node
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"slices"
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
-	"github.com/hotline-project/hotline/identity"
 )
 
 // This file holds the rules of the coordination entries (calls,
@@ -45,18 +43,6 @@ func (n *Node) checkPolicy(d *entry.Definition) error {
 		return hotline.Errorf(hotline.EINVALID, "escalation target %s has members %v: an escalation target must have exactly the same members and keys", t.Definition.Name, have)
 	}
 	return nil
-}
-
-// memberKey returns the key a channel's definition pins for party.
-func memberKey(ch *hotline.Channel) func(string) (ed25519.PublicKey, bool) {
-	return func(party string) (ed25519.PublicKey, bool) {
-		m, ok := ch.Definition.Member(party)
-		if !ok {
-			return nil, false
-		}
-		_, pub, err := identity.ParseVerifierKey(m.Key)
-		return pub, err == nil
-	}
 }
 
 // callRequest returns the call request re of ch, checking it is one.
@@ -119,7 +105,7 @@ func (b *batch) checkCall(ctx context.Context, ch *hotline.Channel, author strin
 			if c.Sigs[0].Party != author {
 				return reject("invalid", "a draft joint readout carries its author's signature only")
 			}
-			if _, err := entry.VerifyJoint(c, ch.ID, memberKey(ch)); err != nil {
+			if _, err := entry.VerifyJoint(c, ch.ID, b.n.keysOf(ch)); err != nil {
 				return reject("bad_signature", "%s", trimPrefix(err))
 			}
 		}
@@ -144,7 +130,7 @@ func (b *batch) checkCall(ctx context.Context, ch *hotline.Channel, author strin
 				return reject("invalid", "joint readout signed by %s, not a member of channel %s", s.Party, ch.Definition.Name)
 			}
 		}
-		if _, err := entry.VerifyJoint(c, ch.ID, memberKey(ch)); err != nil {
+		if _, err := entry.VerifyJoint(c, ch.ID, b.n.keysOf(ch)); err != nil {
 			return reject("bad_signature", "%s", trimPrefix(err))
 		}
 	}

@@ -1,37 +1,25 @@
 package node
 
 import (
-	"crypto"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
 )
 
-// signer is the party key as the node signs with it. The key may be
-// held outside the node (an ssh-agent, a hardware token): when it stops
-// answering, what needs a signature fails cleanly and an alarm is raised
-// once; when it answers again, that is logged and the alarm clears.
+// signer watches the party key's signer. The key may be held outside
+// the node (an ssh-agent, a hardware token): when it stops answering,
+// what needs a signature fails cleanly and an alarm is raised once; when
+// it answers again, that is logged and the alarm clears. Signatures go
+// through boundSigner (see keys.go), which reports here.
 type signer struct {
-	key crypto.Signer
-	n   *Node
+	n *Node
 
 	mu      sync.Mutex
 	down    bool
 	lastErr string
-}
-
-// Public implements crypto.Signer.
-func (s *signer) Public() crypto.PublicKey { return s.key.Public() }
-
-// Sign implements crypto.Signer.
-func (s *signer) Sign(r io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
-	sig, err := s.key.Sign(r, msg, opts)
-	s.record(err)
-	return sig, err
 }
 
 func (s *signer) record(err error) {

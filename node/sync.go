@@ -116,6 +116,7 @@ func (n *Node) syncLoop(p *pinnedPeer) {
 		progressed, err := n.syncOnce(p, st, pullDue)
 		if err == nil {
 			p.link.learnt(maps.Clone(st.theirs))
+			n.maybeSwitchTLS() // the peer may now hold this party's key change
 		}
 		n.countBacklog(p)
 		if wait, ok := throttled(err); ok {

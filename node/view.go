@@ -453,6 +453,8 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 			roles = append(roles, fmt.Sprintf("%s (%s, %s)", c.Role, c.Name, c.Level))
 		}
 		v.Text = "publishes its counterparts: " + strings.Join(roles, "; ")
+	case *entry.KeyChange:
+		v.Text = fmt.Sprintf("changes its key: its later entries are signed by %s (TLS key %s)", b.Key, b.TLS)
 	case *entry.Config:
 		v.Config = &ConfigView{Action: string(b.Action)}
 		if b.Action == entry.ActionPropose {

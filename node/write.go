@@ -9,6 +9,8 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/keychain"
 	"github.com/hotline-project/hotline/peer"
 	"github.com/hotline-project/hotline/quota"
 )
@@ -22,6 +24,7 @@ type writeReq struct {
 	local  *localWrite
 	remote *remoteBatch
 	state  *stateChange
+	rotate *rotation
 	done   chan writeResult
 }
 
@@ -55,6 +58,11 @@ type remoteBatch struct {
 type verified struct {
 	e    *entry.Entry
 	body any
+	// signedBy is the key e's signature verified under; tried are keys
+	// it does not verify under. The writer checks that the key valid at
+	// e's position is signedBy, verifying again only if it was not tried.
+	signedBy string
+	tried    []string
 }
 
 type writeResult struct {
@@ -169,6 +177,10 @@ type batch struct {
 	// watchChanged is set when the batch adds a watched entry or an
 	// answer, so the deadline watcher looks again after the commit.
 	watchChanged bool
+	// keyChanges are the batch's key entries; key is the party key once
+	// the batch rotated it (see keys.go).
+	keyChanges []keychain.Change
+	key        *identity.SigningKey
 }
 
 func (b *batch) head(f hotline.Feed) hotline.Head {
@@ -264,6 +276,10 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 			results[i] = b.applyRemote(ctx, r.remote)
 		case r.state != nil:
 			results[i].err = b.changeState(r.state)
+		case r.rotate != nil:
+			before := len(b.writes)
+			results[i].err = b.rotate(r.rotate)
+			results[i].stored = len(b.writes) - before
 		}
 	}
 	// Receipts go in the transaction that stores what they cover: a
@@ -322,7 +338,16 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 		return false
 	}
 	n.keepRecent(b.writes)
+	// Key changes first: nothing is signed or checked against the keys
+	// until the book and the party key follow the batch.
+	n.keysAdded(b.keyChanges)
+	if b.key != nil {
+		n.key.Store(b.key)
+	}
 	n.mu.Lock()
+	if b.key != nil {
+		n.rotated = rotationFeeds(b.keyChanges, b.key.VerifierKey())
+	}
 	for f, h := range b.heads {
 		n.heads[f] = h
 	}
@@ -388,6 +413,11 @@ func (b *batch) appendLocal(lw *localWrite) (*entry.Entry, error) {
 	}
 	f := hotline.Feed{Channel: ch.ID, Party: n.self}
 	h := b.head(f)
+	key := b.signingKey()
+	if m, _ := ch.Definition.Member(n.self); b.keyAt(f, m.Key, h.Seq+1) != key.VerifierKey() {
+		return nil, hotline.Errorf(hotline.ECONFLICT, "channel %s names an earlier key of this party (%s) for its feed, and this party's key is now %s: propose the channel again",
+			ch.Definition.Name, m.Key, key.VerifierKey())
+	}
 	body, err := entry.EncodeBody(lw.body)
 	if err != nil {
 		return nil, err
@@ -401,7 +431,7 @@ func (b *batch) appendLocal(lw *localWrite) (*entry.Entry, error) {
 		Kind:     lw.kind,
 		Operator: lw.operator,
 		Refs:     b.refs(ch, n.self),
-	}, body, n.signer)
+	}, body, boundSigner{key: key.Signer, watch: n.signer})
 	if signerFailed(err) {
 		return nil, signerUnavailable(err)
 	}
@@ -543,6 +573,11 @@ func (b *batch) checkRemote(ctx context.Context, from string, v *verified) (dup 
 		}
 		return false, reject("forged_own", "entry %s/%d claims to be written by this node, which never wrote it", e.Author, e.Seq)
 	}
+	// The signature before anything else: only a signed entry can be
+	// evidence of equivocation.
+	if err := b.checkSignature(v); err != nil {
+		return false, err
+	}
 	h := b.head(f)
 	if e.Seq <= h.Seq {
 		id, _, err := b.idAt(ctx, f, e.Seq)
@@ -659,6 +694,8 @@ func (b *batch) checkKind(ctx context.Context, ch *hotline.Channel, e *entry.Ent
 		return b.checkEscalation(ctx, ch, e.Author, v)
 	case *entry.Directory:
 		return checkDirectory(v)
+	case *entry.KeyChange:
+		return b.checkKeyChange(ch, e, v)
 	}
 	return nil
 }
@@ -791,6 +828,16 @@ func (b *batch) derive(e *entry.Entry, body any) (hotline.Write, error) {
 		}
 	case *entry.Escalation:
 		w.Mark = &hotline.MarkRow{Kind: e.Kind, Target: v.Entry, Party: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime()}
+	case *entry.KeyChange:
+		ch, ok := b.channel(e.Channel)
+		if !ok {
+			return w, hotline.Errorf(hotline.ENOTFOUND, "no channel %s", e.Channel)
+		}
+		c, err := b.parseKeyChange(ch, e, v)
+		if err != nil {
+			return w, err
+		}
+		b.keyChanges = append(b.keyChanges, c)
 	}
 	if w.Watch || w.Mark != nil {
 		b.watchChanged = true

@@ -72,8 +72,8 @@ type EndpointStatus struct {
 }
 
 // NewClient returns a client that presents key and accepts only a server
-// with the pinned fingerprint.
-func NewClient(party string, endpoints []string, key *identity.TLSKey, pin identity.Fingerprint, o ClientOptions) *Client {
+// whose fingerprint pinned accepts (identity.Pin for one).
+func NewClient(party string, endpoints []string, key *identity.TLSKey, pinned func(identity.Fingerprint) bool, o ClientOptions) *Client {
 	if o.Timeout == 0 {
 		o.Timeout = 30 * time.Second
 	}
@@ -81,7 +81,7 @@ func NewClient(party string, endpoints []string, key *identity.TLSKey, pin ident
 		o.FailbackAfter = time.Minute
 	}
 	tr := &http.Transport{
-		TLSClientConfig:       key.ClientConfig(pin),
+		TLSClientConfig:       key.ClientConfig(pinned),
 		DialContext:           (&net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   o.Timeout,
 		ResponseHeaderTimeout: o.Timeout,

@@ -232,4 +232,9 @@ CREATE TABLE replica_lease (
 );
 INSERT INTO replica_lease (id, epoch, holder, api, peer, expires) VALUES (1, 0, '', '', '', '-infinity');
 `,
+	// 3: key entries, few in any store, found without reading the rest:
+	// a node reads them all at start (see package keychain).
+	`
+CREATE INDEX entries_key ON entries (local) WHERE kind = 'key';
+`,
 }

@@ -215,7 +215,7 @@ func (s *Server) activate(ctx context.Context, opts Options) error {
 	d, f := s.Dir, &s.files
 	n, err := node.New(ctx, node.Config{
 		Ladders: f.ladders, Mailer: f.mailer, Catalogs: f.catalogs, Registry: s.registry,
-		Key: d.Key, TLSKey: d.TLS, Store: s.Store, Peers: f.peers, Logger: s.Log,
+		Key: d.Key, TLSKey: d.TLS, KeyFiles: d, Store: s.Store, Peers: f.peers, Logger: s.Log,
 		SyncInterval: d.Config.Sync.Interval.Duration, RetryMax: d.Config.Sync.RetryMax.Duration,
 		PeerTimeout: d.Config.Sync.Timeout.Duration, FailbackAfter: d.Config.Sync.FailbackAfter.Duration,
 		HeartbeatInterval: d.Config.Heartbeat.Interval.Duration, SilenceAlarm: d.Config.Heartbeat.SilenceAlarm.Duration,

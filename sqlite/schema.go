@@ -308,6 +308,11 @@ CREATE TRIGGER tokens_insert_epoch AFTER INSERT ON operator_tokens BEGIN UPDATE 
 CREATE TRIGGER tokens_update_epoch AFTER UPDATE ON operator_tokens BEGIN UPDATE access_epoch SET epoch = epoch + 1; END;
 CREATE TRIGGER tokens_delete_epoch AFTER DELETE ON operator_tokens BEGIN UPDATE access_epoch SET epoch = epoch + 1; END;
 `,
+	// 11: key entries, few in any store, found without reading the rest:
+	// a node reads them all at start (see package keychain).
+	`
+CREATE INDEX entries_key ON entries (local) WHERE kind = 'key';
+`,
 }
 
 // migrationHooks run in Go, in the same transaction, right after the SQL of

@@ -534,6 +534,20 @@ func (s *Store) EntriesOfKind(ctx context.Context, ch entry.ChannelID, kinds ...
 	return out, nil
 }
 
+// KeyChanges implements hotline.Store, through the partial index on key
+// entries.
+func (s *Store) KeyChanges(ctx context.Context) ([]*hotline.Stored, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+EntryCols+` FROM entries WHERE kind = 'key' ORDER BY local`)
+	if err != nil {
+		return nil, fmt.Errorf("read key changes: %w", err)
+	}
+	got, err := collect(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read key changes: %w", err)
+	}
+	return got, nil
+}
+
 // Latest implements hotline.Store.
 func (s *Store) Latest(ctx context.Context, f hotline.Feed, kind entry.Kind) (*hotline.Stored, error) {
 	st, err := ScanEntry(s.read.QueryRowContext(ctx, `SELECT `+EntryCols+` FROM entries WHERE channel = ? AND author = ? AND kind = ? ORDER BY seq DESC LIMIT 1`,

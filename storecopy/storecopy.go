@@ -7,7 +7,6 @@ package storecopy
 
 import (
 	"context"
-	"crypto/ed25519"
 	"database/sql"
 	"fmt"
 	"io"
@@ -18,7 +17,8 @@ import (
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/audit"
 	"github.com/hotline-project/hotline/checkpoint"
-	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/keychain"
 	"github.com/hotline-project/hotline/postgres"
 	"github.com/hotline-project/hotline/sqlite"
 )
@@ -209,18 +209,19 @@ func copyTable(ctx context.Context, from *sql.DB, to *sql.Tx, t string, progress
 
 // check reads every feed back through the PostgreSQL store: each entry
 // must equal the source's byte for byte and verify with its author's key
-// from the channel's definition, and the feed's tree head must equal the
-// source's and the one its entries make.
+// at its position (the channel definition's, as the feed's key entries
+// move it on), and the feed's tree head must equal the source's and the
+// one its entries make.
 func check(ctx context.Context, src *sqlite.Store, dst *postgres.Store, rep *Report, progress io.Writer) error {
 	chans, err := dst.Channels(ctx)
 	if err != nil {
 		return err
 	}
-	keys := make(map[hotline.Feed]ed25519.PublicKey)
+	keys := make(map[hotline.Feed]keychain.Key)
 	for _, c := range chans {
 		for _, m := range c.Definition.Members {
-			if _, pub, err := identity.ParseVerifierKey(m.Key); err == nil {
-				keys[hotline.Feed{Channel: c.ID, Party: m.Party}] = pub
+			if k, err := keychain.ParseKey(m.Key, ""); err == nil {
+				keys[hotline.Feed{Channel: c.ID, Party: m.Party}] = k
 			}
 		}
 	}
@@ -239,7 +240,7 @@ func check(ctx context.Context, src *sqlite.Store, dst *postgres.Store, rep *Rep
 		if got[f] != h {
 			return fmt.Errorf("feed %s/%s: head %d %s in the copy, %d %s in the source", f.Channel, f.Party, got[f].Seq, got[f].ID, h.Seq, h.ID)
 		}
-		pub, ok := keys[f]
+		key, ok := keys[f]
 		if !ok {
 			return fmt.Errorf("feed %s/%s: no key of %s in the channel's definition", f.Channel, f.Party, f.Party)
 		}
@@ -261,8 +262,19 @@ func check(ctx context.Context, src *sqlite.Store, dst *postgres.Store, rep *Rep
 				if x.ID() != y.ID() || string(x.Encode()) != string(y.Encode()) || x.Local != y.Local || x.Depth != y.Depth || !x.Received.Equal(y.Received) {
 					return fmt.Errorf("entry %s/%d differs in the copy", f.Party, x.Seq)
 				}
-				if err := y.Verify(pub); err != nil {
+				if err := y.Verify(key.Pub); err != nil {
 					return fmt.Errorf("entry %s/%d in the copy: %v", f.Party, y.Seq, err)
+				}
+				if y.Kind == entry.KindKey {
+					body, err := entry.DecodeBody(y.Entry)
+					if err != nil {
+						return fmt.Errorf("entry %s/%d in the copy: %v", f.Party, y.Seq, err)
+					}
+					c, err := keychain.ParseChange(y.Entry, body.(*entry.KeyChange), key.Verifier)
+					if err != nil {
+						return fmt.Errorf("entry %s/%d in the copy: %v", f.Party, y.Seq, err)
+					}
+					key = c.New
 				}
 				leaves = append(leaves, checkpoint.RecordHash(y.Entry))
 				rep.Entries++

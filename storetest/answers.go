@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,5 +211,41 @@ func testAnswersWatchesAndLadders(t *testing.T, b Backend) {
 	watches, err = s.OpenWatches(ctx)
 	if err != nil || len(watches) != 1 || watches[0].Entry != m2.Ref() {
 		t.Fatalf("open watches after closing the first: %+v, %v", watches, err)
+	}
+}
+
+// testKeyChanges: every key entry of every channel, and nothing else, in
+// storage order.
+func testKeyChanges(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s := b.Open(t, b.Place(t))
+	defer s.Close()
+	if got, err := s.KeyChanges(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("KeyChanges of an empty store: %d, %v", len(got), err)
+	}
+	var want []entry.ID
+	for i, name := range []string{"one", "two"} {
+		_, key, _ := ed25519.GenerateKey(nil)
+		def := entry.Definition{Name: name, Level: "policy", Proposer: "alpha",
+			Members: []entry.Member{{Party: "alpha", Key: "a"}, {Party: "bravo", Key: "b"}}}
+		ch := &hotline.Channel{ID: def.ChannelID(), Definition: def, State: hotline.ChannelProposed, Accepted: []string{"alpha"}}
+		w := &FeedWriter{T: t, Key: key, Channel: ch.ID}
+		before := w.Next("before")
+		kc := w.Write(entry.KindKey, &entry.KeyChange{Key: fmt.Sprintf("alpha+0000000%d+AQ", i), TLS: "sha256:" + strings.Repeat("0", 64), Sig: make([]byte, 64)})
+		if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: before, Channel: ch}, {Entry: kc}, {Entry: w.Next("after")}}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, kc.ID())
+	}
+	got, err := s.KeyChanges(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []entry.ID
+	for _, st := range got {
+		ids = append(ids, st.ID())
+	}
+	if !slices.Equal(ids, want) {
+		t.Fatalf("KeyChanges gave %d entries, want the %d key entries in storage order", len(ids), len(want))
 	}
 }

@@ -29,6 +29,7 @@ func Run(t *testing.T, b Backend) {
 		{"AppendIsAllOrNothingAndDurable", testAppendIsAllOrNothingAndDurable},
 		{"EntriesByPrefix", testEntriesByPrefix},
 		{"ReadsOfFeedsAndChannels", testReadsOfFeedsAndChannels},
+		{"KeyChanges", testKeyChanges},
 		{"AnswersWatchesAndLadders", testAnswersWatchesAndLadders},
 		{"PagesWalkChannelOrder", testPagesWalkChannelOrder},
 		{"PageCarriesItsIndexRows", testPageCarriesItsIndexRows},

@@ -120,13 +120,14 @@ func runVerify(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	keys := checkpoint.Keys{}
-	vkeys := map[string]string{}
+	vkeys := map[string][]string{}
 	for _, k := range keyArgs {
 		party, pub, vkey, err := loadKey(k)
 		if err != nil {
 			return hotline.Errorf(hotline.EINVALID, "--key %s: %v", k, err)
 		}
-		keys[party], vkeys[party] = pub, vkey
+		keys[party] = append(keys[party], pub)
+		vkeys[party] = append(vkeys[party], vkey)
 	}
 	f, err := os.Open(pos[0])
 	if err != nil {
@@ -149,10 +150,20 @@ func runVerify(ctx context.Context, env *Env, args []string) error {
 		return verifyFailed{fmt.Sprintf("%s: FAILED: %v", pos[0], err)}
 	}
 	r := audit.Verify(a)
-	for party, vkey := range vkeys {
-		for _, k := range r.Keys {
-			if k.Party == party && k.Key != vkey {
-				r.Failures = append(r.Failures, audit.Failure{Where: "keys", What: fmt.Sprintf("the archive's key for %s is %s, not the key you gave (%s)", party, k.Key, vkey)})
+	// Each key given must be one of the party's keys in the archive,
+	// whose key entries chain every other key of the party to it.
+	for party, given := range vkeys {
+		for _, vkey := range given {
+			found := false
+			var have []string
+			for _, k := range r.Keys {
+				if k.Party == party {
+					found = found || k.Key == vkey
+					have = append(have, k.Key)
+				}
+			}
+			if !found {
+				r.Failures = append(r.Failures, audit.Failure{Where: "keys", What: fmt.Sprintf("the key you gave for %s (%s) is not one of its keys in the archive (%s)", party, vkey, strings.Join(have, ", "))})
 				r.OK = false
 			}
 		}

@@ -19,7 +19,26 @@ func printReport(w io.Writer, r *audit.Report) {
 	fmt.Fprintf(w, "Exported by %s at %s. Members: %s.\n", r.ExportedBy, r.ExportedAt.Format(reportTime), strings.Join(r.Members, ", "))
 	fmt.Fprintf(w, "\nKeys, as pinned by the exporting node (confirm each with its party before relying on this report):\n")
 	for _, k := range r.Keys {
-		fmt.Fprintf(w, "  %-10s %s\n", k.Party, k.Key)
+		fmt.Fprintf(w, "  %-10s %s", k.Party, k.Key)
+		switch {
+		case k.From != nil && k.Until != nil:
+			fmt.Fprintf(w, "  (signs seqs %d to %d)", *k.From, *k.Until)
+		case k.From != nil:
+			fmt.Fprintf(w, "  (signs from seq %d)", *k.From)
+		case k.Until != nil:
+			fmt.Fprintf(w, "  (signs up to seq %d)", *k.Until)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.KeyChanges) > 0 {
+		fmt.Fprintf(w, "\nKey changes (each signed by the old key and by the new one; the feed's later entries verify under the new key):\n")
+		for _, c := range r.KeyChanges {
+			fmt.Fprintf(w, "  %s/%d  %s", c.Party, c.Seq, c.Time.Format(reportTime))
+			if c.Operator != "" {
+				fmt.Fprintf(w, " by operator %s", c.Operator)
+			}
+			fmt.Fprintf(w, ": %s -> %s (TLS %s)\n", c.Old, c.New, c.TLS)
+		}
 	}
 	fmt.Fprintf(w, "\nFeeds (each party's own signed log in this channel):\n")
 	for _, f := range r.Feeds {

@@ -419,16 +419,40 @@ func cmdDevUp(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// sshagent start|stop|restart: run a real ssh-agent for the script, on
-// $WORK/agent.sock, holding a new Ed25519 key: start makes the key and
-// sets SSH_AUTH_SOCK and AGENT_KEY (its SHA256 fingerprint); stop kills
-// the agent; restart starts it again with the key. Scripts guard it with
-// [!sshagent] skip.
+// sshagent start|stop|restart|add VAR: run a real ssh-agent for the
+// script, on $WORK/agent.sock, holding a new Ed25519 key: start makes the
+// key and sets SSH_AUTH_SOCK and AGENT_KEY (its SHA256 fingerprint); add
+// makes another key, adds it and sets VAR to its fingerprint; stop kills
+// the agent; restart starts it again with every key. Scripts guard it
+// with [!sshagent] skip.
 func cmdSSHAgent(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: sshagent start|stop|restart")
+	if neg || len(args) < 1 || (args[0] == "add") != (len(args) == 2) {
+		ts.Fatalf("usage: sshagent start|stop|restart|add VAR")
 	}
 	sock, key := ts.MkAbs("agent.sock"), ts.MkAbs("party_ed25519")
+	keys := []string{key}
+	if b, err := os.ReadFile(ts.MkAbs("agent.keys")); err == nil {
+		keys = append(keys, strings.Fields(string(b))...)
+	}
+	newKey := func(file string) string {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", file).CombinedOutput(); err != nil {
+			ts.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", file+".pub").Output()
+		ts.Check(err)
+		f := strings.Fields(string(out))
+		if len(f) < 2 {
+			ts.Fatalf("ssh-keygen -l printed %q", out)
+		}
+		return f[1]
+	}
+	addKeys := func(files ...string) {
+		add := exec.Command("ssh-add", files...)
+		add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+		if out, err := add.CombinedOutput(); err != nil {
+			ts.Fatalf("ssh-add: %v: %s", err, out)
+		}
+	}
 	stop := func() {
 		if b, err := os.ReadFile(ts.MkAbs("agent.pid")); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
@@ -451,33 +475,30 @@ func cmdSSHAgent(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Fatalf("ssh-agent made no socket within 10s")
 			}
 		}
-		add := exec.Command("ssh-add", key)
-		add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
-		if out, err := add.CombinedOutput(); err != nil {
-			ts.Fatalf("ssh-add: %v: %s", err, out)
-		}
+		addKeys(keys...)
 	}
 	switch args[0] {
 	case "start":
-		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
-			ts.Fatalf("ssh-keygen: %v: %s", err, out)
-		}
-		out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", key+".pub").Output()
-		ts.Check(err)
-		f := strings.Fields(string(out))
-		if len(f) < 2 {
-			ts.Fatalf("ssh-keygen -l printed %q", out)
-		}
+		fp := newKey(key)
 		run()
 		ts.Defer(stop)
 		ts.Setenv("SSH_AUTH_SOCK", sock)
-		ts.Setenv("AGENT_KEY", f[1])
+		ts.Setenv("AGENT_KEY", fp)
+	case "add":
+		file := ts.MkAbs(strings.ToLower(args[1]) + "_ed25519")
+		fp := newKey(file)
+		addKeys(file)
+		f, err := os.OpenFile(ts.MkAbs("agent.keys"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		ts.Check(err)
+		fmt.Fprintln(f, file)
+		ts.Check(f.Close())
+		ts.Setenv(args[1], fp)
 	case "stop":
 		stop()
 	case "restart":
 		stop()
 		run()
 	default:
-		ts.Fatalf("usage: sshagent start|stop|restart")
+		ts.Fatalf("usage: sshagent start|stop|restart|add VAR")
 	}
 }

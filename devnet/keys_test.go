@@ -1,0 +1,301 @@
+package devnet
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/config"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/node"
+)
+
+// Alpha rotates its keys while both parties send: nothing is lost, bravo
+// takes the new key from the key entries and checks alpha's later entries
+// against it, the peer link moves to alpha's new TLS key without anyone
+// pinning it by hand, every archive verifies across the rotation, and an
+// entry signed with the old key after the switch point is refused.
+func TestKeys_RotationWhileTrafficFlows(t *testing.T) {
+	net := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond})
+	ctx := context.Background()
+	alpha, bravo := net.Party("alpha"), net.Party("bravo")
+	before, err := config.Open(alpha.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKey, oldTLS := before.Key, before.TLS.Fingerprint()
+	m := net.Manifest()
+
+	// Traffic both ways in every channel, until stopped.
+	var (
+		mu       sync.Mutex
+		accepted = map[string][]string{} // sender → ids
+		failures atomic.Int64
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	for _, p := range []*Party{alpha, bravo} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := clientOf(p)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ch := m.Channels[i%len(m.Channels)].Name
+				ref, err := c.Send(ctx, ch, api.SendRequest{Text: "traffic " + p.Name})
+				if err != nil {
+					failures.Add(1)
+					continue
+				}
+				mu.Lock()
+				accepted[p.Name] = append(accepted[p.Name], ch+" "+ref.ID)
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	res, err := clientOf(alpha).RotateKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Old != oldKey.VerifierKey() || res.New == res.Old || res.OldTLS != string(oldTLS) || res.NewTLS == res.OldTLS {
+		t.Fatalf("rotation %+v; alpha's key was %s, TLS %s", res, oldKey.VerifierKey(), oldTLS)
+	}
+	if res.Feeds != len(m.Channels) {
+		t.Errorf("the key change is in %d feeds, want one per channel (%d)", res.Feeds, len(m.Channels))
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failures.Load() != 0 {
+		t.Errorf("%d sends failed across the rotation", failures.Load())
+	}
+
+	// Everything sent is delivered, both ways, in every channel.
+	for sender, refs := range accepted {
+		for _, r := range refs {
+			ch, id, _ := strings.Cut(r, " ")
+			eventually(t, "delivery of "+sender+"'s "+id, func() bool {
+				e := findEntry(t, clientOf(net.Party(sender)), ch, id)
+				return e != nil && e.Delivered != nil
+			})
+		}
+	}
+	t.Logf("%d messages from alpha and %d from bravo delivered across the rotation", len(accepted["alpha"]), len(accepted["bravo"]))
+
+	// Bravo holds alpha's chain; alpha presents its new TLS key once
+	// bravo holds the change, and the link still works both ways.
+	eventually(t, "alpha's peer link presents its new TLS key", func() bool {
+		s, err := clientOf(alpha).KeyStatus(ctx)
+		return err == nil && s.PendingTLS == "" && s.TLS == res.NewTLS
+	})
+	ks, err := clientOf(bravo).KeyStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(ks.Peers, func(p node.PeerKeys) bool { return p.Party == "alpha" }); i < 0 ||
+		ks.Peers[i].Key != res.New || !slices.Equal(ks.Peers[i].Keys, []string{res.Old, res.New}) || ks.Peers[i].TLS != res.NewTLS {
+		t.Fatalf("bravo's view of alpha's keys: %+v", ks.Peers)
+	}
+	doc, err := clientOf(alpha).Identity(ctx)
+	if err != nil || doc.Key != res.New || string(doc.TLS) != res.NewTLS {
+		t.Fatalf("alpha's identity after the rotation: %+v, %v", doc, err)
+	}
+	for _, p := range []*Party{alpha, bravo} {
+		ref, err := clientOf(p).Send(ctx, m.Channels[0].Name, api.SendRequest{Text: "after the TLS switch"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, p.Name+"'s message after the TLS switch delivered", func() bool {
+			e := findEntry(t, clientOf(p), m.Channels[0].Name, ref.ID)
+			return e != nil && e.Delivered != nil
+		})
+	}
+
+	// The node directory holds the new keys and nothing of the old ones.
+	after, err := config.Open(alpha.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Key.VerifierKey() != res.New || string(after.TLS.Fingerprint()) != res.NewTLS {
+		t.Errorf("alpha's directory holds key %s, TLS %s after the rotation", after.Key.VerifierKey(), after.TLS.Fingerprint())
+	}
+	if left, _ := filepath.Glob(filepath.Join(alpha.Dir, "keys", "*.next*")); len(left) != 0 {
+		t.Errorf("prepared keys left behind: %v", left)
+	}
+
+	// Every archive verifies across the rotation, from both sides, and
+	// names alpha's key change and both its keys with their periods.
+	for _, c := range m.Channels {
+		for _, p := range []*Party{alpha, bravo} {
+			r, err := VerifyExport(ctx, p, c.Name)
+			if err != nil || !r.OK {
+				t.Fatalf("%s's archive of %s: %v, %+v", p.Name, c.Name, err, r)
+			}
+			if len(r.KeyChanges) != 1 || r.KeyChanges[0].Party != "alpha" || r.KeyChanges[0].New != res.New || r.KeyChanges[0].Old != res.Old {
+				t.Fatalf("%s's archive of %s: key changes %+v", p.Name, c.Name, r.KeyChanges)
+			}
+			var periods []string
+			for _, k := range r.Keys {
+				if k.Party == "alpha" && k.Until != nil {
+					periods = append(periods, k.Key)
+				}
+			}
+			if !slices.Equal(periods, []string{res.Old}) {
+				t.Errorf("%s's archive of %s: alpha's keys %+v, want the old one with an end", p.Name, c.Name, r.Keys)
+			}
+		}
+	}
+
+	// Bravo restarted still holds alpha's new key, from its store.
+	if err := net.StopParty(ctx, bravo); err != nil {
+		t.Fatal(err)
+	}
+	if err := net.StartParty(ctx, bravo); err != nil {
+		t.Fatal(err)
+	}
+	ks, err = clientOf(bravo).KeyStatus(ctx)
+	if err != nil || ks.Peers[0].Key != res.New {
+		t.Fatalf("bravo after a restart holds alpha's key %+v, %v", ks.Peers, err)
+	}
+
+	// With alpha's node stopped, its old key signs its next entry: bravo
+	// refuses it, as alpha's feed moved on to the new key. So does a key
+	// change to a key of the old key holder's choosing.
+	if err := net.StopParty(ctx, alpha); err != nil {
+		t.Fatal(err)
+	}
+	a := &attacker{t: t, net: net, alpha: after, bravo: bravo}
+	chInfo, err := clientOf(bravo).Channel(ctx, "alpha-bravo-policy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.channel, err = entry.ParseChannelID(chInfo.ID); err != nil {
+		t.Fatal(err)
+	}
+	a.client = a.peerClient(after.TLS)
+	defer a.client.Close()
+	a.pushRejected("signature", a.message(oldKey.Priv, "signed with the retired key", nil))
+	mallory, err := identity.GenerateSigningKey("alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, prev := a.alphaHead()
+	msg := entry.KeyChangeMessage(a.channel, seq+1, res.Old, mallory.VerifierKey(), res.NewTLS)
+	sig, err := entry.SignBytes(mallory.Signer, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := entry.EncodeBody(&entry.KeyChange{Key: mallory.VerifierKey(), TLS: res.NewTLS, Sig: sig})
+	hijack, err := entry.Sign(entry.Header{Channel: a.channel, Author: "alpha", Seq: seq + 1, Prev: prev, Time: time.Now().UnixMilli(), Kind: entry.KindKey}, body, oldKey.Priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.pushRejected("signature", hijack)
+}
+
+// A rotation while bravo is down: alpha signs with its new key at once,
+// but its peer link keeps the old TLS key, which bravo still pins, until
+// bravo holds the key change; a second rotation waits until then. Bravo
+// comes back, takes the change, and alpha moves to its new TLS key; then
+// alpha rotates again, and the archives verify across both rotations.
+func TestKeys_TheTLSKeyMovesOnceEveryPeerHoldsTheChange(t *testing.T) {
+	net := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond})
+	ctx := context.Background()
+	alpha, bravo := net.Party("alpha"), net.Party("bravo")
+	const ch = "alpha-bravo-policy"
+	if err := net.StopParty(ctx, bravo); err != nil {
+		t.Fatal(err)
+	}
+	first, err := clientOf(alpha).RotateKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := clientOf(alpha).KeyStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Key != first.New || s.TLS != first.OldTLS || s.PendingTLS != first.NewTLS || !slices.Equal(s.WaitingFor, []string{"bravo"}) {
+		t.Fatalf("alpha's keys with bravo down: %+v", s)
+	}
+	_, err = clientOf(alpha).RotateKey(ctx)
+	if hotline.ErrorCode(err) != hotline.ECONFLICT || !strings.Contains(err.Error(), "bravo") {
+		t.Fatalf("a second rotation before bravo holds the first: %v; want a conflict naming bravo", err)
+	}
+	sent, err := clientOf(alpha).Send(ctx, ch, api.SendRequest{Text: "signed by the new key while bravo is down"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := net.StartParty(ctx, bravo); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alpha's message delivered to bravo", func() bool {
+		e := findEntry(t, clientOf(alpha), ch, sent.ID)
+		return e != nil && e.Delivered != nil
+	})
+	eventually(t, "alpha's peer link presents its new TLS key", func() bool {
+		s, err := clientOf(alpha).KeyStatus(ctx)
+		return err == nil && s.PendingTLS == "" && s.TLS == first.NewTLS
+	})
+	second, err := clientOf(alpha).RotateKey(ctx)
+	if err != nil {
+		t.Fatalf("a second rotation once bravo holds the first: %v", err)
+	}
+	if second.Old != first.New {
+		t.Fatalf("the second rotation is from %s, want %s", second.Old, first.New)
+	}
+	reply, err := clientOf(bravo).Send(ctx, ch, api.SendRequest{Text: "after two rotations"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bravo's message delivered to alpha after two rotations", func() bool {
+		e := findEntry(t, clientOf(bravo), ch, reply.ID)
+		return e != nil && e.Delivered != nil
+	})
+	eventually(t, "alpha's peer link presents its second TLS key", func() bool {
+		s, err := clientOf(alpha).KeyStatus(ctx)
+		return err == nil && s.PendingTLS == "" && s.TLS == second.NewTLS
+	})
+	for _, p := range []*Party{alpha, bravo} {
+		r, err := VerifyExport(ctx, p, ch)
+		if err != nil || !r.OK {
+			t.Fatalf("%s's archive: %v, %+v", p.Name, err, r)
+		}
+		if len(r.KeyChanges) != 2 || r.KeyChanges[1].Old != first.New || r.KeyChanges[1].New != second.New {
+			t.Fatalf("%s's archive: key changes %+v", p.Name, r.KeyChanges)
+		}
+	}
+	// Alpha restarted comes back with its current keys, and so does its link.
+	if err := net.StopParty(ctx, alpha); err != nil {
+		t.Fatal(err)
+	}
+	if err := net.StartParty(ctx, alpha); err != nil {
+		t.Fatal(err)
+	}
+	s, err = clientOf(alpha).KeyStatus(ctx)
+	if err != nil || s.Key != second.New || s.TLS != second.NewTLS || len(s.History) != 3 {
+		t.Fatalf("alpha's keys after a restart: %+v, %v", s, err)
+	}
+	last, err := clientOf(alpha).Send(ctx, ch, api.SendRequest{Text: "after a restart"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alpha's message after a restart delivered", func() bool {
+		e := findEntry(t, clientOf(alpha), ch, last.ID)
+		return e != nil && e.Delivered != nil
+	})
+}
