@@ -27,8 +27,8 @@ import (
 
 // Timeout bounds connecting to the agent and each signature: an agent
 // that hangs fails the write instead of holding it. A hardware key that
-// waits for a touch must be set not to.
-const Timeout = 5 * time.Second
+// waits for a touch must be set not to. (A variable for tests.)
+var Timeout = 5 * time.Second
 
 // Signer is a crypto.Signer whose key is in an ssh-agent.
 type Signer struct {
@@ -38,7 +38,7 @@ type Signer struct {
 
 	mu     sync.Mutex // one request at a time on the connection
 	conn   net.Conn
-	client agent.ExtendedAgent // the connection's one client: it reads every answer on it
+	client agent.ExtendedAgent // the connection's one client, serial: see newClient
 }
 
 var _ crypto.Signer = (*Signer)(nil)
@@ -67,7 +67,7 @@ func Find(socket, fingerprint string) (ed25519.PublicKey, error) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(Timeout))
-	keys, err := agent.NewClient(conn).List()
+	keys, err := newClient(conn).List()
 	if err != nil {
 		return nil, fmt.Errorf("sshagent: list the agent's keys: %w", err)
 	}
@@ -128,10 +128,11 @@ func (s *Signer) Sign(_ io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, 
 		if err != nil {
 			return nil, fmt.Errorf("ssh-agent at %s: %w", s.socket, err)
 		}
-		s.conn, s.client = conn, agent.NewClient(conn)
+		s.conn, s.client = conn, newClient(conn)
 	}
 	s.conn.SetDeadline(time.Now().Add(Timeout))
 	sig, err := s.client.Sign(s.sshPub, msg)
+	s.conn.SetDeadline(time.Time{})
 	if err != nil {
 		s.conn.Close()
 		s.conn, s.client = nil, nil // connect again next time: the agent may have restarted
@@ -141,6 +142,15 @@ func (s *Signer) Sign(_ io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, 
 		return nil, fmt.Errorf("ssh-agent at %s answered with a %s signature, not Ed25519", s.socket, sig.Format)
 	}
 	return sig.Blob, nil
+}
+
+// newClient is an agent client that reads each answer in the call that
+// asked for it, under the connection's deadline. (Given the connection
+// itself, agent.NewClient would read answers in a goroutine of its own,
+// which the deadline of one call would then end while idle, failing the
+// next call on a connection that is fine.)
+func newClient(conn net.Conn) agent.ExtendedAgent {
+	return agent.NewClient(struct{ io.ReadWriter }{conn})
 }
 
 // Close closes the connection to the agent, if one is open.

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/sshagent"
@@ -45,6 +46,30 @@ func TestSigner_SignsThroughARealAgentAndSurvivesItsRestart(t *testing.T) {
 	a.Restart()
 	if sig, err := entry.SignBytes(s, msg); err != nil || !ed25519.Verify(pub, msg, sig) {
 		t.Fatalf("signing after the agent came back: %v", err)
+	}
+}
+
+// A connection left idle past the timeout still signs: the timeout
+// bounds each signature, not the wait between two (CI found a rotation,
+// signing seconds after the node's previous signature, failing).
+func TestSigner_AnIdleConnectionStillSigns(t *testing.T) {
+	a := agenttest.Start(t)
+	pub, err := sshagent.Find(a.Socket, a.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sshagent.New(a.Socket, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	defer func(d time.Duration) { sshagent.Timeout = d }(sshagent.Timeout)
+	sshagent.Timeout = 200 * time.Millisecond
+	for i := range 3 {
+		if _, err := entry.SignBytes(s, []byte{byte(i)}); err != nil {
+			t.Fatalf("signature %d, after %s idle: %v", i, time.Duration(i)*2*sshagent.Timeout, err)
+		}
+		time.Sleep(2 * sshagent.Timeout)
 	}
 }
 
