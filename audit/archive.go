@@ -22,7 +22,7 @@ const ArchiveFormat = "hotline-archive"
 const ArchiveVersion = 1
 
 // An archive is JSON Lines: a header object, then one record per line,
-// then an end record. Records are, in this order: the parties' keys, the
+// then an end record. Records are, in this order: the parties' keys and revocations, the
 // entries in the exporting node's storage order (a causal order: every
 // entry comes after everything it references), then the checkpoints of
 // every feed. The end record repeats the counts, so a truncated archive is
@@ -42,7 +42,7 @@ type Header struct {
 
 // Record is one line after the header. Type says which fields are set.
 type Record struct {
-	Type string `json:"type"` // "key", "entry", "checkpoint" or "end"
+	Type string `json:"type"` // "key", "revocation", "entry", "checkpoint" or "end"
 
 	// key: a party's signed-note verifier key, signing its feed of the
 	// channel from seq From to seq Until (either may be absent:
@@ -60,7 +60,8 @@ type Record struct {
 	Received *time.Time `json:"received,omitempty"`
 
 	// checkpoint: a signed note, with every cosignature the exporting
-	// node holds; Party is the feed's author.
+	// node holds; Party is the feed's author. revocation: Party's signed
+	// revocation of one of its keys (see package keychain).
 	Note string `json:"note,omitempty"`
 
 	// end: how many entries and checkpoints the archive holds.
@@ -97,6 +98,12 @@ func (aw *Writer) line(v any) {
 	aw.err = aw.w.WriteByte('\n')
 }
 
+// Revocation writes a revocation record: party's signed revocation note.
+func (aw *Writer) Revocation(party string, note []byte) error {
+	aw.line(Record{Type: "revocation", Party: party, Note: string(note)})
+	return aw.err
+}
+
 // Key writes a key record.
 func (aw *Writer) Key(party, key string, from, until *uint64) error {
 	aw.line(Record{Type: "key", Party: party, Key: key, From: from, Until: until})
@@ -130,6 +137,7 @@ func (aw *Writer) Close() error {
 type Archive struct {
 	Header      Header
 	Keys        []Record
+	Revocations []Record
 	Entries     []Record
 	Checkpoints []Record
 }
@@ -170,7 +178,7 @@ func Decode(r io.Reader, progress func(done, total int)) (*Archive, error) {
 	if a.Header.Version != ArchiveVersion {
 		return nil, fmt.Errorf("archive: format version %d; this hotline reads version %d", a.Header.Version, ArchiveVersion)
 	}
-	order := map[string]int{"key": 0, "entry": 1, "checkpoint": 2, "end": 3}
+	order := map[string]int{"key": 0, "revocation": 0, "entry": 1, "checkpoint": 2, "end": 3}
 	stage := 0
 	var lines [][]byte
 	for {
@@ -201,12 +209,14 @@ func Decode(r io.Reader, progress func(done, total int)) (*Archive, error) {
 				return nil, fmt.Errorf("archive line %d: a %s record after the %s records are over", at, rec.Type, rec.Type)
 			}
 			stage = st
-			if len(a.Keys)+len(a.Entries)+len(a.Checkpoints) >= maxRecords {
+			if len(a.Keys)+len(a.Revocations)+len(a.Entries)+len(a.Checkpoints) >= maxRecords {
 				return nil, fmt.Errorf("archive line %d: more than %d records", at, maxRecords)
 			}
 			switch rec.Type {
 			case "key":
 				a.Keys = append(a.Keys, rec)
+			case "revocation":
+				a.Revocations = append(a.Revocations, rec)
 			case "entry":
 				if rec.Entry == nil {
 					return nil, fmt.Errorf("archive line %d: entry record without an entry", at)

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -30,8 +31,12 @@ type Report struct {
 	Keys       []KeyInfo `json:"keys"`
 	// KeyChanges are the key entries, in archive order.
 	KeyChanges []KeyChangeInfo `json:"key_changes"`
-	Feeds      []FeedInfo      `json:"feeds"`
-	Messages   []MessageInfo   `json:"messages"`
+	// Revocations are the members' revocations of their keys; Disputed,
+	// the entries they no longer vouch for.
+	Revocations []RevocationInfo `json:"revocations"`
+	Disputed    []DisputedInfo   `json:"disputed"`
+	Feeds       []FeedInfo       `json:"feeds"`
+	Messages    []MessageInfo    `json:"messages"`
 	// Calls, JointReadouts and Escalations are the channel's call
 	// requests with their answers, its co-signed readouts and the
 	// escalations posted into it.
@@ -64,6 +69,25 @@ type KeyChangeInfo struct {
 	TLS      string    `json:"tls"`
 }
 
+// RevocationInfo is a member's revocation of one of its keys, signed by
+// its new key (which the reader confirms with the party, as any key).
+type RevocationInfo struct {
+	Party   string    `json:"party"`
+	Revoked string    `json:"revoked"`
+	NewKey  string    `json:"new_key"`
+	Time    time.Time `json:"time"`
+	// From is the first seq of the member's feed in this channel that
+	// the revocation no longer trusts.
+	From uint64 `json:"from"`
+}
+
+// DisputedInfo is an entry its author's revocation no longer vouches for.
+type DisputedInfo struct {
+	Party string `json:"party"`
+	Seq   uint64 `json:"seq"`
+	Kind  string `json:"kind"`
+}
+
 // FeedInfo sums up one member's feed and its checkpoints.
 type FeedInfo struct {
 	Party       string               `json:"party"`
@@ -86,11 +110,14 @@ type MessageInfo struct {
 	AckWithin string    `json:"ack_within,omitempty"`
 	// Precedence is flash, immediate or priority, as signed; absent for
 	// routine.
-	Precedence string     `json:"precedence,omitempty"`
-	Received   []Delivery `json:"received"` // per other member: its signed receipt
-	Read       []Mark     `json:"read"`
-	Acked      []Mark     `json:"acked"`
-	Overdue    string     `json:"overdue,omitempty"`
+	Precedence string `json:"precedence,omitempty"`
+	// Disputed is set when its author revoked the key that signed it,
+	// from a point at or before it.
+	Disputed bool       `json:"disputed,omitempty"`
+	Received []Delivery `json:"received"` // per other member: its signed receipt
+	Read     []Mark     `json:"read"`
+	Acked    []Mark     `json:"acked"`
+	Overdue  string     `json:"overdue,omitempty"`
 }
 
 // Delivery is a member's signed statement that its node held a message.
@@ -124,10 +151,12 @@ type verifier struct {
 	// feedKey is the key that signs each party's next entry, as its key
 	// entries say, from the channel definition's on.
 	feedKey map[string]string
-	feeds   map[string][]*entry.Entry // by party, index seq-1
-	byID    map[entry.ID]*entry.Entry
-	bodies  map[entry.ID]any
-	now     time.Time
+	// isDisputed holds the entries a revocation no longer vouches for.
+	isDisputed map[entry.ID]bool
+	feeds      map[string][]*entry.Entry // by party, index seq-1
+	byID       map[entry.ID]*entry.Entry
+	bodies     map[entry.ID]any
+	now        time.Time
 }
 
 func (v *verifier) fail(where, format string, args ...any) {
@@ -139,9 +168,9 @@ func (v *verifier) fail(where, format string, args ...any) {
 func Verify(a *Archive) *Report {
 	h := a.Header
 	r := &Report{Channel: h.Channel, Name: h.Name, Level: h.Level, ExportedBy: h.ExportedBy, ExportedAt: h.ExportedAt,
-		Failures: []Failure{}, Warnings: []string{}, KeyChanges: []KeyChangeInfo{}, Messages: []MessageInfo{}, Calls: []CallInfo{}, JointReadouts: []JointReadout{}, Escalations: []EscalationInfo{}}
+		Failures: []Failure{}, Warnings: []string{}, KeyChanges: []KeyChangeInfo{}, Revocations: []RevocationInfo{}, Disputed: []DisputedInfo{}, Messages: []MessageInfo{}, Calls: []CallInfo{}, JointReadouts: []JointReadout{}, Escalations: []EscalationInfo{}}
 	v := &verifier{r: r, keys: map[string][]KeyInfo{}, pubs: map[string][]ed25519.PublicKey{}, feeds: map[string][]*entry.Entry{},
-		signedBy: map[entry.ID]string{}, feedKey: map[string]string{},
+		signedBy: map[entry.ID]string{}, feedKey: map[string]string{}, isDisputed: map[entry.ID]bool{},
 		byID: map[entry.ID]*entry.Entry{}, bodies: map[entry.ID]any{}, now: h.ExportedAt}
 	ch, err := entry.ParseChannelID(h.Channel)
 	if err != nil {
@@ -168,6 +197,7 @@ func Verify(a *Archive) *Report {
 		r.Members = append(r.Members, m.Party)
 	}
 	v.checkKeyPeriods()
+	v.checkRevocations(ch, def, a.Revocations)
 	v.checkCheckpoints(ch, def, a.Checkpoints)
 	v.report(def, entries)
 	v.reportCalls(def, entries)
@@ -359,6 +389,50 @@ func (v *verifier) checkKeyPeriods() {
 	}
 }
 
+// checkRevocations checks each revocation's signature by the new key it
+// names, which must be one of its party's keys in the archive, and marks
+// the entries of the party's feed it no longer trusts as disputed: from
+// its point on, if the revoked key signed any of the feed.
+func (v *verifier) checkRevocations(ch entry.ChannelID, def *entry.Definition, recs []Record) {
+	for i, rec := range recs {
+		where := fmt.Sprintf("revocation record %d", i+1)
+		r, err := keychain.ParseRevocation([]byte(rec.Note))
+		if err != nil {
+			v.fail(where, "%v", err)
+			continue
+		}
+		if r.Identity.Party != rec.Party {
+			v.fail(where, "is %s's, recorded as %s's", r.Identity.Party, rec.Party)
+			continue
+		}
+		if _, member := def.Member(r.Identity.Party); !member {
+			v.fail(where, "%s is not a member of the channel", r.Identity.Party)
+			continue
+		}
+		if !slices.ContainsFunc(v.keys[r.Identity.Party], func(k KeyInfo) bool { return k.Key == r.Identity.Key }) {
+			v.fail(where, "signed by %s, which is not among the archive's keys for %s", r.Identity.Key, r.Identity.Party)
+			continue
+		}
+		from := r.From(ch)
+		v.r.Revocations = append(v.r.Revocations, RevocationInfo{Party: r.Identity.Party, Revoked: r.Revoked, NewKey: r.Identity.Key, Time: r.Time, From: from})
+		feed := v.feeds[r.Identity.Party]
+		signed := false
+		for _, e := range feed {
+			signed = signed || v.signedBy[e.ID()] == r.Revoked
+		}
+		if m, _ := def.Member(r.Identity.Party); !signed && m.Key != r.Revoked {
+			continue // the revoked key signed nothing here
+		}
+		for seq := from; seq <= uint64(len(feed)); seq++ {
+			e := feed[seq-1]
+			if !v.isDisputed[e.ID()] {
+				v.isDisputed[e.ID()] = true
+				v.r.Disputed = append(v.r.Disputed, DisputedInfo{Party: e.Author, Seq: e.Seq, Kind: string(e.Kind)})
+			}
+		}
+	}
+}
+
 func seqOrOpen(s *uint64) string {
 	if s == nil {
 		return "(open)"
@@ -531,7 +605,7 @@ func (v *verifier) report(def *entry.Definition, entries []*entry.Entry) {
 			continue
 		}
 		mi := MessageInfo{ID: e.ID().String(), Author: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime(),
-			Text: m.Text, Lang: m.Lang, Precedence: m.Precedence, Received: []Delivery{}, Read: []Mark{}, Acked: []Mark{}}
+			Text: m.Text, Lang: m.Lang, Precedence: m.Precedence, Received: []Delivery{}, Read: []Mark{}, Acked: []Mark{}, Disputed: v.isDisputed[e.ID()]}
 		if m.AckWithin > 0 {
 			mi.AckWithin = (time.Duration(m.AckWithin) * time.Millisecond).String()
 		}

@@ -180,6 +180,8 @@ var text = map[string][2]string{ // en, zh-Hans
 	"kind.escalation":        {"escalation", "升级"},
 	"kind.directory":         {"directory", "名录"},
 	"kind.translation":       {"translation", "翻译"},
+	"kind.key":               {"key change", "密钥更换"},
+	"msg.disputed":           {"DISPUTED: signed with a key its party has revoked; not to be trusted", "有争议：由其一方已撤销的密钥签署，不可信"},
 	"event.propose":          {"proposes the %s channel %s with %s", "提议建立%s频道 %s，成员：%s"},
 	"event.accept":           {"accepts the channel proposed by %s", "接受%s提议的频道"},
 	"event.escalation":       {"escalates: %s", "升级：%s"},

@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/identity"
 	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/server"
 )
 
 // Alpha rotates its keys while both parties send: nothing is lost, bravo
@@ -298,4 +300,166 @@ func TestKeys_TheTLSKeyMovesOnceEveryPeerHoldsTheChange(t *testing.T) {
 		e := findEntry(t, clientOf(alpha), ch, last.ID)
 		return e != nil && e.Delivered != nil
 	})
+}
+
+// A thief copies alpha's keys and sends bravo a message as alpha. Alpha
+// revokes its key (its node stopped): new keys, and a revocation signed
+// by the new key saying where each feed stops being trusted. Bravo
+// confirms the new key by voice and re-pins alpha from the revocation
+// (peer update). From then on bravo refuses what the stolen key signs
+// (a message, or a key change to the thief's own key), marks the thief's
+// message disputed in its views and archives, and alpha and bravo talk
+// again in a new channel, alpha's old feeds being closed.
+func TestKeys_AStolenKeyIsRevoked(t *testing.T) {
+	net := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond})
+	ctx := context.Background()
+	alpha, bravo := net.Party("alpha"), net.Party("bravo")
+	const ch = "alpha-bravo-policy"
+	genuine, err := clientOf(alpha).Send(ctx, ch, api.SendRequest{Text: "genuine, before the theft"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alpha's genuine message delivered", func() bool {
+		e := findEntry(t, clientOf(alpha), ch, genuine.ID)
+		return e != nil && e.Delivered != nil
+	})
+	stolen, err := config.Open(alpha.Dir) // the thief's copy of alpha's keys
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.StopParty(ctx, alpha); err != nil {
+		t.Fatal(err)
+	}
+	thief := &attacker{t: t, net: net, alpha: stolen, bravo: bravo}
+	chInfo, err := clientOf(bravo).Channel(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if thief.channel, err = entry.ParseChannelID(chInfo.ID); err != nil {
+		t.Fatal(err)
+	}
+	thief.client = thief.peerClient(stolen.TLS)
+	forged := thief.message(stolen.Key.Priv, "forged by the thief", nil)
+	if res, err := thief.client.Push(ctx, []*entry.Entry{forged}); err != nil || res.Stored != 1 {
+		t.Fatalf("before the revocation, the stolen key's message: %+v, %v (it is indistinguishable, and must be stored)", res, err)
+	}
+	thief.client.Close()
+
+	// Alpha revokes; bravo re-pins from the revocation.
+	aDir, err := config.Open(alpha.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := server.RevokeKey(ctx, aDir, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Revoked != stolen.Key.VerifierKey() || r.Identity.Key == r.Revoked || r.Identity.TLS == stolen.TLS.Fingerprint() {
+		t.Fatalf("revocation %+v", r)
+	}
+	if b, _ := os.ReadFile(filepath.Join(alpha.Dir, "keys", "signing.key")); strings.Contains(string(b), stolen.Key.SignerKey()) {
+		t.Fatal("the revoked private key is still in alpha's directory")
+	}
+	if err := net.StopParty(ctx, bravo); err != nil {
+		t.Fatal(err)
+	}
+	bDir, err := config.Open(bravo.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, err := os.ReadFile(filepath.Join(alpha.Dir, "keys", "revocation.note"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := bDir.UpdatePeer(note); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*Party{alpha, bravo} {
+		if err := net.StartParty(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Bravo marks the thief's message disputed, not the genuine one.
+	log, err := clientOf(bravo).Log(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range log {
+		switch v.ID {
+		case forged.ID().String():
+			if !strings.Contains(v.Disputed, "revoked its key") {
+				t.Errorf("the thief's message is not marked disputed at bravo: %+v", v)
+			}
+		case genuine.ID:
+			if v.Disputed != "" {
+				t.Errorf("alpha's genuine message is marked disputed: %s", v.Disputed)
+			}
+		}
+	}
+
+	// What the stolen key signs is refused now, even over a link the
+	// thief could open (here: alpha's new TLS key, as if it had that too).
+	thief.client = thief.peerClient(aDir.TLS)
+	defer thief.client.Close()
+	thief.pushRejected("revoked", thief.message(stolen.Key.Priv, "forged after the revocation", nil))
+	mallory, err := identity.GenerateSigningKey("alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, prev := thief.alphaHead()
+	sig, err := entry.SignBytes(mallory.Signer, entry.KeyChangeMessage(thief.channel, seq+1, stolen.Key.VerifierKey(), mallory.VerifierKey(), string(stolen.TLS.Fingerprint())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := entry.EncodeBody(&entry.KeyChange{Key: mallory.VerifierKey(), TLS: string(stolen.TLS.Fingerprint()), Sig: sig})
+	hijack, err := entry.Sign(entry.Header{Channel: thief.channel, Author: "alpha", Seq: seq + 1, Prev: prev, Time: time.Now().UnixMilli(), Kind: entry.KindKey}, body, stolen.Key.Priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thief.pushRejected("revoked", hijack)
+	if _, err := clientOf(bravo).KeyStatus(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Alpha's old feed is closed; a new channel carries its new key.
+	if _, err := clientOf(alpha).Send(ctx, ch, api.SendRequest{Text: "in the old channel"}); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("alpha sending in a channel whose feed it revoked: %v", err)
+	}
+	created, err := clientOf(alpha).Propose(ctx, api.ProposeRequest{Name: "alpha-bravo-policy-2", Level: "policy", Members: []string{"bravo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bravo holds alpha's new proposal", func() bool {
+		_, err := clientOf(bravo).Channel(ctx, created.ID)
+		return err == nil
+	})
+	if _, err := clientOf(bravo).Accept(ctx, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*Party{alpha, bravo} {
+		var ref *api.EntryRef
+		eventually(t, p.Name+" sends in the new channel", func() bool {
+			ref, err = clientOf(p).Send(ctx, "alpha-bravo-policy-2", api.SendRequest{Text: "after the recovery"})
+			return err == nil
+		})
+		eventually(t, p.Name+"'s message after the recovery delivered", func() bool {
+			e := findEntry(t, clientOf(p), "alpha-bravo-policy-2", ref.ID)
+			return e != nil && e.Delivered != nil
+		})
+	}
+
+	// Bravo's archive of the old channel verifies, with the revocation and
+	// the thief's message disputed; alpha's has no disputed entry.
+	rb, err := VerifyExport(ctx, bravo, ch)
+	if err != nil || !rb.OK {
+		t.Fatalf("bravo's archive: %v, %+v", err, rb)
+	}
+	if len(rb.Revocations) != 1 || len(rb.Disputed) != 1 || rb.Disputed[0].Seq != forged.Seq {
+		t.Fatalf("bravo's archive: revocations %+v, disputed %+v", rb.Revocations, rb.Disputed)
+	}
+	ra, err := VerifyExport(ctx, alpha, ch)
+	if err != nil || !ra.OK || len(ra.Revocations) != 1 || len(ra.Disputed) != 0 {
+		t.Fatalf("alpha's archive: %v, %+v", err, ra)
+	}
 }

@@ -75,6 +75,18 @@ func (k *SigningKey) VerifierKey() string {
 	return v
 }
 
+// NoteSigner signs C2SP signed notes with the key, under the party's name
+// (signature type 0x01): the form checkpoints and revocations take.
+func (k *SigningKey) NoteSigner() note.Signer { return noteSigner{k} }
+
+type noteSigner struct{ k *SigningKey }
+
+func (s noteSigner) Name() string    { return s.k.Party }
+func (s noteSigner) KeyHash() uint32 { return keyHash(s.k.Party, s.k.Public()) }
+func (s noteSigner) Sign(msg []byte) ([]byte, error) {
+	return entry.SignBytes(s.k.Signer, msg)
+}
+
 // SignerKey returns the private key in signed-note signer-key form
 // (PRIVATE+KEY+name+hash+key), the form it is stored in; "" when the node
 // does not hold the private key.

@@ -66,6 +66,17 @@ func (n *Node) Export(ctx context.Context, ref string, w io.Writer) error {
 			}
 		}
 	}
+	// Each member's revocations that concern its feed here.
+	for _, m := range ch.Definition.Members {
+		keys := n.feedKeys(hotline.Feed{Channel: ch.ID, Party: m.Party}, m.Key)
+		for _, r := range n.revoked[m.Party] {
+			if r.AppliesTo(hotline.Feed{Channel: ch.ID, Party: m.Party}, keys) {
+				if err := aw.Revocation(m.Party, r.Note); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	written := 0
 	for after := int64(0); written < total; {
 		page, err := n.store.ChannelEntries(ctx, ch.ID, after, 1000)

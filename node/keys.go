@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
@@ -61,7 +62,7 @@ func (n *Node) signing() crypto.Signer {
 // loadKeys fills the key book: each pinned party's key, then every key
 // change in the store, then this party's own chain. It is called by New,
 // after the channels are loaded.
-func (n *Node) loadKeys(ctx context.Context, own *identity.SigningKey, ownTLS identity.Fingerprint, peers []identity.Document) error {
+func (n *Node) loadKeys(ctx context.Context, own *identity.SigningKey, ownTLS identity.Fingerprint, peers []identity.Document, revoked *keychain.Revocation) error {
 	for _, d := range peers {
 		k, err := keychain.ParseKey(d.Key, d.TLS)
 		if err != nil {
@@ -116,8 +117,55 @@ func (n *Node) loadKeys(ctx context.Context, own *identity.SigningKey, ownTLS id
 		}
 		n.rotated = rotationFeeds(mine, mine[len(mine)-1].New.Verifier)
 	}
+	if revoked != nil && revoked.Identity.Key == own.VerifierKey() {
+		// This party revoked its key: its chain starts again from the new
+		// key, which no key entry follows from the revoked one.
+		chain, n.rotated = []keychain.Key{first}, nil
+		n.revoked[n.self] = append(n.revoked[n.self], revoked)
+	}
 	n.keys.Pin(n.self, chain...)
 	return nil
+}
+
+// feedKeys returns the keys that have signed feed f, whose first key is
+// first: it, then each its key changes moved it on to.
+func (n *Node) feedKeys(f hotline.Feed, first string) []string {
+	keys := []string{first}
+	for _, c := range n.keys.Changes(f) {
+		keys = append(keys, c.New.Verifier)
+	}
+	return keys
+}
+
+// revokedFrom returns the first seq of feed f (whose first key is first)
+// that a revocation of its party no longer trusts, and the revocation;
+// ok is false when none applies to f.
+func (n *Node) revokedFrom(f hotline.Feed, first string) (from uint64, r *keychain.Revocation, ok bool) {
+	rs := n.revoked[f.Party]
+	if len(rs) == 0 {
+		return 0, nil, false
+	}
+	keys := n.feedKeys(f, first)
+	for _, x := range rs {
+		if x.AppliesTo(f, keys) && (!ok || x.From(f.Channel) < from) {
+			from, r, ok = x.From(f.Channel), x, true
+		}
+	}
+	return from, r, ok
+}
+
+// disputed says why an entry of feed f at seq is not to be trusted: its
+// party revoked the key that signed that part of the feed. "" otherwise.
+func (n *Node) disputed(ch *hotline.Channel, party string, seq uint64) string {
+	m, ok := ch.Definition.Member(party)
+	if !ok {
+		return ""
+	}
+	from, r, ok := n.revokedFrom(hotline.Feed{Channel: ch.ID, Party: party}, m.Key)
+	if !ok || seq < from {
+		return ""
+	}
+	return fmt.Sprintf("%s revoked its key %s on %s: from seq %d of this feed on, nothing is to be trusted", party, r.Revoked, r.Time.Format(time.RFC3339), from)
 }
 
 // rotationFeeds returns the changes to key among changes: the feeds one
@@ -279,7 +327,12 @@ func (b *batch) checkSignature(v *verified) error {
 		if !member {
 			return reject("not_member", "%s is not a member of channel %s", e.Author, ch.Definition.Name)
 		}
-		want = b.keyAt(hotline.Feed{Channel: e.Channel, Party: e.Author}, m.Key, e.Seq)
+		f := hotline.Feed{Channel: e.Channel, Party: e.Author}
+		if from, r, ok := b.n.revokedFrom(f, m.Key); ok && e.Seq >= from {
+			return reject("revoked", "entry %s/%d: %s revoked the key of this feed on %s, from seq %d on: nothing more of the feed is accepted (its new key signs new channels)",
+				e.Author, e.Seq, e.Author, r.Time.Format(time.RFC3339), from)
+		}
+		want = b.keyAt(f, m.Key, e.Seq)
 	} else {
 		cur, _ := b.n.keys.Current(e.Author)
 		want = cur.Verifier

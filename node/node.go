@@ -102,6 +102,10 @@ type Config struct {
 	// KeyFiles is where key rotations prepare the next keys and make
 	// them lasting; nil means the node cannot rotate (RotateKey fails).
 	KeyFiles KeyFiles
+	// Revocations are the other parties' revocations this node applied;
+	// OwnRevocation is this party's last one, if it revoked a key.
+	Revocations   []*keychain.Revocation
+	OwnRevocation *keychain.Revocation
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -123,11 +127,13 @@ type Node struct {
 	// entries (under mu).
 	tlsPending atomic.Pointer[identity.TLSKey]
 	rotated    []keychain.Change
-	store      hotline.Store
-	log        *slog.Logger
-	now        func() time.Time
-	metrics    *metrics
-	events     *broker
+	// revoked are the revocations of each party's keys (see keys.go).
+	revoked map[string][]*keychain.Revocation
+	store   hotline.Store
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	events  *broker
 
 	peers   map[string]*pinnedPeer // by party name
 	syncInt time.Duration
@@ -286,7 +292,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		n.labels[c.Label] = c.ID
 	}
-	if err := n.loadKeys(ctx, cfg.Key, cfg.TLSKey.Fingerprint(), cfg.Peers); err != nil {
+	n.revoked = make(map[string][]*keychain.Revocation)
+	for _, r := range cfg.Revocations {
+		n.revoked[r.Identity.Party] = append(n.revoked[r.Identity.Party], r)
+	}
+	if err := n.loadKeys(ctx, cfg.Key, cfg.TLSKey.Fingerprint(), cfg.Peers, cfg.OwnRevocation); err != nil {
 		return nil, err
 	}
 	if err := n.settleKeys(cfg.KeyFiles); err != nil {

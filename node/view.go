@@ -74,6 +74,9 @@ type EntryView struct {
 	// count from this node's receipt time.
 	FutureDated bool `json:"future_dated,omitempty"`
 	PastDated   bool `json:"past_dated,omitempty"`
+	// Disputed says why the entry is not to be trusted: its author
+	// revoked the key that signed it, from a point before it.
+	Disputed string `json:"disputed,omitempty"`
 	// Cosigned is set when the entry is covered by a checkpoint of its
 	// feed that its author signed and every other member cosigned: from
 	// then on it cannot be rewritten without the rewrite being provable.
@@ -394,7 +397,8 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 	v := EntryView{ID: st.ID().String(), Channel: ch.ID.String(), Cursor: st.Position().String(), Stored: st.Local, Author: st.Author, Operator: st.Operator,
 		Seq: st.Seq, Kind: st.Kind, Time: st.AuthorTime(), Received: st.Received,
 		FutureDated: st.AuthorTime().Sub(st.Received) > n.clockAhead,
-		PastDated:   st.Received.Sub(st.AuthorTime()) > n.clockBehind}
+		PastDated:   st.Received.Sub(st.AuthorTime()) > n.clockBehind,
+		Disputed:    n.disputed(ch, st.Author, st.Seq)}
 	for _, r := range st.Refs {
 		v.Refs = append(v.Refs, refView(r))
 	}

@@ -415,6 +415,9 @@ func (b *batch) appendLocal(lw *localWrite) (*entry.Entry, error) {
 	h := b.head(f)
 	key := b.signingKey()
 	if m, _ := ch.Definition.Member(n.self); b.keyAt(f, m.Key, h.Seq+1) != key.VerifierKey() {
+		if _, _, revoked := n.revokedFrom(f, m.Key); revoked {
+			return nil, hotline.Errorf(hotline.ECONFLICT, "this party revoked the key of its feed in channel %s: the feed is closed; propose a new channel, which carries the new key", ch.Definition.Name)
+		}
 		return nil, hotline.Errorf(hotline.ECONFLICT, "channel %s names an earlier key of this party (%s) for its feed, and this party's key is now %s: propose the channel again",
 			ch.Definition.Name, m.Key, key.VerifierKey())
 	}
@@ -456,6 +459,9 @@ func (b *batch) writeReceipt(id entry.ChannelID) error {
 	holds := b.refs(ch, b.n.self)
 	if len(holds) == 0 {
 		return nil
+	}
+	if m, _ := ch.Definition.Member(b.n.self); b.keyAt(hotline.Feed{Channel: id, Party: b.n.self}, m.Key, b.head(hotline.Feed{Channel: id, Party: b.n.self}).Seq+1) != b.signingKey().VerifierKey() {
+		return nil // this party's feed here is closed (its key was revoked, or the channel names an earlier one): it receipts nothing more
 	}
 	_, err := b.appendLocal(&localWrite{channel: id, kind: entry.KindReceipt, body: &entry.Receipt{Holds: holds}})
 	return err

@@ -25,6 +25,7 @@ import (
 	"github.com/hotline-project/hotline/console"
 	"github.com/hotline-project/hotline/escalation"
 	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/keychain"
 	"github.com/hotline-project/hotline/node"
 	"github.com/hotline-project/hotline/peer"
 	"github.com/hotline-project/hotline/phrase"
@@ -118,6 +119,12 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	// its node from the same, later.
 	f := &s.files
 	if f.peers, err = d.Peers(); err != nil {
+		return nil, err
+	}
+	if f.revocations, err = d.Revocations(); err != nil {
+		return nil, err
+	}
+	if f.ownRevocation, err = d.OwnRevocation(); err != nil {
 		return nil, err
 	}
 	if f.ladders, err = d.Ladders(); err != nil {
@@ -215,7 +222,7 @@ func (s *Server) activate(ctx context.Context, opts Options) error {
 	d, f := s.Dir, &s.files
 	n, err := node.New(ctx, node.Config{
 		Ladders: f.ladders, Mailer: f.mailer, Catalogs: f.catalogs, Registry: s.registry,
-		Key: d.Key, TLSKey: d.TLS, KeyFiles: d, Store: s.Store, Peers: f.peers, Logger: s.Log,
+		Key: d.Key, TLSKey: d.TLS, KeyFiles: d, Revocations: f.revocations, OwnRevocation: f.ownRevocation, Store: s.Store, Peers: f.peers, Logger: s.Log,
 		SyncInterval: d.Config.Sync.Interval.Duration, RetryMax: d.Config.Sync.RetryMax.Duration,
 		PeerTimeout: d.Config.Sync.Timeout.Duration, FailbackAfter: d.Config.Sync.FailbackAfter.Duration,
 		HeartbeatInterval: d.Config.Heartbeat.Interval.Duration, SilenceAlarm: d.Config.Heartbeat.SilenceAlarm.Duration,
@@ -248,10 +255,14 @@ func (s *Server) activate(ctx context.Context, opts Options) error {
 // nodeFiles is what the node starts from, besides the configuration:
 // pinned peers, ladders, the mailer and phrase catalogs.
 type nodeFiles struct {
-	peers    []identity.Document
-	ladders  escalation.Ladders
-	mailer   *escalation.Mailer
-	catalogs *phrase.Set
+	peers []identity.Document
+	// revocations are the other parties' (peer update), ownRevocation
+	// this party's last (key revoke).
+	revocations   []*keychain.Revocation
+	ownRevocation *keychain.Revocation
+	ladders       escalation.Ladders
+	mailer        *escalation.Mailer
+	catalogs      *phrase.Set
 }
 
 // handler lets an http.Handler sit in an atomic.Pointer.

@@ -551,6 +551,9 @@ func oneLine(s string, n int) string {
 // state summarises a message's state in words (never only a symbol).
 func state(e node.EntryView) string {
 	var parts []string
+	if e.Disputed != "" {
+		parts = append(parts, "DISPUTED: "+e.Disputed)
+	}
 	if e.FutureDated {
 		parts = append(parts, "dated ahead of its arrival here (author's time not trusted)")
 	}

@@ -4,10 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/config"
+	"github.com/hotline-project/hotline/server"
 )
 
 func init() {
@@ -25,6 +31,19 @@ func init() {
 		example: "  hotline key rotate --dir /srv/hotline --token $HOTLINE_TOKEN\n" +
 			"  (the next keys are the ones hotline key new prepared; for key files the node makes them if none are)",
 		run: runKeyRotate,
+	})
+	register(&command{
+		name: "key revoke", summary: "Revoke a stolen or lost party key: new keys, and a signed statement of where each feed stops being trusted (the node must be stopped)",
+		usage: "--dir DIR [--from CHANNEL=SEQ ...] [--json]",
+		example: "  hotline key revoke --dir /srv/hotline\n" +
+			"  hotline key revoke --dir /srv/hotline --from alpha-bravo-strategic=41   (distrust its own entries from seq 41 too)\n" +
+			"  then read the new key and TLS fingerprint to every other party by voice, and send them keys/revocation.note: each runs hotline peer update",
+		run: runKeyRevoke,
+	})
+	register(&command{
+		name: "peer update", summary: "Re-pin a party from its revocation (or a new identity document), after confirming its new keys by voice",
+		usage: "--dir DIR FILE", example: "  hotline peer update --dir /srv/hotline alpha-revocation.note",
+		run: runPeerUpdate,
 	})
 	register(&command{
 		name: "key status", summary: "Show the party's keys, a rotation in progress, and the keys held of each peer",
@@ -130,5 +149,79 @@ func runKeyStatus(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stdout, "  rotated %d times; keys, oldest first: %s\n", len(p.Keys)-1, strings.Join(p.Keys, ", "))
 		}
 	}
+	return nil
+}
+
+// feedPoints is the --from flag: CHANNEL=SEQ, repeated.
+type feedPoints map[string]uint64
+
+func (p feedPoints) String() string { return fmt.Sprint(map[string]uint64(p)) }
+func (p feedPoints) Set(s string) error {
+	name, seq, ok := strings.Cut(s, "=")
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if !ok || name == "" || err != nil || n == 0 {
+		return fmt.Errorf("give CHANNEL=SEQ, SEQ from 1")
+	}
+	p[name] = n
+	return nil
+}
+
+func runKeyRevoke(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("key revoke", env)
+	dir := dirFlag(fs, env)
+	from := feedPoints{}
+	fs.Var(from, "from", "CHANNEL=SEQ: distrust this party's feed in CHANNEL (name, label or id) from SEQ, not only after its last entry (repeat)")
+	asJSON := fs.Bool("json", false, "print the revocation as JSON")
+	d, _, err := dir.open(args, 0, 0)
+	if err != nil {
+		return err
+	}
+	if c, err := net.DialTimeout("tcp", d.Config.API.Listen, time.Second); err == nil {
+		c.Close()
+		return hotline.Errorf(hotline.ECONFLICT, "a node answers at %s, this directory's API address: stop it (and every replica of the party) before revoking its key", d.Config.API.Listen)
+	}
+	r, err := server.RevokeKey(ctx, d, from, time.Now())
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "%v", err)
+	}
+	if *asJSON {
+		return printJSON(env, map[string]any{"party": r.Identity.Party, "revoked": r.Revoked, "key": r.Identity.Key, "tls": r.Identity.TLS,
+			"feeds": len(r.Feeds), "note": filepath.Join(d.Path, "keys", "revocation.note")})
+	}
+	fmt.Fprintf(env.Stdout, `Revoked party %s's key %s.
+New identity:
+  key: %s
+  TLS: %s
+The revocation, signed by the new key, is %s: it distrusts %d feeds of this party from the points it lists, and every other feed the old key signed.
+Now:
+  1. Read the new key and TLS fingerprint above to each other party by voice, as at first set-up.
+  2. Send them the revocation file; each runs: hotline peer update --dir THEIR_DIR revocation.note
+  3. With replicas, copy this directory's keys/ to every replica's.
+  4. Start the node. Its old channels are closed to this party; propose new ones.
+`, r.Identity.Party, r.Revoked, r.Identity.Key, r.Identity.TLS, filepath.Join(d.Path, "keys", "revocation.note"), len(r.Feeds))
+	return nil
+}
+
+func runPeerUpdate(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("peer update", env)
+	d, pos, err := dirFlag(fs, env).open(args, 1, 1)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(pos[0])
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "read %s: %v", pos[0], err)
+	}
+	doc, r, err := d.UpdatePeer(b)
+	if err != nil {
+		return hotline.Errorf(hotline.EINVALID, "%s: %v", pos[0], err)
+	}
+	fmt.Fprintf(env.Stdout, "Re-pinned party %s. Confirm these with %s by voice before relying on them:\n  key: %s\n  TLS: %s\n  endpoints: %s\n",
+		doc.Party, doc.Party, doc.Key, doc.TLS, strings.Join(doc.Endpoints, ", "))
+	if r != nil {
+		fmt.Fprintf(env.Stdout, "Its key %s is revoked as of %s: its entries from the points the revocation lists (%d feeds), and any feed it does not list, are disputed; nothing more of them is accepted.\n",
+			r.Revoked, r.Time.Format(time.RFC3339), len(r.Feeds))
+	}
+	fmt.Fprintf(env.Stdout, "Restart the node (hotline serve) for it to take effect; with replicas, update every replica.\n")
 	return nil
 }

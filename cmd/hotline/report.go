@@ -40,6 +40,10 @@ func printReport(w io.Writer, r *audit.Report) {
 			fmt.Fprintf(w, ": %s -> %s (TLS %s)\n", c.Old, c.New, c.TLS)
 		}
 	}
+	for _, rv := range r.Revocations {
+		fmt.Fprintf(w, "\nREVOCATION: %s revoked its key %s on %s (signed by its new key %s; confirm that key with %s):\n  its entries from seq %d of this channel on are DISPUTED, not to be trusted.\n",
+			rv.Party, rv.Revoked, rv.Time.Format(reportTime), rv.NewKey, rv.Party, rv.From)
+	}
 	fmt.Fprintf(w, "\nFeeds (each party's own signed log in this channel):\n")
 	for _, f := range r.Feeds {
 		fmt.Fprintf(w, "  %-10s %d entries; signed checkpoint covers %d", f.Party, f.Entries, f.Checkpoint)
@@ -59,6 +63,9 @@ func printReport(w io.Writer, r *audit.Report) {
 			fmt.Fprintf(w, " (operator %s)", m.Operator)
 		}
 		fmt.Fprintf(w, "\n    %s%q\n", precedenceMark(m.Precedence), oneLine(m.Text, 200))
+		if m.Disputed {
+			fmt.Fprintf(w, "    DISPUTED: signed with a key %s revoked from before it\n", m.Author)
+		}
 		if m.AckWithin != "" {
 			fmt.Fprintf(w, "    acknowledgement requested within %s of delivery\n", m.AckWithin)
 		}
