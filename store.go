@@ -101,6 +101,56 @@ type Operator struct {
 	// opened in and is valid only while it is unchanged.
 	SessionEpoch int64
 	Created      time.Time
+	// Role is the operator's role, as the party's roster shows it ("duty
+	// director"); Keys are the operator's personal keys, removed ones
+	// included (with their Removed time), so that what they signed stays
+	// checkable.
+	Role string
+	Keys []OperatorKey
+}
+
+// OperatorKey is one of an operator's personal keys (see package
+// release): an Ed25519 key or a WebAuthn passkey.
+type OperatorKey struct {
+	Key     entry.PersonalKey `json:"key"`
+	Label   string            `json:"label,omitempty"`
+	Added   time.Time         `json:"added"`
+	Removed time.Time         `json:"removed,omitzero"`
+}
+
+// Draft states.
+const (
+	DraftAwaiting  = "awaiting"  // waiting for its releasers
+	DraftReleased  = "released"  // released, signed and sent: Entry is the message
+	DraftReturned  = "returned"  // sent back to its drafter, with a comment
+	DraftWithdrawn = "withdrawn" // withdrawn by its drafter
+)
+
+// Draft is a message held until operators other than its drafter release
+// it (a channel's release rule). Nothing of it leaves the node until
+// then.
+type Draft struct {
+	ID      string
+	Channel entry.ChannelID
+	Drafter string
+	Created time.Time
+	Updated time.Time
+	State   string
+	// Message is the message's canonical encoding, without releases;
+	// Releases, the personal signatures gathered so far.
+	Message  []byte
+	Releases []entry.Release
+	History  []DraftEvent
+	// Entry is the message entry it became, once released.
+	Entry entry.ID
+}
+
+// DraftEvent is one thing done to a draft, and who did it.
+type DraftEvent struct {
+	Time     time.Time `json:"time"`
+	Operator string    `json:"operator"`
+	Action   string    `json:"action"` // drafted, released, returned, withdrawn, sent
+	Comment  string    `json:"comment,omitempty"`
 }
 
 // OperatorToken is an API token as listed: never the token itself.
@@ -272,6 +322,9 @@ type Write struct {
 	// Watch is set for an entry with a deadline this node must watch: a
 	// message that asks for an acknowledgement, or a call request.
 	Watch bool
+	// Draft, when set, is saved in the same transaction: the draft a
+	// released message came from, marked sent with it.
+	Draft *Draft
 }
 
 // Answers is what a node holds in answer to one entry, for its deadline:
@@ -409,6 +462,13 @@ type Store interface {
 	// kinds, in this node's storage order, through an index: it costs what
 	// it returns, not the channel's size.
 	EntriesOfKind(ctx context.Context, ch entry.ChannelID, kinds ...entry.Kind) ([]*Stored, error)
+	// PutDraft saves a draft, replacing the one with its id.
+	PutDraft(ctx context.Context, d Draft) error
+	// Draft returns the draft with id, or an ENOTFOUND error.
+	Draft(ctx context.Context, id string) (*Draft, error)
+	// Drafts returns up to limit drafts in state, oldest first, through
+	// an index.
+	Drafts(ctx context.Context, state string, limit int) ([]Draft, error)
 	// KeyChanges returns every key entry (entry.KindKey) of every
 	// channel, in storage order, through an index: a node reads them at
 	// start to know which key signs which part of each feed.

@@ -87,6 +87,11 @@ func New(n *node.Node, store hotline.Store, endpoints []string, log *slog.Logger
 		w.Write(openAPI)
 	})
 	s.handle("GET /api/v1/identity", s.identity)
+	s.handle("GET /api/v1/drafts", s.drafts)
+	s.handle("GET /api/v1/drafts/{draft}", s.draft)
+	s.handle("POST /api/v1/drafts/{draft}/release", s.releaseDraft)
+	s.handle("POST /api/v1/drafts/{draft}/return", s.returnDraft)
+	s.handle("POST /api/v1/drafts/{draft}/withdraw", s.withdrawDraft)
 	s.handle("GET /api/v1/keys", s.keyStatus)
 	s.handle("POST /api/v1/keys/rotate", s.rotateKey)
 	s.handle("GET /api/v1/replica", s.replicaStatus)
@@ -334,6 +339,78 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) identity(w http.ResponseWriter, r *http.Request, _ string) error {
 	return writeJSON(w, http.StatusOK, s.n.Identity(s.endpoints))
+}
+
+func (s *Server) drafts(w http.ResponseWriter, r *http.Request, _ string) error {
+	limit := 100
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return &hotline.Error{Code: hotline.EINVALID, Field: "limit", Message: fmt.Sprintf("limit %q: give a number from 1 to 1000", l)}
+		}
+		limit = n
+	}
+	ds, err := s.n.Drafts(r.Context(), r.URL.Query().Get("state"), limit)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"drafts": ds})
+}
+
+func (s *Server) draft(w http.ResponseWriter, r *http.Request, _ string) error {
+	d, err := s.n.Draft(r.Context(), r.PathValue("draft"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+// ReleaseRequest is an operator's personal signature releasing a draft:
+// Ed25519 over the draft's release statement, or a passkey's assertion
+// (its signature, authenticator data and client data) whose challenge is
+// the draft's challenge.
+type ReleaseRequest struct {
+	Key        entry.PersonalKey `json:"key"`
+	Sig        []byte            `json:"sig"`
+	AuthData   []byte            `json:"auth_data,omitempty"`
+	ClientData []byte            `json:"client_data,omitempty"`
+}
+
+func (s *Server) releaseDraft(w http.ResponseWriter, r *http.Request, op string) error {
+	var req ReleaseRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	d, err := s.n.ReleaseDraft(r.Context(), op, r.PathValue("draft"), entry.Release{Operator: op, Key: req.Key, Sig: req.Sig, AuthData: req.AuthData, ClientData: req.ClientData})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+// CommentRequest carries why a draft goes back to its drafter.
+type CommentRequest struct {
+	Comment string `json:"comment"`
+}
+
+func (s *Server) returnDraft(w http.ResponseWriter, r *http.Request, op string) error {
+	var req CommentRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	d, err := s.n.ReturnDraft(r.Context(), op, r.PathValue("draft"), req.Comment)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Server) withdrawDraft(w http.ResponseWriter, r *http.Request, op string) error {
+	d, err := s.n.WithdrawDraft(r.Context(), op, r.PathValue("draft"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
 }
 
 func (s *Server) keyStatus(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -633,14 +710,16 @@ type SendRequest struct {
 	Precedence string `json:"precedence,omitempty"`
 }
 
-// EntryRef is the response to a write: the new entry's id and place.
+// EntryRef is the response to a write: the new entry's id and place. A
+// send held as a draft (202, HeldDraft) has Draft set and no entry.
 type EntryRef struct {
-	ID      string    `json:"id"`
-	Channel string    `json:"channel"`
-	Author  string    `json:"author"`
-	Seq     uint64    `json:"seq"`
-	Kind    string    `json:"kind"`
-	Time    time.Time `json:"time"`
+	Draft   *node.DraftView `json:"draft,omitempty"`
+	ID      string          `json:"id"`
+	Channel string          `json:"channel"`
+	Author  string          `json:"author"`
+	Seq     uint64          `json:"seq"`
+	Kind    string          `json:"kind"`
+	Time    time.Time       `json:"time"`
 }
 
 func entryRef(e *entry.Entry) EntryRef {
@@ -666,11 +745,22 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, op string) error {
 		}
 		in.AckWithin = &d
 	}
-	e, err := s.n.Send(r.Context(), op, r.PathValue("channel"), in)
+	sent, err := s.n.Send(r.Context(), op, r.PathValue("channel"), in)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, entryRef(e))
+	if sent.Draft != nil {
+		// Held until released (the channel's release rule): accepted, not
+		// yet sent.
+		return writeJSON(w, http.StatusAccepted, HeldDraft{Draft: sent.Draft})
+	}
+	return writeJSON(w, http.StatusCreated, entryRef(sent.Entry))
+}
+
+// HeldDraft answers a send that the channel's release rule holds as a
+// draft until operators other than the drafter release it.
+type HeldDraft struct {
+	Draft *node.DraftView `json:"draft"`
 }
 
 // MarkRequest is the body of the ack and read calls; both fields optional.

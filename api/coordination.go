@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"time"
@@ -32,6 +33,17 @@ type PolicyRequest struct {
 	// left out gets its objective (10m, 30m, 3h), never longer than
 	// ack_within.
 	AckByPrecedence map[string]string `json:"ack_by_precedence,omitempty"`
+	// Release requires messages at or above a precedence to be released
+	// by operators other than their drafter, with their personal keys.
+	Release *ReleaseRule `json:"release,omitempty"`
+}
+
+// ReleaseRule is a channel's release authority: every message at or
+// above Precedence (routine: every message) is held as a draft until
+// Releasers operators other than its drafter release it.
+type ReleaseRule struct {
+	Precedence string `json:"precedence"`
+	Releasers  int    `json:"releasers"`
 }
 
 // PolicyView is a channel's agreed policy in API responses.
@@ -44,6 +56,8 @@ type PolicyView struct {
 	// AckByPrecedenceSeconds is the default acknowledgement time of a
 	// message of each precedence, routine included.
 	AckByPrecedenceSeconds map[string]float64 `json:"ack_by_precedence_seconds"`
+	// Release is the channel's release rule, if it has one.
+	Release *ReleaseRule `json:"release,omitempty"`
 }
 
 func policyView(c *hotline.Channel) PolicyView {
@@ -52,6 +66,9 @@ func policyView(c *hotline.Channel) PolicyView {
 		NoticeLeadSeconds: p.NoticeLeadTime().Seconds()}
 	if p != nil && p.EscalateTo != nil {
 		v.EscalateTo = p.EscalateTo.String()
+	}
+	if p != nil && p.Release != nil {
+		v.Release = &ReleaseRule{Precedence: p.Release.Precedence, Releasers: int(p.Release.Releasers)}
 	}
 	v.AckByPrecedenceSeconds = make(map[string]float64, len(entry.Precedences))
 	for _, prec := range entry.Precedences {
@@ -116,6 +133,12 @@ func (s *Server) policy(level string, req *PolicyRequest) (*entry.Policy, error)
 		}
 		if *p.PrecedenceAck == (entry.PrecedenceAck{}) {
 			p.PrecedenceAck = nil // every one 0: their objectives
+		}
+	}
+	if r := req.Release; r != nil {
+		p.Release = &entry.ReleaseRule{Precedence: cmp.Or(r.Precedence, entry.Routine), Releasers: int64(r.Releasers)}
+		if err := p.Check(); err != nil {
+			return nil, &hotline.Error{Code: hotline.EINVALID, Field: "policy.release", Message: fmt.Sprintf("release: give a precedence (flash, immediate, priority or routine) and 1 to %d releasers", entry.MaxReleasers)}
 		}
 	}
 	if req.EscalateTo != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/identity"
 	"github.com/hotline-project/hotline/keychain"
+	"github.com/hotline-project/hotline/release"
 )
 
 // Report is the outcome of verifying an archive: what the channel holds,
@@ -81,6 +82,15 @@ type RevocationInfo struct {
 	From uint64 `json:"from"`
 }
 
+// ReleaseInfo is an operator's personal signature on a message, checked
+// against its party's roster in the channel.
+type ReleaseInfo struct {
+	Operator string `json:"operator"`
+	Role     string `json:"role,omitempty"`
+	KeyType  string `json:"key_type"` // ed25519 or webauthn
+	Key      string `json:"key"`      // the key's id (release.KeyID)
+}
+
 // DisputedInfo is an entry its author's revocation no longer vouches for.
 type DisputedInfo struct {
 	Party string `json:"party"`
@@ -113,11 +123,14 @@ type MessageInfo struct {
 	Precedence string `json:"precedence,omitempty"`
 	// Disputed is set when its author revoked the key that signed it,
 	// from a point at or before it.
-	Disputed bool       `json:"disputed,omitempty"`
-	Received []Delivery `json:"received"` // per other member: its signed receipt
-	Read     []Mark     `json:"read"`
-	Acked    []Mark     `json:"acked"`
-	Overdue  string     `json:"overdue,omitempty"`
+	Disputed bool `json:"disputed,omitempty"`
+	// Releases are the operators' personal signatures it carries, each
+	// checked: who released it, in what role, with which key.
+	Releases []ReleaseInfo `json:"releases,omitempty"`
+	Received []Delivery    `json:"received"` // per other member: its signed receipt
+	Read     []Mark        `json:"read"`
+	Acked    []Mark        `json:"acked"`
+	Overdue  string        `json:"overdue,omitempty"`
 }
 
 // Delivery is a member's signed statement that its node held a message.
@@ -153,10 +166,14 @@ type verifier struct {
 	feedKey map[string]string
 	// isDisputed holds the entries a revocation no longer vouches for.
 	isDisputed map[entry.ID]bool
-	feeds      map[string][]*entry.Entry // by party, index seq-1
-	byID       map[entry.ID]*entry.Entry
-	bodies     map[entry.ID]any
-	now        time.Time
+	// rosters is each party's newest roster so far in the archive;
+	// releases, the personal signatures checked, by message.
+	rosters  map[string]*entry.Roster
+	releases map[entry.ID][]ReleaseInfo
+	feeds    map[string][]*entry.Entry // by party, index seq-1
+	byID     map[entry.ID]*entry.Entry
+	bodies   map[entry.ID]any
+	now      time.Time
 }
 
 func (v *verifier) fail(where, format string, args ...any) {
@@ -171,6 +188,7 @@ func Verify(a *Archive) *Report {
 		Failures: []Failure{}, Warnings: []string{}, KeyChanges: []KeyChangeInfo{}, Revocations: []RevocationInfo{}, Disputed: []DisputedInfo{}, Messages: []MessageInfo{}, Calls: []CallInfo{}, JointReadouts: []JointReadout{}, Escalations: []EscalationInfo{}}
 	v := &verifier{r: r, keys: map[string][]KeyInfo{}, pubs: map[string][]ed25519.PublicKey{}, feeds: map[string][]*entry.Entry{},
 		signedBy: map[entry.ID]string{}, feedKey: map[string]string{}, isDisputed: map[entry.ID]bool{},
+		rosters: map[string]*entry.Roster{}, releases: map[entry.ID][]ReleaseInfo{},
 		byID: map[entry.ID]*entry.Entry{}, bodies: map[entry.ID]any{}, now: h.ExportedAt}
 	ch, err := entry.ParseChannelID(h.Channel)
 	if err != nil {
@@ -333,8 +351,13 @@ func (v *verifier) checkFeeds(ch entry.ChannelID, entries []*entry.Entry) *entry
 		v.byID[e.ID()] = e
 		v.bodies[e.ID()] = body
 		v.checkTargets(where, e, body)
-		if c, ok := body.(*entry.Call); ok {
-			v.checkCall(where, def, ch, e, c)
+		switch b := body.(type) {
+		case *entry.Call:
+			v.checkCall(where, def, ch, e, b)
+		case *entry.Roster:
+			v.rosters[e.Author] = b
+		case *entry.Message:
+			v.checkReleases(where, def, ch, e, b)
 		}
 	}
 	if def == nil && len(v.r.Failures) == 0 {
@@ -355,6 +378,25 @@ func (v *verifier) keyChange(where string, e *entry.Entry, kc *entry.KeyChange) 
 	v.feedKey[e.Author] = c.New.Verifier
 	v.r.KeyChanges = append(v.r.KeyChanges, KeyChangeInfo{Party: e.Author, Seq: e.Seq, Operator: e.Operator, Time: e.AuthorTime(),
 		Old: old, New: c.New.Verifier, TLS: string(c.New.TLS)})
+}
+
+// checkReleases checks a message's personal signatures against its
+// author's newest roster before it, and the channel's release rule.
+func (v *verifier) checkReleases(where string, def *entry.Definition, ch entry.ChannelID, e *entry.Entry, m *entry.Message) {
+	required := def.Policy.ReleasersFor(m.Precedence)
+	if len(m.Releases) == 0 && required == 0 {
+		return
+	}
+	roster := v.rosters[e.Author]
+	if _, err := release.Check(ch, m, e.Operator, roster, e.AuthorTime(), required); err != nil {
+		v.fail(where, "%v", err)
+		return
+	}
+	for i := range m.Releases {
+		r := &m.Releases[i]
+		rk, _ := roster.Lookup(r.Operator, &r.Key)
+		v.releases[e.ID()] = append(v.releases[e.ID()], ReleaseInfo{Operator: r.Operator, Role: rk.Role, KeyType: r.Key.Type, Key: release.KeyID(&r.Key)})
+	}
 }
 
 // checkKeyPeriods checks the key records' periods against the feeds'
@@ -605,7 +647,7 @@ func (v *verifier) report(def *entry.Definition, entries []*entry.Entry) {
 			continue
 		}
 		mi := MessageInfo{ID: e.ID().String(), Author: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime(),
-			Text: m.Text, Lang: m.Lang, Precedence: m.Precedence, Received: []Delivery{}, Read: []Mark{}, Acked: []Mark{}, Disputed: v.isDisputed[e.ID()]}
+			Text: m.Text, Lang: m.Lang, Precedence: m.Precedence, Received: []Delivery{}, Read: []Mark{}, Acked: []Mark{}, Disputed: v.isDisputed[e.ID()], Releases: v.releases[e.ID()]}
 		if m.AckWithin > 0 {
 			mi.AckWithin = (time.Duration(m.AckWithin) * time.Millisecond).String()
 		}

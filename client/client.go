@@ -212,6 +212,42 @@ func (c *Client) Proof(ctx context.Context, ch, entryID string) ([]byte, error) 
 
 func chPath(ch string) string { return "/api/v1/channels/" + url.PathEscape(ch) }
 
+// Drafts returns drafts in state ("" for those awaiting release).
+func (c *Client) Drafts(ctx context.Context, state string) ([]node.DraftView, error) {
+	var out struct {
+		Drafts []node.DraftView `json:"drafts"`
+	}
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", state)
+	}
+	return out.Drafts, c.do(ctx, http.MethodGet, "/api/v1/drafts?"+q.Encode(), nil, &out)
+}
+
+// Draft returns one draft.
+func (c *Client) Draft(ctx context.Context, id string) (*node.DraftView, error) {
+	var out node.DraftView
+	return &out, c.do(ctx, http.MethodGet, "/api/v1/drafts/"+url.PathEscape(id), nil, &out)
+}
+
+// ReleaseDraft releases a draft with a personal signature.
+func (c *Client) ReleaseDraft(ctx context.Context, id string, req api.ReleaseRequest) (*node.DraftView, error) {
+	var out node.DraftView
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/drafts/"+url.PathEscape(id)+"/release", req, &out)
+}
+
+// ReturnDraft sends a draft back to its drafter with a comment.
+func (c *Client) ReturnDraft(ctx context.Context, id, comment string) (*node.DraftView, error) {
+	var out node.DraftView
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/drafts/"+url.PathEscape(id)+"/return", api.CommentRequest{Comment: comment}, &out)
+}
+
+// WithdrawDraft withdraws the caller's own draft.
+func (c *Client) WithdrawDraft(ctx context.Context, id string) (*node.DraftView, error) {
+	var out node.DraftView
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/drafts/"+url.PathEscape(id)+"/withdraw", struct{}{}, &out)
+}
+
 // KeyStatus returns the party's keys and the keys it holds of its peers.
 func (c *Client) KeyStatus(ctx context.Context) (*node.KeyStatus, error) {
 	var out node.KeyStatus

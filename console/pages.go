@@ -732,8 +732,13 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request, rq *request) {
 		http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(id)+"/confirm?form="+tok, http.StatusSeeOther)
 		return
 	}
-	if _, err := c.n.Send(r.Context(), rq.operator, id, in); err != nil {
+	sent, err := c.n.Send(r.Context(), rq.operator, id, in)
+	if err != nil {
 		c.sendFailed(w, r, rq, id, in, code, values, err)
+		return
+	}
+	if sent.Draft != nil {
+		http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(id)+"?held="+url.QueryEscape(sent.Draft.ID)+"#compose", http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, Prefix+"channels/"+url.PathEscape(id)+"?sent=1#timeline", http.StatusSeeOther)

@@ -87,7 +87,7 @@ func (a *attacker) peerClient(key *identity.TLSKey) *peer.Client {
 
 // bravoLog is bravo's view of the attacked channel.
 func (a *attacker) bravoLog() []node.EntryView {
-	log, err := clientOf(a.bravo).Log(context.Background(), "alpha-bravo-policy")
+	log, err := clientOf(a.bravo).Log(context.Background(), a.channel.String())
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -389,4 +389,22 @@ func sumMetric(tb testing.TB, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// channelAttacker speaks the peer protocol to bravo as alpha, with the
+// keys of node directory alpha (alpha's own, or a thief's copy), about
+// channel ch; alpha's node must be stopped.
+func channelAttacker(t *testing.T, net *Network, ch string, alpha *config.Dir) *attacker {
+	t.Helper()
+	a := &attacker{t: t, net: net, alpha: alpha, bravo: net.Party("bravo")}
+	info, err := clientOf(a.bravo).Channel(context.Background(), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.channel, err = entry.ParseChannelID(info.ID); err != nil {
+		t.Fatal(err)
+	}
+	a.client = a.peerClient(alpha.TLS)
+	t.Cleanup(a.client.Close)
+	return a
 }

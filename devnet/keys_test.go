@@ -180,16 +180,7 @@ func TestKeys_RotationWhileTrafficFlows(t *testing.T) {
 	if err := net.StopParty(ctx, alpha); err != nil {
 		t.Fatal(err)
 	}
-	a := &attacker{t: t, net: net, alpha: after, bravo: bravo}
-	chInfo, err := clientOf(bravo).Channel(ctx, "alpha-bravo-policy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.channel, err = entry.ParseChannelID(chInfo.ID); err != nil {
-		t.Fatal(err)
-	}
-	a.client = a.peerClient(after.TLS)
-	defer a.client.Close()
+	a := channelAttacker(t, net, "alpha-bravo-policy", after)
 	a.pushRejected("signature", a.message(oldKey.Priv, "signed with the retired key", nil))
 	mallory, err := identity.GenerateSigningKey("alpha")
 	if err != nil {
@@ -330,15 +321,7 @@ func TestKeys_AStolenKeyIsRevoked(t *testing.T) {
 	if err := net.StopParty(ctx, alpha); err != nil {
 		t.Fatal(err)
 	}
-	thief := &attacker{t: t, net: net, alpha: stolen, bravo: bravo}
-	chInfo, err := clientOf(bravo).Channel(ctx, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if thief.channel, err = entry.ParseChannelID(chInfo.ID); err != nil {
-		t.Fatal(err)
-	}
-	thief.client = thief.peerClient(stolen.TLS)
+	thief := channelAttacker(t, net, ch, stolen)
 	forged := thief.message(stolen.Key.Priv, "forged by the thief", nil)
 	if res, err := thief.client.Push(ctx, []*entry.Entry{forged}); err != nil || res.Stored != 1 {
 		t.Fatalf("before the revocation, the stolen key's message: %+v, %v (it is indistinguishable, and must be stored)", res, err)

@@ -271,6 +271,45 @@ func TestOpenAPI_EveryOperationAnswersAsDocumented(t *testing.T) {
 		t.Fatal("declined twice")
 	}
 
+	// Release authority: a draft held, listed, released, returned and
+	// withdrawn.
+	relc, err := alpha.Propose(ctx, api.ProposeRequest{Name: "alpha-bravo-released", Level: "policy", Members: []string{"bravo"},
+		Policy: &api.PolicyRequest{Release: &api.ReleaseRule{Precedence: "routine", Releasers: 1}}})
+	must("propose with a release rule", err)
+	cc.raw(http.MethodPost, a.Server.APIURL()+"/api/v1/channels", a.Token, `{"name":"x2","level":"policy","members":["bravo"],"policy":{"release":{"releasers":9}}}`, true)
+	eventually(t, "bravo holds the invitation", func() bool { _, err := bravo.Channel(ctx, relc.ID); return err == nil })
+	_, err = bravo.Accept(ctx, relc.ID)
+	must("accept", err)
+	eventually(t, "the released channel is active", func() bool { v, err := alpha.Channel(ctx, relc.ID); return err == nil && v.State == "active" })
+	chief := newReleaser(t, a, "chief", "duty director")
+	chiefAPI := cc.client(a.Server.APIURL(), "chief-token-"+strings.Repeat("x", 20))
+	held, err := alpha.Send(ctx, relc.ID, api.SendRequest{Text: "Held until released"})
+	must("send held as a draft", err)
+	_, err = alpha.Drafts(ctx, "")
+	must("drafts", err)
+	cc.raw(http.MethodGet, a.Server.APIURL()+"/api/v1/drafts?state=lost", a.Token, "", true)
+	_, err = alpha.Draft(ctx, held.Draft.ID)
+	must("draft", err)
+	cc.raw(http.MethodGet, a.Server.APIURL()+"/api/v1/drafts/nothere", a.Token, "", false)
+	_, err = alpha.ReleaseDraft(ctx, held.Draft.ID, chief.sign(t, held))
+	if err == nil {
+		t.Fatal("the drafter released its own draft")
+	}
+	_, err = chiefAPI.ReleaseDraft(ctx, held.Draft.ID, chief.sign(t, held))
+	must("release", err)
+	_, err = chiefAPI.ReleaseDraft(ctx, held.Draft.ID, chief.sign(t, held))
+	if err == nil {
+		t.Fatal("a sent draft was released again")
+	}
+	back, err := alpha.Send(ctx, relc.ID, api.SendRequest{Text: "To be returned"})
+	must("send held as a draft", err)
+	_, err = chiefAPI.ReturnDraft(ctx, back.Draft.ID, "not now")
+	must("return", err)
+	gone, err := alpha.Send(ctx, relc.ID, api.SendRequest{Text: "To be withdrawn"})
+	must("send held as a draft", err)
+	_, err = alpha.WithdrawDraft(ctx, gone.Draft.ID)
+	must("withdraw", err)
+
 	// Messages, marks, translations, the log.
 	msg, err := alpha.Send(ctx, ch, api.SendRequest{Text: "Agenda for the next round", Lang: "en"})
 	must("send", err)

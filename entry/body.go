@@ -51,6 +51,9 @@ type Message struct {
 	Unofficial []Rendering `cbor:"5,keyasint,omitempty"`
 	// Precedence is Flash, Immediate or Priority; none is ROUTINE.
 	Precedence string `cbor:"6,keyasint,omitempty"`
+	// Releases are operators' personal signatures over the message's
+	// content (ReleaseStatement), sorted by operator.
+	Releases []Release `cbor:"7,keyasint,omitempty"`
 }
 
 // Phrase is a standard phrase: a template of a catalog and its field
@@ -118,7 +121,7 @@ func (m *Message) Check() error {
 			return err
 		}
 	}
-	return nil
+	return checkReleases(m.Releases)
 }
 
 // Check validates a phrase's structure; the catalog checks its values.
@@ -404,7 +407,7 @@ type checker interface{ Check() error }
 
 // DecodeBody decodes the body of e into the type its kind calls for
 // (*Message, *Receipt, *Mark, *Config, *Call, *Escalation, *Directory,
-// *Translation or *KeyChange)
+// *Translation, *KeyChange or *Roster)
 // and validates it. The body must be
 // present and canonical.
 func DecodeBody(e *Entry) (any, error) {
@@ -431,6 +434,8 @@ func DecodeBody(e *Entry) (any, error) {
 		v = new(Translation)
 	case KindKey:
 		v = new(KeyChange)
+	case KindRoster:
+		v = new(Roster)
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %q", ErrMalformed, e.Kind)
 	}

@@ -42,6 +42,30 @@ type Policy struct {
 	// PrecedenceAck is the agreed acknowledgement time of messages above
 	// ROUTINE, by precedence; nil: their objectives (AckFor).
 	PrecedenceAck *PrecedenceAck `cbor:"5,keyasint,omitempty"`
+	// Release requires messages at or above a precedence to be released
+	// by operators other than their drafter; nil: none is required.
+	Release *ReleaseRule `cbor:"6,keyasint,omitempty"`
+}
+
+// ReleaseRule is a channel's agreed release authority: each message at
+// or above Precedence carries the personal signatures of Releasers
+// operators other than its drafter, which the party's roster in the
+// channel lists.
+type ReleaseRule struct {
+	Precedence string `cbor:"1,keyasint"` // routine: every message
+	Releasers  int64  `cbor:"2,keyasint"`
+}
+
+// MaxReleasers bounds the releasers a rule may require.
+const MaxReleasers = 3
+
+// ReleasersFor returns how many operators other than the drafter must
+// release a message of precedence prec ("" is routine): 0 when none.
+func (p *Policy) ReleasersFor(prec string) int {
+	if p == nil || p.Release == nil || PrecedenceRank(prec) > PrecedenceRank(p.Release.Precedence) {
+		return 0
+	}
+	return int(p.Release.Releasers)
 }
 
 // DefaultNoticeLead is the lead time of launch notices when the channel's
@@ -70,6 +94,11 @@ func (p *Policy) Check() error {
 	}
 	if p.NoticeLead < 0 || time.Duration(p.NoticeLead)*time.Millisecond > MaxNoticeLead {
 		return fmt.Errorf("%w: notice lead time must be between 0 and %s", ErrMalformed, MaxNoticeLead)
+	}
+	if r := p.Release; r != nil {
+		if !slices.Contains(Precedences, r.Precedence) || r.Releasers < 1 || r.Releasers > MaxReleasers {
+			return fmt.Errorf("%w: a release rule names a precedence (flash, immediate, priority or routine) and 1 to %d releasers", ErrMalformed, MaxReleasers)
+		}
 	}
 	if p.PrecedenceAck != nil {
 		if *p.PrecedenceAck == (PrecedenceAck{}) {

@@ -94,7 +94,7 @@ const (
 // Valid reports whether k is one of the kinds this version knows.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindConfig, KindMessage, KindReceipt, KindRead, KindAck, KindCall, KindEscalation, KindDirectory, KindTranslation, KindKey:
+	case KindConfig, KindMessage, KindReceipt, KindRead, KindAck, KindCall, KindEscalation, KindDirectory, KindTranslation, KindKey, KindRoster:
 		return true
 	}
 	return false

@@ -240,6 +240,8 @@ func FuzzDecodeBody(f *testing.F) {
 			Members: []Member{{Party: "alpha", Key: "k"}, {Party: "bravo", Key: "k"}}, Policy: &Policy{NoticeLead: 1000}}},
 		&Message{Text: "t", Precedence: Flash, AckWithin: 60000},
 		&KeyChange{Key: "alpha+01234567+AQ", TLS: "sha256:" + strings.Repeat("ab", 32), Sig: make([]byte, 64)},
+		&Roster{Keys: []RosterKey{{Operator: "duty", Role: "duty director", Key: PersonalKey{Type: KeyEd25519, Public: make([]byte, 32)}, From: 1}}},
+		&Message{Text: "t", Releases: []Release{{Operator: "duty", Key: PersonalKey{Type: KeyWebAuthn, Public: []byte{1}, ID: []byte{2}, RPID: "localhost"}, Sig: []byte{3}, AuthData: []byte{4}, ClientData: []byte("{}")}}},
 		&Config{Action: ActionPropose, Definition: &Definition{Name: "c", Level: "strategic", Proposer: "alpha",
 			Members: []Member{{Party: "alpha", Key: "k"}, {Party: "bravo", Key: "k"}}, Policy: &Policy{PrecedenceAck: &PrecedenceAck{Flash: 60000}}}},
 	} {
@@ -249,7 +251,7 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 		f.Add(uint8(0), b)
 	}
-	kinds := []Kind{KindMessage, KindReceipt, KindRead, KindAck, KindConfig, KindCall, KindEscalation, KindDirectory, KindTranslation, KindKey}
+	kinds := []Kind{KindMessage, KindReceipt, KindRead, KindAck, KindConfig, KindCall, KindEscalation, KindDirectory, KindTranslation, KindKey, KindRoster}
 	f.Fuzz(func(t *testing.T, k uint8, body []byte) {
 		kind := kinds[int(k)%len(kinds)]
 		e, err := Sign(Header{Channel: ChannelID{7}, Author: "alpha", Seq: 2, Prev: ID{9}, Time: 1, Kind: kind}, body, priv)

@@ -121,6 +121,7 @@ type Node struct {
 	keys     *keychain.Book
 	keyFiles KeyFiles
 	rotMu    sync.Mutex // one rotation at a time
+	draftMu  sync.Mutex // one change to a draft at a time
 	filesMu  sync.Mutex // one change to the key files at a time
 	// tlsPending is the TLS key of the last rotation, presented once
 	// every peer holds the change; rotated are that rotation's key

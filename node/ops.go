@@ -216,8 +216,10 @@ type MessageInput struct {
 	Precedence string
 }
 
-// Send writes a message to a channel and returns once it is durable.
-func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) (*entry.Entry, error) {
+// Send writes a message to a channel and returns once it is durable; in a
+// channel whose policy requires the message to be released, it holds it
+// as a draft instead (see ReleaseDraft).
+func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) (*Sent, error) {
 	ch, err := n.ResolveChannel(ref)
 	if err != nil {
 		return nil, err
@@ -267,6 +269,16 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 	if err := msg.Check(); err != nil {
 		return nil, hotline.Errorf(hotline.EINVALID, "%s", trimPrefix(err))
 	}
+	if ch.Definition.Policy.ReleasersFor(msg.Precedence) > 0 {
+		if err := asOperatorError(n.checkMessage(ch, n.now(), msg)); err != nil {
+			return nil, err
+		}
+		d, err := n.holdDraft(ctx, operator, ch, msg)
+		if err != nil {
+			return nil, err
+		}
+		return &Sent{Draft: d}, nil
+	}
 	r := n.submit(ctx, &writeReq{local: &localWrite{
 		channel: ch.ID, kind: entry.KindMessage, operator: operator, body: msg,
 		check: func(b *batch, ch *hotline.Channel) error {
@@ -277,7 +289,10 @@ func (n *Node) Send(ctx context.Context, operator, ref string, in MessageInput) 
 			return asOperatorError(n.checkMessage(ch, b.now, msg))
 		},
 	}})
-	return r.entry, r.err
+	if r.err != nil {
+		return nil, r.err
+	}
+	return &Sent{Entry: r.entry}, nil
 }
 
 // DefaultAckWithin is the acknowledgement deadline a message in ch gets

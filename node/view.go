@@ -13,6 +13,7 @@ import (
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/phrase"
+	"github.com/hotline-project/hotline/release"
 )
 
 // MarkView is one read or acknowledgement of a message.
@@ -77,6 +78,10 @@ type EntryView struct {
 	// Disputed says why the entry is not to be trusted: its author
 	// revoked the key that signed it, from a point before it.
 	Disputed string `json:"disputed,omitempty"`
+	// Releases are the personal signatures a message carries, each
+	// checked against its party's roster when the node stored it: who
+	// released it, and with which key.
+	Releases []ReleaseView `json:"releases,omitempty"`
 	// Cosigned is set when the entry is covered by a checkpoint of its
 	// feed that its author signed and every other member cosigned: from
 	// then on it cannot be rewritten without the rewrite being provable.
@@ -382,6 +387,12 @@ const (
 	DefaultClockBehind = time.Hour
 )
 
+// ReleaseView is an operator's personal signature on a message.
+type ReleaseView struct {
+	Operator string `json:"operator"`
+	Key      string `json:"key"` // release.KeyID: its type and a hash
+}
+
 func refView(r entry.Ref) RefView { return RefView{Party: r.Party, Seq: r.Seq, ID: r.ID.String()} }
 
 // reader is who a log is shown to: the language phrases are rendered in,
@@ -420,6 +431,9 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 			v.Translations = append(v.Translations, TranslationView{Lang: u.Lang, Text: u.Text, Stage: StageAuthor, Party: st.Author, Operator: st.Operator, Time: st.AuthorTime()})
 		}
 		v.Translations = append(v.Translations, rd.translations[st.ID()]...)
+		for _, r := range b.Releases {
+			v.Releases = append(v.Releases, ReleaseView{Operator: r.Operator, Key: release.KeyID(&r.Key)})
+		}
 		n.messageState(ch, st, b, &v, receipts, marks[st.ID()], now)
 	case *entry.Translation:
 		of := refView(b.Of)

@@ -46,6 +46,9 @@ type localWrite struct {
 	newChannel *entry.Definition
 	// check runs in the writer, against the state the entry will extend.
 	check func(b *batch, ch *hotline.Channel) error
+	// draft is the draft a released message came from: saved, marked
+	// sent, in the entry's transaction.
+	draft *hotline.Draft
 }
 
 type remoteBatch struct {
@@ -445,6 +448,10 @@ func (b *batch) appendLocal(lw *localWrite) (*entry.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if lw.draft != nil {
+		lw.draft.Entry = e.ID()
+		w.Draft = lw.draft
+	}
 	b.add(w)
 	return e, nil
 }
@@ -667,7 +674,12 @@ func (b *batch) checkKind(ctx context.Context, ch *hotline.Channel, e *entry.Ent
 		if ch.State != hotline.ChannelActive {
 			return reject("invalid", "message in channel %s, which is not active", ch.Definition.Name)
 		}
-		return b.n.checkMessage(ch, e.AuthorTime(), v)
+		if err := b.n.checkMessage(ch, e.AuthorTime(), v); err != nil {
+			return err
+		}
+		return b.checkReleases(ctx, ch, e, v)
+	case *entry.Roster:
+		return checkRoster(v)
 	case *entry.Translation:
 		if ch.State != hotline.ChannelActive {
 			return reject("invalid", "translation in channel %s, which is not active", ch.Definition.Name)

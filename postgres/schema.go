@@ -237,4 +237,23 @@ INSERT INTO replica_lease (id, epoch, holder, api, peer, expires) VALUES (1, 0, 
 	`
 CREATE INDEX entries_key ON entries (local) WHERE kind = 'key';
 `,
+	// 4: operators' roles and personal keys (JSON), and drafts held
+	// until operators other than their drafter release them.
+	`
+ALTER TABLE operators ADD COLUMN role TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE operators ADD COLUMN keys TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE TABLE drafts (
+	id       TEXT COLLATE "C" PRIMARY KEY,
+	channel  BYTEA NOT NULL,
+	drafter  TEXT COLLATE "C" NOT NULL,
+	created  BIGINT NOT NULL,
+	updated  BIGINT NOT NULL,
+	state    TEXT COLLATE "C" NOT NULL,
+	message  BYTEA NOT NULL,
+	releases BYTEA NOT NULL,
+	history  TEXT NOT NULL,
+	entry    BYTEA
+);
+CREATE INDEX drafts_state ON drafts (state, created, id);
+`,
 }

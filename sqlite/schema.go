@@ -313,6 +313,25 @@ CREATE TRIGGER tokens_delete_epoch AFTER DELETE ON operator_tokens BEGIN UPDATE 
 	`
 CREATE INDEX entries_key ON entries (local) WHERE kind = 'key';
 `,
+	// 12: operators' roles and personal keys (JSON), and drafts held
+	// until operators other than their drafter release them.
+	`
+ALTER TABLE operators ADD COLUMN role TEXT NOT NULL DEFAULT '';
+ALTER TABLE operators ADD COLUMN keys TEXT NOT NULL DEFAULT '';
+CREATE TABLE drafts (
+	id       TEXT PRIMARY KEY,
+	channel  BLOB NOT NULL,
+	drafter  TEXT NOT NULL,
+	created  INTEGER NOT NULL,
+	updated  INTEGER NOT NULL,
+	state    TEXT NOT NULL,
+	message  BLOB NOT NULL,
+	releases BLOB NOT NULL,
+	history  TEXT NOT NULL,
+	entry    BLOB
+) STRICT;
+CREATE INDEX drafts_state ON drafts (state, created, id);
+`,
 }
 
 // migrationHooks run in Go, in the same transaction, right after the SQL of

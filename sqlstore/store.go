@@ -10,6 +10,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -161,6 +162,11 @@ func (s *Store) Append(ctx context.Context, received time.Time, writes []hotline
 	heads := make(map[hotline.Feed]depthAt)         // this batch's, kept once it commits
 	var added []*hotline.Stored                     // kept as the feeds' tails once it commits
 	for _, w := range writes {
+		if w.Draft != nil {
+			if err := putDraft(ctx, tx, w.Draft); err != nil {
+				return s.storeErr("append: draft", err)
+			}
+		}
 		e := w.Entry
 		if e == nil {
 			if w.Channel != nil {
@@ -807,7 +813,7 @@ func (s *Store) Operators(ctx context.Context) ([]hotline.Operator, error) {
 }
 
 // operatorColumns selects what scanOperators reads.
-const operatorColumns = `SELECT name, lang, password, totp, failures, locked_until, totp_step, disabled, session_epoch, created FROM operators `
+const operatorColumns = `SELECT name, lang, password, totp, failures, locked_until, totp_step, disabled, session_epoch, created, role, keys FROM operators `
 
 func scanOperators(rows *sql.Rows, err error) ([]hotline.Operator, error) {
 	if err != nil {
@@ -818,8 +824,14 @@ func scanOperators(rows *sql.Rows, err error) ([]hotline.Operator, error) {
 	for rows.Next() {
 		var op hotline.Operator
 		var locked, created int64
-		if err := rows.Scan(&op.Name, &op.Lang, &op.Password, &op.TOTP, &op.Failures, &locked, &op.TOTPStep, &op.Disabled, &op.SessionEpoch, &created); err != nil {
+		var keys string
+		if err := rows.Scan(&op.Name, &op.Lang, &op.Password, &op.TOTP, &op.Failures, &locked, &op.TOTPStep, &op.Disabled, &op.SessionEpoch, &created, &op.Role, &keys); err != nil {
 			return nil, fmt.Errorf("read operators: %w", err)
+		}
+		if keys != "" {
+			if err := json.Unmarshal([]byte(keys), &op.Keys); err != nil {
+				return nil, fmt.Errorf("read operators: keys of %s: %w", op.Name, err)
+			}
 		}
 		if locked != 0 {
 			op.LockedUntil = time.UnixMilli(locked)
@@ -838,12 +850,20 @@ func (s *Store) PutOperator(ctx context.Context, op hotline.Operator) error {
 	if op.Created.IsZero() {
 		op.Created = time.Now()
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO operators (name, lang, password, totp, failures, locked_until, totp_step, disabled, session_epoch, created)
-		VALUES (?,?,?,?,?,?,?,?,?,?)
+	keys := ""
+	if len(op.Keys) > 0 {
+		b, err := json.Marshal(op.Keys)
+		if err != nil {
+			return err
+		}
+		keys = string(b)
+	}
+	_, err := s.write.ExecContext(ctx, `INSERT INTO operators (name, lang, password, totp, failures, locked_until, totp_step, disabled, session_epoch, created, role, keys)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (name) DO UPDATE SET lang = excluded.lang, password = excluded.password, totp = excluded.totp,
 			failures = excluded.failures, locked_until = excluded.locked_until, totp_step = excluded.totp_step,
-			disabled = excluded.disabled, session_epoch = excluded.session_epoch`,
-		op.Name, op.Lang, op.Password, op.TOTP, op.Failures, unixMilliOrZero(op.LockedUntil), op.TOTPStep, b2i(op.Disabled), op.SessionEpoch, op.Created.UnixMilli())
+			disabled = excluded.disabled, session_epoch = excluded.session_epoch, role = excluded.role, keys = excluded.keys`,
+		op.Name, op.Lang, op.Password, op.TOTP, op.Failures, unixMilliOrZero(op.LockedUntil), op.TOTPStep, b2i(op.Disabled), op.SessionEpoch, op.Created.UnixMilli(), op.Role, keys)
 	if err != nil {
 		return s.storeErr("save operator", err)
 	}

@@ -29,7 +29,7 @@ import (
 var tables = []string{
 	"channels", "channel_members", "entries", "receipts", "marks", "evidence",
 	"operators", "operator_tokens", "link_tests", "tree_hashes", "tree_sizes",
-	"checkpoints", "checkpoint_sigs", "watches", "ladder_steps", "usage", "unread",
+	"checkpoints", "checkpoint_sigs", "watches", "ladder_steps", "usage", "unread", "drafts",
 }
 
 // identities are the columns the target numbers itself: copied as they

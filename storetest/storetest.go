@@ -30,6 +30,7 @@ func Run(t *testing.T, b Backend) {
 		{"EntriesByPrefix", testEntriesByPrefix},
 		{"ReadsOfFeedsAndChannels", testReadsOfFeedsAndChannels},
 		{"KeyChanges", testKeyChanges},
+		{"Drafts", testDrafts},
 		{"AnswersWatchesAndLadders", testAnswersWatchesAndLadders},
 		{"PagesWalkChannelOrder", testPagesWalkChannelOrder},
 		{"PageCarriesItsIndexRows", testPageCarriesItsIndexRows},

@@ -145,6 +145,19 @@ func testOperatorAccounts(t *testing.T, b Backend) {
 	if err != nil || op.Lang != "zh-Hans" || op.Password != "$argon2id$x" || op.Failures != 2 || !op.LockedUntil.IsZero() || op.TOTPStep != 59000123 {
 		t.Fatalf("after the narrow updates: %+v, %v", op, err)
 	}
+	// A role and personal keys, a removed one included, survive as they are.
+	added := time.UnixMilli(time.Now().UnixMilli())
+	op.Role, op.Keys = "duty director", []hotline.OperatorKey{
+		{Key: entry.PersonalKey{Type: entry.KeyEd25519, Public: make([]byte, 32)}, Label: "laptop", Added: added, Removed: added.Add(time.Hour)},
+		{Key: entry.PersonalKey{Type: entry.KeyWebAuthn, Public: []byte{0xa5, 1}, ID: []byte{7, 7}, RPID: "localhost"}, Added: added},
+	}
+	if err := s.PutOperator(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Operator(ctx, "duty"); err != nil || got.Role != op.Role || len(got.Keys) != 2 || !got.Keys[0].Removed.Equal(added.Add(time.Hour)) ||
+		!got.Keys[1].Key.Equal(&op.Keys[1].Key) || !got.Keys[1].Removed.IsZero() || got.Lang != "zh-Hans" {
+		t.Fatalf("operator with keys: %+v, %v", got, err)
+	}
 	if err := s.SetLoginState(ctx, "nobody", 1, time.Time{}, 0); hotline.ErrorCode(err) != hotline.ENOTFOUND {
 		t.Fatalf("login state of nobody: %v", err)
 	}
@@ -652,5 +665,73 @@ func testCheckpoints(t *testing.T, b Backend) {
 	}
 	if _, err := s.LatestCheckpoint(ctx, f, "charlie"); hotline.ErrorCode(err) != hotline.ENOTFOUND {
 		t.Fatalf("signer with no checkpoint: %v", err)
+	}
+}
+
+// testDrafts: drafts are saved, read back, listed by state oldest first,
+// and a draft saved with an entry goes in that entry's transaction: a
+// batch that fails leaves the draft as it was.
+func testDrafts(t *testing.T, b Backend) {
+	ctx := context.Background()
+	path := b.Place(t)
+	s := b.Open(t, path)
+	if _, err := s.Draft(ctx, "nothere"); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("unknown draft: %v", err)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	def := entry.Definition{Name: "alpha-bravo-strategic", Level: "strategic", Proposer: "alpha",
+		Members: []entry.Member{{Party: "alpha", Key: "a"}, {Party: "bravo", Key: "b"}}}
+	ch := &hotline.Channel{ID: def.ChannelID(), Definition: def, State: hotline.ChannelProposed, Accepted: []string{"alpha"}}
+	t0 := time.UnixMilli(time.Now().UnixMilli())
+	var ids []string
+	for i := range 3 {
+		d := hotline.Draft{ID: fmt.Sprintf("d%d", i), Channel: ch.ID, Drafter: "duty", Created: t0.Add(time.Duration(i) * time.Second), Updated: t0,
+			State: hotline.DraftAwaiting, Message: []byte{0xa1, 1, 0x61, 'x'}, History: []hotline.DraftEvent{{Time: t0, Operator: "duty", Action: "drafted"}}}
+		if err := s.PutDraft(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	d, err := s.Draft(ctx, "d1")
+	if err != nil || d.Drafter != "duty" || d.Channel != ch.ID || !d.Created.Equal(t0.Add(time.Second)) || len(d.History) != 1 || d.Entry != (entry.ID{}) {
+		t.Fatalf("draft d1: %+v, %v", d, err)
+	}
+	// A release added, and the draft returned, are saved.
+	d.Releases = []entry.Release{{Operator: "chief", Key: entry.PersonalKey{Type: entry.KeyEd25519, Public: make([]byte, 32)}, Sig: []byte{1, 2}}}
+	d.State, d.Updated = hotline.DraftReturned, t0.Add(time.Minute)
+	d.History = append(d.History, hotline.DraftEvent{Time: t0.Add(time.Minute), Operator: "chief", Action: "returned", Comment: "too strong"})
+	if err := s.PutDraft(ctx, *d); err != nil {
+		t.Fatal(err)
+	}
+	awaiting, err := s.Drafts(ctx, hotline.DraftAwaiting, 10)
+	if err != nil || len(awaiting) != 2 || awaiting[0].ID != "d0" || awaiting[1].ID != "d2" {
+		t.Fatalf("awaiting drafts: %+v, %v", awaiting, err)
+	}
+	if first, err := s.Drafts(ctx, hotline.DraftAwaiting, 1); err != nil || len(first) != 1 || first[0].ID != "d0" {
+		t.Fatalf("a page of one: %+v, %v", first, err)
+	}
+	// Sent with its message: in the same transaction, or not at all.
+	w := &FeedWriter{T: t, Key: key, Channel: ch.ID}
+	e1 := w.Next("released")
+	sent := awaiting[0]
+	sent.State, sent.Entry = hotline.DraftReleased, e1.ID()
+	if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: e1, Channel: ch, Draft: &sent}, {Entry: e1}}); err == nil {
+		t.Fatal("a batch repeating an entry was stored")
+	}
+	if got, _ := s.Draft(ctx, sent.ID); got.State != hotline.DraftAwaiting {
+		t.Fatalf("a failed batch changed its draft: %+v", got)
+	}
+	if err := s.Append(ctx, time.Now(), []hotline.Write{{Entry: e1, Channel: ch, Draft: &sent}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = b.Open(t, path)
+	defer s.Close()
+	got, err := s.Draft(ctx, sent.ID)
+	if err != nil || got.State != hotline.DraftReleased || got.Entry != e1.ID() {
+		t.Fatalf("the sent draft after reopening: %+v, %v", got, err)
+	}
+	if r, _ := s.Draft(ctx, "d1"); len(r.Releases) != 1 || r.Releases[0].Operator != "chief" || r.History[1].Comment != "too strong" {
+		t.Fatalf("the returned draft after reopening: %+v", r)
 	}
 }

@@ -554,6 +554,13 @@ func state(e node.EntryView) string {
 	if e.Disputed != "" {
 		parts = append(parts, "DISPUTED: "+e.Disputed)
 	}
+	if len(e.Releases) > 0 {
+		var by []string
+		for _, r := range e.Releases {
+			by = append(by, r.Operator)
+		}
+		parts = append(parts, "released by "+strings.Join(by, ", "))
+	}
 	if e.FutureDated {
 		parts = append(parts, "dated ahead of its arrival here (author's time not trusted)")
 	}

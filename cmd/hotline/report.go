@@ -63,6 +63,13 @@ func printReport(w io.Writer, r *audit.Report) {
 			fmt.Fprintf(w, " (operator %s)", m.Operator)
 		}
 		fmt.Fprintf(w, "\n    %s%q\n", precedenceMark(m.Precedence), oneLine(m.Text, 200))
+		for _, rl := range m.Releases {
+			role := ""
+			if rl.Role != "" {
+				role = " (" + rl.Role + ")"
+			}
+			fmt.Fprintf(w, "    released by %s%s: personal signature checked, %s key %s in %s's roster\n", rl.Operator, role, rl.KeyType, rl.Key, m.Author)
+		}
 		if m.Disputed {
 			fmt.Fprintf(w, "    DISPUTED: signed with a key %s revoked from before it\n", m.Author)
 		}
