@@ -52,6 +52,8 @@ type Console struct {
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	flashes  flashes // refused and pending forms, for the page after the redirect
+	// ceremonies are the passkey registrations in progress.
+	ceremonies ceremonies
 }
 
 // New returns the console of node n.
@@ -81,6 +83,11 @@ func New(n *node.Node, store hotline.Store, log *slog.Logger) *Console {
 	c.mux.HandleFunc("POST /console/channels/{channel}/accept", c.authed(c.accept))
 	c.mux.HandleFunc("POST /console/channels/{channel}/decline", c.authed(c.decline))
 	c.mux.HandleFunc("GET /console/invitations", c.authed(c.invitations))
+	c.mux.HandleFunc("POST /console/passkeys/begin", c.authed(c.passkeyBegin))
+	c.mux.HandleFunc("POST /console/passkeys/finish", c.authed(c.passkeyFinish))
+	c.mux.HandleFunc("POST /console/drafts/{draft}/release", c.authed(c.draftRelease))
+	c.mux.HandleFunc("POST /console/drafts/{draft}/return", c.authed(c.draftReturn))
+	c.mux.HandleFunc("POST /console/drafts/{draft}/withdraw", c.authed(c.draftWithdraw))
 	c.mux.HandleFunc("POST /console/channels/{channel}/entries/{entry}/ack", c.authed(c.ack))
 	c.mux.HandleFunc("POST /console/channels/{channel}/calls", c.authed(c.requestCall))
 	c.mux.HandleFunc("POST /console/channels/{channel}/calls/{entry}/answer", c.authed(c.answerCall))

@@ -2,6 +2,8 @@ package console
 
 import (
 	"cmp"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -25,10 +27,12 @@ var funcs = template.FuncMap{
 		}
 		return itemsTable{D: d, Items: d.Wait, From: d.WaitFrom, Total: d.WaitTotal, Param: "wait"}
 	},
-	"iso":  isolate,
-	"join": strings.Join,
-	"inc":  func(i int) int { return i + 1 },
-	"add":  func(a, b int) int { return a + b },
+	"iso": isolate,
+	// b64url is what WebAuthn's browser side takes binary data as.
+	"b64url": func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) },
+	"join":   strings.Join,
+	"inc":    func(i int) int { return i + 1 },
+	"add":    func(a, b int) int { return a + b },
 	"unix": func(t *time.Time) int64 {
 		if t == nil {
 			return 0
@@ -104,6 +108,11 @@ func isolate(s string) template.HTML {
 
 // Time writes a time in the page's language.
 func (b *base) Time(t time.Time) string { return formatTime(b.Lang, t) }
+
+// Age says how long something has waited, from seconds.
+func (b *base) Age(seconds float64) string {
+	return formatDuration(b.Lang, time.Duration(seconds*float64(time.Second)).Round(time.Minute))
+}
 
 // RTT writes a round-trip time to a tenth of a millisecond.
 func (b *base) RTT(d time.Duration) string { return d.Round(100 * time.Microsecond).String() }
@@ -202,7 +211,29 @@ type homeData struct {
 	// for this party's answer: a number here, listed on their own page,
 	// so that a flood of proposals never buries the watch.
 	Invitations int
+	// Drafts are the messages awaiting release, oldest first; DraftsMore
+	// is set when there are more than the page shows.
+	Drafts     []node.DraftView
+	DraftsMore bool
+	// Passkeys are the operator's passkeys, for the page's script to ask
+	// for an assertion by one of them.
+	Passkeys []passkeyRef
 }
+
+// passkeyRef names one of the operator's passkeys to the page's script.
+type passkeyRef struct {
+	ID   []byte `json:"id"`
+	RPID string `json:"rp_id"`
+}
+
+// PasskeysJSON is the operator's passkeys, as JSON for the script.
+func (d *homeData) PasskeysJSON() string {
+	b, _ := json.Marshal(d.Passkeys)
+	return string(b)
+}
+
+// Released reports whether the page's operator released draft d.
+func (d *homeData) Released(v node.DraftView) bool { return slices.Contains(v.Releasers, d.Operator) }
 
 // itemsTable is one of the watch page's tables: what we owe, or what we
 // wait for.
@@ -278,6 +309,22 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, rq *request) {
 	}
 	if up, why := c.n.SignerStatus(); !up {
 		d.SignerDown = why
+	}
+	drafts, err := c.n.Drafts(ctx, hotline.DraftAwaiting, WatchRows+1)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if len(drafts) > WatchRows {
+		drafts, d.DraftsMore = drafts[:WatchRows], true
+	}
+	d.Drafts = drafts
+	if op, err := c.store.Operator(ctx, rq.operator); err == nil {
+		for _, k := range op.Keys {
+			if k.Key.Type == entry.KeyWebAuthn && k.Removed.IsZero() {
+				d.Passkeys = append(d.Passkeys, passkeyRef{ID: k.Key.ID, RPID: k.Key.RPID})
+			}
+		}
 	}
 	// The tab title says what is owed, so a background tab still tells.
 	if d.OweTotal > 0 {

@@ -386,6 +386,94 @@
   // of the selection alone (WCAG 3.2.2): an arrow key must not reload the
   // console in another language.
 
+  // Passkeys (WebAuthn): register one, and release drafts with it. The
+  // node checks each assertion against the draft's release challenge and
+  // the operator's registered passkeys.
+  function fromB64url(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+  function toB64(buf) {
+    var bytes = new Uint8Array(buf), bin = "";
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin);
+  }
+  function toB64url(buf) {
+    return toB64(buf).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function postJSON(url, data) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" },
+      body: JSON.stringify(data)
+    }).then(function (r) {
+      return r.json().then(function (j) {
+        if (!r.ok) throw new Error(j.error || r.statusText);
+        return j;
+      });
+    });
+  }
+  var register = document.querySelector("[data-passkey-register]");
+  if (register && window.PublicKeyCredential) {
+    register.addEventListener("click", function () {
+      var status = document.getElementById("passkey-status");
+      register.disabled = true;
+      postJSON("/console/passkeys/begin", {}).then(function (opt) {
+        var pk = opt.publicKey;
+        pk.challenge = fromB64url(pk.challenge);
+        pk.user.id = fromB64url(pk.user.id);
+        (pk.excludeCredentials || []).forEach(function (c) { c.id = fromB64url(c.id); });
+        return navigator.credentials.create({ publicKey: pk });
+      }).then(function (cred) {
+        return postJSON("/console/passkeys/finish", {
+          id: cred.id, rawId: toB64url(cred.rawId), type: cred.type,
+          response: {
+            clientDataJSON: toB64url(cred.response.clientDataJSON),
+            attestationObject: toB64url(cred.response.attestationObject),
+            transports: cred.response.getTransports ? cred.response.getTransports() : []
+          }
+        });
+      }).then(function () {
+        status.textContent = register.dataset.done;
+        location.reload();
+      }, function (err) {
+        status.textContent = register.dataset.fail.replace("{e}", err.message || err);
+        register.disabled = false;
+      });
+    });
+  } else if (register) {
+    register.hidden = true;
+  }
+  var passkeys = document.getElementById("passkeys");
+  var mine = passkeys ? JSON.parse(passkeys.dataset.passkeys || "null") || [] : [];
+  document.querySelectorAll("[data-release]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var status = btn.parentNode.querySelector(".release-status");
+      btn.disabled = true;
+      navigator.credentials.get({ publicKey: {
+        challenge: fromB64url(btn.dataset.challenge),
+        rpId: mine.length ? mine[0].rp_id : location.hostname,
+        allowCredentials: mine.map(function (k) { return { type: "public-key", id: fromB64url(k.id.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")) }; }),
+        userVerification: "required"
+      } }).then(function (a) {
+        return postJSON("/console/drafts/" + encodeURIComponent(btn.dataset.release) + "/release", {
+          credential: toB64(a.rawId),
+          auth_data: toB64(a.response.authenticatorData),
+          client_data: toB64(a.response.clientDataJSON),
+          sig: toB64(a.response.signature)
+        });
+      }).then(function () {
+        location.reload();
+      }, function (err) {
+        status.textContent = btn.dataset.fail.replace("{e}", err.message || err);
+        btn.disabled = false;
+      });
+    });
+  });
+
   tick();
   setInterval(tick, 1000);
   watchUnread();
