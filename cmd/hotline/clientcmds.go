@@ -61,9 +61,10 @@ func (a *apiArgs) parse(args []string, lo, hi int) (*client.Client, []string, er
 func init() {
 	register(&command{
 		name: "channel propose", summary: "Propose a channel to other parties; it is active once all accept",
-		usage: "NAME --level LEVEL --with PARTY[,PARTY...] [--ack-within D] [--ack-flash D] [--ack-immediate D] [--ack-priority D] [--call-within D] [--escalate-to CHANNEL] [--notice-lead D] [--catalog ID|none] [--lang TAG]",
+		usage: "NAME --level LEVEL --with PARTY[,PARTY...] [--ack-within D] [--ack-flash D] [--ack-immediate D] [--ack-priority D] [--call-within D] [--escalate-to CHANNEL] [--notice-lead D] [--releasers N [--release-from PRECEDENCE]] [--catalog ID|none] [--lang TAG]",
 		example: "  hotline channel propose alpha-bravo-policy --level policy --with bravo\n" +
-			"  hotline channel propose alpha-bravo-theatre --level theatre --with bravo --ack-within 15m --escalate-to alpha-bravo-policy",
+			"  hotline channel propose alpha-bravo-theatre --level theatre --with bravo --ack-within 15m --escalate-to alpha-bravo-policy\n" +
+			"  hotline channel propose alpha-bravo-strategic --level strategic --with bravo --releasers 2   (two officers other than the drafter release every message)",
 		run: func(ctx context.Context, env *Env, args []string) error {
 			fs := newFlags("channel propose", env)
 			cl := apiFlags(fs, env)
@@ -79,6 +80,8 @@ func init() {
 			}
 			catalog := fs.String("catalog", "", "phrase catalog id (or 8+ hex digits of it); default: the node's default catalog; none: free text only")
 			lang := fs.String("lang", "", "the channel's default language for phrases (default en)")
+			releasers := fs.Int("releasers", 0, "release authority: each message is held until this many operators other than its drafter release it with their personal keys (1 to 3)")
+			releaseFrom := fs.String("release-from", "routine", "with --releasers: only messages at or above this precedence need releasing (flash, immediate, priority or routine)")
 			c, pos, err := cl.parse(args, 1, 1)
 			if err != nil {
 				return err
@@ -93,8 +96,11 @@ func init() {
 					acks[p] = *d
 				}
 			}
-			if *ack != "" || *call != "" || *escalateTo != "" || *notice != "" || len(acks) > 0 {
+			if *ack != "" || *call != "" || *escalateTo != "" || *notice != "" || len(acks) > 0 || *releasers != 0 {
 				req.Policy = &api.PolicyRequest{EscalateTo: *escalateTo}
+				if *releasers != 0 {
+					req.Policy.Release = &api.ReleaseRule{Precedence: *releaseFrom, Releasers: *releasers}
+				}
 				if len(acks) > 0 {
 					req.Policy.AckByPrecedence = acks
 				}
@@ -254,6 +260,11 @@ func init() {
 			ref, err := c.Send(ctx, pos[0], req)
 			if err != nil {
 				return err
+			}
+			if d := ref.Draft; d != nil {
+				fmt.Fprintln(env.Stdout, d.ID)
+				fmt.Fprintf(env.Stderr, "Held as draft %s: the channel's policy has %d operators other than you release it first (hotline draft release %s); nothing is sent until then.\n", d.ID, d.Required, d.ID)
+				return nil
 			}
 			fmt.Fprintln(env.Stdout, ref.ID)
 			return nil

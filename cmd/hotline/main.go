@@ -83,8 +83,14 @@ func run(ctx context.Context, env *Env, args []string) int {
 		return 2
 	}
 	name, rest := args[0], args[1:]
-	if sub := lookup(name + " " + first(rest)); sub != nil {
-		name, rest = sub.name, rest[1:]
+	// Subcommands nest: "operator key add" is the group "operator", its
+	// group "key", and "add".
+	for len(rest) > 0 {
+		sub := lookup(name + " " + first(rest))
+		if sub == nil && len(subcommands(name+" "+first(rest))) == 0 {
+			break
+		}
+		name, rest = name+" "+first(rest), rest[1:]
 	}
 	c := lookup(name)
 	if c == nil {
