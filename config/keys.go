@@ -217,16 +217,9 @@ func (d *Dir) PromoteSigningKey() error {
 		if err := renameSync(d.Path, nextSigningPub, "keys/signing.pub"); err != nil {
 			return err
 		}
-		fp, err := sshFingerprint(sk.Public())
-		if err != nil {
+		if err := d.useAgentKey(sk.Public(), func(c *Config, fp string) { c.Signer.Key = fp }); err != nil {
 			return err
 		}
-		cfg := d.Config
-		cfg.Signer.Key = fp
-		if err := writeConfig(d.Path, cfg); err != nil {
-			return err
-		}
-		d.Config = cfg
 	}
 	d.Key = sk
 	return nil
@@ -250,21 +243,30 @@ func (d *Dir) PromoteTLSKey() error {
 			return err
 		}
 	} else {
-		fp, err := sshFingerprint(tk.Public())
-		if err != nil {
-			return err
-		}
 		if err := renameSync(d.Path, nextTLSCert, "keys/tls.crt"); err != nil {
 			return err
 		}
-		cfg := d.Config
-		cfg.Signer.TLSKey = fp
-		if err := writeConfig(d.Path, cfg); err != nil {
+		if err := d.useAgentKey(tk.Public(), func(c *Config, fp string) { c.Signer.TLSKey = fp }); err != nil {
 			return err
 		}
-		d.Config = cfg
 	}
 	d.TLS = tk
+	return nil
+}
+
+// useAgentKey names the agent's key pub in the configuration, in the
+// setting set writes, and saves it.
+func (d *Dir) useAgentKey(pub ed25519.PublicKey, set func(c *Config, fingerprint string)) error {
+	fp, err := sshFingerprint(pub)
+	if err != nil {
+		return err
+	}
+	cfg := d.Config
+	set(&cfg, fp)
+	if err := writeConfig(d.Path, cfg); err != nil {
+		return err
+	}
+	d.Config = cfg
 	return nil
 }
 
