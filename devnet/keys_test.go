@@ -13,10 +13,12 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/identity"
 	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/postgres/pgtest"
 	"github.com/hotline-project/hotline/server"
 )
 
@@ -444,5 +446,93 @@ func TestKeys_AStolenKeyIsRevoked(t *testing.T) {
 	ra, err := VerifyExport(ctx, alpha, ch)
 	if err != nil || !ra.OK || len(ra.Revocations) != 1 || len(ra.Disputed) != 0 {
 		t.Fatalf("alpha's archive: %v, %+v", err, ra)
+	}
+}
+
+// alpha runs as two replicas on PostgreSQL. The next keys are prepared
+// in one replica's directory and copied to the other's; the writer
+// rotates; when it stops, the standby takes over, finds the rotation in
+// the store, moves the prepared keys into place, and goes on signing
+// with the new key, which bravo accepts.
+func TestKeys_AStandbyTakesOverAfterARotation(t *testing.T) {
+	dsn := pgtest.Database(t)
+	net := mustStartWith(t, Options{Parties: 2, Replicas: 2, SyncInterval: 200 * time.Millisecond,
+		Configure: func(party string, cfg *config.Config) {
+			if party == "alpha" {
+				cfg.Store.DSN = dsn
+			}
+		}})
+	ctx := context.Background()
+	alpha, bravo := net.Party("alpha"), net.Party("bravo")
+	standby, err := server.Start(ctx, alpha.Replicas[1], server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { standby.Close(context.Background()) })
+
+	// The administrator prepares the next keys once and copies them.
+	d, err := config.Open(alpha.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, nextTLS, err := d.NewKeys("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepared, _ := filepath.Glob(filepath.Join(alpha.Dir, "keys", "*.next*"))
+	if len(prepared) != 3 {
+		t.Fatalf("prepared key files: %v", prepared)
+	}
+	for _, f := range prepared {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(alpha.Replicas[1], "keys", filepath.Base(f)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := clientOf(alpha).RotateKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.New != next.VerifierKey() || res.NewTLS != string(nextTLS.Fingerprint()) {
+		t.Fatalf("the rotation went to %s, not to the prepared key %s", res.New, next.VerifierKey())
+	}
+	eventually(t, "the writer presents its new TLS key", func() bool {
+		s, err := clientOf(alpha).KeyStatus(ctx)
+		return err == nil && s.PendingTLS == ""
+	})
+
+	// The writer stops; the standby takes over with the new keys.
+	if err := net.StopParty(ctx, alpha); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the standby takes over", func() bool { return standby.ActiveNode() != nil })
+	sc := client.New(standby.APIURL(), alpha.Token)
+	eventually(t, "the new writer presents the new TLS key", func() bool {
+		s, err := sc.KeyStatus(ctx)
+		return err == nil && s.Key == res.New && s.TLS == res.NewTLS && s.PendingTLS == ""
+	})
+	ref, err := sc.Send(ctx, "alpha-bravo-policy", api.SendRequest{Text: "from the replica that took over, signed by the new key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bravo holds it and receipts it", func() bool {
+		e := findEntry(t, sc, "alpha-bravo-policy", ref.ID)
+		return e != nil && e.Delivered != nil
+	})
+	sd, err := config.Open(alpha.Replicas[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sd.Key.VerifierKey() != res.New || string(sd.TLS.Fingerprint()) != res.NewTLS {
+		t.Fatalf("the standby's directory holds %s / %s after taking over", sd.Key.VerifierKey(), sd.TLS.Fingerprint())
+	}
+	if left, _ := filepath.Glob(filepath.Join(alpha.Replicas[1], "keys", "*.next*")); len(left) != 0 {
+		t.Errorf("prepared keys left in the standby's directory: %v", left)
+	}
+	if r, err := VerifyExport(ctx, bravo, "alpha-bravo-policy"); err != nil || !r.OK {
+		t.Fatalf("bravo's archive: %v, %+v", err, r)
 	}
 }

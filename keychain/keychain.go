@@ -77,9 +77,6 @@ func ParseChange(e *entry.Entry, kc *entry.KeyChange, old string) (Change, error
 // chain is one party's keys, oldest first.
 type chain struct {
 	keys []Key
-	// seen is set once the newest key's TLS key was presented: from
-	// then on, the one before it is no longer accepted on the link.
-	seen bool
 }
 
 // Book holds every party's chain and every feed's key changes. It is
@@ -139,7 +136,6 @@ func (b *Book) add(c Change) {
 	}
 	if ch.keys[len(ch.keys)-1].Verifier == c.Old {
 		ch.keys = append(ch.keys, c.New)
-		ch.seen = false
 	}
 }
 
@@ -253,11 +249,14 @@ func (b *Book) Recent(party string) []Key {
 }
 
 // PartyForTLS returns the party whose peer link may present the TLS key
-// fp: its newest key's, or the one before until the newest is first
-// presented (its node switches once every peer has its key change).
+// fp: its newest key's, or the one before. A rotating node moves to its
+// new TLS key once every peer holds the change, and any of its replicas
+// that has not moved yet presents the one before, until the party
+// rotates again. (A stolen key is revoked, and the party re-pinned,
+// rather than rotated: see Revocation.)
 func (b *Book) PartyForTLS(fp identity.Fingerprint) (string, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	for party, ch := range b.parties {
 		if ch.accepts(fp) {
 			return party, true
@@ -268,19 +267,15 @@ func (b *Book) PartyForTLS(fp identity.Fingerprint) (string, bool) {
 
 // AcceptsTLS reports whether party's peer link may present fp.
 func (b *Book) AcceptsTLS(party string, fp identity.Fingerprint) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	ch := b.parties[party]
 	return ch != nil && ch.accepts(fp)
 }
 
-// accepts checks fp against the chain and notes the newest TLS key seen.
-// The caller holds the book's lock.
+// accepts checks fp against the chain's two newest keys. The caller
+// holds the book's lock.
 func (ch *chain) accepts(fp identity.Fingerprint) bool {
 	n := len(ch.keys)
-	if ch.keys[n-1].TLS == fp {
-		ch.seen = true
-		return true
-	}
-	return n > 1 && !ch.seen && ch.keys[n-2].TLS == fp
+	return ch.keys[n-1].TLS == fp || (n > 1 && ch.keys[n-2].TLS == fp)
 }

@@ -113,7 +113,7 @@ func TestBook_FollowsARotationFeedByFeed(t *testing.T) {
 	}
 }
 
-func TestBook_TheOldTLSKeyUntilTheNewOneIsSeen(t *testing.T) {
+func TestBook_TheTLSKeysOfTheTwoNewestKeys(t *testing.T) {
 	k0s, k0 := mustKey(t, "a")
 	k1s, k1 := mustKey(t, "b")
 	b := New()
@@ -125,15 +125,23 @@ func TestBook_TheOldTLSKeyUntilTheNewOneIsSeen(t *testing.T) {
 	}
 	b.Add(c)
 	if p, ok := b.PartyForTLS(k0.TLS); !ok || p != "alpha" {
-		t.Fatal("the old TLS key is refused before the new one was presented")
+		t.Fatal("the TLS key before the newest is refused")
 	}
 	if !b.AcceptsTLS("alpha", k1.TLS) {
 		t.Fatal("the new TLS key is refused")
 	}
-	if b.AcceptsTLS("alpha", k0.TLS) {
-		t.Fatal("the old TLS key is still accepted once the new one was presented")
-	}
 	if len(b.Recent("alpha")) != 2 {
 		t.Fatal("heartbeats by the previous key are not accepted")
+	}
+	// A second rotation: the first TLS key is refused from then on.
+	k2s, k2 := mustKey(t, "c")
+	e, kc = keyEntry(t, entry.ChannelID{1}, 5, k1s, k2, k2s)
+	c2, err := ParseChange(e, kc, k1.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Add(c2)
+	if b.AcceptsTLS("alpha", k0.TLS) || !b.AcceptsTLS("alpha", k1.TLS) || !b.AcceptsTLS("alpha", k2.TLS) {
+		t.Fatal("after two rotations, the link accepts other TLS keys than the two newest")
 	}
 }
