@@ -149,6 +149,12 @@ func cmpSeq(a, b uint64) int {
 	return 0
 }
 
+// MaxKeys bounds a party's chain: rotations are rare (yearly, or when an
+// officer leaves), and a peer that rotates without end would make every
+// node keep, and read at each start, a change per feed per rotation. A
+// party past it re-keys by revocation and re-pinning.
+const MaxKeys = 256
+
 // ErrConflict is wrapped by Check's refusals: the change does not follow
 // the party's chain.
 var ErrConflict = fmt.Errorf("keychain: key change conflicts with the party's keys")
@@ -183,6 +189,9 @@ func (b *Book) Check(c Change, pending ...Change) error {
 	case i == len(keys)-1:
 		if slices.Contains(keys, c.New.Verifier) {
 			return fmt.Errorf("%w: %s would go back to its earlier key %s", ErrConflict, c.Feed.Party, c.New.Verifier)
+		}
+		if len(keys) >= MaxKeys {
+			return fmt.Errorf("%w: %s has had %d keys here, the most a party may rotate through; re-pin it instead", ErrConflict, c.Feed.Party, MaxKeys)
 		}
 		return nil
 	case keys[i+1] != c.New.Verifier:

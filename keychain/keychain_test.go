@@ -145,3 +145,31 @@ func TestBook_TheTLSKeysOfTheTwoNewestKeys(t *testing.T) {
 		t.Fatal("after two rotations, the link accepts other TLS keys than the two newest")
 	}
 }
+
+// A party cannot rotate without end: past MaxKeys keys, its next key
+// change is refused.
+func TestBook_RotationsAreBounded(t *testing.T) {
+	prevS, prev := mustKey(t, "0")
+	b := New()
+	b.Pin("alpha", prev)
+	ch := entry.ChannelID{1}
+	for i := 1; i < MaxKeys; i++ {
+		nextS, next := mustKey(t, "1")
+		e, kc := keyEntry(t, ch, uint64(i+1), prevS, next, nextS)
+		c, err := ParseChange(e, kc, prev.Verifier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Check(c); err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+		b.Add(c)
+		prevS, prev = nextS, next
+	}
+	nextS, next := mustKey(t, "1")
+	e, kc := keyEntry(t, ch, MaxKeys+1, prevS, next, nextS)
+	c, _ := ParseChange(e, kc, prev.Verifier)
+	if err := b.Check(c); !errors.Is(err, ErrConflict) {
+		t.Fatalf("rotation past %d keys: %v", MaxKeys, err)
+	}
+}

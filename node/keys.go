@@ -433,6 +433,9 @@ func (n *Node) RotateKey(ctx context.Context, operator string) (*KeyRotation, er
 		return nil, hotline.Errorf(hotline.ECONFLICT, "the last rotation is not over: its TLS key %s is presented once these peers hold the key change: %s (see hotline key status)",
 			p.Fingerprint(), strings.Join(n.lackingKeyChange(), ", "))
 	}
+	if len(n.keys.Keys(n.self)) >= keychain.MaxKeys {
+		return nil, hotline.Errorf(hotline.ECONFLICT, "this party has had %d keys, the most peers follow through rotations: re-key by revocation and re-pinning (hotline key revoke)", keychain.MaxKeys)
+	}
 	n.filesMu.Lock()
 	next, tlsNext, err := n.keyFiles.PrepareKeys()
 	n.filesMu.Unlock()
