@@ -160,3 +160,26 @@ func FuzzVerifyAssertion(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVerify: a personal signature's cost to the node that stores a
+// message and to an auditor, Ed25519 against a passkey's ES256 assertion.
+func BenchmarkVerify(b *testing.B) {
+	ch := entry.ChannelID{7}
+	m := &entry.Message{Text: "We propose an immediate ceasefire along the line of contact.", Lang: "en", Precedence: entry.Flash}
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	ed, _ := SignEd25519(priv, "chief", ch, m)
+	challenge, _ := Challenge(ch, m)
+	wa := newPasskey(b, "localhost").assert(b, "deputy", challenge, "http://localhost:8080", 0x05)
+	for _, c := range []struct {
+		name string
+		r    entry.Release
+	}{{"ed25519", ed}, {"webauthn-es256", wa}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := Verify(ch, m, &c.r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
