@@ -3,6 +3,7 @@ package crashtest
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"flag"
@@ -26,6 +27,7 @@ import (
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/devnet"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/keychain"
 	"github.com/hotline-project/hotline/node"
 	"github.com/hotline-project/hotline/server"
 )
@@ -363,6 +365,7 @@ func checkGuarantee(t *testing.T, stores map[string]hotline.Store, dirs map[stri
 		chID, _ := entry.ParseChannelID(c.ID)
 		for _, author := range c.Members {
 			authorFeed := feed(t, stores[author], chID, author)
+			keys := signingKeys(t, stores[author], chID, author, authorFeed)
 			for _, member := range c.Members {
 				copyFeed := authorFeed
 				if member != author {
@@ -379,7 +382,9 @@ func checkGuarantee(t *testing.T, stores map[string]hotline.Store, dirs map[stri
 					if i < len(authorFeed) && e.ID() != authorFeed[i].ID() {
 						t.Errorf("%s: %s's copy of %s/%d differs from the author's", c.Name, member, author, e.Seq)
 					}
-					if err := e.Verify(dirs[author].Key.Public()); err != nil {
+					if i >= len(keys) {
+						t.Errorf("%s: %s holds %s/%d, beyond the author's own feed", c.Name, member, author, e.Seq)
+					} else if err := e.Verify(keys[i]); err != nil {
 						t.Errorf("%s: %s holds %s/%d that does not verify: %v", c.Name, member, author, e.Seq, err)
 					}
 					if seen[e.ID()] {
@@ -427,4 +432,40 @@ func feed(t *testing.T, st hotline.Store, ch entry.ChannelID, party string) []*h
 		}
 		from = got[len(got)-1].Seq + 1
 	}
+}
+
+// signingKeys returns the key that signs each entry of author's feed
+// (index seq-1): the key the channel's definition names for author, as
+// the feed's key entries move it on.
+func signingKeys(t *testing.T, st hotline.Store, ch entry.ChannelID, author string, f []*hotline.Stored) []ed25519.PublicKey {
+	t.Helper()
+	chans, err := st.Channels(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key keychain.Key
+	for _, c := range chans {
+		if c.ID == ch {
+			m, _ := c.Definition.Member(author)
+			if key, err = keychain.ParseKey(m.Key, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out := make([]ed25519.PublicKey, len(f))
+	for i, e := range f {
+		out[i] = key.Pub
+		if e.Kind == entry.KindKey {
+			body, err := entry.DecodeBody(e.Entry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := keychain.ParseChange(e.Entry, body.(*entry.KeyChange), key.Verifier)
+			if err != nil {
+				t.Fatalf("%s's key entry %d: %v", author, e.Seq, err)
+			}
+			key = c.New
+		}
+	}
+	return out
 }
