@@ -199,6 +199,7 @@ var text = map[string][2]string{ // en, zh-Hans
 	"passkeys.register":      {"Register a passkey", "注册通行密钥"},
 	"passkeys.done":          {"Passkey registered.", "通行密钥已注册。"},
 	"passkeys.failed":        {"Not registered: %s", "未注册：%s"},
+	"msg.released":           {"Released, with their personal signatures, by", "签发人（个人签名）："},
 	"msg.disputed":           {"DISPUTED: signed with a key its party has revoked; not to be trusted", "有争议：由其一方已撤销的密钥签署，不可信"},
 	"event.propose":          {"proposes the %s channel %s with %s", "提议建立%s频道 %s，成员：%s"},
 	"event.accept":           {"accepts the channel proposed by %s", "接受%s提议的频道"},

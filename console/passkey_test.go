@@ -107,6 +107,16 @@ func TestConsole_APasskeyReleasesAStrategicMessage(t *testing.T) {
 		}
 		return false
 	})
+	bb := browser(t)
+	login(t, bb, bravo, password)
+	var released string
+	run(t, bb, "bravo's console says who released it",
+		chromedp.Navigate(channelURL(t, bravo, name)),
+		textOf("#e-"+sent.Entry+" .released", &released))
+	screenshot(t, bb, "channel-bravo-zh-released")
+	if !strings.Contains(released, "chief（duty director）") {
+		t.Errorf("bravo's timeline says %q of who released the message", released)
+	}
 	r, err := devnet.VerifyExport(ctx, bravo, name)
 	if err != nil || !r.OK {
 		t.Fatalf("bravo's archive: %v, %+v", err, r)

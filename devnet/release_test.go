@@ -171,7 +171,8 @@ func TestRelease_TwoPersonReleaseWithPersonalKeys(t *testing.T) {
 	}
 	eventually(t, "bravo holds the released message", func() bool {
 		e := findEntry(t, clientOf(bravo), name, sent.Entry)
-		return e != nil && len(e.Releases) == 2 && e.Releases[0].Operator == "chief" && e.Releases[1].Operator == "deputy"
+		return e != nil && len(e.Releases) == 2 && e.Releases[0].Operator == "chief" && e.Releases[1].Operator == "deputy" &&
+			e.Releases[0].Role == "duty director" && e.Releases[1].Role == "deputy director"
 	})
 	for _, p := range []*Party{alpha, bravo} {
 		r, err := VerifyExport(ctx, p, name)

@@ -201,8 +201,12 @@ func compareRosterKeys(a, b *RosterKey) int {
 	return bytes.Compare(a.Key.ID, b.Key.ID)
 }
 
-// Lookup returns the roster's entry for operator's key k, if it lists it.
+// Lookup returns the roster's entry for operator's key k, if it lists it;
+// a nil roster lists nothing.
 func (r *Roster) Lookup(operator string, k *PersonalKey) (*RosterKey, bool) {
+	if r == nil {
+		return nil, false
+	}
 	for i := range r.Keys {
 		if r.Keys[i].Operator == operator && r.Keys[i].Key.Equal(k) {
 			return &r.Keys[i], true

@@ -311,6 +311,20 @@ func (n *Node) pageViews(ctx context.Context, ch *hotline.Channel, p *hotline.Pa
 	}
 	now := n.now()
 	rd := &reader{lang: lang, translations: make(map[entry.ID][]TranslationView), noticeLead: ch.Definition.Policy.NoticeLeadTime()}
+	rosters := map[string]*entry.Roster{}
+	rd.roster = func(party string) *entry.Roster {
+		if r, ok := rosters[party]; ok {
+			return r
+		}
+		var r *entry.Roster
+		if st, err := n.store.Latest(ctx, hotline.Feed{Channel: ch.ID, Party: party}, entry.KindRoster); err == nil {
+			if body, err := entry.DecodeBody(st.Entry); err == nil {
+				r = body.(*entry.Roster)
+			}
+		}
+		rosters[party] = r
+		return r
+	}
 	if ch.Definition.Catalog != nil {
 		rd.catalog, _ = n.catalogs.Get(*ch.Definition.Catalog)
 	}
@@ -390,7 +404,8 @@ const (
 // ReleaseView is an operator's personal signature on a message.
 type ReleaseView struct {
 	Operator string `json:"operator"`
-	Key      string `json:"key"` // release.KeyID: its type and a hash
+	Role     string `json:"role,omitempty"` // as the author's roster in the channel says
+	Key      string `json:"key"`            // release.KeyID: its type and a hash
 }
 
 func refView(r entry.Ref) RefView { return RefView{Party: r.Party, Seq: r.Seq, ID: r.ID.String()} }
@@ -402,6 +417,9 @@ type reader struct {
 	catalog      *phrase.Catalog
 	translations map[entry.ID][]TranslationView
 	noticeLead   time.Duration // the channel's agreed notice lead time
+	// roster returns a party's newest roster in the channel (nil: none),
+	// read once per page; nil where views are built one at a time.
+	roster func(party string) *entry.Roster
 }
 
 func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptIndex, marks map[entry.ID][]hotline.MarkRow, now time.Time, rd *reader) (EntryView, error) {
@@ -432,7 +450,13 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 		}
 		v.Translations = append(v.Translations, rd.translations[st.ID()]...)
 		for _, r := range b.Releases {
-			v.Releases = append(v.Releases, ReleaseView{Operator: r.Operator, Key: release.KeyID(&r.Key)})
+			rv := ReleaseView{Operator: r.Operator, Key: release.KeyID(&r.Key)}
+			if rd != nil && rd.roster != nil {
+				if rk, ok := rd.roster(st.Author).Lookup(r.Operator, &r.Key); ok {
+					rv.Role = rk.Role
+				}
+			}
+			v.Releases = append(v.Releases, rv)
 		}
 		n.messageState(ch, st, b, &v, receipts, marks[st.ID()], now)
 	case *entry.Translation:
@@ -473,6 +497,21 @@ func (n *Node) view(ch *hotline.Channel, st *hotline.Stored, receipts receiptInd
 		v.Text = "publishes its counterparts: " + strings.Join(roles, "; ")
 	case *entry.KeyChange:
 		v.Text = fmt.Sprintf("changes its key: its later entries are signed by %s (TLS key %s)", b.Key, b.TLS)
+	case *entry.Roster:
+		var who []string
+		for _, k := range b.Keys {
+			w := k.Operator
+			if k.Role != "" {
+				w += " (" + k.Role + ")"
+			}
+			if k.Until != 0 {
+				w += " until " + time.UnixMilli(k.Until).UTC().Format(time.RFC3339)
+			}
+			if !slices.Contains(who, w) {
+				who = append(who, w)
+			}
+		}
+		v.Text = "publishes the personal keys its operators release messages with: " + strings.Join(who, "; ")
 	case *entry.Config:
 		v.Config = &ConfigView{Action: string(b.Action)}
 		if b.Action == entry.ActionPropose {
