@@ -79,8 +79,7 @@ func TestConsole_APasskeyReleasesAStrategicMessage(t *testing.T) {
 	}
 	draft := "#draft-" + held.Draft.ID
 	var age string
-	run(t, b, "the draft waits on the director's watch page, with its age",
-		chromedp.Navigate(host+"/console/"),
+	run(t, b, "the draft appears on the director's open watch page, live, with its age",
 		present(draft+" button.release"),
 		textOf(draft+" .age", &age))
 	screenshot(t, b, "watch-alpha-draft")

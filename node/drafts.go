@@ -75,6 +75,7 @@ func (n *Node) holdDraft(ctx context.Context, operator string, ch *hotline.Chann
 		return nil, err
 	}
 	n.log.Info("message held as a draft until it is released", "draft", d.ID, "channel", ch.Label, "drafter", operator, "releasers", ch.Definition.Policy.ReleasersFor(msg.Precedence))
+	n.draftEvent(&d, operator)
 	return n.draftView(&d)
 }
 
@@ -196,6 +197,7 @@ func (n *Node) ReleaseDraft(ctx context.Context, operator, id string, r entry.Re
 		if err := n.store.PutDraft(ctx, *d); err != nil {
 			return nil, err
 		}
+		n.draftEvent(d, operator)
 		return n.draftView(d)
 	}
 	// Released: the message, with every release, goes out now.
@@ -221,8 +223,14 @@ func (n *Node) ReleaseDraft(ctx context.Context, operator, id string, r entry.Re
 		return nil, fmt.Errorf("%w (nothing was sent, and your release was not recorded: release it again)", wr.err)
 	}
 	d.Entry = wr.entry.ID()
+	n.draftEvent(d, operator)
 	n.log.Info("draft released and sent", "draft", d.ID, "entry", wr.entry.ID(), "drafter", d.Drafter, "releasers", len(d.Releases))
 	return n.draftView(d)
+}
+
+// draftEvent tells operators' views that a draft changed.
+func (n *Node) draftEvent(d *hotline.Draft, by string) {
+	n.events.publish(Event{Type: EventDraft, Channel: d.Channel, Operator: by, Detail: "draft " + d.ID + " " + d.State})
 }
 
 // registeredKey checks that k is one of operator's personal keys, not
@@ -281,6 +289,7 @@ func (n *Node) closeDraft(ctx context.Context, operator, id, state, comment stri
 		return nil, err
 	}
 	n.log.Info("draft "+state, "draft", d.ID, "by", operator)
+	n.draftEvent(d, operator)
 	return n.draftView(d)
 }
 

@@ -19,6 +19,7 @@ const (
 	EventLagged    = "lagged"    // the subscriber missed events; reload state
 	EventOverdue   = "overdue"   // a watched entry passed its deadline unanswered
 	EventAlert     = "alert"     // an escalation or reminder ladder's alert step
+	EventDraft     = "draft"     // a draft was held, released, returned, withdrawn or sent (State)
 )
 
 // Event is a change a node announces to operators, after it is durable.

@@ -279,7 +279,7 @@
   var status = document.getElementById("live-status");
   if (window.EventSource && (tl || document.querySelector("[data-live]"))) {
     var es = new EventSource("/api/v1/events");
-    ["entry", "delivered", "marked", "channel", "overdue", "alert", "link", "alarm", "lagged"].forEach(function (t) {
+    ["entry", "delivered", "marked", "channel", "overdue", "alert", "link", "alarm", "draft", "lagged"].forEach(function (t) {
       es.addEventListener(t, function (ev) {
         if (!tl) { refreshRegions(); return; }
         var d = {};
@@ -287,7 +287,13 @@
         onChannelEvent(t, d);
       });
     });
-    es.onopen = function () { if (status) status.textContent = ""; };
+    // On (re)connecting, fetch the live regions once: anything that
+    // changed between the page's rendering and the stream's opening, or
+    // while it was down, is shown.
+    es.onopen = function () {
+      if (status) status.textContent = "";
+      if (!tl) refreshRegions();
+    };
     es.onerror = function () { if (status) status.textContent = body.dataset.offline || ""; };
   }
 
@@ -449,28 +455,29 @@
   }
   var passkeys = document.getElementById("passkeys");
   var mine = passkeys ? JSON.parse(passkeys.dataset.passkeys || "null") || [] : [];
-  document.querySelectorAll("[data-release]").forEach(function (btn) {
-    btn.addEventListener("click", function () {
-      var status = btn.parentNode.querySelector(".release-status");
-      btn.disabled = true;
-      navigator.credentials.get({ publicKey: {
-        challenge: fromB64url(btn.dataset.challenge),
-        rpId: mine.length ? mine[0].rp_id : location.hostname,
-        allowCredentials: mine.map(function (k) { return { type: "public-key", id: fromB64url(k.id.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")) }; }),
-        userVerification: "required"
-      } }).then(function (a) {
-        return postJSON("/console/drafts/" + encodeURIComponent(btn.dataset.release) + "/release", {
-          credential: toB64(a.rawId),
-          auth_data: toB64(a.response.authenticatorData),
-          client_data: toB64(a.response.clientDataJSON),
-          sig: toB64(a.response.signature)
-        });
-      }).then(function () {
-        location.reload();
-      }, function (err) {
-        status.textContent = btn.dataset.fail.replace("{e}", err.message || err);
-        btn.disabled = false;
+  // Release buttons, delegated: the drafts region is refreshed live.
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest && ev.target.closest("[data-release]");
+    if (!btn) return;
+    var status = btn.parentNode.querySelector(".release-status");
+    btn.disabled = true;
+    navigator.credentials.get({ publicKey: {
+      challenge: fromB64url(btn.dataset.challenge),
+      rpId: mine.length ? mine[0].rp_id : location.hostname,
+      allowCredentials: mine.map(function (k) { return { type: "public-key", id: fromB64url(k.id.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")) }; }),
+      userVerification: "required"
+    } }).then(function (a) {
+      return postJSON("/console/drafts/" + encodeURIComponent(btn.dataset.release) + "/release", {
+        credential: toB64(a.rawId),
+        auth_data: toB64(a.response.authenticatorData),
+        client_data: toB64(a.response.clientDataJSON),
+        sig: toB64(a.response.signature)
       });
+    }).then(function () {
+      location.reload();
+    }, function (err) {
+      status.textContent = btn.dataset.fail.replace("{e}", err.message || err);
+      btn.disabled = false;
     });
   });
 
