@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"github.com/hotline-project/hotline/node"
 	"github.com/hotline-project/hotline/postgres/pgtest"
 	"github.com/hotline-project/hotline/server"
+	"github.com/hotline-project/hotline/sshagent/agenttest"
 )
 
 // Alpha rotates its keys while both parties send: nothing is lost, bravo
@@ -535,4 +537,64 @@ func TestKeys_AStandbyTakesOverAfterARotation(t *testing.T) {
 	if r, err := VerifyExport(ctx, bravo, "alpha-bravo-policy"); err != nil || !r.OK {
 		t.Fatalf("bravo's archive: %v, %+v", err, r)
 	}
+}
+
+// Alpha's party key and TLS key are both in a real ssh-agent. The next
+// two are added to the agent and prepared (hotline key new
+// --signer-key --signer-tls-key); the node rotates to them; the
+// configuration names them; no private key is ever on disk.
+func TestKeys_RotationWithBothKeysInAnAgent(t *testing.T) {
+	agent := agenttest.Start(t)
+	net := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond,
+		Configure: func(party string, cfg *config.Config) {
+			if party == "alpha" {
+				cfg.Signer.Type, cfg.Signer.Key, cfg.Signer.Socket = config.SignerAgent, agent.Fingerprint, agent.Socket
+				cfg.Signer.TLSKey = agent.TLSFingerprint
+			}
+		}})
+	ctx := context.Background()
+	alpha := net.Party("alpha")
+	d, err := config.Open(alpha.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.PrepareKeys(); !errors.Is(err, config.ErrNotPrepared) {
+		t.Fatalf("preparing agent keys without naming them: %v", err)
+	}
+	nextFP, nextTLSFP := agent.Add(), agent.Add()
+	next, nextTLS, err := d.NewKeys(nextFP, nextTLSFP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := clientOf(alpha).RotateKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.New != next.VerifierKey() || res.NewTLS != string(nextTLS.Fingerprint()) {
+		t.Fatalf("rotated to %s / %s, prepared %s / %s", res.New, res.NewTLS, next.VerifierKey(), nextTLS.Fingerprint())
+	}
+	eventually(t, "alpha presents its new TLS key, from the agent", func() bool {
+		s, err := clientOf(alpha).KeyStatus(ctx)
+		return err == nil && s.PendingTLS == "" && s.TLS == res.NewTLS
+	})
+	after, err := config.Open(alpha.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Config.Signer.Key != nextFP || after.Config.Signer.TLSKey != nextTLSFP || after.Key.Priv != nil {
+		t.Fatalf("alpha's configuration after the rotation: signer.key %s, signer.tls_key %s; want %s, %s", after.Config.Signer.Key, after.Config.Signer.TLSKey, nextFP, nextTLSFP)
+	}
+	for _, f := range []string{"signing.key", "tls.key", "signing.next.pub", "tls.next.crt"} {
+		if _, err := os.Stat(filepath.Join(alpha.Dir, "keys", f)); !os.IsNotExist(err) {
+			t.Errorf("keys/%s after the rotation: %v", f, err)
+		}
+	}
+	ref, err := clientOf(alpha).Send(ctx, "alpha-bravo-policy", api.SendRequest{Text: "signed by the agent's new key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the message signed by the agent's new key is delivered", func() bool {
+		e := findEntry(t, clientOf(alpha), "alpha-bravo-policy", ref.ID)
+		return e != nil && e.Delivered != nil
+	})
 }

@@ -24,8 +24,9 @@ type Agent struct {
 	// link's TLS.
 	TLSKey, TLSFingerprint string
 
-	t   testing.TB
-	cmd *exec.Cmd
+	t     testing.TB
+	cmd   *exec.Cmd
+	added []string // more keys (Add), added again at each restart
 }
 
 // Start starts an agent in a temporary directory, makes an Ed25519 key
@@ -82,7 +83,23 @@ func (a *Agent) Restart() {
 			a.t.Fatal("ssh-agent made no socket within 10s")
 		}
 	}
-	add := exec.Command("ssh-add", a.Key, a.TLSKey)
+	a.sshAdd(append([]string{a.Key, a.TLSKey}, a.added...)...)
+}
+
+// Add makes another Ed25519 key, adds it to the agent and returns its
+// fingerprint (the next keys of a rotation).
+func (a *Agent) Add() string {
+	a.t.Helper()
+	file := filepath.Join(filepath.Dir(a.Socket), fmt.Sprintf("key%d_ed25519", len(a.added)+1))
+	fp := keygen(a.t, file)
+	a.sshAdd(file)
+	a.added = append(a.added, file)
+	return fp
+}
+
+func (a *Agent) sshAdd(files ...string) {
+	a.t.Helper()
+	add := exec.Command("ssh-add", files...)
 	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+a.Socket)
 	if out, err := add.CombinedOutput(); err != nil {
 		a.t.Fatalf("ssh-add: %v: %s", err, out)
