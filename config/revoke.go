@@ -67,6 +67,19 @@ func (d *Dir) Revocations() ([]*keychain.Revocation, error) {
 // keys the node's. The revoked private keys are gone from the directory.
 // The node must be stopped.
 func (d *Dir) Revoke(points []keychain.RevokedFeed, now time.Time) (*keychain.Revocation, error) {
+	// Key files prepared before now were on the disk the thief may have
+	// read: fresh ones are made. (Keys in an agent are prepared with
+	// hotline key new after the compromise, by the administrator.)
+	for _, f := range []struct {
+		name string
+		file bool
+	}{{nextSigningKey, d.Config.Signer.Type != SignerAgent}, {nextTLSKey, d.Config.Signer.TLSKey == ""}, {nextTLSCert, d.Config.Signer.TLSKey == ""}} {
+		if f.file {
+			if err := os.Remove(filepath.Join(d.Path, f.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+		}
+	}
 	sk, tk, err := d.PrepareKeys()
 	if err != nil {
 		return nil, err

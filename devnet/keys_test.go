@@ -322,6 +322,12 @@ func TestKeys_AStolenKeyIsRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Next keys prepared for a rotation are on the disk too: the thief has
+	// them, so the revocation must not use them.
+	preparedKey, preparedTLS, err := stolen.NewKeys("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := net.StopParty(ctx, alpha); err != nil {
 		t.Fatal(err)
 	}
@@ -343,6 +349,9 @@ func TestKeys_AStolenKeyIsRevoked(t *testing.T) {
 	}
 	if r.Revoked != stolen.Key.VerifierKey() || r.Identity.Key == r.Revoked || r.Identity.TLS == stolen.TLS.Fingerprint() {
 		t.Fatalf("revocation %+v", r)
+	}
+	if r.Identity.Key == preparedKey.VerifierKey() || r.Identity.TLS == preparedTLS.Fingerprint() {
+		t.Fatal("the revocation took the next keys prepared on the disk the thief copied")
 	}
 	if b, _ := os.ReadFile(filepath.Join(alpha.Dir, "keys", "signing.key")); strings.Contains(string(b), stolen.Key.SignerKey()) {
 		t.Fatal("the revoked private key is still in alpha's directory")
