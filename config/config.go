@@ -469,6 +469,9 @@ func Open(dir string) (*Dir, error) {
 	if err := d.Config.Check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, FileName), err)
 	}
+	if err := finishPromotion(dir, &d.Config); err != nil {
+		return nil, err
+	}
 	if d.Key, err = loadSigningKey(dir, &d.Config); err != nil {
 		return nil, err
 	}

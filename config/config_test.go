@@ -211,3 +211,31 @@ func TestNewReplica_SharesKeysAndStoreNotListeners(t *testing.T) {
 		t.Fatal("a replica was prepared over an existing node directory")
 	}
 }
+
+// A promotion of prepared keys cut short by a crash, between its two
+// renames, is finished at the next open: the TLS key moved and its
+// certificate did not.
+func TestOpen_FinishesAPromotionCutShort(t *testing.T) {
+	d := initDir(t, "alpha")
+	next, nextTLS, err := d.NewKeys("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PromoteSigningKey(); err != nil {
+		t.Fatal(err)
+	}
+	// The first rename of PromoteTLSKey, alone.
+	if err := os.Rename(filepath.Join(d.Path, nextTLSKey), filepath.Join(d.Path, "keys/tls.key")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(d.Path)
+	if err != nil {
+		t.Fatalf("open after a crash mid-promotion: %v", err)
+	}
+	if again.Key.VerifierKey() != next.VerifierKey() || again.TLS.Fingerprint() != nextTLS.Fingerprint() {
+		t.Fatal("the keys after finishing the promotion are not the prepared ones")
+	}
+	if _, err := os.Stat(filepath.Join(d.Path, nextTLSCert)); !os.IsNotExist(err) {
+		t.Fatalf("the prepared certificate is still there: %v", err)
+	}
+}

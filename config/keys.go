@@ -214,10 +214,12 @@ func (d *Dir) PromoteSigningKey() error {
 			return err
 		}
 	} else {
-		if err := renameSync(d.Path, nextSigningPub, "keys/signing.pub"); err != nil {
+		// The configuration first, then the public half: a start after a
+		// crash between them finishes it (finishPromotion).
+		if err := d.useAgentKey(sk.Public(), func(c *Config, fp string) { c.Signer.Key = fp }); err != nil {
 			return err
 		}
-		if err := d.useAgentKey(sk.Public(), func(c *Config, fp string) { c.Signer.Key = fp }); err != nil {
+		if err := renameSync(d.Path, nextSigningPub, "keys/signing.pub"); err != nil {
 			return err
 		}
 	}
@@ -235,20 +237,18 @@ func (d *Dir) PromoteTLSKey() error {
 	if tk == nil {
 		return errors.New("no TLS key is prepared")
 	}
+	// The key (or the configuration naming the agent's key) first, then
+	// the certificate: a start after a crash between them finishes it
+	// (finishPromotion).
 	if d.Config.Signer.TLSKey == "" {
 		if err := renameSync(d.Path, nextTLSKey, "keys/tls.key"); err != nil {
 			return err
 		}
-		if err := renameSync(d.Path, nextTLSCert, "keys/tls.crt"); err != nil {
-			return err
-		}
-	} else {
-		if err := renameSync(d.Path, nextTLSCert, "keys/tls.crt"); err != nil {
-			return err
-		}
-		if err := d.useAgentKey(tk.Public(), func(c *Config, fp string) { c.Signer.TLSKey = fp }); err != nil {
-			return err
-		}
+	} else if err := d.useAgentKey(tk.Public(), func(c *Config, fp string) { c.Signer.TLSKey = fp }); err != nil {
+		return err
+	}
+	if err := renameSync(d.Path, nextTLSCert, "keys/tls.crt"); err != nil {
+		return err
 	}
 	d.TLS = tk
 	return nil
@@ -267,6 +267,48 @@ func (d *Dir) useAgentKey(pub ed25519.PublicKey, set func(c *Config, fingerprint
 		return err
 	}
 	d.Config = cfg
+	return nil
+}
+
+// finishPromotion completes a promotion of prepared keys that a crash cut
+// short. Each promotion moves one thing first (the TLS key file, or the
+// configuration's fingerprint of an agent key) and then the file that
+// goes with it; if the first moved and the second did not, the pair no
+// longer matches, and the prepared file that matches is moved now.
+func finishPromotion(dir string, c *Config) error {
+	exists := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
+	read := func(name string) []byte {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		return b
+	}
+	if exists(nextTLSCert) {
+		var match bool
+		if c.Signer.TLSKey == "" {
+			// The key moved: the prepared certificate is the key's.
+			_, err := identity.LoadTLSKey(read(nextTLSCert), read("keys/tls.key"))
+			match = !exists(nextTLSKey) && err == nil
+		} else if pub, err := identity.TLSCertificateKey(read(nextTLSCert)); err == nil {
+			fp, err := sshFingerprint(pub)
+			match = err == nil && fp == c.Signer.TLSKey
+		}
+		if match {
+			if err := renameSync(dir, nextTLSCert, "keys/tls.crt"); err != nil {
+				return fmt.Errorf("finish promoting the prepared TLS key: %w", err)
+			}
+		}
+	}
+	if c.Signer.Type == SignerAgent && exists(nextSigningPub) {
+		if _, pub, err := identity.ParseVerifierKey(strings.TrimSpace(string(read(nextSigningPub)))); err == nil {
+			if fp, err := sshFingerprint(pub); err == nil && fp == c.Signer.Key {
+				if err := renameSync(dir, nextSigningPub, "keys/signing.pub"); err != nil {
+					return fmt.Errorf("finish promoting the prepared party key: %w", err)
+				}
+			}
+		}
+	}
 	return nil
 }
 

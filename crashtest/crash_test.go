@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -66,8 +67,16 @@ type proc struct {
 func (p *proc) start(t *testing.T) {
 	t.Helper()
 	if err := p.Start(context.Background(), 30*time.Second); err != nil {
-		t.Fatalf("%v (log: %s)", err, p.logPath())
+		t.Fatalf("%v (log: %s); its last lines:\n%s", err, p.logPath(), p.logTail(20))
 	}
+}
+
+// logTail returns the last n lines of the process's log, which goes with
+// the test's temporary directory.
+func (p *proc) logTail(n int) string {
+	b, _ := os.ReadFile(p.logPath())
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func (p *proc) signal(t *testing.T, sig syscall.Signal) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ func TestClose_AnswersEveryWriteInFlight(t *testing.T) {
 		alpha := net.Party("alpha")
 		n := alpha.Server.Node
 		var wg sync.WaitGroup
+		var ok atomic.Int64
 		answered := make(chan error, 64*1000)
 		for w := range 64 {
 			wg.Go(func() {
@@ -30,10 +32,16 @@ func TestClose_AnswersEveryWriteInFlight(t *testing.T) {
 					if err != nil {
 						return
 					}
+					ok.Add(1)
 				}
 			})
 		}
-		time.Sleep(50 * time.Millisecond)
+		// Close while writes flow: once some are written (a loaded
+		// machine may take a while to write the first), a little later.
+		for deadline := time.Now().Add(30 * time.Second); ok.Load() == 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond)
 		if err := net.StopParty(context.Background(), alpha); err != nil {
 			t.Fatal(err)
 		}
