@@ -343,9 +343,26 @@ func TestKeys_AStolenKeyIsRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	oldTLS := map[string][]byte{}
+	for _, f := range []string{"tls.crt", "tls.key"} {
+		if oldTLS[f], err = os.ReadFile(filepath.Join(alpha.Dir, "keys", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r, err := server.RevokeKey(ctx, aDir, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
+	}
+	// As if the revocation had been cut short before its new TLS key was
+	// put in place: the node finishes it when it starts.
+	for _, f := range []string{"crt", "key"} {
+		keys := filepath.Join(alpha.Dir, "keys")
+		if err := os.Rename(filepath.Join(keys, "tls."+f), filepath.Join(keys, "tls.next."+f)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(keys, "tls."+f), oldTLS["tls."+f], 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if r.Revoked != stolen.Key.VerifierKey() || r.Identity.Key == r.Revoked || r.Identity.TLS == stolen.TLS.Fingerprint() {
 		t.Fatalf("revocation %+v", r)
@@ -375,6 +392,11 @@ func TestKeys_AStolenKeyIsRevoked(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+
+	eventually(t, "alpha presents the TLS key its revocation names", func() bool {
+		s, err := clientOf(alpha).KeyStatus(ctx)
+		return err == nil && s.TLS == string(r.Identity.TLS) && s.PendingTLS == ""
+	})
 
 	// Bravo marks the thief's message disputed, not the genuine one.
 	log, err := clientOf(bravo).Log(ctx, ch)
@@ -585,6 +607,11 @@ func TestKeys_RotationWithBothKeysInAnAgent(t *testing.T) {
 	eventually(t, "alpha presents its new TLS key, from the agent", func() bool {
 		s, err := clientOf(alpha).KeyStatus(ctx)
 		return err == nil && s.PendingTLS == "" && s.TLS == res.NewTLS
+	})
+	// The node presents the new TLS key, then makes it its own on disk.
+	eventually(t, "the configuration names the new agent keys", func() bool {
+		d, err := config.Open(alpha.Dir)
+		return err == nil && d.Config.Signer.TLSKey == nextTLSFP
 	})
 	after, err := config.Open(alpha.Dir)
 	if err != nil {

@@ -99,29 +99,38 @@ func (n *Node) loadKeys(ctx context.Context, own *identity.SigningKey, ownTLS id
 			mine = append(mine, c)
 		}
 	}
-	// This party's chain: the key it started from, then each key it
-	// rotated to, in order.
-	first, err := keychain.ParseKey(own.VerifierKey(), ownTLS)
-	if err != nil {
-		return err
-	}
-	chain := []keychain.Key{first}
-	if len(mine) > 0 {
-		if chain[0], err = keychain.ParseKey(mine[0].Old, ""); err != nil {
+	// This party's chain: the key it started from (the key its last
+	// revocation named, if it revoked one), then each key it rotated to
+	// from there, in order.
+	var chain []keychain.Key
+	switch {
+	case revoked != nil:
+		k, err := keychain.ParseKey(revoked.Identity.Key, revoked.Identity.TLS)
+		if err != nil {
 			return err
 		}
-		for _, c := range mine {
-			if !slices.ContainsFunc(chain, func(k keychain.Key) bool { return k.Verifier == c.New.Verifier }) {
-				chain = append(chain, c.New)
-			}
-		}
-		n.rotated = rotationFeeds(mine, mine[len(mine)-1].New.Verifier)
-	}
-	if revoked != nil && revoked.Identity.Key == own.VerifierKey() {
-		// This party revoked its key: its chain starts again from the new
-		// key, which no key entry follows from the revoked one.
-		chain, n.rotated = []keychain.Key{first}, nil
+		chain = []keychain.Key{k}
 		n.revoked[n.self] = append(n.revoked[n.self], revoked)
+	case len(mine) > 0:
+		k, err := keychain.ParseKey(mine[0].Old, "")
+		if err != nil {
+			return err
+		}
+		chain = []keychain.Key{k}
+	default:
+		k, err := keychain.ParseKey(own.VerifierKey(), ownTLS)
+		if err != nil {
+			return err
+		}
+		chain = []keychain.Key{k}
+	}
+	for _, c := range mine {
+		if chain[len(chain)-1].Verifier == c.Old && !slices.ContainsFunc(chain, func(k keychain.Key) bool { return k.Verifier == c.New.Verifier }) {
+			chain = append(chain, c.New)
+		}
+	}
+	if len(chain) > 1 {
+		n.rotated = rotationFeeds(mine, chain[len(chain)-1].Verifier)
 	}
 	n.keys.Pin(n.self, chain...)
 	return nil
@@ -186,7 +195,9 @@ func rotationFeeds(changes []keychain.Change, key string) []keychain.Change {
 // change. New calls it once the key book is loaded.
 func (n *Node) settleKeys(files KeyFiles) error {
 	cur, _ := n.keys.Current(n.self)
-	if cur.Verifier == n.key.Load().VerifierKey() && (len(n.rotated) == 0 || cur.TLS == n.tlsKey.Fingerprint()) {
+	// The TLS key is checked once the party changed keys (a rotation, or
+	// a revocation, either of which may have been cut short).
+	if cur.Verifier == n.key.Load().VerifierKey() && (cur.TLS == "" || cur.TLS == n.tlsKey.Fingerprint()) {
 		return nil
 	}
 	if files == nil {
@@ -211,6 +222,11 @@ func (n *Node) settleKeys(files KeyFiles) error {
 			return fmt.Errorf("node: this party's key change names TLS key %s, but the node directory holds neither it nor a prepared key that is it (it holds %s): copy keys/ from the replica that rotated, or restore them", cur.TLS, n.tlsKey.Fingerprint())
 		}
 		n.tlsPending.Store(tk)
+		if len(n.rotated) == 0 {
+			// A revocation's TLS key: the other parties re-pinned it out of
+			// band, and no peer has to learn it from this node first.
+			n.maybeSwitchTLS()
+		}
 	}
 	return nil
 }
