@@ -27,10 +27,11 @@ type passkey struct {
 
 func newPasskey(t testing.TB, rpID string) *passkey {
 	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	x, y := make([]byte, 32), make([]byte, 32)
-	priv.PublicKey.X.FillBytes(x)
-	priv.PublicKey.Y.FillBytes(y)
-	cose, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
+	point, err := priv.PublicKey.Bytes() // 0x04 || x || y
+	if err != nil {
+		t.Fatal(err)
+	}
+	cose, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: point[1:33], -3: point[33:]})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -683,14 +683,12 @@ func testDrafts(t *testing.T, b Backend) {
 		Members: []entry.Member{{Party: "alpha", Key: "a"}, {Party: "bravo", Key: "b"}}}
 	ch := &hotline.Channel{ID: def.ChannelID(), Definition: def, State: hotline.ChannelProposed, Accepted: []string{"alpha"}}
 	t0 := time.UnixMilli(time.Now().UnixMilli())
-	var ids []string
 	for i := range 3 {
 		d := hotline.Draft{ID: fmt.Sprintf("d%d", i), Channel: ch.ID, Drafter: "duty", Created: t0.Add(time.Duration(i) * time.Second), Updated: t0,
 			State: hotline.DraftAwaiting, Message: []byte{0xa1, 1, 0x61, 'x'}, History: []hotline.DraftEvent{{Time: t0, Operator: "duty", Action: "drafted"}}}
 		if err := s.PutDraft(ctx, d); err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, d.ID)
 	}
 	d, err := s.Draft(ctx, "d1")
 	if err != nil || d.Drafter != "duty" || d.Channel != ch.ID || !d.Created.Equal(t0.Add(time.Second)) || len(d.History) != 1 || d.Entry != (entry.ID{}) {
