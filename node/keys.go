@@ -254,11 +254,9 @@ func (b *batch) rotate(r *rotation) error {
 		if ch.State != hotline.ChannelActive && ch.State != hotline.ChannelProposed {
 			continue // its feeds are over: nothing more is signed in them
 		}
-		m, member := ch.Definition.Member(n.self)
-		f := hotline.Feed{Channel: id, Party: n.self}
-		h := b.head(f)
-		if !member || h.Seq == 0 || b.keyAt(f, m.Key, h.Seq+1) != old.VerifierKey() {
-			continue // not this party's, or pinned to an earlier key
+		h := b.head(hotline.Feed{Channel: id, Party: n.self})
+		if _, open := b.ownFeedOpen(ch); h.Seq == 0 || !open {
+			continue // no feed of this party's here, or one that is closed
 		}
 		msg := entry.KeyChangeMessage(id, h.Seq+1, old.VerifierKey(), r.next.VerifierKey(), string(r.tls))
 		sig, err := entry.SignBytes(r.next.Signer, msg)

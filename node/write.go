@@ -417,7 +417,7 @@ func (b *batch) appendLocal(lw *localWrite) (*entry.Entry, error) {
 	f := hotline.Feed{Channel: ch.ID, Party: n.self}
 	h := b.head(f)
 	key := b.signingKey()
-	if m, _ := ch.Definition.Member(n.self); b.keyAt(f, m.Key, h.Seq+1) != key.VerifierKey() {
+	if m, open := b.ownFeedOpen(ch); !open {
 		if _, _, revoked := n.revokedFrom(f, m.Key); revoked {
 			return nil, hotline.Errorf(hotline.ECONFLICT, "this party revoked the key of its feed in channel %s: the feed is closed; propose a new channel, which carries the new key", ch.Definition.Name)
 		}
@@ -456,6 +456,16 @@ func (b *batch) appendLocal(lw *localWrite) (*entry.Entry, error) {
 	return e, nil
 }
 
+// ownFeedOpen reports whether this party can still sign its feed in ch:
+// the key that signs the feed's next entry is the party's key now. It is
+// not after a revocation, nor in a channel whose definition names an
+// earlier key of this party. m is this party's member record in ch.
+func (b *batch) ownFeedOpen(ch *hotline.Channel) (m entry.Member, open bool) {
+	m, _ = ch.Definition.Member(b.n.self)
+	f := hotline.Feed{Channel: ch.ID, Party: b.n.self}
+	return m, b.keyAt(f, m.Key, b.head(f).Seq+1) == b.signingKey().VerifierKey()
+}
+
 // writeReceipt appends a cumulative receipt to this node's feed of ch:
 // every other member feed it holds, up to its head.
 func (b *batch) writeReceipt(id entry.ChannelID) error {
@@ -467,7 +477,7 @@ func (b *batch) writeReceipt(id entry.ChannelID) error {
 	if len(holds) == 0 {
 		return nil
 	}
-	if m, _ := ch.Definition.Member(b.n.self); b.keyAt(hotline.Feed{Channel: id, Party: b.n.self}, m.Key, b.head(hotline.Feed{Channel: id, Party: b.n.self}).Seq+1) != b.signingKey().VerifierKey() {
+	if _, open := b.ownFeedOpen(ch); !open {
 		return nil // this party's feed here is closed (its key was revoked, or the channel names an earlier one): it receipts nothing more
 	}
 	_, err := b.appendLocal(&localWrite{channel: id, kind: entry.KindReceipt, body: &entry.Receipt{Holds: holds}})
