@@ -150,11 +150,7 @@ func (d *Dir) PreparedKeys() (sk *identity.SigningKey, tk *identity.TLSKey, err 
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", nextSigningPub, err)
 		}
-		socket, err := sshagent.Socket(d.Config.Signer.Socket)
-		if err != nil {
-			return nil, nil, err
-		}
-		s, err := sshagent.New(socket, pub)
+		s, err := agentSignerFor(&d.Config, pub)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -186,11 +182,7 @@ func (d *Dir) PreparedKeys() (sk *identity.SigningKey, tk *identity.TLSKey, err 
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", nextTLSCert, err)
 	}
-	socket, err := sshagent.Socket(d.Config.Signer.Socket)
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := sshagent.New(socket, pub)
+	s, err := agentSignerFor(&d.Config, pub)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -84,11 +84,7 @@ func loadSigningKey(dir string, c *Config) (*identity.SigningKey, error) {
 // agentKey is the signer of the agent's key pub, which file holds the
 // public half of and setting names by fingerprint (want).
 func agentKey(c *Config, pub ed25519.PublicKey, file, setting, want string) (*sshagent.Signer, error) {
-	socket, err := sshagent.Socket(c.Signer.Socket)
-	if err != nil {
-		return nil, err
-	}
-	s, err := sshagent.New(socket, pub)
+	s, err := agentSignerFor(c, pub)
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +115,15 @@ func newTLSKey(cfg *Config) ([]keyFile, error) {
 		return nil, err
 	}
 	return []keyFile{{"keys/tls.crt", certPEM, 0o600}}, nil
+}
+
+// agentSignerFor is the signer of the key pub in the configured agent.
+func agentSignerFor(c *Config, pub ed25519.PublicKey) (*sshagent.Signer, error) {
+	socket, err := sshagent.Socket(c.Signer.Socket)
+	if err != nil {
+		return nil, err
+	}
+	return sshagent.New(socket, pub)
 }
 
 // agentSigner finds the agent's key by fingerprint and returns its signer.

@@ -77,7 +77,7 @@ func init() {
 		name: "operator key add", summary: "Register an operator's personal Ed25519 key (an OpenSSH public key file), for releasing messages from the CLI",
 		usage: "--dir DIR NAME KEYFILE.pub [--label LABEL]",
 		example: "  hotline operator key add --dir /srv/hotline chief ~/.ssh/id_ed25519.pub --label laptop\n" +
-			"  (passkeys are registered by the operator in the console, under Account)",
+			"  (passkeys are registered by the operator in the console: Your passkeys, on the watch page)",
 		run: runOperatorKeyAdd,
 	})
 	register(&command{
