@@ -14,13 +14,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-		"fmt"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
-		"strings"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,7 +36,9 @@ type Key struct {
 	Call    string `json:"call"`
 }
 
-func (k Key) String() string { return k.Channel[:min(8, len(k.Channel))] + "/" + k.Call[:min(8, len(k.Call))] }
+func (k Key) String() string {
+	return k.Channel[:min(8, len(k.Channel))] + "/" + k.Call[:min(8, len(k.Call))]
+}
 
 func (k Key) valid() bool { return isHex(k.Channel) && isHex(k.Call) }
 
@@ -352,7 +354,9 @@ func repair(part, final string) (Recording, error) {
 
 // Path returns the file of a recording of call k, named as in its
 // section.
-func (s *Service) Path(k Key, file string) string { return filepath.Join(s.callDir(k), filepath.Base(file)) }
+func (s *Service) Path(k Key, file string) string {
+	return filepath.Join(s.callDir(k), filepath.Base(file))
+}
 
 // hashFile returns the SHA-256 and size of a file.
 func hashFile(path string) (string, int64, error) {

@@ -78,8 +78,8 @@ func TestResampleKeepsAToneAndLength(t *testing.T) {
 
 func TestReadRefusesOtherFormats(t *testing.T) {
 	for name, b := range map[string][]byte{
-		"empty":     nil,
-		"not riff":  []byte("RIFX0000WAVEfmt "),
+		"empty":    nil,
+		"not riff": []byte("RIFX0000WAVEfmt "),
 		"8-bit": append(append([]byte("RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00"),
 			1, 0, 1, 0, 0x40, 0x1f, 0, 0, 0x40, 0x1f, 0, 0, 1, 0, 8, 0), []byte("data\x00\x00\x00\x00")...),
 		"no data": append([]byte("RIFF\x00\x00\x00\x00WAVE"), header(8000, 0)[12:36]...),
