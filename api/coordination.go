@@ -36,6 +36,10 @@ type PolicyRequest struct {
 	// Release requires messages at or above a precedence to be released
 	// by operators other than their drafter, with their personal keys.
 	Release *ReleaseRule `json:"release,omitempty"`
+	// RecordCalls has each party's node record the calls held in the
+	// channel, on its own side, with each recording's SHA-256 in the
+	// call's held record.
+	RecordCalls bool `json:"record_calls,omitempty"`
 }
 
 // ReleaseRule is a channel's release authority: every message at or
@@ -58,6 +62,8 @@ type PolicyView struct {
 	AckByPrecedenceSeconds map[string]float64 `json:"ack_by_precedence_seconds"`
 	// Release is the channel's release rule, if it has one.
 	Release *ReleaseRule `json:"release,omitempty"`
+	// RecordCalls: the parties agreed to record their calls.
+	RecordCalls bool `json:"record_calls"`
 }
 
 func policyView(c *hotline.Channel) PolicyView {
@@ -67,6 +73,7 @@ func policyView(c *hotline.Channel) PolicyView {
 	if p != nil && p.EscalateTo != nil {
 		v.EscalateTo = p.EscalateTo.String()
 	}
+	v.RecordCalls = p != nil && p.RecordCalls
 	if p != nil && p.Release != nil {
 		v.Release = &ReleaseRule{Precedence: p.Release.Precedence, Releasers: int(p.Release.Releasers)}
 	}
@@ -141,6 +148,7 @@ func (s *Server) policy(level string, req *PolicyRequest) (*entry.Policy, error)
 			return nil, &hotline.Error{Code: hotline.EINVALID, Field: "policy.release", Message: fmt.Sprintf("release: give a precedence (flash, immediate, priority or routine) and 1 to %d releasers", entry.MaxReleasers)}
 		}
 	}
+	p.RecordCalls = req.RecordCalls
 	if req.EscalateTo != "" {
 		t, err := s.n.ResolveChannel(req.EscalateTo)
 		if err != nil {

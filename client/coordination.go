@@ -109,3 +109,20 @@ func (c *Client) Escalation(ctx context.Context, ch string) (*api.EscalationView
 	var out api.EscalationView
 	return &out, c.do(ctx, http.MethodGet, chPath(ch)+"/escalation", nil, &out)
 }
+
+// LiveCall returns a call and who of this party is on it now.
+func (c *Client) LiveCall(ctx context.Context, ch, call string) (*node.CallLive, error) {
+	var out node.CallLive
+	return &out, c.do(ctx, http.MethodGet, chPath(ch)+"/calls/"+url.PathEscape(call)+"/live", nil, &out)
+}
+
+// JoinCall joins a call with a participant's WebRTC offer.
+func (c *Client) JoinCall(ctx context.Context, ch, call string, req api.JoinBody) (*node.CallJoined, error) {
+	var out node.CallJoined
+	return &out, c.do(ctx, http.MethodPost, chPath(ch)+"/calls/"+url.PathEscape(call)+"/join", req, &out)
+}
+
+// LeaveCall takes a participant off a call.
+func (c *Client) LeaveCall(ctx context.Context, ch, call, participant string) error {
+	return c.do(ctx, http.MethodDelete, chPath(ch)+"/calls/"+url.PathEscape(call)+"/participants/"+url.PathEscape(participant), nil, nil)
+}

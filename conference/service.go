@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -585,4 +586,36 @@ func readJSON(path string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// Calls returns every call this node keeps files of.
+func (s *Service) Calls() []Key {
+	dirs, _ := filepath.Glob(filepath.Join(s.opts.Dir, "*", "*"))
+	var out []Key
+	for _, d := range dirs {
+		k := Key{Channel: filepath.Base(filepath.Dir(d)), Call: filepath.Base(d)}
+		if k.valid() {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// SentCount returns how many of this party's sections of call k the
+// requester has taken (MarkSent).
+func (s *Service) SentCount(k Key) int {
+	b, err := os.ReadFile(filepath.Join(s.callDir(k), "sent"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+// MarkSent records that the requester took this party's first n
+// sections of call k.
+func (s *Service) MarkSent(k Key, n int) {
+	if err := writeJSON(filepath.Join(s.callDir(k), "sent"), n); err != nil {
+		s.log.Error("call section sent, not recorded as sent", "call", k, "err", err)
+	}
 }

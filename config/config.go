@@ -12,6 +12,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,6 +164,27 @@ type Config struct {
 		// checks whether it lapsed.
 		Renew Duration `toml:"renew"`
 	} `toml:"replica"`
+	// Call is how the node carries its party's calls (package
+	// conference): participants connect to it over WebRTC, and it links
+	// to the other parties' nodes; media travels over UDP.
+	Call struct {
+		// Dir keeps each call's recordings and this party's account of
+		// it, relative to the node directory.
+		Dir string `toml:"dir"`
+		// Operators may join this party's calls in any role a call names
+		// for it (the duty officers who run the link); others join only
+		// as the role the roster gives them.
+		Operators []string `toml:"operators"`
+		// UDPPorts bounds the media's UDP ports, "MIN-MAX" (firewalls
+		// open this range); empty: any ephemeral port.
+		UDPPorts string `toml:"udp_ports"`
+		// PublicIPs are the addresses to offer instead of the interfaces'
+		// own, behind a 1:1 NAT.
+		PublicIPs []string `toml:"public_ips"`
+		// Loopback offers loopback addresses too: for nodes and
+		// participants on one machine (hotline dev).
+		Loopback bool `toml:"loopback"`
+	} `toml:"call"`
 	Log struct {
 		Level  string `toml:"level"`  // debug, info, warn, error
 		Format string `toml:"format"` // text or json
@@ -244,6 +267,7 @@ func Defaults(party string) Config {
 	c.Signer.Type = SignerFile
 	c.Replica.Lease = Duration{3 * time.Second}
 	c.Replica.Renew = Duration{500 * time.Millisecond}
+	c.Call.Dir = "calls"
 	c.Log.Level = "info"
 	c.Log.Format = "text"
 	c.SMTP.StartTLS = escalation.StartTLSAuto
@@ -267,6 +291,14 @@ func (c *Config) Check() error {
 	for what, addr := range map[string]string{"api.listen": c.API.Listen, "peer.listen": c.Peer.Listen} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return fmt.Errorf("%s %q is not host:port", what, addr)
+		}
+	}
+	if _, _, err := c.CallPorts(); err != nil {
+		return err
+	}
+	for _, ip := range c.Call.PublicIPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("call.public_ips: %q is not an IP address", ip)
 		}
 	}
 	if len(c.Peer.Advertise) == 0 {
@@ -561,6 +593,29 @@ func (d *Dir) UseStoreDSNFile(name string) error {
 	}
 	*d = *nd
 	return nil
+}
+
+// CallPorts returns the media's UDP port range (0, 0: any).
+func (c *Config) CallPorts() (lo, hi uint16, err error) {
+	if c.Call.UDPPorts == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(c.Call.UDPPorts, "-")
+	x, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	y, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+	if !ok || err1 != nil || err2 != nil || x == 0 || y < x {
+		return 0, 0, fmt.Errorf("call.udp_ports %q is not MIN-MAX (ports, MIN at most MAX)", c.Call.UDPPorts)
+	}
+	return uint16(x), uint16(y), nil
+}
+
+// CallDir returns the absolute path of the calls directory.
+func (d *Dir) CallDir() string {
+	dir := cmp.Or(d.Config.Call.Dir, "calls")
+	if filepath.IsAbs(dir) {
+		return dir
+	}
+	return filepath.Join(d.Path, dir)
 }
 
 // StorePath returns the absolute path of the SQLite store.

@@ -153,6 +153,9 @@ func Prepare(dir string, opts Options) (*Network, error) {
 			}
 			cfg.API.Listen, cfg.Peer.Listen, cfg.Peer.Advertise = apiAddr, peerAddr, []string{peerAddr}
 			cfg.Log.Level = "debug"
+			// Calls between parties on one machine; the dev operator
+			// runs the link and may join in any role.
+			cfg.Call.Loopback, cfg.Call.Operators = true, []string{Operator}
 			if opts.SyncInterval > 0 {
 				cfg.Sync.Interval = config.Duration{Duration: opts.SyncInterval}
 			}

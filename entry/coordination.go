@@ -45,6 +45,10 @@ type Policy struct {
 	// Release requires messages at or above a precedence to be released
 	// by operators other than their drafter; nil: none is required.
 	Release *ReleaseRule `cbor:"6,keyasint,omitempty"`
+	// RecordCalls has each party's node record the calls it holds in the
+	// channel, on its own side, and put each recording's SHA-256 in the
+	// held record; false: nothing is recorded.
+	RecordCalls bool `cbor:"7,keyasint,omitempty"`
 }
 
 // ReleaseRule is a channel's agreed release authority: each message at
@@ -134,6 +138,13 @@ const (
 	// the same text with every signature gathered so far, its author's
 	// included.
 	CallCosign = "cosign"
+	// CallHeld records that call Re was held: Held says when, who of
+	// each party was on it, the SHA-256 of each party's recordings and
+	// how its audio came in. Without Draft it is written by the
+	// requester, with its signature in Sigs; with Draft (the requester's
+	// record) it is another party's co-signature, carrying the same
+	// record and every signature gathered so far.
+	CallHeld = "held"
 )
 
 // Participant is one person in a call, named by party and directory role.
@@ -162,6 +173,129 @@ type Call struct {
 	Lang         string        `cbor:"10,keyasint,omitempty"`
 	Draft        *Ref          `cbor:"11,keyasint,omitempty"` // cosign: the joint readout draft
 	Sigs         []PartySig    `cbor:"12,keyasint,omitempty"` // joint readouts, sorted by party
+	Held         *Held         `cbor:"13,keyasint,omitempty"` // held records
+	// Record is the held record of the call a readout reports on, when
+	// its author held one.
+	Record *Ref `cbor:"14,keyasint,omitempty"`
+}
+
+// Limits on held records.
+const (
+	MaxAttendance = 256 // joins of one party's people to one call
+	MaxRecordings = 16  // recordings one party kept of one call
+)
+
+// Held is the record of a call that was held, one section per party that
+// was on it, sorted by party.
+type Held struct {
+	Start    int64         `cbor:"1,keyasint"` // Unix ms: the first party's first join
+	End      int64         `cbor:"2,keyasint"` // the last party's last leave
+	Sections []HeldSection `cbor:"3,keyasint"`
+}
+
+// HeldSection is one party's account of a call: its people's attendance,
+// its recordings, and how each other party's audio came in.
+type HeldSection struct {
+	Party      string          `cbor:"1,keyasint"`
+	Start      int64           `cbor:"2,keyasint"`
+	End        int64           `cbor:"3,keyasint"`
+	Attendance []Attendance    `cbor:"4,keyasint,omitempty"`
+	Recordings []RecordingHash `cbor:"5,keyasint,omitempty"`
+	Quality    []CallQuality   `cbor:"6,keyasint,omitempty"`
+}
+
+// Attendance is one person's time on a call, by directory role.
+type Attendance struct {
+	Role        string `cbor:"1,keyasint"`
+	Operator    string `cbor:"2,keyasint,omitempty"`
+	Interpreter bool   `cbor:"3,keyasint,omitempty"`
+	Joined      int64  `cbor:"4,keyasint"`
+	Left        int64  `cbor:"5,keyasint"`
+}
+
+// RecordingHash names a recording its party keeps, by SHA-256.
+type RecordingHash struct {
+	File   string `cbor:"1,keyasint"`
+	SHA256 []byte `cbor:"2,keyasint"`
+	Bytes  int64  `cbor:"3,keyasint"`
+	Millis int64  `cbor:"4,keyasint"` // its length
+}
+
+// CallQuality is how the audio from party From came in over a call.
+type CallQuality struct {
+	From      string `cbor:"1,keyasint"`
+	Received  int64  `cbor:"2,keyasint"` // packets
+	Lost      int64  `cbor:"3,keyasint"`
+	JitterUs  int64  `cbor:"4,keyasint"` // highest interarrival jitter, µs
+	RTTUs     int64  `cbor:"5,keyasint"` // highest round trip, µs
+	LatencyUs int64  `cbor:"6,keyasint"` // highest estimated one-way delay, µs
+	Breaks    int64  `cbor:"7,keyasint,omitempty"`
+}
+
+// Check validates a held record.
+func (h *Held) Check() error {
+	if h.Start <= 0 || h.End < h.Start {
+		return fmt.Errorf("%w: a held call ends (%d) before it starts (%d)", ErrMalformed, h.End, h.Start)
+	}
+	if err := CheckTime("call start", h.Start); err != nil {
+		return err
+	}
+	if len(h.Sections) == 0 || len(h.Sections) > MaxMembers {
+		return fmt.Errorf("%w: a held record has 1 to %d sections, got %d", ErrMalformed, MaxMembers, len(h.Sections))
+	}
+	for i, s := range h.Sections {
+		if err := CheckName("section party", s.Party); err != nil {
+			return err
+		}
+		if i > 0 && h.Sections[i-1].Party >= s.Party {
+			return fmt.Errorf("%w: sections must be sorted by party, without repeats", ErrMalformed)
+		}
+		if s.Start < h.Start || s.End > h.End || s.End < s.Start {
+			return fmt.Errorf("%w: %s's section runs outside the call", ErrMalformed, s.Party)
+		}
+		if len(s.Attendance) > MaxAttendance || len(s.Recordings) > MaxRecordings || len(s.Quality) > MaxMembers {
+			return fmt.Errorf("%w: %s's section: %d joins (limit %d), %d recordings (limit %d), %d links", ErrTooLarge,
+				s.Party, len(s.Attendance), MaxAttendance, len(s.Recordings), MaxRecordings, len(s.Quality))
+		}
+		for _, a := range s.Attendance {
+			if err := CheckName("attendance role", a.Role); err != nil {
+				return err
+			}
+			if err := checkShort("operator", a.Operator, false); err != nil {
+				return err
+			}
+			if a.Joined < s.Start || a.Left < a.Joined || a.Left > s.End {
+				return fmt.Errorf("%w: %s/%s joined at %d and left at %d, outside the section", ErrMalformed, s.Party, a.Role, a.Joined, a.Left)
+			}
+		}
+		for _, r := range s.Recordings {
+			if err := checkShort("recording file", r.File, true); err != nil {
+				return err
+			}
+			if len(r.SHA256) != sha256.Size || r.Bytes < 0 || r.Millis < 0 {
+				return fmt.Errorf("%w: recording %s: a SHA-256 and a size", ErrMalformed, r.File)
+			}
+		}
+		for _, q := range s.Quality {
+			if err := CheckName("quality party", q.From); err != nil {
+				return err
+			}
+			if q.Received < 0 || q.Lost < 0 || q.JitterUs < 0 || q.RTTUs < 0 || q.LatencyUs < 0 || q.Breaks < 0 {
+				return fmt.Errorf("%w: %s's quality of %s: negative figures", ErrMalformed, s.Party, q.From)
+			}
+		}
+	}
+	return nil
+}
+
+// Section returns party's section, if the record has one.
+func (h *Held) Section(party string) (*HeldSection, bool) {
+	for i := range h.Sections {
+		if h.Sections[i].Party == party {
+			return &h.Sections[i], true
+		}
+	}
+	return nil, false
 }
 
 // Check validates a call body.
@@ -212,7 +346,7 @@ func (c *Call) Check() error {
 		if err := CheckName("call level", c.Level); err != nil {
 			return err
 		}
-		return c.only("propose", c.Reason == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
+		return c.only("propose", c.Held == nil && c.Record == nil && c.Reason == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
 	case CallAccept:
 		if len(c.Times) != 1 || c.Times[0] <= 0 {
 			return fmt.Errorf("%w: a call acceptance names exactly one of the proposed times", ErrMalformed)
@@ -220,15 +354,39 @@ func (c *Call) Check() error {
 		if err := CheckTime("accepted call time", c.Times[0]); err != nil {
 			return err
 		}
-		return c.only("accept", c.Purpose == "" && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Reason == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
+		return c.only("accept", c.Held == nil && c.Record == nil && c.Purpose == "" && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Reason == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
 	case CallDecline:
 		if err := checkText("reason", c.Reason, true); err != nil {
 			return err
 		}
-		return c.only("decline", c.Purpose == "" && c.Times == nil && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
+		return c.only("decline", c.Held == nil && c.Record == nil && c.Purpose == "" && c.Times == nil && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
 	case CallLapse:
-		return c.only("lapse", c.Purpose == "" && c.Times == nil && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Reason == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
+		return c.only("lapse", c.Held == nil && c.Record == nil && c.Purpose == "" && c.Times == nil && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Reason == "" && c.Text == "" && c.Lang == "" && c.Draft == nil && c.Sigs == nil)
+	case CallHeld:
+		if c.Held == nil {
+			return fmt.Errorf("%w: a held record carries the record", ErrMalformed)
+		}
+		if err := c.Held.Check(); err != nil {
+			return err
+		}
+		if c.Draft == nil && len(c.Sigs) != 1 || c.Draft != nil && len(c.Sigs) < 2 {
+			return fmt.Errorf("%w: a held record carries its author's signature; a co-signature, two or more", ErrMalformed)
+		}
+		if c.Draft != nil {
+			if err := checkRef("held record", *c.Draft); err != nil {
+				return err
+			}
+		}
+		if err := c.checkSigs(); err != nil {
+			return err
+		}
+		return c.only(c.Action, c.Purpose == "" && c.Times == nil && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Reason == "" && c.Text == "" && c.Lang == "" && c.Record == nil)
 	case CallReadout, CallCosign:
+		if c.Record != nil {
+			if err := checkRef("held record", *c.Record); err != nil {
+				return err
+			}
+		}
 		if err := checkText("readout", c.Text, true); err != nil {
 			return err
 		}
@@ -245,23 +403,31 @@ func (c *Call) Check() error {
 		} else if c.Draft != nil || len(c.Sigs) > 1 {
 			return fmt.Errorf("%w: a readout carries at most its author's signature", ErrMalformed)
 		}
-		if len(c.Sigs) > MaxMembers {
-			return fmt.Errorf("%w: %d signatures, limit %d", ErrTooLarge, len(c.Sigs), MaxMembers)
+		if err := c.checkSigs(); err != nil {
+			return err
 		}
-		for i, s := range c.Sigs {
-			if err := CheckName("signing party", s.Party); err != nil {
-				return err
-			}
-			if len(s.Sig) != ed25519.SignatureSize {
-				return fmt.Errorf("%w: signature of %s is %d bytes", ErrMalformed, s.Party, len(s.Sig))
-			}
-			if i > 0 && c.Sigs[i-1].Party >= s.Party {
-				return fmt.Errorf("%w: signatures must be sorted by party, without repeats", ErrMalformed)
-			}
-		}
-		return c.only(c.Action, c.Purpose == "" && c.Times == nil && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Reason == "")
+		return c.only(c.Action, c.Purpose == "" && c.Times == nil && c.Minutes == 0 && c.Participants == nil && c.Level == "" && c.Reason == "" && c.Held == nil)
 	}
 	return fmt.Errorf("%w: unknown call action %q", ErrMalformed, c.Action)
+}
+
+// checkSigs checks the form of the parties' signatures.
+func (c *Call) checkSigs() error {
+	if len(c.Sigs) > MaxMembers {
+		return fmt.Errorf("%w: %d signatures, limit %d", ErrTooLarge, len(c.Sigs), MaxMembers)
+	}
+	for i, s := range c.Sigs {
+		if err := CheckName("signing party", s.Party); err != nil {
+			return err
+		}
+		if len(s.Sig) != ed25519.SignatureSize {
+			return fmt.Errorf("%w: signature of %s is %d bytes", ErrMalformed, s.Party, len(s.Sig))
+		}
+		if i > 0 && c.Sigs[i-1].Party >= s.Party {
+			return fmt.Errorf("%w: signatures must be sorted by party, without repeats", ErrMalformed)
+		}
+	}
+	return nil
 }
 
 // only reports a malformed body when ok is false: the action carries a
@@ -275,7 +441,9 @@ func (c *Call) only(action string, ok bool) error {
 
 // Joint returns whether the readout is a joint readout (it carries
 // signatures over one text).
-func (c *Call) Joint() bool { return len(c.Sigs) > 0 }
+func (c *Call) Joint() bool {
+	return (c.Action == CallReadout || c.Action == CallCosign) && len(c.Sigs) > 0
+}
 
 // jointDomain separates joint-readout signatures from every other use of a
 // party's key.
@@ -300,8 +468,24 @@ func SignJoint(party string, key crypto.Signer, ch ChannelID, re ID, lang, text 
 	return PartySig{Party: party, Sig: sig}, err
 }
 
-// VerifyJoint checks every signature of a joint readout of request re in
-// channel ch; keysOf returns the keys a party may have signed it with (its
+// heldDomain separates held-record signatures from every other use of a
+// party's key.
+const heldDomain = "hotline call held v1\n"
+
+// HeldStatement returns the bytes each party signs for the held record h
+// of call request re in channel ch: the domain, the channel id, the
+// request's entry id and the SHA-256 of the record's canonical encoding.
+func HeldStatement(ch ChannelID, re ID, h *Held) []byte {
+	enc, _ := Marshal(h)
+	sum := sha256.Sum256(enc)
+	msg := []byte(heldDomain)
+	msg = append(msg, ch[:]...)
+	msg = append(msg, re[:]...)
+	return append(msg, sum[:]...)
+}
+
+// VerifyJoint checks every signature of a joint readout or held record
+// of request re in channel ch; keysOf returns the keys a party may have signed it with (its
 // keys in the channel so far: more than one once it rotated). It returns
 // the parties whose signatures hold, or an error naming the first that
 // does not.
@@ -310,6 +494,9 @@ func VerifyJoint(c *Call, ch ChannelID, keysOf func(party string) []ed25519.Publ
 		return nil, fmt.Errorf("%w: joint readout names no call", ErrMalformed)
 	}
 	msg := JointStatement(ch, c.Re.ID, c.Lang, c.Text)
+	if c.Action == CallHeld {
+		msg = HeldStatement(ch, c.Re.ID, c.Held)
+	}
 	var ok []string
 	for _, s := range c.Sigs {
 		keys := keysOf(s.Party)

@@ -296,6 +296,18 @@ type CallView struct {
 	Answers      []CallAnswer      `json:"answers,omitempty"`
 	Readouts     []ReadoutView     `json:"readouts,omitempty"`
 	Joint        *ReadoutView      `json:"joint,omitempty"` // the most-signed joint readout
+	Held         *HeldView         `json:"held,omitempty"`  // the record of the call, once held
+}
+
+// HeldView is the record of a held call: the requester's, with the
+// co-signatures gathered for it.
+type HeldView struct {
+	Entry  string      `json:"entry"`  // the requester's record
+	Signed []string    `json:"signed"` // parties whose signatures this node holds for it (each checked)
+	Start  time.Time   `json:"start"`
+	End    time.Time   `json:"end"`
+	Time   time.Time   `json:"time"` // when the record was written (author's clock)
+	Record *entry.Held `json:"-"`
 }
 
 // ParticipantView is a participant with the counterpart its party's
@@ -428,6 +440,18 @@ func callsOf(ch *hotline.Channel, entries []*hotline.Stored, seen func(*hotline.
 			v.Answers = append(v.Answers, CallAnswer{Party: st.Author, Operator: st.Operator, Action: c.Action, Reason: c.Reason, Written: st.AuthorTime()})
 		case entry.CallLapse:
 			v.Answers = append(v.Answers, CallAnswer{Party: st.Author, Operator: st.Operator, Action: c.Action, Written: st.AuthorTime()})
+		case entry.CallHeld:
+			if c.Draft == nil && v.Held == nil && st.Author == v.Requester {
+				v.Held = &HeldView{Entry: st.ID().String(), Signed: []string{st.Author}, Start: time.UnixMilli(c.Held.Start).UTC(),
+					End: time.UnixMilli(c.Held.End).UTC(), Time: st.AuthorTime(), Record: c.Held}
+			} else if c.Draft != nil && v.Held != nil && c.Draft.ID.String() == v.Held.Entry {
+				for _, s := range c.Sigs {
+					if !slices.Contains(v.Held.Signed, s.Party) {
+						v.Held.Signed = append(v.Held.Signed, s.Party)
+					}
+				}
+				slices.Sort(v.Held.Signed)
+			}
 		case entry.CallReadout, entry.CallCosign:
 			r := ReadoutView{Entry: st.ID().String(), Party: st.Author, Text: c.Text, Lang: c.Lang, Joint: c.Joint(), Time: st.AuthorTime()}
 			for _, s := range c.Sigs {

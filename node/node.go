@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/conference"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/escalation"
 	"github.com/hotline-project/hotline/identity"
@@ -106,6 +107,9 @@ type Config struct {
 	// OwnRevocation is this party's last one, if it revoked a key.
 	Revocations   []*keychain.Revocation
 	OwnRevocation *keychain.Revocation
+	// Calls, when set, has the node carry calls (package conference);
+	// nil: joins are refused as unavailable.
+	Calls *CallOptions
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -168,6 +172,11 @@ type Node struct {
 	equivMu     sync.Mutex
 	equivocated map[hotline.Feed]int // equivocation records kept per feed since start
 
+	conf     *conference.Service // nil: no calls carried
+	callOpts CallOptions
+	callWake chan conference.Key // a call ended here, or a section came
+	heldIn   chan heldRef        // another party's held records, to co-sign
+
 	recent map[hotline.Feed]*idRing // each feed's newest ids, for the writer alone (see recent.go)
 
 	mu       sync.RWMutex // guards heads, channels and labels, written only by the writer
@@ -199,6 +208,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, errors.New("node: Key, TLSKey and Store are required")
 	}
 	n := &Node{
+		callWake:     make(chan conference.Key, 16),
+		heldIn:       make(chan heldRef, 16),
 		self:         cfg.Key.Party,
 		tlsKey:       cfg.TLSKey,
 		keys:         keychain.New(),
@@ -247,6 +258,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.log = n.log.With("party", n.self)
 	if n.now == nil {
 		n.now = time.Now
+	}
+	if cfg.Calls != nil {
+		n.callOpts = *cfg.Calls
+		n.callOpts.RecordWait = cmp.Or(n.callOpts.RecordWait, 10*time.Minute)
 	}
 	if n.syncInt == 0 {
 		n.syncInt = 5 * time.Second
@@ -381,6 +396,20 @@ func (n *Node) Start() {
 		defer n.wg.Done()
 		n.invitationLoop()
 	}()
+	if n.callOpts.Dir != "" {
+		conf, err := conference.New(callHost{n}, conference.Options{Party: n.self, Dir: n.callOpts.Dir, Media: n.callOpts.Media,
+			Linger: n.callOpts.Linger, Logger: n.log.With("component", "calls"), Registry: n.metrics.reg, Now: n.now})
+		if err != nil {
+			n.log.Error("calls not carried: the call service did not start", "err", err)
+		} else {
+			n.conf = conf
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				n.callLoop()
+			}()
+		}
+	}
 	for _, p := range n.peers {
 		n.wg.Add(2)
 		go func() {
@@ -404,6 +433,9 @@ func (n *Node) Close() {
 	n.submitMu.Lock()
 	n.shutting = true
 	n.submitMu.Unlock()
+	if n.conf != nil {
+		n.conf.Close() // every room ends and hands its section over
+	}
 	n.stop()
 	n.wg.Wait()
 	for _, p := range n.peers {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -109,6 +110,8 @@ func (b *batch) checkCall(ctx context.Context, ch *hotline.Channel, author strin
 				return reject("bad_signature", "%s", trimPrefix(err))
 			}
 		}
+	case entry.CallHeld:
+		return b.checkHeld(ctx, ch, author, c)
 	case entry.CallCosign:
 		_, body, err := b.lookup(ctx, ch, *c.Draft)
 		if err != nil {
@@ -133,6 +136,48 @@ func (b *batch) checkCall(ctx context.Context, ch *hotline.Channel, author strin
 		if _, err := entry.VerifyJoint(c, ch.ID, b.n.keysOf(ch)); err != nil {
 			return reject("bad_signature", "%s", trimPrefix(err))
 		}
+	}
+	return nil
+}
+
+// checkHeld checks a held record, or a co-signature of one: the record
+// is the requester's, its sections are members', and the signatures hold.
+func (b *batch) checkHeld(ctx context.Context, ch *hotline.Channel, author string, c *entry.Call) error {
+	for _, s := range c.Held.Sections {
+		if !ch.IsMember(s.Party) {
+			return reject("invalid", "held record has a section of %s, not a member of channel %s", s.Party, ch.Definition.Name)
+		}
+	}
+	for _, s := range c.Sigs {
+		if !ch.IsMember(s.Party) {
+			return reject("invalid", "held record signed by %s, not a member of channel %s", s.Party, ch.Definition.Name)
+		}
+	}
+	if c.Draft == nil {
+		if c.Re.Party != author || c.Sigs[0].Party != author {
+			return reject("invalid", "a held record is written and signed by the call's requester %s alone", c.Re.Party)
+		}
+	} else {
+		_, body, err := b.lookup(ctx, ch, *c.Draft)
+		if err != nil {
+			return err
+		}
+		d, ok := body.(*entry.Call)
+		if !ok || d.Action != entry.CallHeld || d.Draft != nil {
+			return reject("bad_reference", "%s is not a held record", c.Draft)
+		}
+		x, _ := entry.Marshal(d.Held)
+		y, _ := entry.Marshal(c.Held)
+		if *d.Re != *c.Re || !bytes.Equal(x, y) {
+			return reject("invalid", "a co-signature must carry the held record's call and record unchanged")
+		}
+		if !slices.ContainsFunc(c.Sigs, func(s entry.PartySig) bool { return s.Party == author }) ||
+			!slices.ContainsFunc(c.Sigs, func(s entry.PartySig) bool { return s.Party == d.Re.Party }) {
+			return reject("invalid", "a co-signature carries the requester's signature and its own")
+		}
+	}
+	if _, err := entry.VerifyJoint(c, ch.ID, b.n.keysOf(ch)); err != nil {
+		return reject("bad_signature", "%s", trimPrefix(err))
 	}
 	return nil
 }

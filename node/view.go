@@ -181,6 +181,8 @@ type CallEntryView struct {
 	Draft        *RefView            `json:"draft,omitempty"`
 	Signed       []string            `json:"signed,omitempty"` // joint readouts: the parties whose signatures it carries
 	Text         string              `json:"text,omitempty"`   // readouts
+	Held         *HeldRecordView     `json:"held,omitempty"`   // held records and their co-signatures
+	Record       *RefView            `json:"record,omitempty"` // readouts: the held record of the call
 }
 
 // ConfigView is the content of a channel configuration entry: a proposal
@@ -640,6 +642,13 @@ func callEntryView(c *entry.Call) *CallEntryView {
 	for _, s := range c.Sigs {
 		v.Signed = append(v.Signed, s.Party)
 	}
+	if c.Held != nil {
+		v.Held = heldRecordView(c.Held)
+	}
+	if c.Record != nil {
+		r := refView(*c.Record)
+		v.Record = &r
+	}
 	return v
 }
 
@@ -677,6 +686,20 @@ func callText(author string, c *entry.Call) string {
 			signed = append(signed, s.Party)
 		}
 		return fmt.Sprintf("co-signs the joint readout of call %s (signed by %s): %s", re, strings.Join(signed, ", "), c.Text)
+	case entry.CallHeld:
+		var on []string
+		for _, s := range c.Held.Sections {
+			on = append(on, fmt.Sprintf("%s (%d joined)", s.Party, len(s.Attendance)))
+		}
+		span := fmt.Sprintf("%s to %s", time.UnixMilli(c.Held.Start).UTC().Format("2006-01-02 15:04:05Z"), time.UnixMilli(c.Held.End).UTC().Format("15:04:05Z"))
+		if c.Draft != nil {
+			var signed []string
+			for _, s := range c.Sigs {
+				signed = append(signed, s.Party)
+			}
+			return fmt.Sprintf("co-signs the record of call %s, held %s (signed by %s)", re, span, strings.Join(signed, ", "))
+		}
+		return fmt.Sprintf("records call %s as held %s: %s", re, span, strings.Join(on, ", "))
 	}
 	return c.Action
 }

@@ -174,6 +174,7 @@ type batch struct {
 	ids      map[hotline.Feed]map[uint64]entry.ID
 	writes   []hotline.Write
 	events   []Event
+	heldIn   []heldRef                // held records of other parties stored, to co-sign
 	receipts map[entry.ChannelID]bool // channels whose receipt the batch writes: it stores entries from peers there
 	reserved []*entry.Entry           // peers' entries counted against their quotas
 	now      time.Time
@@ -373,6 +374,18 @@ func (n *Node) commit(reqs []*writeReq, receipts map[entry.ChannelID]bool) bool 
 	}
 	for _, ev := range b.events {
 		n.events.publish(ev)
+	}
+	for _, h := range b.heldIn {
+		select {
+		case n.heldIn <- h:
+		default:
+			go func() {
+				select {
+				case n.heldIn <- h:
+				case <-n.ctx.Done():
+				}
+			}()
+		}
 	}
 	if len(b.writes) > 0 {
 		n.notifyPeers()
@@ -851,6 +864,9 @@ func (b *batch) derive(e *entry.Entry, body any) (hotline.Write, error) {
 		w.Mark = &hotline.MarkRow{Kind: e.Kind, Target: v.Of, Party: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime()}
 	case *entry.Call:
 		w.Watch = v.Action == entry.CallPropose
+		if v.Action == entry.CallHeld && v.Draft == nil && e.Author != b.n.self {
+			b.heldIn = append(b.heldIn, heldRef{channel: e.Channel, id: e.ID()})
+		}
 		if v.Re != nil {
 			w.Mark = &hotline.MarkRow{Kind: e.Kind, Action: v.Action, Target: *v.Re, Party: e.Author, Operator: e.Operator, Seq: e.Seq, Time: e.AuthorTime(), Reply: v.Reason}
 		}

@@ -109,6 +109,10 @@ type Handler interface {
 	// PeerAddCheckpoint answers a C2SP tlog-witness add-checkpoint request
 	// from party with cosignature lines, or a *WitnessError.
 	PeerAddCheckpoint(ctx context.Context, party string, body []byte) ([]byte, error)
+	// PeerCall carries out a call operation from party (a media link's
+	// offer, a ring, a section for the held record), or refuses it with
+	// a *CallRefused.
+	PeerCall(ctx context.Context, party string, req *CallRequest) (*CallResponse, error)
 }
 
 // WitnessError is an add-checkpoint refusal with the HTTP status the C2SP

@@ -178,3 +178,27 @@ func FuzzDecodeHeartbeat(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeCallRequest(f *testing.F) {
+	f.Add(marshal(&CallRequest{Op: CallOffer, SDP: "v=0\r\n"}))
+	f.Add(marshal(&CallRequest{Op: CallRing}))
+	f.Add(marshal(&CallRequest{Op: CallSection, Section: []byte(`{"party":"bravo"}`)}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeCallRequest(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		switch r.Op {
+		case CallOffer:
+			if r.SDP == "" {
+				t.Fatal("an offer without a description")
+			}
+		case CallRing, CallSection:
+		default:
+			t.Fatalf("op %q accepted", r.Op)
+		}
+	})
+}

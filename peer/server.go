@@ -78,6 +78,7 @@ func NewServer(h Handler, key *identity.TLSKey, log *slog.Logger, opt ServerOpti
 	mux.HandleFunc("POST /peer/v1/pull", s.limited(MaxBatchBytes, s.pull))
 	mux.HandleFunc("POST /peer/v1/heartbeat", s.limited(maxHeartbeat, s.heartbeat))
 	mux.HandleFunc("POST /peer/v1/add-checkpoint", s.limited(maxAddCheckpoint, s.addCheckpoint))
+	mux.HandleFunc("POST /peer/v1/call", s.limited(MaxCallRequest, s.call))
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second, // also bounds the TLS handshake

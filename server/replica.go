@@ -195,6 +195,14 @@ func (p peerSwitch) PeerPull(ctx context.Context, party string, page *peer.Heads
 	return nil, p.standby()
 }
 
+// PeerCall implements peer.Handler.
+func (p peerSwitch) PeerCall(ctx context.Context, party string, req *peer.CallRequest) (*peer.CallResponse, error) {
+	if n := p.s.node.Load(); n != nil {
+		return n.PeerCall(ctx, party, req)
+	}
+	return nil, p.standby()
+}
+
 // PeerAddCheckpoint implements peer.Handler.
 func (p peerSwitch) PeerAddCheckpoint(ctx context.Context, party string, body []byte) ([]byte, error) {
 	if n := p.s.node.Load(); n != nil {

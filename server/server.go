@@ -21,6 +21,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/conference"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/console"
 	"github.com/hotline-project/hotline/escalation"
@@ -216,6 +217,14 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	return s, nil
 }
 
+// callOptions returns how the node carries calls, from the configuration
+// (checked when it was read).
+func callOptions(d *config.Dir) *node.CallOptions {
+	lo, hi, _ := d.Config.CallPorts()
+	return &node.CallOptions{Dir: d.CallDir(), Operators: d.Config.Call.Operators,
+		Media: conference.MediaOptions{Loopback: d.Config.Call.Loopback, UDPPortMin: lo, UDPPortMax: hi, PublicIPs: d.Config.Call.PublicIPs}}
+}
+
 // activate starts the node: the writer, the peer links and the operator
 // API behind the listeners. A replica does this once it holds the lease.
 func (s *Server) activate(ctx context.Context, opts Options) error {
@@ -231,6 +240,7 @@ func (s *Server) activate(ctx context.Context, opts Options) error {
 		ClockAhead: d.Config.Clock.ToleranceAhead.Duration, ClockBehind: d.Config.Clock.ToleranceBehind.Duration,
 		Limits: d.Config.Limits(), Invitations: d.Config.Quota.InvitationsPerPeer, InvitationExpiry: d.Config.Quota.InvitationExpiry.Duration,
 		Streams: node.StreamLimits{Total: d.Config.API.MaxStreams, PerOperator: d.Config.API.MaxStreamsPerOperator},
+		Calls:   callOptions(d),
 	})
 	if err != nil {
 		return err

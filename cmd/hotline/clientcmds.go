@@ -61,7 +61,7 @@ func (a *apiArgs) parse(args []string, lo, hi int) (*client.Client, []string, er
 func init() {
 	register(&command{
 		name: "channel propose", summary: "Propose a channel to other parties; it is active once all accept",
-		usage: "NAME --level LEVEL --with PARTY[,PARTY...] [--ack-within D] [--ack-flash D] [--ack-immediate D] [--ack-priority D] [--call-within D] [--escalate-to CHANNEL] [--notice-lead D] [--releasers N [--release-from PRECEDENCE]] [--catalog ID|none] [--lang TAG]",
+		usage: "NAME --level LEVEL --with PARTY[,PARTY...] [--ack-within D] [--ack-flash D] [--ack-immediate D] [--ack-priority D] [--call-within D] [--escalate-to CHANNEL] [--notice-lead D] [--releasers N [--release-from PRECEDENCE]] [--record-calls] [--catalog ID|none] [--lang TAG]",
 		example: "  hotline channel propose alpha-bravo-policy --level policy --with bravo\n" +
 			"  hotline channel propose alpha-bravo-theatre --level theatre --with bravo --ack-within 15m --escalate-to alpha-bravo-policy\n" +
 			"  hotline channel propose alpha-bravo-strategic --level strategic --with bravo --releasers 2   (two officers other than the drafter release every message)",
@@ -82,6 +82,7 @@ func init() {
 			lang := fs.String("lang", "", "the channel's default language for phrases (default en)")
 			releasers := fs.Int("releasers", 0, "release authority: each message is held until this many operators other than its drafter release it with their personal keys (1 to 3)")
 			releaseFrom := fs.String("release-from", "routine", "with --releasers: only messages at or above this precedence need releasing (flash, immediate, priority or routine)")
+			recordCalls := fs.Bool("record-calls", false, "each party's node records the calls held in the channel, on its own side (the held record carries each recording's SHA-256)")
 			c, pos, err := cl.parse(args, 1, 1)
 			if err != nil {
 				return err
@@ -96,8 +97,8 @@ func init() {
 					acks[p] = *d
 				}
 			}
-			if *ack != "" || *call != "" || *escalateTo != "" || *notice != "" || len(acks) > 0 || *releasers != 0 {
-				req.Policy = &api.PolicyRequest{EscalateTo: *escalateTo}
+			if *ack != "" || *call != "" || *escalateTo != "" || *notice != "" || len(acks) > 0 || *releasers != 0 || *recordCalls {
+				req.Policy = &api.PolicyRequest{EscalateTo: *escalateTo, RecordCalls: *recordCalls}
 				if *releasers != 0 {
 					req.Policy.Release = &api.ReleaseRule{Precedence: *releaseFrom, Releasers: *releasers}
 				}

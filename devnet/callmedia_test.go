@@ -1,0 +1,280 @@
+package devnet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotline-project/hotline"
+	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/client"
+	"github.com/hotline-project/hotline/conference"
+	"github.com/hotline-project/hotline/conference/audiotest"
+	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/node"
+)
+
+// recordedChannel makes a strategic channel between alpha and bravo whose
+// policy records calls (or not), with both ministers in its directories.
+func recordedChannel(t *testing.T, net *Network, name string, record bool) string {
+	t.Helper()
+	ctx := context.Background()
+	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
+	ch, err := alpha.Propose(ctx, api.ProposeRequest{Name: name, Level: "strategic", Members: []string{"bravo"},
+		Policy: &api.PolicyRequest{RecordCalls: record}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bravo is invited", func() bool { _, err := bravo.Accept(ctx, ch.ID); return err == nil })
+	eventually(t, "the channel is active at alpha", func() bool {
+		c, err := alpha.Channel(ctx, ch.ID)
+		return err == nil && c.State == hotline.ChannelActive
+	})
+	publishMinister(t, alpha, ch.ID, "alpha")
+	publishMinister(t, bravo, ch.ID, "bravo")
+	eventually(t, "both directories reach alpha", func() bool {
+		d, err := alpha.Directory(ctx, ch.ID)
+		return err == nil && len(d) == 2
+	})
+	return ch.ID
+}
+
+// acceptedCall has alpha request a call of the ministers starting in a
+// minute, and bravo accept it; accept false leaves it unanswered.
+func acceptedCall(t *testing.T, net *Network, ch string, accept bool) string {
+	t.Helper()
+	ctx := context.Background()
+	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
+	at := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
+	ref, err := alpha.RequestCall(ctx, ch, api.CallRequestBody{Purpose: "Incident at sea", Times: []time.Time{at}, Minutes: 15,
+		Participants: []entry.Participant{{Party: "alpha", Role: "minister"}, {Party: "bravo", Role: "minister"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !accept {
+		return ref.ID
+	}
+	eventually(t, "bravo accepts the call", func() bool { _, err := bravo.AcceptCall(ctx, ch, ref.ID, at); return err == nil })
+	eventually(t, "alpha sees it accepted", func() bool {
+		v := callOf(t, alpha, ch, ref.ID)
+		return v != nil && v.State == node.CallAccepted
+	})
+	return ref.ID
+}
+
+// heard is what one participant heard, frame by frame.
+type heard struct {
+	mu  sync.Mutex
+	pcm []int16
+}
+
+func (h *heard) add(f []int16) { h.mu.Lock(); h.pcm = append(h.pcm, f...); h.mu.Unlock() }
+
+// joinCall joins a call through c's node as the CLI does, with loopback
+// candidates.
+func joinCall(ctx context.Context, c *client.Client, ch, call string, req api.JoinBody) (*conference.Participant, *node.CallJoined, error) {
+	var joined *node.CallJoined
+	p, err := conference.Dial(ctx, conference.MediaOptions{Loopback: true}, func(ctx context.Context, offer string) (string, error) {
+		req.SDP = offer
+		j, err := c.JoinCall(ctx, ch, call, req)
+		if err != nil {
+			return "", err
+		}
+		joined = j
+		return j.SDP, nil
+	})
+	return p, joined, err
+}
+
+// TestCallMedia_TwoMinistersHoldACallThroughTheirNodes: alpha's and
+// bravo's participants each speak a sentence (espeak-ng) into their own
+// node; each hears the other's through the nodes' media link, the
+// recordings each node kept hold both, and alpha's held record, co-signed
+// by bravo, names them by SHA-256.
+func TestCallMedia_TwoMinistersHoldACallThroughTheirNodes(t *testing.T) {
+	_, sa := audiotest.Speech(t, "This is the minister of alpha. We propose to withdraw both ships by noon.", "en")
+	_, sb := audiotest.Speech(t, "Bravo speaking. We agree, and will confirm in writing within the hour.", "en-us")
+	net := MustStart(t, 2)
+	ctx := context.Background()
+	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
+	ch := recordedChannel(t, net, "alpha-bravo-voice", true)
+	call := acceptedCall(t, net, ch, true)
+
+	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	pa, ja, err := joinCall(jctx, alpha, ch, call, api.JoinBody{As: "minister"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _, err := joinCall(jctx, bravo, ch, call, api.JoinBody{As: "minister"})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ja.Recording || ja.Role != "minister" {
+		t.Errorf("alpha joined as %+v", ja)
+	}
+	// alpha speaks after 1 s, bravo once alpha is done and 1 s more.
+	const rate = conference.SampleRate
+	srcA := audiotest.Pad(sa, rate)
+	srcB := audiotest.Pad(sb, len(srcA)+rate)
+	length := time.Duration(len(srcB)+2*rate) * time.Second / rate
+	eventually(t, "the nodes link", func() bool {
+		l, err := alpha.LiveCall(ctx, ch, call)
+		return err == nil && l.Live != nil && len(l.Live.Links) == 1 && l.Live.Links[0].State == "connected"
+	})
+	var ha, hb heard
+	var ra, rb conference.Result
+	rctx, cancel := context.WithTimeout(ctx, length)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); ra = pa.Run(rctx, srcA, ha.add) }()
+	go func() { defer wg.Done(); rb = pb.Run(rctx, srcB, hb.add) }()
+	// While on the call, alpha's page of it lists both ministers.
+	eventually(t, "alpha's node lists both parties' ministers", func() bool {
+		l, err := alpha.LiveCall(ctx, ch, call)
+		return err == nil && l.Live != nil && len(l.Live.Members) == 2 && l.Live.Members[1].Party == "bravo"
+	})
+	wg.Wait()
+	cancel()
+	t.Logf("alpha sent %d, heard %d of %d frames; bravo sent %d, heard %d of %d", ra.Sent, ra.Heard, ra.Frames, rb.Sent, rb.Heard, rb.Frames)
+	mB := audiotest.Find(sa, hb.pcm) // alpha's words in what bravo heard
+	mA := audiotest.Find(sb, ha.pcm)
+	t.Logf("alpha's sentence in bravo's ear: score %.2f at %.3f s (spoken at 1 s); bravo's in alpha's: %.2f at %.3f s (spoken at %.3f s)",
+		mB.Score, float64(mB.Offset)/rate, mA.Score, float64(mA.Offset)/rate, float64(len(srcA)+rate)/rate)
+	if mB.Score < 0.6 || mA.Score < 0.6 {
+		t.Fatalf("speech not carried: alpha→bravo %.2f, bravo→alpha %.2f", mB.Score, mA.Score)
+	}
+	// Each heard the other when the other spoke, and not its own voice.
+	if lag := float64(mB.Offset-rate) / rate; lag < 0 || lag > 1 {
+		t.Errorf("alpha's sentence reached bravo %.3f s after it was spoken", lag)
+	}
+	if e := audiotest.Energy(ha.pcm, rate, rate+len(sa)); e > 100 {
+		t.Errorf("alpha heard sound (RMS %.0f) while it spoke itself", e)
+	}
+	for _, p := range []*conference.Participant{pa, pb} {
+		p.Close()
+	}
+	if err := alpha.LeaveCall(ctx, ch, call, ja.Participant); err != nil && hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Error(err)
+	}
+
+	// The record: written by alpha once bravo's account came, co-signed by
+	// bravo, on both nodes.
+	var held *node.HeldView
+	for _, c := range []*client.Client{alpha, bravo} {
+		eventually(t, "the held record is co-signed", func() bool {
+			v := callOf(t, c, ch, call)
+			if v != nil && v.Held != nil && slices.Equal(v.Held.Signed, []string{"alpha", "bravo"}) {
+				held = v.Held
+				return true
+			}
+			return false
+		})
+	}
+	log, err := bravo.Log(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec *node.HeldRecordView
+	for _, e := range log {
+		if e.Kind == entry.KindCall && e.Call.Action == entry.CallHeld && e.ID == held.Entry {
+			rec = e.Call.Held
+		}
+	}
+	if rec == nil || len(rec.Sections) != 2 {
+		t.Fatalf("held record in bravo's log: %+v", rec)
+	}
+	for _, s := range rec.Sections {
+		if len(s.Attendance) != 1 || s.Attendance[0].Role != "minister" || len(s.Recordings) != 1 || s.Recordings[0].Seconds < 5 {
+			t.Errorf("%s's section: %+v", s.Party, s)
+			continue
+		}
+		dir := filepath.Join(net.Party(s.Party).Dir, "calls", ch, call)
+		b, err := os.ReadFile(filepath.Join(dir, s.Recordings[0].File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != s.Recordings[0].SHA256 {
+			t.Errorf("%s's recording %s does not match its hash in the record", s.Party, s.Recordings[0].File)
+		}
+		if len(s.Quality) != 1 || s.Quality[0].Received < 100 {
+			t.Errorf("%s's quality: %+v", s.Party, s.Quality)
+		}
+	}
+	r, err := VerifyExport(ctx, net.Party("bravo"), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK {
+		t.Fatalf("archive does not verify: %+v", r.Failures)
+	}
+
+	// After the record, the call is over: joining is refused.
+	jctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, _, err := joinCall(jctx, alpha, ch, call, api.JoinBody{As: "minister"}); hotline.ErrorCode(err) != hotline.ECONFLICT {
+		t.Errorf("joining after the call ended: %v, want a conflict", err)
+	}
+}
+
+// TestCallMedia_Refusals: a call not accepted, a role the call does not
+// name, and an operator whose roster role is not the one asked for.
+func TestCallMedia_Refusals(t *testing.T) {
+	net := MustStart(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alpha := clientOf(net.Party("alpha"))
+	ch := recordedChannel(t, net, "alpha-bravo-voice", false)
+	unanswered := acceptedCall(t, net, ch, false)
+	if _, _, err := joinCall(ctx, alpha, ch, unanswered, api.JoinBody{As: "minister"}); hotline.ErrorCode(err) != hotline.ECONFLICT {
+		t.Errorf("joining a call not accepted: %v, want a conflict", err)
+	}
+	call := acceptedCall(t, net, ch, true)
+	if _, _, err := joinCall(ctx, alpha, ch, call, api.JoinBody{As: "chief-of-defence"}); hotline.ErrorCode(err) != hotline.EUNAUTHORIZED {
+		t.Errorf("joining as a role the call does not name: %v, want unauthorized", err)
+	}
+	// An operator who is not one of call.operators joins only as its
+	// roster role.
+	aide := addOperator(t, net.Party("alpha"), "aide", "note-taker")
+	if _, _, err := joinCall(ctx, aide, ch, call, api.JoinBody{As: "minister"}); hotline.ErrorCode(err) != hotline.EUNAUTHORIZED {
+		t.Errorf("the aide joining as minister: %v, want unauthorized", err)
+	}
+	minister := addOperator(t, net.Party("alpha"), "ann", "minister")
+	p, j, err := joinCall(ctx, minister, ch, call, api.JoinBody{})
+	if err != nil {
+		t.Fatalf("the minister joining in her roster role: %v", err)
+	}
+	defer p.Close()
+	if j.Role != "minister" || j.Recording {
+		t.Errorf("joined %+v (the channel does not record)", j)
+	}
+	// Only the one who joined can take a participant off.
+	if err := alpha.LeaveCall(ctx, ch, call, j.Participant); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Errorf("another operator leaving for ann: %v", err)
+	}
+	if err := minister.LeaveCall(ctx, ch, call, j.Participant); err != nil {
+		t.Error(err)
+	}
+}
+
+// addOperator adds an operator with an API token and a roster role.
+func addOperator(t *testing.T, p *Party, name, role string) *client.Client {
+	t.Helper()
+	ctx := context.Background()
+	token := name + "-token-" + strings.Repeat("y", 20)
+	if err := p.Server.Store.AddOperatorToken(ctx, name, api.HashToken(token)); err != nil {
+		t.Fatal(err)
+	}
+	op := hotline.Operator{Name: name, Role: role, Created: time.Now()}
+	if err := p.Server.Store.PutOperator(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	return client.New(p.Server.APIURL(), token)
+}
