@@ -15,7 +15,7 @@ const (
 	FrameTime    = 20 * time.Millisecond
 	maxPayload   = 6 * FrameSamples // 120 ms: the longest packet taken
 	maxBuffered  = 50               // packets a jitter buffer holds (1 s)
-	minTarget    = 2                // frames buffered before playout starts
+	minTarget    = 1                // frames buffered before playout starts
 	maxTarget    = 10
 )
 

@@ -1,11 +1,15 @@
 package conference
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
@@ -26,6 +30,11 @@ type MediaOptions struct {
 	// PublicIPs are the addresses to offer instead of the interfaces'
 	// own, behind a 1:1 NAT.
 	PublicIPs []string
+	// UDP, when set, carries all the media on this one socket (ICE
+	// multiplexes every connection on it) instead of a port for each.
+	UDP net.PacketConn
+	// Logger takes the WebRTC stack's logs, at debug level; nil: none.
+	Logger *slog.Logger
 }
 
 // newAPI returns a WebRTC API that negotiates G.711 µ-law audio only,
@@ -44,12 +53,16 @@ func newAPI(o MediaOptions) (*webrtc.API, error) {
 		return nil, err
 	}
 	var se webrtc.SettingEngine
+	se.LoggerFactory = pionLogs{cmp.Or(o.Logger, slog.New(slog.DiscardHandler))}
 	se.SetIncludeLoopbackCandidate(o.Loopback)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	if o.UDPPortMin != 0 || o.UDPPortMax != 0 {
 		if err := se.SetEphemeralUDPPortRange(o.UDPPortMin, o.UDPPortMax); err != nil {
 			return nil, fmt.Errorf("media UDP ports %d-%d: %w", o.UDPPortMin, o.UDPPortMax, err)
 		}
+	}
+	if o.UDP != nil {
+		se.SetICEUDPMux(ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: o.UDP, Logger: se.LoggerFactory.NewLogger("udpmux")}))
 	}
 	if len(o.PublicIPs) > 0 {
 		se.SetNAT1To1IPs(o.PublicIPs, webrtc.ICECandidateTypeHost)

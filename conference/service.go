@@ -122,6 +122,9 @@ func New(host Host, o Options) (*Service, error) {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
+	if o.Media.Logger == nil {
+		o.Media.Logger = o.Logger
+	}
 	api, err := newAPI(o.Media)
 	if err != nil {
 		return nil, err

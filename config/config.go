@@ -175,6 +175,10 @@ type Config struct {
 		// for it (the duty officers who run the link); others join only
 		// as the role the roster gives them.
 		Operators []string `toml:"operators"`
+		// UDPListen, when set (host:port), carries all the media on this
+		// one UDP socket: the one port firewalls open. Otherwise each
+		// connection takes a port of UDPPorts.
+		UDPListen string `toml:"udp_listen"`
 		// UDPPorts bounds the media's UDP ports, "MIN-MAX" (firewalls
 		// open this range); empty: any ephemeral port.
 		UDPPorts string `toml:"udp_ports"`
@@ -295,6 +299,11 @@ func (c *Config) Check() error {
 	}
 	if _, _, err := c.CallPorts(); err != nil {
 		return err
+	}
+	if c.Call.UDPListen != "" {
+		if _, _, err := net.SplitHostPort(c.Call.UDPListen); err != nil {
+			return fmt.Errorf("call.udp_listen %q is not host:port", c.Call.UDPListen)
+		}
 	}
 	for _, ip := range c.Call.PublicIPs {
 		if net.ParseIP(ip) == nil {

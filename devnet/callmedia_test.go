@@ -93,20 +93,27 @@ func joinCall(ctx context.Context, c *client.Client, ch, call string, req api.Jo
 	return p, joined, err
 }
 
-// TestCallMedia_TwoMinistersHoldACallThroughTheirNodes: alpha's and
-// bravo's participants each speak a sentence (espeak-ng) into their own
-// node; each hears the other's through the nodes' media link, the
-// recordings each node kept hold both, and alpha's held record, co-signed
-// by bravo, names them by SHA-256.
-func TestCallMedia_TwoMinistersHoldACallThroughTheirNodes(t *testing.T) {
-	_, sa := audiotest.Speech(t, "This is the minister of alpha. We propose to withdraw both ships by noon.", "en")
-	_, sb := audiotest.Speech(t, "Bravo speaking. We agree, and will confirm in writing within the hour.", "en-us")
-	net := MustStart(t, 2)
+// callRun is what the two ministers of a call said and heard.
+type callRun struct {
+	sa, sb     []int16 // what alpha and bravo said (8 kHz)
+	atA, atB   int     // when they began, in samples from the start
+	ha, hb     heard   // what they heard, from the start
+	ra, rb     conference.Result
+	ja         *node.CallJoined
+	scoreA     audiotest.Match // bravo's words in alpha's ear
+	scoreB     audiotest.Match // alpha's words in bravo's ear
+	lagA, lagB float64         // seconds from speaking to being heard
+}
+
+// holdCall has alpha's and bravo's ministers join call and speak in
+// turn (espeak-ng sentences), then hang up.
+func holdCall(t *testing.T, net *Network, ch, call string) *callRun {
+	t.Helper()
 	ctx := context.Background()
 	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
-	ch := recordedChannel(t, net, "alpha-bravo-voice", true)
-	call := acceptedCall(t, net, ch, true)
-
+	r := &callRun{}
+	_, r.sa = audiotest.Speech(t, "This is the minister of alpha. We propose to withdraw both ships by noon.", "en")
+	_, r.sb = audiotest.Speech(t, "Bravo speaking. We agree, and will confirm in writing within the hour.", "en-us")
 	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	pa, ja, err := joinCall(jctx, alpha, ch, call, api.JoinBody{As: "minister"})
 	if err != nil {
@@ -117,51 +124,68 @@ func TestCallMedia_TwoMinistersHoldACallThroughTheirNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ja.Recording || ja.Role != "minister" {
-		t.Errorf("alpha joined as %+v", ja)
-	}
-	// alpha speaks after 1 s, bravo once alpha is done and 1 s more.
-	const rate = conference.SampleRate
-	srcA := audiotest.Pad(sa, rate)
-	srcB := audiotest.Pad(sb, len(srcA)+rate)
-	length := time.Duration(len(srcB)+2*rate) * time.Second / rate
+	r.ja = ja
+	defer pa.Close()
+	defer pb.Close()
 	eventually(t, "the nodes link", func() bool {
 		l, err := alpha.LiveCall(ctx, ch, call)
 		return err == nil && l.Live != nil && len(l.Live.Links) == 1 && l.Live.Links[0].State == "connected"
 	})
-	var ha, hb heard
-	var ra, rb conference.Result
+	// alpha speaks after 1 s, bravo once alpha is done and 1 s more.
+	const rate = conference.SampleRate
+	r.atA = rate
+	r.atB = r.atA + len(r.sa) + rate
+	srcA, srcB := audiotest.Pad(r.sa, r.atA), audiotest.Pad(r.sb, r.atB)
+	length := time.Duration(len(srcB)+2*rate) * time.Second / rate
 	rctx, cancel := context.WithTimeout(ctx, length)
+	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); ra = pa.Run(rctx, srcA, ha.add) }()
-	go func() { defer wg.Done(); rb = pb.Run(rctx, srcB, hb.add) }()
-	// While on the call, alpha's page of it lists both ministers.
+	go func() { defer wg.Done(); r.ra = pa.Run(rctx, srcA, r.ha.add) }()
+	go func() { defer wg.Done(); r.rb = pb.Run(rctx, srcB, r.hb.add) }()
+	// While on the call, alpha's node lists both ministers.
 	eventually(t, "alpha's node lists both parties' ministers", func() bool {
 		l, err := alpha.LiveCall(ctx, ch, call)
 		return err == nil && l.Live != nil && len(l.Live.Members) == 2 && l.Live.Members[1].Party == "bravo"
 	})
 	wg.Wait()
-	cancel()
-	t.Logf("alpha sent %d, heard %d of %d frames; bravo sent %d, heard %d of %d", ra.Sent, ra.Heard, ra.Frames, rb.Sent, rb.Heard, rb.Frames)
-	mB := audiotest.Find(sa, hb.pcm) // alpha's words in what bravo heard
-	mA := audiotest.Find(sb, ha.pcm)
-	t.Logf("alpha's sentence in bravo's ear: score %.2f at %.3f s (spoken at 1 s); bravo's in alpha's: %.2f at %.3f s (spoken at %.3f s)",
-		mB.Score, float64(mB.Offset)/rate, mA.Score, float64(mA.Offset)/rate, float64(len(srcA)+rate)/rate)
-	if mB.Score < 0.6 || mA.Score < 0.6 {
-		t.Fatalf("speech not carried: alpha→bravo %.2f, bravo→alpha %.2f", mB.Score, mA.Score)
+	r.scoreB = audiotest.Find(r.sa, r.hb.pcm)
+	r.scoreA = audiotest.Find(r.sb, r.ha.pcm)
+	r.lagB = float64(r.scoreB.Offset-r.atA) / rate
+	r.lagA = float64(r.scoreA.Offset-r.atB) / rate
+	t.Logf("alpha sent %d, heard %d of %d frames; bravo sent %d, heard %d of %d", r.ra.Sent, r.ra.Heard, r.ra.Frames, r.rb.Sent, r.rb.Heard, r.rb.Frames)
+	t.Logf("alpha's sentence in bravo's ear: score %.2f, %.0f ms after it was spoken; bravo's in alpha's: %.2f, %.0f ms after",
+		r.scoreB.Score, 1000*r.lagB, r.scoreA.Score, 1000*r.lagA)
+	return r
+}
+
+// TestCallMedia_TwoMinistersHoldACallThroughTheirNodes: alpha's and
+// bravo's participants each speak a sentence (espeak-ng) into their own
+// node; each hears the other's through the nodes' media link, the
+// recordings each node kept hold both, and alpha's held record, co-signed
+// by bravo, names them by SHA-256.
+func TestCallMedia_TwoMinistersHoldACallThroughTheirNodes(t *testing.T) {
+	audiotest.Speech(t, "check", "en") // skips without espeak-ng, before starting anything
+	net := MustStart(t, 2)
+	ctx := context.Background()
+	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
+	ch := recordedChannel(t, net, "alpha-bravo-voice", true)
+	call := acceptedCall(t, net, ch, true)
+	r := holdCall(t, net, ch, call)
+	if !r.ja.Recording || r.ja.Role != "minister" {
+		t.Errorf("alpha joined as %+v", r.ja)
+	}
+	if r.scoreB.Score < 0.6 || r.scoreA.Score < 0.6 {
+		t.Fatalf("speech not carried: alpha→bravo %.2f, bravo→alpha %.2f", r.scoreB.Score, r.scoreA.Score)
 	}
 	// Each heard the other when the other spoke, and not its own voice.
-	if lag := float64(mB.Offset-rate) / rate; lag < 0 || lag > 1 {
-		t.Errorf("alpha's sentence reached bravo %.3f s after it was spoken", lag)
+	if r.lagB < 0 || r.lagB > 1 || r.lagA < 0 || r.lagA > 1 {
+		t.Errorf("the sentences were heard %.3f s and %.3f s after they were spoken", r.lagB, r.lagA)
 	}
-	if e := audiotest.Energy(ha.pcm, rate, rate+len(sa)); e > 100 {
+	if e := audiotest.Energy(r.ha.pcm, r.atA, r.atA+len(r.sa)); e > 100 {
 		t.Errorf("alpha heard sound (RMS %.0f) while it spoke itself", e)
 	}
-	for _, p := range []*conference.Participant{pa, pb} {
-		p.Close()
-	}
-	if err := alpha.LeaveCall(ctx, ch, call, ja.Participant); err != nil && hotline.ErrorCode(err) != hotline.ENOTFOUND {
+	if err := alpha.LeaveCall(ctx, ch, call, r.ja.Participant); err != nil && hotline.ErrorCode(err) != hotline.ENOTFOUND {
 		t.Error(err)
 	}
 
@@ -208,19 +232,77 @@ func TestCallMedia_TwoMinistersHoldACallThroughTheirNodes(t *testing.T) {
 			t.Errorf("%s's quality: %+v", s.Party, s.Quality)
 		}
 	}
-	r, err := VerifyExport(ctx, net.Party("bravo"), ch)
+	rep, err := VerifyExport(ctx, net.Party("bravo"), ch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.OK {
-		t.Fatalf("archive does not verify: %+v", r.Failures)
+	if !rep.OK {
+		t.Fatalf("archive does not verify: %+v", rep.Failures)
 	}
 
 	// After the record, the call is over: joining is refused.
-	jctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+	jctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, _, err := joinCall(jctx, alpha, ch, call, api.JoinBody{As: "minister"}); hotline.ErrorCode(err) != hotline.ECONFLICT {
 		t.Errorf("joining after the call ended: %v, want a conflict", err)
+	}
+}
+
+// TestCallMedia_SpeechSurvivesABadBearer: with 5 % of the media packets
+// lost and 150 ms of delay each way (±10 ms), each minister still hears
+// the other's sentence, and the held record reports the loss.
+func TestCallMedia_SpeechSurvivesABadBearer(t *testing.T) {
+	audiotest.Speech(t, "check", "en")
+	net := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond, MediaFaults: true})
+	ch := recordedChannel(t, net, "alpha-bravo-voice", false)
+	call := acceptedCall(t, net, ch, true)
+	for _, p := range net.Parties {
+		p.Media.SetLoss(0.05)
+		p.Media.SetLatency(150*time.Millisecond, 10*time.Millisecond)
+	}
+	r := holdCall(t, net, ch, call)
+	if r.scoreB.Score < 0.4 || r.scoreA.Score < 0.4 {
+		t.Fatalf("speech lost on a bad bearer: alpha→bravo %.2f, bravo→alpha %.2f", r.scoreB.Score, r.scoreA.Score)
+	}
+	// 150 ms each way on the node link and on the way to each ear.
+	if r.lagB < 0.3 || r.lagB > 1.5 {
+		t.Errorf("alpha's sentence reached bravo %.3f s after it was spoken", r.lagB)
+	}
+	for _, p := range net.Parties {
+		sent, dropped := p.Media.Stats()
+		t.Logf("%s's media socket: %d sent, %d dropped", p.Name, sent, dropped)
+		if dropped == 0 {
+			t.Errorf("%s's faults dropped nothing", p.Name)
+		}
+	}
+	ctx := context.Background()
+	var held *node.HeldView
+	eventually(t, "the held record is co-signed", func() bool {
+		v := callOf(t, clientOf(net.Party("bravo")), ch, call)
+		held = v.Held
+		return held != nil && len(held.Signed) == 2
+	})
+	log, err := clientOf(net.Party("alpha")).Log(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range log {
+		if e.ID != held.Entry {
+			continue
+		}
+		for _, s := range e.Call.Held.Sections {
+			if len(s.Quality) != 1 {
+				t.Fatalf("%s's section has no quality of the other's audio: %+v", s.Party, s)
+			}
+			q := s.Quality[0]
+			t.Logf("%s received %d packets from %s, lost %d (%.1f%%), jitter %.1f ms, round trip %.0f ms", s.Party, q.Received, q.Party, q.Lost, 100*q.LossRate, q.JitterMs, q.RTTMs)
+			if q.LossRate < 0.02 || q.LossRate > 0.12 || q.RTTMs < 250 {
+				t.Errorf("%s's record of %s's audio: loss %.3f, round trip %.0f ms (want about 5%% and 300 ms)", s.Party, q.Party, q.LossRate, q.RTTMs)
+			}
+			if len(s.Recordings) != 0 {
+				t.Errorf("%s recorded a call the channel does not record: %+v", s.Party, s.Recordings)
+			}
+		}
 	}
 }
 

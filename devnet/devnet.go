@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +25,7 @@ import (
 	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/entry"
+	"github.com/hotline-project/hotline/faultnet"
 	"github.com/hotline-project/hotline/node"
 	"github.com/hotline-project/hotline/server"
 )
@@ -46,6 +48,9 @@ type Party struct {
 	// Replicas are the directories of the party's replicas, Dir first,
 	// when it has more than one (Options.Replicas).
 	Replicas []string
+	// Media is the fault injector on the node's media socket, with
+	// Options.MediaFaults (nil otherwise, and while stopped).
+	Media *faultnet.PacketConn
 }
 
 // Network is a dev network.
@@ -55,6 +60,7 @@ type Network struct {
 	log         *slog.Logger
 	clock       func(party string) func() time.Time
 	directories bool
+	mediaFaults bool
 }
 
 // Manifest is DIR/dev.json, what scripts read to drive the network.
@@ -112,6 +118,9 @@ type Options struct {
 	// ...), all listed in its peer.advertise. A party on SQLite has one
 	// directory, since replicas share a store.
 	Replicas int
+	// MediaFaults puts a faultnet.PacketConn on each party's media socket
+	// (Party.Media), for tests of calls over a bad bearer.
+	MediaFaults bool
 	// Directories makes each party publish, in each of its channels,
 	// counterparts for the channel's level (see DevCounterparts), so call
 	// requests can be addressed at once. hotline dev sets it.
@@ -130,7 +139,7 @@ func Prepare(dir string, opts Options) (*Network, error) {
 	if n < 2 || n > MaxParties {
 		return nil, fmt.Errorf("dev: --parties must be 2 to %d, got %d", MaxParties, n)
 	}
-	net := &Network{Dir: dir, log: opts.Logger, clock: opts.Clock, directories: opts.Directories}
+	net := &Network{Dir: dir, log: opts.Logger, clock: opts.Clock, directories: opts.Directories, mediaFaults: opts.MediaFaults}
 	if net.log == nil {
 		net.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -258,7 +267,14 @@ func (n *Network) StartParty(ctx context.Context, p *Party) error {
 	if n.clock != nil {
 		now = n.clock(p.Name)
 	}
-	s, err := server.Start(ctx, p.Dir, server.Options{Logger: n.log.With("node", p.Name), Now: now})
+	opts := server.Options{Logger: n.log.With("node", p.Name), Now: now}
+	if n.mediaFaults {
+		opts.MediaConn = func(c net.PacketConn) net.PacketConn {
+			p.Media = faultnet.NewPacketConn(c, uint64(len(p.Name)))
+			return p.Media
+		}
+	}
+	s, err := server.Start(ctx, p.Dir, opts)
 	if err != nil {
 		return fmt.Errorf("dev: start %s: %w", p.Name, err)
 	}

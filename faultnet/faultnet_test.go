@@ -107,3 +107,64 @@ func TestProxy(t *testing.T) {
 		t.Fatalf("stats: accepted %d refused %d resets %d", acc, ref, resets)
 	}
 }
+
+func TestPacketConnDropsAndDelays(t *testing.T) {
+	a, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	f := NewPacketConn(a, 1)
+	f.SetLoss(0.2)
+	f.SetLatency(50*time.Millisecond, 0)
+	// Read as packets come, so the socket's buffer never overflows.
+	type arrival struct{ at time.Time }
+	got := make(chan arrival, 1000)
+	go func() {
+		buf := make([]byte, 16)
+		for {
+			if _, _, err := b.ReadFrom(buf); err != nil {
+				close(got)
+				return
+			}
+			got <- arrival{time.Now()}
+		}
+	}()
+	start := time.Now()
+	const n = 500
+	for i := range n {
+		if _, err := f.WriteTo([]byte{byte(i)}, b.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Microsecond) // paced, as media is: a burst would overflow the socket's buffer
+	}
+	sent, dropped := f.Stats()
+	if sent+dropped != n || dropped < 60 || dropped > 140 {
+		t.Fatalf("sent %d, dropped %d of %d at 20%% loss", sent, dropped, n)
+	}
+	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	first := <-got
+	if d := first.at.Sub(start); d < 50*time.Millisecond {
+		t.Fatalf("the first packet came after %s, before its 50 ms of latency", d)
+	}
+	n1 := 1
+	for n1 < int(sent) {
+		if _, ok := <-got; !ok {
+			break
+		}
+		n1++
+	}
+	if n1 != int(sent) {
+		t.Fatalf("received %d of the %d sent", n1, sent)
+	}
+	f.Partition()
+	f.WriteTo([]byte{1}, b.LocalAddr())
+	if s, d := f.Stats(); s != sent || d != dropped+1 {
+		t.Fatalf("a partition let a packet through: %d sent, %d dropped", s, d)
+	}
+}

@@ -46,7 +46,8 @@ type Server struct {
 	Console *console.Console
 
 	apiLn, peerLn net.Listener
-	metricsLn     net.Listener // nil unless metrics.listen is set
+	metricsLn     net.Listener   // nil unless metrics.listen is set
+	mediaConn     net.PacketConn // the calls' media socket, if call.udp_listen is set
 	api           *http.Server
 	metrics       *http.Server
 	peer          *peer.Server
@@ -82,6 +83,10 @@ type Options struct {
 	// Now is the node's clock; nil means the system clock. Tests set it to
 	// run parties whose clocks disagree.
 	Now func() time.Time
+	// MediaConn, when set, wraps the socket that carries the calls' media
+	// (call.udp_listen, or a loopback port when that is empty): tests
+	// inject a bearer's faults there (faultnet.PacketConn).
+	MediaConn func(net.PacketConn) net.PacketConn
 }
 
 // NewLogger returns the logger a configuration describes.
@@ -218,17 +223,38 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 }
 
 // callOptions returns how the node carries calls, from the configuration
-// (checked when it was read).
-func callOptions(d *config.Dir) *node.CallOptions {
+// (checked when it was read); with call.udp_listen (or a MediaConn
+// wrapper), it opens the media's socket, which the server closes.
+func (s *Server) callOptions(d *config.Dir, opts Options) (*node.CallOptions, error) {
 	lo, hi, _ := d.Config.CallPorts()
-	return &node.CallOptions{Dir: d.CallDir(), Operators: d.Config.Call.Operators,
+	o := &node.CallOptions{Dir: d.CallDir(), Operators: d.Config.Call.Operators,
 		Media: conference.MediaOptions{Loopback: d.Config.Call.Loopback, UDPPortMin: lo, UDPPortMax: hi, PublicIPs: d.Config.Call.PublicIPs}}
+	addr := d.Config.Call.UDPListen
+	if addr == "" && opts.MediaConn != nil {
+		addr = "127.0.0.1:0"
+	}
+	if addr != "" {
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("call.udp_listen: %w", err)
+		}
+		s.mediaConn = c
+		o.Media.UDP = c
+		if opts.MediaConn != nil {
+			o.Media.UDP = opts.MediaConn(c)
+		}
+	}
+	return o, nil
 }
 
 // activate starts the node: the writer, the peer links and the operator
 // API behind the listeners. A replica does this once it holds the lease.
 func (s *Server) activate(ctx context.Context, opts Options) error {
 	d, f := s.Dir, &s.files
+	calls, err := s.callOptions(d, opts)
+	if err != nil {
+		return err
+	}
 	n, err := node.New(ctx, node.Config{
 		Ladders: f.ladders, Mailer: f.mailer, Catalogs: f.catalogs, Registry: s.registry,
 		Key: d.Key, TLSKey: d.TLS, KeyFiles: d, Revocations: f.revocations, OwnRevocation: f.ownRevocation, Store: s.Store, Peers: f.peers, Logger: s.Log,
@@ -240,7 +266,7 @@ func (s *Server) activate(ctx context.Context, opts Options) error {
 		ClockAhead: d.Config.Clock.ToleranceAhead.Duration, ClockBehind: d.Config.Clock.ToleranceBehind.Duration,
 		Limits: d.Config.Limits(), Invitations: d.Config.Quota.InvitationsPerPeer, InvitationExpiry: d.Config.Quota.InvitationExpiry.Duration,
 		Streams: node.StreamLimits{Total: d.Config.API.MaxStreams, PerOperator: d.Config.API.MaxStreamsPerOperator},
-		Calls:   callOptions(d),
+		Calls:   calls,
 	})
 	if err != nil {
 		return err
@@ -390,6 +416,9 @@ func (s *Server) Close(ctx context.Context) error {
 		s.wg.Wait()
 		if n := s.node.Load(); n != nil {
 			n.Close()
+		}
+		if s.mediaConn != nil {
+			s.mediaConn.Close()
 		}
 		if s.replica != nil {
 			// Only now that the node wrote its last: a standby takes over
