@@ -50,7 +50,7 @@ func browserPath(t *testing.T) string {
 
 // browser starts a headless browser of its own (its own cookies) and
 // returns a context to drive it.
-func browser(t *testing.T) context.Context {
+func browser(t *testing.T, flags ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	// The profile is removed after the browser is gone; Chromium's helper
 	// processes may still be writing to it for a moment, so removal is
@@ -77,6 +77,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.WindowSize(1280, 1000),
 	)
+	opts = append(opts, flags...)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	bctx, cancel2 := chromedp.NewContext(actx)
@@ -138,7 +139,13 @@ func waitJS(expr string) chromedp.Action {
 // duty operator; bravo's reads Chinese.
 func network(t testing.TB) *devnet.Network {
 	t.Helper()
-	net, err := devnet.Prepare(t.TempDir(), devnet.Options{Parties: 2, SyncInterval: 200 * time.Millisecond})
+	return networkWith(t, devnet.Options{Parties: 2, SyncInterval: 200 * time.Millisecond})
+}
+
+// networkWith is network with other options.
+func networkWith(t testing.TB, opts devnet.Options) *devnet.Network {
+	t.Helper()
+	net, err := devnet.Prepare(t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

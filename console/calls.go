@@ -19,6 +19,11 @@ import (
 type callRow struct {
 	node.CallView
 	CanAnswer bool // another party asked, and this party has not answered
+	// Join is shown for an accepted call until it ends: from Opens (a
+	// few minutes before its time) the button joins it.
+	Join  bool
+	Opens *time.Time
+	Roles []string // this party's roles the call names
 }
 
 // callRows lists ch's call requests for the channel page.
@@ -27,8 +32,19 @@ func (c *Console) callRows(ch *hotline.Channel, calls []node.CallView) []callRow
 	rows := make([]callRow, 0, len(calls))
 	for _, v := range calls {
 		answered := slices.ContainsFunc(v.Answers, func(a node.CallAnswer) bool { return a.Party == self })
-		rows = append(rows, callRow{CallView: v,
-			CanAnswer: v.Requester != self && v.State == node.CallRequested && !answered && ch.State == hotline.ChannelActive})
+		row := callRow{CallView: v,
+			CanAnswer: v.Requester != self && v.State == node.CallRequested && !answered && ch.State == hotline.ChannelActive}
+		if v.State == node.CallAccepted && v.Held == nil && ch.State == hotline.ChannelActive &&
+			time.Now().Before(v.Time.Add(time.Duration(v.Minutes)*time.Minute+node.JoinGrace)) {
+			opens := v.Time.Add(-node.JoinLead)
+			row.Join, row.Opens = true, &opens
+			for _, p := range v.Participants {
+				if p.Party == self {
+					row.Roles = append(row.Roles, p.Role)
+				}
+			}
+		}
+		rows = append(rows, row)
 	}
 	return rows
 }

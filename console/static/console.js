@@ -481,6 +481,132 @@
     });
   });
 
+  // Calls: joined from a call's row (in a live region, refreshed on
+  // events), then held in the on-call panel, which is outside the live
+  // regions so that refreshes never touch the connection.
+  var onCall = document.getElementById("on-call"), call = null;
+  function callAPI(url, method, data) {
+    return fetch(url, {
+      method: method, credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" },
+      body: data ? JSON.stringify(data) : undefined
+    }).then(function (r) {
+      if (r.status === 204) return null;
+      return r.json().then(function (j) {
+        if (!r.ok) throw new Error(j.error || r.statusText);
+        return j;
+      });
+    });
+  }
+  function gathered(pc) {
+    return new Promise(function (resolve) {
+      if (pc.iceGatheringState === "complete") return resolve();
+      pc.addEventListener("icegatheringstatechange", function () {
+        if (pc.iceGatheringState === "complete") resolve();
+      });
+      setTimeout(resolve, 3000); // whatever was gathered by then
+    });
+  }
+  function text(tag, s, cls) {
+    var el = document.createElement(tag);
+    el.textContent = s;
+    if (cls) el.className = cls;
+    return el;
+  }
+  function showLive() {
+    if (!call) return;
+    fetch(call.base + "/live", { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; }).then(function (v) {
+      if (!call || !v) return;
+      var live = v.live || { members: [], links: [] };
+      var ul = onCall.querySelector(".call-members");
+      ul.textContent = "";
+      (live.members || []).forEach(function (m) {
+        var li = text("li", m.party + " · " + (m.interpreter ? onCall.dataset.interpreter : m.role) + (m.operator ? " (" + m.operator + ")" : ""));
+        li.dataset.party = m.party;
+        if (m.speaking) { li.className = "speaking"; li.appendChild(text("span", " · " + onCall.dataset.speaking, "speaking-mark")); }
+        ul.appendChild(li);
+      });
+      var q = onCall.querySelector(".call-quality");
+      q.textContent = "";
+      (live.links || []).forEach(function (l) {
+        q.appendChild(text("li", onCall.dataset.quality.replace("{party}", l.party).replace("{rtt}", l.rtt_ms.toFixed(1))
+          .replace("{loss}", (100 * l.loss_rate).toFixed(1)).replace("{jitter}", l.jitter_ms.toFixed(1)).replace("{latency}", Math.round(l.latency_ms))));
+      });
+    }).catch(function () { /* the next poll tries again */ });
+  }
+  function hangUp() {
+    if (!call) return;
+    var c = call;
+    call = null;
+    window.hotlineCall = null;
+    clearInterval(c.poll);
+    callAPI(c.base + "/participants/" + encodeURIComponent(c.id), "DELETE").catch(function () {});
+    c.pc.close();
+    c.stream.getTracks().forEach(function (t) { t.stop(); });
+    onCall.hidden = true;
+    document.querySelectorAll("[data-join]").forEach(function (b) { b.disabled = false; });
+  }
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest && ev.target.closest("[data-join]");
+    if (!btn || call || !onCall) return;
+    var box = btn.closest("[data-call-join]"), status = box.querySelector(".join-status");
+    if (Date.now() < Number(box.dataset.opens)) { status.textContent = btn.dataset.early; return; }
+    btn.disabled = true;
+    status.textContent = "";
+    var as = box.querySelector("[data-join-as]").value;
+    var interp = box.querySelector("[data-join-interpretation]").checked;
+    var base = "/api/v1/channels/" + encodeURIComponent(box.dataset.channel) + "/calls/" + encodeURIComponent(box.dataset.call);
+    var pc = new RTCPeerConnection(), stream = null;
+    pc.ontrack = function (e) {
+      onCall.querySelector(".call-audio").srcObject = e.streams[0] || new MediaStream([e.track]);
+    };
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (s) {
+      stream = s;
+      s.getTracks().forEach(function (t) { pc.addTrack(t, s); });
+      return pc.createOffer();
+    }).then(function (o) { return pc.setLocalDescription(o); }).then(function () { return gathered(pc); }).then(function () {
+      return callAPI(base + "/join", "POST", { sdp: pc.localDescription.sdp, as: as === "interpreter" ? "" : as,
+        interpreter: as === "interpreter", listen: interp ? "interpretation" : "original" });
+    }).then(function (j) {
+      return pc.setRemoteDescription({ type: "answer", sdp: j.sdp }).then(function () { return j; });
+    }).then(function (j) {
+      call = { pc: pc, stream: stream, base: base, id: j.participant };
+      window.hotlineCall = call; // tests read its statistics
+      pc.addEventListener("connectionstatechange", function () {
+        if (call && call.pc === pc && (pc.connectionState === "failed" || pc.connectionState === "closed")) hangUp();
+      });
+      onCall.hidden = false;
+      onCall.querySelector(".on-call-status").textContent = j.recording ? onCall.dataset.recorded : "";
+      onCall.querySelector("[data-listen-toggle]").checked = interp;
+      var mute = onCall.querySelector("[data-mute-toggle]");
+      mute.textContent = onCall.dataset.mute;
+      mute.setAttribute("aria-pressed", "false");
+      call.poll = setInterval(showLive, 1000);
+      showLive();
+    }).catch(function (err) {
+      pc.close();
+      if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+      status.textContent = btn.dataset.fail.replace("{e}", err.message || err);
+      btn.disabled = false;
+    });
+  });
+  if (onCall) {
+    onCall.querySelector("[data-leave]").addEventListener("click", hangUp);
+    onCall.querySelector("[data-mute-toggle]").addEventListener("click", function (ev) {
+      if (!call) return;
+      var muted = ev.target.getAttribute("aria-pressed") !== "true";
+      call.stream.getAudioTracks().forEach(function (t) { t.enabled = !muted; });
+      ev.target.setAttribute("aria-pressed", muted ? "true" : "false");
+      ev.target.textContent = muted ? onCall.dataset.unmute : onCall.dataset.mute;
+      onCall.querySelector(".on-call-status").textContent = muted ? onCall.dataset.muted : "";
+    });
+    onCall.querySelector("[data-listen-toggle]").addEventListener("change", function (ev) {
+      if (!call) return;
+      callAPI(call.base + "/participants/" + encodeURIComponent(call.id), "PUT", { listen: ev.target.checked ? "interpretation" : "original" }).catch(function () {});
+    });
+    window.addEventListener("pagehide", hangUp);
+  }
+
   tick();
   setInterval(tick, 1000);
   watchUnread();
