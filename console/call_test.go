@@ -133,4 +133,3 @@ func TestConsole_TwoConsolesHoldACall(t *testing.T) {
 	})
 	run(t, ba, "alpha's page shows the call as held", chromedp.Navigate(channelURL(t, alpha, ch)), present(fmt.Sprintf(`#call-%s .held`, ref.ID)))
 }
-
