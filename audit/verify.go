@@ -43,7 +43,13 @@ type Report struct {
 	// escalations posted into it.
 	Calls         []CallInfo       `json:"calls"`
 	JointReadouts []JointReadout   `json:"joint_readouts"`
-	Escalations   []EscalationInfo `json:"escalations"`
+	// HeldCalls are the records of calls held, with the signatures
+	// checked for each (the requester's and the co-signatures).
+	HeldCalls   []HeldCall       `json:"held_calls"`
+	Escalations []EscalationInfo `json:"escalations"`
+	// Recordings are the files given to check against the held records'
+	// hashes (CheckRecordings).
+	Recordings []RecordingCheck `json:"recordings,omitempty"`
 	Failures      []Failure        `json:"failures"`
 	Warnings      []string         `json:"warnings"`
 	Verified      int              `json:"entries_verified"`
@@ -185,7 +191,7 @@ func (v *verifier) fail(where, format string, args ...any) {
 func Verify(a *Archive) *Report {
 	h := a.Header
 	r := &Report{Channel: h.Channel, Name: h.Name, Level: h.Level, ExportedBy: h.ExportedBy, ExportedAt: h.ExportedAt,
-		Failures: []Failure{}, Warnings: []string{}, KeyChanges: []KeyChangeInfo{}, Revocations: []RevocationInfo{}, Disputed: []DisputedInfo{}, Messages: []MessageInfo{}, Calls: []CallInfo{}, JointReadouts: []JointReadout{}, Escalations: []EscalationInfo{}}
+		Failures: []Failure{}, Warnings: []string{}, KeyChanges: []KeyChangeInfo{}, Revocations: []RevocationInfo{}, Disputed: []DisputedInfo{}, Messages: []MessageInfo{}, Calls: []CallInfo{}, JointReadouts: []JointReadout{}, HeldCalls: []HeldCall{}, Escalations: []EscalationInfo{}}
 	v := &verifier{r: r, keys: map[string][]KeyInfo{}, pubs: map[string][]ed25519.PublicKey{}, feeds: map[string][]*entry.Entry{},
 		signedBy: map[entry.ID]string{}, feedKey: map[string]string{}, isDisputed: map[entry.ID]bool{},
 		rosters: map[string]*entry.Roster{}, releases: map[entry.ID][]ReleaseInfo{},

@@ -363,7 +363,8 @@ func (n *Network) setupChannels(ctx context.Context) error {
 		// above it, so the dev network shows a whole escalation chain.
 		var policy *entry.Policy
 		if len(w.members) == 1 && w.level != hotline.Track2 {
-			policy = &entry.Policy{AckWithin: w.level.DefaultAckWithin().Milliseconds(), EscalateTo: above}
+			policy = &entry.Policy{AckWithin: w.level.DefaultAckWithin().Milliseconds(), EscalateTo: above,
+				RecordCalls: w.level == hotline.Strategic} // ministers' calls are recorded on each side
 		}
 		ch, err := a.Server.Node.Propose(ctx, Operator, w.name, string(w.level), others, node.ChannelOptions{Policy: policy})
 		if err != nil {

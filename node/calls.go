@@ -115,6 +115,15 @@ func (n *Node) Readout(ctx context.Context, operator, ref, request, text, lang s
 	}
 	re := st.Ref()
 	c := &entry.Call{Action: entry.CallReadout, Re: &re, Text: text, Lang: lang}
+	// A readout of a call that was held refers to its record.
+	if v, err := n.callFor(ctx, ch, st); err == nil && v.Held != nil {
+		if id, err := entry.ParseID(v.Held.Entry); err == nil {
+			if rec, err := n.store.Entry(ctx, id); err == nil {
+				r := rec.Ref()
+				c.Record = &r
+			}
+		}
+	}
 	if joint {
 		sig, err := entry.SignJoint(n.self, n.signing(), ch.ID, re.ID, lang, text)
 		if err != nil {
@@ -275,6 +284,7 @@ type ReadoutView struct {
 	Joint  bool      `json:"joint"`
 	Signed []string  `json:"signed,omitempty"` // joint: parties whose signatures it carries (all checked)
 	Time   time.Time `json:"time"`
+	Record string    `json:"record,omitempty"` // the held record of the call it refers to
 }
 
 // CallView is one call request with its answers and readouts.
@@ -454,6 +464,9 @@ func callsOf(ch *hotline.Channel, entries []*hotline.Stored, seen func(*hotline.
 			}
 		case entry.CallReadout, entry.CallCosign:
 			r := ReadoutView{Entry: st.ID().String(), Party: st.Author, Text: c.Text, Lang: c.Lang, Joint: c.Joint(), Time: st.AuthorTime()}
+			if c.Record != nil {
+				r.Record = c.Record.ID.String()
+			}
 			for _, s := range c.Sigs {
 				r.Signed = append(r.Signed, s.Party)
 			}

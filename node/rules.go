@@ -102,6 +102,15 @@ func (b *batch) checkCall(ctx context.Context, ch *hotline.Channel, author strin
 			return reject("invalid", "only the requester records its call request as unanswered")
 		}
 	case entry.CallReadout:
+		if c.Record != nil {
+			_, body, err := b.lookup(ctx, ch, *c.Record)
+			if err != nil {
+				return err
+			}
+			if h, ok := body.(*entry.Call); !ok || h.Action != entry.CallHeld || h.Draft != nil || *h.Re != *c.Re {
+				return reject("bad_reference", "a readout refers to %s, which is not the held record of call %s", c.Record, c.Re)
+			}
+		}
 		if c.Joint() {
 			if c.Sigs[0].Party != author {
 				return reject("invalid", "a draft joint readout carries its author's signature only")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/conference"
 	"github.com/hotline-project/hotline/wav"
 )
@@ -20,7 +21,7 @@ import (
 func init() {
 	register(&command{
 		name: "call join", summary: "Join an accepted call from the command line: play a WAV file as the microphone, record what is heard, leave",
-		usage: "CHANNEL CALL_ID [--audio FILE] [--record FILE] [--for DURATION] [--as ROLE] [--interpreter] [--listen original|interpretation] [--json]",
+		usage: "CHANNEL CALL_ID [--audio FILE] [--record FILE] [--for DURATION] [--wait-others] [--as ROLE] [--interpreter] [--listen original|interpretation] [--json]",
 		example: "  hotline call join alpha-bravo-strategic 5c1e0f3a --audio statement.wav --record heard.wav --for 30s\n" +
 			"  hotline call join alpha-bravo-strategic 5c1e0f3a --for 10s   (a link test of the media path: exits 0 only if audio flowed both ways)",
 		run: runCallJoin,
@@ -46,6 +47,7 @@ func runCallJoin(ctx context.Context, env *Env, args []string) error {
 	as := fs.String("as", "", "the directory role to join as (default: the role the roster gives you)")
 	interp := fs.Bool("interpreter", false, "join as your party's interpreter")
 	listen := fs.String("listen", conference.ListenOriginal, "what to hear: original (every speaker) or interpretation (and your party's interpreter)")
+	waitOthers := fs.Bool("wait-others", false, "start playing and recording once someone of another party is on the call (within --for)")
 	asJSON := fs.Bool("json", false, "print a JSON report")
 	c, pos, err := cl.parse(args, 2, 2)
 	if err != nil {
@@ -100,6 +102,9 @@ func runCallJoin(ctx context.Context, env *Env, args []string) error {
 	defer stop()
 	rctx, cancel = context.WithTimeout(rctx, length)
 	defer cancel()
+	if *waitOthers {
+		waitForOthers(rctx, c, pos[0], pos[1], joined.Participant)
+	}
 	var recErr error
 	var once sync.Once
 	joined.Result = p.Run(rctx, src, func(frame []int16) {
@@ -142,6 +147,32 @@ func runCallJoin(ctx context.Context, env *Env, args []string) error {
 		return hotline.Errorf(hotline.EUNAVAILABLE, "no sound was heard from the call: media did not flow both ways (nobody else spoke, or the other parties' nodes were not linked)")
 	}
 	return nil
+}
+
+// waitForOthers waits until the node says someone of another party is on
+// the call (its link to that party's node carries their roster), or ctx
+// ends.
+func waitForOthers(ctx context.Context, c *client.Client, ch, call, self string) {
+	for {
+		if live, err := c.LiveCall(ctx, ch, call); err == nil && live.Live != nil {
+			own := ""
+			for _, m := range live.Live.Members {
+				if m.ID == self {
+					own = m.Party
+				}
+			}
+			for _, m := range live.Live.Members {
+				if own != "" && m.Party != own {
+					return
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // loopbackAPI says whether the API URLs all name this machine.

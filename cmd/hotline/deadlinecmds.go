@@ -419,6 +419,9 @@ func printCalls(w io.Writer, calls []node.CallView) {
 				fmt.Fprintf(w, "    %s recorded it as unanswered\n", a.Party)
 			}
 		}
+		if h := c.Held; h != nil {
+			fmt.Fprintf(w, "    held %s to %s; record %s signed by %s\n", h.Start.Format("2006-01-02 15:04:05Z"), h.End.Format("15:04:05Z"), h.Entry[:16], strings.Join(h.Signed, ", "))
+		}
 		for _, r := range c.Readouts {
 			kind := "readout"
 			if r.Joint {

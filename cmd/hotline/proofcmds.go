@@ -97,10 +97,11 @@ func init() {
 	})
 	register(&command{
 		name: "verify", summary: "Check an archive, a proof or an evidence file offline; exit 0 only if everything holds",
-		usage: "FILE [--json] [--key KEY]...",
+		usage: "FILE [--json] [--key KEY]... [--recording FILE]...",
 		example: "  hotline verify crisis.hotline-archive\n" +
 			"  hotline verify message.tlog-proof --key alpha.json --key bravo.json\n" +
-			"  hotline verify equivocation.json",
+			"  hotline verify equivocation.json\n" +
+			"  hotline verify crisis.hotline-archive --recording calls/…/alpha-20261202T090000.000Z.wav   (is this the recording the held record names?)",
 		run: runVerify,
 	})
 }
@@ -115,6 +116,8 @@ func runVerify(ctx context.Context, env *Env, args []string) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	var keyArgs keyList
 	fs.Var(&keyArgs, "key", "a party's key you confirmed: a verifier key (name+hash+key), or a file holding one or an identity document (repeat for each party)")
+	var recordings keyList
+	fs.Var(&recordings, "recording", "with an archive: a call recording to check against the SHA-256 its held record names (repeat for each)")
 	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -150,6 +153,9 @@ func runVerify(ctx context.Context, env *Env, args []string) error {
 		return verifyFailed{fmt.Sprintf("%s: FAILED: %v", pos[0], err)}
 	}
 	r := audit.Verify(a)
+	if err := audit.CheckRecordings(r, recordings); err != nil {
+		return hotline.Errorf(hotline.ENOTFOUND, "--recording: %v", err)
+	}
 	// Each key given must be one of the party's keys in the archive,
 	// whose key entries chain every other key of the party to it.
 	for party, given := range vkeys {

@@ -121,6 +121,33 @@ func printReport(w io.Writer, r *audit.Report) {
 		}
 		fmt.Fprintf(w, "\nJoint readout %s, signatures checked for %s%s:\n    %q\n", j.Entry, strings.Join(j.Signed, ", "), all, oneLine(j.Text, 400))
 	}
+	for _, h := range r.HeldCalls {
+		fmt.Fprintf(w, "\nCall %s held %s to %s, record %s signed by %s:\n", h.Call[:16], h.Start.Format(reportTime), h.End.Format(reportTime), h.Entry, strings.Join(h.Signed, ", "))
+		for _, s := range h.Sections {
+			for _, a := range s.Attendance {
+				who := a.Role
+				if a.Operator != "" {
+					who += " (" + a.Operator + ")"
+				}
+				fmt.Fprintf(w, "    %s %s: joined %s, left %s\n", s.Party, who, a.Joined.Format(reportTime), a.Left.Format(reportTime))
+			}
+			for _, rec := range s.Recordings {
+				fmt.Fprintf(w, "    %s recorded %s (%.0f s, SHA-256 %s)\n", s.Party, rec.File, rec.Seconds, rec.SHA256)
+			}
+			for _, q := range s.Quality {
+				loss := 0.0
+				if q.Received+q.Lost > 0 {
+					loss = 100 * float64(q.Lost) / float64(q.Received+q.Lost)
+				}
+				fmt.Fprintf(w, "    %s received %s's audio: %.1f%% lost, jitter up to %.1f ms, round trip up to %.0f ms\n", s.Party, q.From, loss, q.JitterMs, q.RTTMs)
+			}
+		}
+	}
+	for _, rc := range r.Recordings {
+		if rc.Matches != "" {
+			fmt.Fprintf(w, "\nRecording %s: SHA-256 matches %s\n", rc.Path, rc.Matches)
+		}
+	}
 	for _, e := range r.Escalations {
 		fmt.Fprintf(w, "\nEscalation %s of %s in channel %s, due %s:\n    %q\n", e.Entry, e.Target, e.Source[:16], e.Deadline.Format(reportTime), oneLine(e.Text, 300))
 	}

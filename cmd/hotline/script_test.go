@@ -27,6 +27,8 @@ import (
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/account"
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/conference"
+	"github.com/hotline-project/hotline/conference/audiotest"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/devnet"
 	"github.com/hotline-project/hotline/entry"
@@ -34,6 +36,7 @@ import (
 	"github.com/hotline-project/hotline/postgres"
 	"github.com/hotline-project/hotline/postgres/pgtest"
 	"github.com/hotline-project/hotline/sqlite"
+	"github.com/hotline-project/hotline/wav"
 )
 
 // TestMain lets the scripts run the test binary as the hotline command, in
@@ -64,6 +67,15 @@ func TestScripts(t *testing.T) {
 		// [sshagent]: OpenSSH's ssh-agent, ssh-add and ssh-keygen are at
 		// hand; with HOTLINE_REQUIRE_SSH_AGENT set, their absence fails.
 		Condition: func(cond string) (bool, error) {
+			if cond == "espeak" {
+				if _, err := exec.LookPath("espeak-ng"); err != nil {
+					if os.Getenv("HOTLINE_REQUIRE_ESPEAK") != "" {
+						return false, errors.New("no espeak-ng, and HOTLINE_REQUIRE_ESPEAK is set")
+					}
+					return false, nil
+				}
+				return true, nil
+			}
 			if cond == "sshagent" {
 				for _, prog := range []string{"ssh-agent", "ssh-add", "ssh-keygen"} {
 					if _, err := exec.LookPath(prog); err != nil {
@@ -101,6 +113,9 @@ func TestScripts(t *testing.T) {
 			"pgserver":     cmdPGServer,
 			"pgdropdev":    cmdPGDropDev,
 			"sshagent":     cmdSSHAgent,
+			"callat":       cmdCallAt,
+			"heard":        cmdHeard,
+			"recordingof":  cmdRecordingOf,
 		},
 	})
 }
@@ -501,4 +516,45 @@ func cmdSSHAgent(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		ts.Fatalf("usage: sshagent start|stop|restart|add VAR")
 	}
+}
+
+// callat VAR: set VAR to a call time a minute from now (RFC 3339), so a
+// call accepted for it can be joined at once.
+func cmdCallAt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: callat VAR")
+	}
+	ts.Setenv(args[0], time.Now().Add(time.Minute).UTC().Truncate(time.Second).Format(time.RFC3339))
+}
+
+// heard RECORDING SPEECH: the recording (a WAV file call join wrote)
+// holds the speech (a WAV file), by normalised cross-correlation of the
+// waveforms (at least 0.5).
+func cmdHeard(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: heard RECORDING SPEECH")
+	}
+	rec, err := wav.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	speech, err := wav.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	m := audiotest.Find(speech.Resample(conference.SampleRate), rec.Resample(conference.SampleRate))
+	ts.Logf("%s in %s: score %.2f at %.2f s", args[1], args[0], m.Score, float64(m.Offset)/conference.SampleRate)
+	if found := m.Score >= 0.5; found == neg {
+		ts.Fatalf("%s in %s: score %.2f", args[1], args[0], m.Score)
+	}
+}
+
+// recordingof VAR DIR: set VAR to the one call recording under the node
+// directory DIR (DIR/calls/CHANNEL/CALL/*.wav).
+func cmdRecordingOf(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: recordingof VAR DIR")
+	}
+	found, err := filepath.Glob(filepath.Join(ts.MkAbs(args[1]), "calls", "*", "*", "*.wav"))
+	ts.Check(err)
+	if len(found) != 1 {
+		ts.Fatalf("%d recordings under %s, want 1: %v", len(found), args[1], found)
+	}
+	ts.Setenv(args[0], found[0])
 }
