@@ -41,8 +41,8 @@ type Report struct {
 	// Calls, JointReadouts and Escalations are the channel's call
 	// requests with their answers, its co-signed readouts and the
 	// escalations posted into it.
-	Calls         []CallInfo       `json:"calls"`
-	JointReadouts []JointReadout   `json:"joint_readouts"`
+	Calls         []CallInfo     `json:"calls"`
+	JointReadouts []JointReadout `json:"joint_readouts"`
 	// HeldCalls are the records of calls held, with the signatures
 	// checked for each (the requester's and the co-signatures).
 	HeldCalls   []HeldCall       `json:"held_calls"`
@@ -50,9 +50,9 @@ type Report struct {
 	// Recordings are the files given to check against the held records'
 	// hashes (CheckRecordings).
 	Recordings []RecordingCheck `json:"recordings,omitempty"`
-	Failures      []Failure        `json:"failures"`
-	Warnings      []string         `json:"warnings"`
-	Verified      int              `json:"entries_verified"`
+	Failures   []Failure        `json:"failures"`
+	Warnings   []string         `json:"warnings"`
+	Verified   int              `json:"entries_verified"`
 }
 
 // KeyInfo is a key the archive carries, and the seqs of its party's
