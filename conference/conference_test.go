@@ -2,8 +2,10 @@ package conference
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -152,5 +154,152 @@ func TestTwoNodesCarryEachOthersVoiceAndRecordIt(t *testing.T) {
 		if _, err := os.Stat(path + ".part"); !os.IsNotExist(err) {
 			t.Errorf("%s.part left: %v", path, err)
 		}
+	}
+}
+
+// TestInterpretersAreHeardByTheirOwnPartyOnly: alpha's interpreter is
+// heard by alpha's listeners who chose interpretation (and by no one of
+// bravo, whose node never gets it); alpha's minister, on the original,
+// hears bravo's minister alone.
+func TestInterpretersAreHeardByTheirOwnPartyOnly(t *testing.T) {
+	n := newTestNet(t, "alpha", "bravo")
+	o := RoomOptions{Parties: []string{"alpha", "bravo"}}
+	type person struct {
+		name string
+		p    *Participant
+		src  []int16
+		h    heard
+	}
+	people := []*person{
+		{name: "alpha minister", p: join(t, n.services["alpha"], Member{Party: "alpha", Role: "minister"}, ListenOriginal, o)},
+		{name: "alpha aide", p: join(t, n.services["alpha"], Member{Party: "alpha", Role: "aide"}, ListenInterpretation, o)},
+		{name: "alpha interpreter", p: join(t, n.services["alpha"], Member{Party: "alpha", Role: "interpreter", Interpreter: true}, ListenOriginal, o), src: tone(600, 3*time.Second)},
+		{name: "bravo minister", p: join(t, n.services["bravo"], Member{Party: "bravo", Role: "minister"}, ListenOriginal, o), src: tone(1000, 3*time.Second)},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, x := range people {
+		wg.Add(1)
+		go func() { defer wg.Done(); x.p.Run(ctx, x.src, x.h.add) }()
+	}
+	wg.Wait()
+	for _, x := range people {
+		x.p.Close()
+	}
+	hears := func(x *person, hz float64) bool { return power(x.h.pcm, hz) > 1e4 }
+	for _, c := range []struct {
+		who        *person
+		hz         float64
+		wantHeard  bool
+		whatItIsAt string
+	}{
+		{people[0], 1000, true, "bravo's minister"},
+		{people[0], 600, false, "alpha's interpreter"},
+		{people[1], 1000, true, "bravo's minister"},
+		{people[1], 600, true, "alpha's interpreter"},
+		{people[2], 1000, true, "bravo's minister"},
+		{people[3], 600, false, "alpha's interpreter"},
+	} {
+		if got := hears(c.who, c.hz); got != c.wantHeard {
+			t.Errorf("%s hears %s: %v (power %.0f), want %v", c.who.name, c.whatItIsAt, got, power(c.who.h.pcm, c.hz), c.wantHeard)
+		}
+	}
+}
+
+// TestAStopMidCallLeavesAnAccountTheNextStartFinishes: the files of a
+// room as a stop leaves them mid-call (its journal and the recording so
+// far) become, at the next start, a section whose attendance ends when
+// the journal was last written and whose recording is finished and
+// hashed.
+func TestAStopMidCallLeavesAnAccountTheNextStartFinishes(t *testing.T) {
+	n := newTestNet(t, "alpha", "bravo")
+	s := n.services["alpha"]
+	p := join(t, s, Member{Party: "alpha", Role: "minister", Operator: "ann"}, ListenOriginal, RoomOptions{Parties: []string{"alpha", "bravo"}, Record: true})
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	p.Run(ctx, tone(440, time.Second), nil)
+	cancel()
+	// What is on disk now, copied as a crash would leave it.
+	crashed := t.TempDir()
+	if err := os.CopyFS(crashed, os.DirFS(s.opts.Dir)); err != nil {
+		t.Fatal(err)
+	}
+	parts, _ := filepath.Glob(filepath.Join(crashed, "*", "*", "*.wav.part"))
+	journals, _ := filepath.Glob(filepath.Join(crashed, "*", "*", "open-*.json"))
+	if len(parts) != 1 || len(journals) != 1 {
+		t.Fatalf("mid-call files: %v %v", parts, journals)
+	}
+	ended := make(chan Section, 1)
+	s2, err := New(recoverHost{ended}, Options{Party: "alpha", Dir: crashed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	var sec Section
+	select {
+	case sec = <-ended:
+	default:
+		t.Fatal("no section handed over at start")
+	}
+	if len(sec.Attendance) != 1 || sec.Attendance[0].Operator != "ann" || sec.Attendance[0].Left.IsZero() || sec.End.Before(sec.Attendance[0].Left) {
+		t.Errorf("recovered attendance %+v, end %s", sec.Attendance, sec.End)
+	}
+	if len(sec.Recordings) != 1 {
+		t.Fatalf("recovered recordings %+v", sec.Recordings)
+	}
+	path := s2.Path(testKey, sec.Recordings[0].File)
+	sum, _, err := hashFile(path)
+	if err != nil || sum != sec.Recordings[0].SHA256 {
+		t.Errorf("recovered recording: %v, hash %s vs %s", err, sum, sec.Recordings[0].SHA256)
+	}
+	if _, err := wav.ReadFile(path); err != nil {
+		t.Errorf("recovered recording does not read: %v", err)
+	}
+	if secs, err := s2.Sections(testKey); err != nil || len(secs) != 1 {
+		t.Errorf("sections kept: %v %v", secs, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(crashed, "*", "*", "open-*.json")); len(left) != 0 {
+		t.Errorf("journal left: %v", left)
+	}
+}
+
+type recoverHost struct{ ended chan Section }
+
+func (recoverHost) Offer(context.Context, string, Key, string) (string, error) {
+	return "", ErrEnded
+}
+func (h recoverHost) Ended(_ Key, s Section) { h.ended <- s }
+
+// TestALinkNeedsSomeoneOnTheCall: a node takes another's link for a call
+// only while its own people are on it, and only from a party of the
+// call; a room takes at most MaxParticipants of its party.
+func TestALinkNeedsSomeoneOnTheCall(t *testing.T) {
+	n := newTestNet(t, "alpha", "bravo")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := n.services["bravo"].AcceptLink(ctx, testKey, "alpha", "v=0\r\n"); !errors.Is(err, ErrEnded) {
+		t.Errorf("a link to a call nobody of bravo is on: %v", err)
+	}
+	s, err := New(testHost{net: n, self: "bravo"}, Options{Party: "bravo", Dir: t.TempDir(), Media: MediaOptions{Loopback: true}, MaxParticipants: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	o := RoomOptions{Parties: []string{"alpha", "bravo"}}
+	p := join(t, s, Member{Party: "bravo", Role: "minister"}, ListenOriginal, o)
+	defer p.Close()
+	if _, err := s.AcceptLink(ctx, testKey, "charlie", "v=0\r\n"); !errors.Is(err, ErrEnded) {
+		t.Errorf("a link from a party not on the call: %v", err)
+	}
+	_, err = Dial(ctx, MediaOptions{Loopback: true}, func(ctx context.Context, offer string) (string, error) {
+		_, ans, err := s.Join(ctx, testKey, o, Member{Party: "bravo", Role: "aide"}, ListenOriginal, offer)
+		return ans, err
+	})
+	if !errors.Is(err, ErrFull) {
+		t.Errorf("a second participant past MaxParticipants 1: %v", err)
+	}
+	if _, err := s.AcceptLink(ctx, testKey, "alpha", "not a session description"); !errors.Is(err, ErrBadSDP) {
+		t.Errorf("a garbage offer: %v", err)
 	}
 }

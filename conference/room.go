@@ -493,6 +493,12 @@ func (r *Room) maintain() bool {
 		links = append(links, l)
 	}
 	roster, _ := json.Marshal(r.localMembers())
+	if r.rec != nil {
+		// A stop loses at most the last second of the recording.
+		if err := r.rec.Flush(); err != nil {
+			r.s.log.Error("call recording", "call", r.key, "err", err)
+		}
+	}
 	var dial []string
 	for _, p := range r.opts.Parties {
 		l := r.links[p]

@@ -165,7 +165,11 @@ func Create(path string, rate int) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{f: f, w: bufio.NewWriterSize(f, 64<<10), rate: rate}
-	if _, err := w.w.Write(header(rate, -1)); err != nil {
+	_, err = w.w.Write(header(rate, -1))
+	if err == nil {
+		err = w.w.Flush()
+	}
+	if err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -214,6 +218,10 @@ func (w *Writer) Write(samples []int16) error {
 	w.samples += int64(len(samples))
 	return nil
 }
+
+// Flush hands what is buffered to the file, so a crash loses at most
+// what was written since.
+func (w *Writer) Flush() error { return w.w.Flush() }
 
 // Samples returns how many samples were written.
 func (w *Writer) Samples() int64 { return w.samples }
