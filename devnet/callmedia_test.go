@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -359,4 +360,151 @@ func addOperator(t *testing.T, p *Party, name, role string) *client.Client {
 		t.Fatal(err)
 	}
 	return client.New(p.Server.APIURL(), token)
+}
+
+// power returns the Goertzel power of hz in pcm (8 kHz), per sample.
+func power(pcm []int16, hz float64) float64 {
+	k := 2 * math.Cos(2*math.Pi*hz/conference.SampleRate)
+	var s1, s2 float64
+	for _, x := range pcm {
+		s0 := float64(x) + k*s1 - s2
+		s2, s1 = s1, s0
+	}
+	return (s1*s1 + s2*s2 - k*s1*s2) / float64(len(pcm)) / float64(len(pcm))
+}
+
+// tone returns d of a sine at hz, 8 kHz.
+func tone(hz float64, d time.Duration) []int16 {
+	out := make([]int16, int(d.Seconds()*conference.SampleRate))
+	for i := range out {
+		out[i] = int16(6000 * math.Sin(2*math.Pi*hz*float64(i)/conference.SampleRate))
+	}
+	return out
+}
+
+// TestCallMedia_ThreePartiesHearEachOther: a multilateral call of alpha,
+// bravo and charlie's policy directors; each node links to the two
+// others, and each director hears the two others and not itself.
+func TestCallMedia_ThreePartiesHearEachOther(t *testing.T) {
+	net := MustStart(t, 3)
+	ctx := context.Background()
+	const ch = "all-parties-policy"
+	clients := map[string]*client.Client{}
+	for _, p := range net.Parties {
+		clients[p.Name] = clientOf(p)
+		publishMinister(t, clients[p.Name], ch, p.Name)
+	}
+	eventually(t, "every directory reaches alpha", func() bool {
+		d, err := clients["alpha"].Directory(ctx, ch)
+		return err == nil && len(d) == 3
+	})
+	at := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
+	ref, err := clients["alpha"].RequestCall(ctx, ch, api.CallRequestBody{Purpose: "Trilateral", Times: []time.Time{at}, Minutes: 15,
+		Participants: []entry.Participant{{Party: "alpha", Role: "director-policy"}, {Party: "bravo", Role: "director-policy"}, {Party: "charlie", Role: "director-policy"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"bravo", "charlie"} {
+		eventually(t, p+" accepts", func() bool { _, err := clients[p].AcceptCall(ctx, ch, ref.ID, at); return err == nil })
+	}
+	eventually(t, "alpha sees the call accepted", func() bool {
+		v := callOf(t, clients["alpha"], ch, ref.ID)
+		return v != nil && v.State == node.CallAccepted
+	})
+	freq := map[string]float64{"alpha": 500, "bravo": 800, "charlie": 1200}
+	parts := map[string]*conference.Participant{}
+	for _, p := range net.Parties {
+		jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		pp, _, err := joinCall(jctx, clients[p.Name], ch, ref.ID, api.JoinBody{As: "director-policy"})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pp.Close()
+		parts[p.Name] = pp
+	}
+	for _, p := range net.Parties {
+		eventually(t, p.Name+"'s node links to both others", func() bool {
+			l, err := clients[p.Name].LiveCall(ctx, ch, ref.ID)
+			if err != nil || l.Live == nil || len(l.Live.Links) != 2 {
+				return false
+			}
+			for _, k := range l.Live.Links {
+				if k.State != "connected" {
+					return false
+				}
+			}
+			return len(l.Live.Members) == 3
+		})
+	}
+	rctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel()
+	got := map[string]*heard{}
+	var wg sync.WaitGroup
+	for name, pp := range parts {
+		got[name] = &heard{}
+		wg.Add(1)
+		go func() { defer wg.Done(); pp.Run(rctx, tone(freq[name], 3*time.Second), got[name].add) }()
+	}
+	wg.Wait()
+	for listener, h := range got {
+		for speaker, hz := range freq {
+			p := power(h.pcm, hz)
+			if speaker == listener && p > 1e4 || speaker != listener && p < 1e5 {
+				t.Errorf("%s hears %s's %v Hz at power %.0f", listener, speaker, hz, p)
+			}
+		}
+	}
+}
+
+// TestCallMedia_AShortBreakIsRiddenOut: alpha's media is cut off for
+// five seconds mid-call; when it comes back, bravo hears alpha again
+// without anyone rejoining, and the record counts the lost packets.
+func TestCallMedia_AShortBreakIsRiddenOut(t *testing.T) {
+	net := mustStartWith(t, Options{Parties: 2, SyncInterval: 200 * time.Millisecond, MediaFaults: true})
+	ctx := context.Background()
+	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
+	ch := recordedChannel(t, net, "alpha-bravo-voice", false)
+	call := acceptedCall(t, net, ch, true)
+	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	pa, _, err := joinCall(jctx, alpha, ch, call, api.JoinBody{As: "minister"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pa.Close()
+	pb, _, err := joinCall(jctx, bravo, ch, call, api.JoinBody{As: "minister"})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pb.Close()
+	eventually(t, "the nodes link", func() bool {
+		l, err := alpha.LiveCall(ctx, ch, call)
+		return err == nil && l.Live != nil && len(l.Live.Links) == 1 && l.Live.Links[0].State == "connected"
+	})
+	// alpha speaks for 14 s; its node is cut off from 3 s to 8 s.
+	const rate = conference.SampleRate
+	rctx, cancel := context.WithTimeout(ctx, 14*time.Second)
+	defer cancel()
+	var hb heard
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); pa.Run(rctx, tone(700, 14*time.Second), nil) }()
+	go func() { defer wg.Done(); pb.Run(rctx, nil, hb.add) }()
+	time.Sleep(3 * time.Second)
+	net.Party("alpha").Media.Partition()
+	time.Sleep(5 * time.Second)
+	net.Party("alpha").Media.Heal()
+	wg.Wait()
+	before := power(hb.pcm[rate:3*rate], 700)
+	during := power(hb.pcm[5*rate:7*rate], 700)
+	after := power(hb.pcm[11*rate:13*rate], 700)
+	t.Logf("bravo hears alpha's tone at power %.0f before the break, %.0f during, %.0f after", before, during, after)
+	if before < 1e5 || during > 1e3 || after < 1e5 {
+		t.Fatalf("the call did not ride out the break: %.0f before, %.0f during, %.0f after", before, during, after)
+	}
+	l, err := alpha.LiveCall(ctx, ch, call)
+	if err != nil || l.Live == nil || len(l.Live.Members) != 2 {
+		t.Fatalf("after the break: %+v %v", l, err)
+	}
 }
