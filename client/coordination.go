@@ -126,3 +126,9 @@ func (c *Client) JoinCall(ctx context.Context, ch, call string, req api.JoinBody
 func (c *Client) LeaveCall(ctx context.Context, ch, call, participant string) error {
 	return c.do(ctx, http.MethodDelete, chPath(ch)+"/calls/"+url.PathEscape(call)+"/participants/"+url.PathEscape(participant), nil, nil)
 }
+
+// ListenCall switches what a participant hears: original or
+// interpretation.
+func (c *Client) ListenCall(ctx context.Context, ch, call, participant, listen string) error {
+	return c.do(ctx, http.MethodPut, chPath(ch)+"/calls/"+url.PathEscape(call)+"/participants/"+url.PathEscape(participant), api.ListenBody{Listen: listen}, nil)
+}

@@ -20,11 +20,13 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/identity"
+	"github.com/hotline-project/hotline/node"
 	"github.com/hotline-project/hotline/peer"
 )
 
@@ -419,6 +421,33 @@ func TestOpenAPI_EveryOperationAnswersAsDocumented(t *testing.T) {
 	must("calls", err)
 	_, err = alpha.Calls(ctx, ch)
 	must("calls of a channel", err)
+
+	// A call held: joined (refused while only requested), looked at,
+	// switched to interpretation, left.
+	soon := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
+	now, err := alpha.RequestCall(ctx, ch, api.CallRequestBody{Purpose: "Now", Times: []time.Time{soon}, Minutes: 10, Participants: callReq.Participants})
+	must("request a call for now", err)
+	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	_, _, err = joinCall(jctx, alpha, ch, now.ID, api.JoinBody{})
+	if hotline.ErrorCode(err) != hotline.ECONFLICT {
+		t.Fatalf("joining a call not yet accepted: %v", err)
+	}
+	eventually(t, "bravo accepts the call for now", func() bool { _, err := bravo.AcceptCall(ctx, ch, now.ID, soon); return err == nil })
+	eventually(t, "alpha sees it accepted", func() bool {
+		v := callOf(t, clientOf(a), ch, now.ID)
+		return v != nil && v.State == node.CallAccepted
+	})
+	p, joined, err := joinCall(jctx, alpha, ch, now.ID, api.JoinBody{As: "director-policy"})
+	cancel()
+	must("join a call", err)
+	_, err = alpha.LiveCall(ctx, ch, now.ID)
+	must("live call", err)
+	must("listen to interpretation", alpha.ListenCall(ctx, ch, now.ID, joined.Participant, "interpretation"))
+	must("leave a call", alpha.LeaveCall(ctx, ch, now.ID, joined.Participant))
+	p.Close()
+	if err := alpha.LeaveCall(ctx, ch, now.ID, joined.Participant); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Fatalf("leaving twice: %v", err)
+	}
 
 	// Phrases and catalogs.
 	_, err = alpha.Phrases(ctx, ch, "zh-Hans")
