@@ -79,3 +79,38 @@ func TestJoint_SignaturesBindTextCallAndChannel(t *testing.T) {
 		}
 	}
 }
+
+func TestHeldRecordChecks(t *testing.T) {
+	re := &Ref{Party: "alpha", Seq: 3}
+	sig := []PartySig{{Party: "alpha", Sig: make([]byte, 64)}}
+	good := func() *Call {
+		return &Call{Action: CallHeld, Re: re, Sigs: sig, Held: &Held{Start: 1000, End: 9000, Sections: []HeldSection{
+			{Party: "alpha", Start: 1000, End: 9000, Attendance: []Attendance{{Role: "minister", Joined: 1000, Left: 8000}},
+				Recordings: []RecordingHash{{File: "a.wav", SHA256: make([]byte, 32), Bytes: 44}}},
+			{Party: "bravo", Start: 2000, End: 9000}}}}
+	}
+	if err := good().Check(); err != nil {
+		t.Fatal(err)
+	}
+	for name, spoil := range map[string]func(c *Call){
+		"no record":             func(c *Call) { c.Held = nil },
+		"no signature":          func(c *Call) { c.Sigs = nil },
+		"co-signature alone":    func(c *Call) { c.Draft = re },
+		"ends before it starts": func(c *Call) { c.Held.End = 500 },
+		"sections out of order": func(c *Call) { c.Held.Sections[0], c.Held.Sections[1] = c.Held.Sections[1], c.Held.Sections[0] },
+		"section outside":       func(c *Call) { c.Held.Sections[1].End = 10000 },
+		"left before joining":   func(c *Call) { c.Held.Sections[0].Attendance[0].Left = 900 },
+		"a short hash":          func(c *Call) { c.Held.Sections[0].Recordings[0].SHA256 = []byte{1} },
+		"too many recordings":   func(c *Call) { c.Held.Sections[0].Recordings = make([]RecordingHash, MaxRecordings+1) },
+		"text on a held record": func(c *Call) { c.Text = "x" },
+		"negative loss":         func(c *Call) { c.Held.Sections[0].Quality = []CallQuality{{From: "bravo", Lost: -1}} },
+		"held on a readout":     func(c *Call) { c.Action, c.Text = CallReadout, "t" },
+		"record on an accept":   func(c *Call) { c.Action, c.Held, c.Sigs, c.Times, c.Record = CallAccept, nil, nil, []int64{5}, re },
+	} {
+		c := good()
+		spoil(c)
+		if err := c.Check(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -243,7 +243,13 @@ func FuzzDecodeBody(f *testing.F) {
 		&Roster{Keys: []RosterKey{{Operator: "duty", Role: "duty director", Key: PersonalKey{Type: KeyEd25519, Public: make([]byte, 32)}, From: 1}}},
 		&Message{Text: "t", Releases: []Release{{Operator: "duty", Key: PersonalKey{Type: KeyWebAuthn, Public: []byte{1}, ID: []byte{2}, RPID: "localhost"}, Sig: []byte{3}, AuthData: []byte{4}, ClientData: []byte("{}")}}},
 		&Config{Action: ActionPropose, Definition: &Definition{Name: "c", Level: "strategic", Proposer: "alpha",
-			Members: []Member{{Party: "alpha", Key: "k"}, {Party: "bravo", Key: "k"}}, Policy: &Policy{PrecedenceAck: &PrecedenceAck{Flash: 60000}}}},
+			Members: []Member{{Party: "alpha", Key: "k"}, {Party: "bravo", Key: "k"}}, Policy: &Policy{PrecedenceAck: &PrecedenceAck{Flash: 60000}, RecordCalls: true}}},
+		&Call{Action: CallHeld, Re: re, Sigs: []PartySig{{Party: "alpha", Sig: make([]byte, 64)}}, Held: &Held{Start: 1000, End: 9000, Sections: []HeldSection{
+			{Party: "alpha", Start: 1000, End: 9000, Attendance: []Attendance{{Role: "minister", Operator: "ann", Joined: 1000, Left: 8000}},
+				Recordings: []RecordingHash{{File: "a.wav", SHA256: make([]byte, 32), Bytes: 44, Millis: 8000}},
+				Quality: []CallQuality{{From: "bravo", Received: 400, Lost: 20, JitterUs: 3000, RTTUs: 300000, LatencyUs: 190000, Breaks: 1}}},
+			{Party: "bravo", Start: 2000, End: 9000}}}},
+		&Call{Action: CallReadout, Re: re, Record: re, Text: "t"},
 	} {
 		b, err := EncodeBody(v)
 		if err != nil {
