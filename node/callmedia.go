@@ -377,6 +377,9 @@ func (n *Node) PeerCall(ctx context.Context, party string, req *peer.CallRequest
 		if v.Held != nil {
 			return refuse("the record of call %s is written", req.Call)
 		}
+		if v.State != CallAccepted {
+			return refuse("call %s is %s, not accepted: it cannot have been held", req.Call, v.State)
+		}
 		var sec conference.Section
 		if err := json.Unmarshal(req.Section, &sec); err != nil {
 			return nil, fmt.Errorf("%w: call section: %v", peer.ErrMalformed, err)
