@@ -33,6 +33,7 @@ type jitterBuffer struct {
 	left    []int16 // the rest of a packet longer than a frame
 	last    []int16 // the last packet played, for concealment
 	conceal bool    // the last frame played was concealed
+	over    int     // pops in a row with more buffered than the target needs
 
 	// Statistics (RFC 3550 §6.4.1 and A.3).
 	first, highest uint32 // extended sequence numbers
@@ -137,6 +138,24 @@ func (j *jitterBuffer) pop() []int16 {
 				j.next, first = s, false
 			}
 		}
+	}
+	// A backlog (packets that came while nobody played them, or a burst
+	// after a stall) would otherwise stay as delay for the rest of the
+	// call: once it has lasted half a second, skip it.
+	if len(j.pkts) > j.target+2 {
+		j.over++
+	} else {
+		j.over = 0
+	}
+	if j.over >= 25 {
+		newest := j.next
+		for s := range j.pkts {
+			if int16(s-newest) > 0 {
+				newest = s
+			}
+		}
+		j.skipTo(newest - uint16(j.target) + 1)
+		j.over = 0
 	}
 	out := make([]int16, 0, FrameSamples)
 	for len(out) < FrameSamples {

@@ -20,6 +20,7 @@ import (
 	"github.com/hotline-project/hotline/conference/audiotest"
 	"github.com/hotline-project/hotline/entry"
 	"github.com/hotline-project/hotline/node"
+	"github.com/hotline-project/hotline/voicematch"
 )
 
 // recordedChannel makes a strategic channel between alpha and bravo whose
@@ -101,9 +102,9 @@ type callRun struct {
 	ha, hb     heard   // what they heard, from the start
 	ra, rb     conference.Result
 	ja         *node.CallJoined
-	scoreA     audiotest.Match // bravo's words in alpha's ear
-	scoreB     audiotest.Match // alpha's words in bravo's ear
-	lagA, lagB float64         // seconds from speaking to being heard
+	scoreA     voicematch.Match // bravo's words in alpha's ear
+	scoreB     voicematch.Match // alpha's words in bravo's ear
+	lagA, lagB float64          // seconds from speaking to being heard
 }
 
 // holdCall has alpha's and bravo's ministers join call and speak in
@@ -150,8 +151,8 @@ func holdCall(t *testing.T, net *Network, ch, call string) *callRun {
 		return err == nil && l.Live != nil && len(l.Live.Members) == 2 && l.Live.Members[1].Party == "bravo"
 	})
 	wg.Wait()
-	r.scoreB = audiotest.Find(r.sa, r.hb.pcm)
-	r.scoreA = audiotest.Find(r.sb, r.ha.pcm)
+	r.scoreB = voicematch.Find(r.sa, r.hb.pcm)
+	r.scoreA = voicematch.Find(r.sb, r.ha.pcm)
 	r.lagB = float64(r.scoreB.Offset-r.atA) / rate
 	r.lagA = float64(r.scoreA.Offset-r.atB) / rate
 	t.Logf("alpha sent %d, heard %d of %d frames; bravo sent %d, heard %d of %d", r.ra.Sent, r.ra.Heard, r.ra.Frames, r.rb.Sent, r.rb.Heard, r.rb.Frames)
@@ -183,7 +184,7 @@ func TestCallMedia_TwoMinistersHoldACallThroughTheirNodes(t *testing.T) {
 	if r.lagB < 0 || r.lagB > 1 || r.lagA < 0 || r.lagA > 1 {
 		t.Errorf("the sentences were heard %.3f s and %.3f s after they were spoken", r.lagB, r.lagA)
 	}
-	if e := audiotest.Energy(r.ha.pcm, r.atA, r.atA+len(r.sa)); e > 100 {
+	if e := voicematch.Energy(r.ha.pcm, r.atA, r.atA+len(r.sa)); e > 100 {
 		t.Errorf("alpha heard sound (RMS %.0f) while it spoke itself", e)
 	}
 	if err := alpha.LeaveCall(ctx, ch, call, r.ja.Participant); err != nil && hotline.ErrorCode(err) != hotline.ENOTFOUND {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/bench"
 	"github.com/hotline-project/hotline/client"
 	"github.com/hotline-project/hotline/conference"
 	"github.com/hotline-project/hotline/wav"
@@ -26,6 +27,47 @@ func init() {
 			"  hotline call join alpha-bravo-strategic 5c1e0f3a --for 10s   (a link test of the media path: exits 0 only if audio flowed both ways)",
 		run: runCallJoin,
 	})
+	register(&command{
+		name: "call bench", summary: "Measure calls: simultaneous two-party calls between two nodes on loopback, mouth-to-ear latency and the nodes' CPU",
+		usage: "[--calls N] [--for DURATION] [--audio FILE] [--delay D] [--loss P] [--json]",
+		example: "  hotline call bench --calls 10 --for 60s --audio speech.wav\n" +
+			"  hotline call bench --calls 1 --for 60s --delay 150ms --loss 0.05",
+		run: runCallBench,
+	})
+}
+
+func runCallBench(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("call bench", env)
+	o := bench.CallOptions{Progress: env.Stderr}
+	fs.IntVar(&o.Calls, "calls", 1, "simultaneous two-party calls")
+	fs.DurationVar(&o.Duration, "for", 30*time.Second, "how long each participant speaks")
+	fs.StringVar(&o.Audio, "audio", "", "16-bit PCM WAV file alpha's participants play (bravo's play it backwards); default: synthetic bursts of sound")
+	fs.DurationVar(&o.Delay, "delay", 0, "delay each node adds to every media packet it sends")
+	fs.Float64Var(&o.Loss, "loss", 0, "fraction of media packets each node drops (0 to 1)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if o.Calls < 1 || o.Calls > 100 || o.Loss < 0 || o.Loss >= 1 || o.Duration < 2*time.Second {
+		return usagef("--calls 1 to 100, --loss 0 to below 1, --for at least 2s")
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	o.Binary = bin
+	r, err := bench.RunCalls(ctx, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(env, r)
+	}
+	fmt.Fprintf(env.Stdout, "%d calls, %.0f s of sound each way, %.0f ms delay and %.1f%% loss added each way\n", r.Calls, r.Seconds, r.DelayMs, 100*r.LossRate)
+	fmt.Fprintf(env.Stdout, "mouth to ear: p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d of %d seconds of sound found in the other end's recording)\n",
+		r.LatencyP50, r.LatencyP99, r.LatencyMax, r.Found, r.Windows)
+	fmt.Fprintf(env.Stdout, "both nodes: %.2f cores of %d; %.1f%% of a core per call; participants heard %.1f%% loss\n", r.NodeCPU, r.Cores, r.PerCall, 100*r.HeardLoss)
+	return nil
 }
 
 // callJoinReport is what call join prints with --json.

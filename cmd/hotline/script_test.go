@@ -28,7 +28,6 @@ import (
 	"github.com/hotline-project/hotline/account"
 	"github.com/hotline-project/hotline/api"
 	"github.com/hotline-project/hotline/conference"
-	"github.com/hotline-project/hotline/conference/audiotest"
 	"github.com/hotline-project/hotline/config"
 	"github.com/hotline-project/hotline/devnet"
 	"github.com/hotline-project/hotline/entry"
@@ -36,6 +35,7 @@ import (
 	"github.com/hotline-project/hotline/postgres"
 	"github.com/hotline-project/hotline/postgres/pgtest"
 	"github.com/hotline-project/hotline/sqlite"
+	"github.com/hotline-project/hotline/voicematch"
 	"github.com/hotline-project/hotline/wav"
 )
 
@@ -538,7 +538,7 @@ func cmdHeard(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	speech, err := wav.ReadFile(ts.MkAbs(args[1]))
 	ts.Check(err)
-	m := audiotest.Find(speech.Resample(conference.SampleRate), rec.Resample(conference.SampleRate))
+	m := voicematch.Find(speech.Resample(conference.SampleRate), rec.Resample(conference.SampleRate))
 	ts.Logf("%s in %s: score %.2f at %.2f s", args[1], args[0], m.Score, float64(m.Offset)/conference.SampleRate)
 	if found := m.Score >= 0.5; found == neg {
 		ts.Fatalf("%s in %s: score %.2f", args[1], args[0], m.Score)

@@ -1,0 +1,92 @@
+// Package voicematch finds one recording's sound in another: where a
+// spoken sentence (or any stretch of sound) lies in what a call's other
+// end recorded, and how closely it matches. The call tests and the call
+// bench use it to show that real audio crossed the real path, and how
+// late.
+package voicematch
+
+import "math"
+
+// Match is where a sound was found in a recording.
+type Match struct {
+	Offset int     // samples into the recording
+	Score  float64 // normalised cross-correlation, -1 to 1
+}
+
+// Find looks for speech in rec (both 8 kHz) and returns the offset where
+// it correlates best, and how well (normalised cross-correlation of the
+// waveforms). The search first aligns 10 ms energy envelopes, then the
+// waveforms within 30 ms of that.
+func Find(speech, rec []int16) Match {
+	const win = 8000 / 100 // 10 ms at 8 kHz
+	es, er := envelope(speech, win), envelope(rec, win)
+	best, bestAt := math.Inf(-1), 0
+	for lag := 0; lag+len(es) <= len(er); lag++ {
+		if c := ncc(es, er[lag:lag+len(es)]); c > best {
+			best, bestAt = c, lag
+		}
+	}
+	m := Match{Score: -1}
+	for off := max(0, bestAt*win-3*win); off <= bestAt*win+3*win && off+len(speech) <= len(rec); off++ {
+		if c := nccInt(speech, rec[off:off+len(speech)]); c > m.Score {
+			m = Match{Offset: off, Score: c}
+		}
+	}
+	return m
+}
+
+// Energy returns the RMS of rec between samples from and to.
+func Energy(rec []int16, from, to int) float64 {
+	from, to = max(0, from), min(len(rec), to)
+	if to <= from {
+		return 0
+	}
+	var sum float64
+	for _, s := range rec[from:to] {
+		sum += float64(s) * float64(s)
+	}
+	return math.Sqrt(sum / float64(to-from))
+}
+
+func envelope(pcm []int16, win int) []float64 {
+	out := make([]float64, len(pcm)/win)
+	for i := range out {
+		out[i] = Energy(pcm, i*win, (i+1)*win)
+	}
+	return out
+}
+
+func ncc(a, b []float64) float64 {
+	var ma, mb float64
+	for i := range a {
+		ma += a[i]
+		mb += b[i]
+	}
+	ma /= float64(len(a))
+	mb /= float64(len(b))
+	var num, da, db float64
+	for i := range a {
+		x, y := a[i]-ma, b[i]-mb
+		num += x * y
+		da += x * x
+		db += y * y
+	}
+	if da == 0 || db == 0 {
+		return 0
+	}
+	return num / math.Sqrt(da*db)
+}
+
+func nccInt(a, b []int16) float64 {
+	var num, da, db float64
+	for i := range a {
+		x, y := float64(a[i]), float64(b[i])
+		num += x * y
+		da += x * x
+		db += y * y
+	}
+	if da == 0 || db == 0 {
+		return 0
+	}
+	return num / math.Sqrt(da*db)
+}
