@@ -247,7 +247,7 @@ func FuzzDecodeBody(f *testing.F) {
 		&Call{Action: CallHeld, Re: re, Sigs: []PartySig{{Party: "alpha", Sig: make([]byte, 64)}}, Held: &Held{Start: 1000, End: 9000, Sections: []HeldSection{
 			{Party: "alpha", Start: 1000, End: 9000, Attendance: []Attendance{{Role: "minister", Operator: "ann", Joined: 1000, Left: 8000}},
 				Recordings: []RecordingHash{{File: "a.wav", SHA256: make([]byte, 32), Bytes: 44, Millis: 8000}},
-				Quality: []CallQuality{{From: "bravo", Received: 400, Lost: 20, JitterUs: 3000, RTTUs: 300000, LatencyUs: 190000, Breaks: 1}}},
+				Quality:    []CallQuality{{From: "bravo", Received: 400, Lost: 20, JitterUs: 3000, RTTUs: 300000, LatencyUs: 190000, Breaks: 1}}},
 			{Party: "bravo", Start: 2000, End: 9000}}}},
 		&Call{Action: CallReadout, Re: re, Record: re, Text: "t"},
 	} {
