@@ -443,9 +443,10 @@ func TestCallMedia_ThreePartiesHearEachOther(t *testing.T) {
 	got := map[string]*heard{}
 	var wg sync.WaitGroup
 	for name, pp := range parts {
-		got[name] = &heard{}
+		h := &heard{}
+		got[name] = h
 		wg.Add(1)
-		go func() { defer wg.Done(); pp.Run(rctx, tone(freq[name], 3*time.Second), got[name].add) }()
+		go func() { defer wg.Done(); pp.Run(rctx, tone(freq[name], 3*time.Second), h.add) }()
 	}
 	wg.Wait()
 	for listener, h := range got {
