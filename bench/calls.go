@@ -160,9 +160,9 @@ func RunCalls(ctx context.Context, o CallOptions) (*CallResult, error) {
 	cpu0 := cpuTime()
 	start := time.Now()
 	type leg struct {
-		party, rec, out string
-		report          joinReport
-		err             error
+		party, rec string
+		report     joinReport
+		err        error
 	}
 	legs := make([][2]*leg, len(calls))
 	var wg sync.WaitGroup

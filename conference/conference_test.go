@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -301,5 +302,37 @@ func TestALinkNeedsSomeoneOnTheCall(t *testing.T) {
 	}
 	if _, err := s.AcceptLink(ctx, testKey, "alpha", "not a session description"); !errors.Is(err, ErrBadSDP) {
 		t.Errorf("a garbage offer: %v", err)
+	}
+}
+
+// TestPublicIPsAreOffered: behind a 1:1 NAT the node's answer offers the
+// public address, not its own.
+func TestPublicIPsAreOffered(t *testing.T) {
+	s, err := New(recoverHost{make(chan Section, 1)}, Options{Party: "alpha", Dir: t.TempDir(), Media: MediaOptions{PublicIPs: []string{"203.0.113.7"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	api, err := newAPI(MediaOptions{Loopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, _, err := newAudioPC(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	o, err := offer(ctx, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ans, err := s.Join(ctx, testKey, RoomOptions{Parties: []string{"alpha"}}, Member{Party: "alpha", Role: "minister"}, ListenOriginal, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ans, " 203.0.113.7 ") {
+		t.Fatalf("the answer does not offer the public address:\n%s", ans)
 	}
 }

@@ -65,7 +65,12 @@ func newAPI(o MediaOptions) (*webrtc.API, error) {
 		se.SetICEUDPMux(ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: o.UDP, Logger: se.LoggerFactory.NewLogger("udpmux")}))
 	}
 	if len(o.PublicIPs) > 0 {
-		se.SetNAT1To1IPs(o.PublicIPs, webrtc.ICECandidateTypeHost)
+		// Behind a 1:1 NAT: offer the public addresses in place of the
+		// host candidates' own.
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{External: o.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode: webrtc.ICEAddressRewriteReplace}); err != nil {
+			return nil, fmt.Errorf("call.public_ips: %w", err)
+		}
 	}
 	// A break of a few seconds is ridden out (the ICE consent checks
 	// resume); a link silent for 15 s has failed and is set up again.

@@ -468,7 +468,13 @@ func (s *Service) recover() error {
 
 // Sections returns this party's sections of call k, oldest first.
 func (s *Service) Sections(k Key) ([]Section, error) {
-	files, err := filepath.Glob(filepath.Join(s.callDir(k), "section-*.json"))
+	return s.readSections(k, "section-*.json")
+}
+
+// readSections reads the sections in call k's files matching pattern, in
+// name order.
+func (s *Service) readSections(k Key, pattern string) ([]Section, error) {
+	files, err := filepath.Glob(filepath.Join(s.callDir(k), pattern))
 	if err != nil {
 		return nil, err
 	}
@@ -538,20 +544,7 @@ func (s *Service) SaveReceived(k Key, sec Section) error {
 
 // Received returns the sections other parties sent for call k.
 func (s *Service) Received(k Key) ([]Section, error) {
-	files, err := filepath.Glob(filepath.Join(s.callDir(k), "from-*.json"))
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(files)
-	var out []Section
-	for _, f := range files {
-		var sec Section
-		if err := readJSON(f, &sec); err != nil {
-			return nil, err
-		}
-		out = append(out, sec)
-	}
-	return out, nil
+	return s.readSections(k, "from-*.json")
 }
 
 // writeJSON writes v to path atomically and durably.

@@ -95,6 +95,17 @@ func (n *Node) callFor(ctx context.Context, ch *hotline.Channel, st *hotline.Sto
 	return nil, hotline.Errorf(hotline.EINVALID, "entry %s is not a call request", st.ID())
 }
 
+// resolveCall resolves a channel reference and a call request's id (or
+// prefix) to the request and its view.
+func (n *Node) resolveCall(ctx context.Context, ref, call string) (*hotline.Channel, *hotline.Stored, *CallView, error) {
+	ch, st, err := n.resolveEntry(ctx, ref, call)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v, err := n.callFor(ctx, ch, st)
+	return ch, st, v, err
+}
+
 // joinable says whether call v can be joined at now, and if not why.
 func joinable(v *CallView, now time.Time) (bool, string) {
 	switch {
@@ -133,11 +144,7 @@ func (n *Node) ownRoles(v *CallView) []string {
 // LiveCall returns a call and, while this party's people are on it, who
 // is on it and how its links are.
 func (n *Node) LiveCall(ctx context.Context, ref, call string) (*CallLive, error) {
-	ch, st, err := n.resolveEntry(ctx, ref, call)
-	if err != nil {
-		return nil, err
-	}
-	v, err := n.callFor(ctx, ch, st)
+	ch, st, v, err := n.resolveCall(ctx, ref, call)
 	if err != nil {
 		return nil, err
 	}
@@ -160,11 +167,7 @@ func (n *Node) JoinCall(ctx context.Context, operator, ref, call string, in Call
 	if err != nil {
 		return nil, err
 	}
-	ch, st, err := n.resolveEntry(ctx, ref, call)
-	if err != nil {
-		return nil, err
-	}
-	v, err := n.callFor(ctx, ch, st)
+	ch, st, v, err := n.resolveCall(ctx, ref, call)
 	if err != nil {
 		return nil, err
 	}
