@@ -336,3 +336,32 @@ func TestPublicIPsAreOffered(t *testing.T) {
 		t.Fatalf("the answer does not offer the public address:\n%s", ans)
 	}
 }
+
+// TestARefusedJoinLeavesNoCall: a join refused for its offer opens no
+// call that would later be accounted for.
+func TestARefusedJoinLeavesNoCall(t *testing.T) {
+	ended := make(chan Section, 1)
+	s, err := New(recoverHost{ended}, Options{Party: "alpha", Dir: t.TempDir(), Linger: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Join(context.Background(), testKey, RoomOptions{Parties: []string{"alpha"}, Record: true}, Member{Party: "alpha", Role: "minister"}, ListenOriginal, "garbage"); !errors.Is(err, ErrBadSDP) {
+		t.Fatalf("a garbage offer: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.Rooms()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(s.Rooms()) != 0 {
+		t.Fatal("the room of a refused join stayed open")
+	}
+	select {
+	case sec := <-ended:
+		t.Fatalf("a section for a call nobody joined: %+v", sec)
+	default:
+	}
+	if keys := s.Calls(); len(keys) != 0 {
+		t.Fatalf("files kept for a call nobody joined: %v", keys)
+	}
+}

@@ -601,6 +601,13 @@ func (r *Room) close() {
 	}
 	sec := Section{Party: r.s.opts.Party, Start: r.started, End: end, Attendance: r.attendance}
 	slices.SortStableFunc(sec.Attendance, func(a, b Attendance) int { return a.Joined.Compare(b.Joined) })
+	if len(sec.Attendance) == 0 {
+		// Nobody joined (the only join was refused): there was no call
+		// here, and nothing to account for.
+		r.s.discard(r)
+		close(r.done)
+		return
+	}
 	if r.rec != nil {
 		rec, err := r.s.finish(r.s.callDir(r.key), r.rec, r.recName)
 		if err != nil {

@@ -413,6 +413,21 @@ func (s *Service) ended(r *Room, sec Section) {
 	s.host.Ended(r.key, sec)
 }
 
+// discard removes a room nobody joined, with its files.
+func (s *Service) discard(r *Room) {
+	if r.rec != nil {
+		r.rec.Close()
+		os.Remove(filepath.Join(s.callDir(r.key), r.recName+".part"))
+	}
+	os.Remove(filepath.Join(s.callDir(r.key), "open-"+r.started.Format("20060102T150405.000Z")+".json"))
+	os.Remove(s.callDir(r.key)) // only if empty: an earlier session's files stay
+	os.Remove(filepath.Dir(s.callDir(r.key)))
+	s.mu.Lock()
+	delete(s.rooms, r.key)
+	s.mu.Unlock()
+	s.metrics.rooms.Dec()
+}
+
 // recover finishes what a stop cut short: each call journal becomes a
 // section whose open attendance ends at the journal's last change, and
 // its recording is finished.
