@@ -45,6 +45,9 @@ const (
 	JoinGrace = time.Hour
 	// InterpreterRole is the role interpreters join as.
 	InterpreterRole = "interpreter"
+	// callGiveUp is how long after its people left a party keeps asking
+	// the requester to take its account, and waits for the record.
+	callGiveUp = 24 * time.Hour
 )
 
 // CallJoin is an operator's request to join a call.
@@ -493,22 +496,39 @@ func (n *Node) settleCall(k conference.Key) bool {
 		n.log.Error("call sections unreadable", "call", k, "err", err)
 		return true
 	}
+	v, err := n.callFor(ctx, ch, st)
+	if err != nil {
+		return true
+	}
 	if st.Author != n.self {
-		if len(own) == 0 || n.conf.SentCount(k) >= len(own) {
+		if v.Held != nil {
+			// Co-signed here, unless a stop came between storing the
+			// record and co-signing it.
+			if id, err := entry.ParseID(v.Held.Entry); err == nil && !slices.Contains(v.Held.Signed, n.self) {
+				n.cosignHeld(heldRef{channel: ch.ID, id: id})
+			}
 			return true
+		}
+		if len(own) == 0 {
+			return true
+		}
+		if last := conference.Merge(n.self, own).End; n.now().Sub(last) > callGiveUp {
+			n.log.Warn("the requester wrote no record of a call this party held; given up", "call", k, "requester", st.Author, "left", last)
+			return true
+		}
+		if n.conf.SentCount(k) >= len(own) {
+			return false // waiting for the record, to co-sign it
 		}
 		b, _ := json.Marshal(conference.Merge(n.self, own))
 		if _, err := n.callOp(st.Author, &peer.CallRequest{Op: peer.CallSection, Channel: chID, Call: callID, Section: b}); err != nil {
 			n.log.Info("call section not yet taken by the requester; retried", "call", k, "requester", st.Author, "err", err)
-			var refused *peer.CallRefused
 			var se *peer.StatusError
-			return errors.As(err, &refused) || errors.As(err, &se) && se.Code == 409
+			return errors.As(err, &se) && se.Code == 409
 		}
 		n.conf.MarkSent(k, len(own))
-		return true
+		return false
 	}
-	v, err := n.callFor(ctx, ch, st)
-	if err != nil || v.Held != nil {
+	if v.Held != nil {
 		return true
 	}
 	received, err := n.conf.Received(k)
@@ -548,12 +568,12 @@ func (n *Node) settleCall(k conference.Key) bool {
 func (n *Node) writeHeld(ctx context.Context, ch *hotline.Channel, st *hotline.Stored, sections []conference.Section, missing []string) error {
 	h := &entry.Held{}
 	slices.SortFunc(sections, func(a, b conference.Section) int { return strings.Compare(a.Party, b.Party) })
-	for i, s := range sections {
+	for _, s := range sections {
 		if !ch.IsMember(s.Party) {
 			continue
 		}
 		hs := heldSection(s)
-		if i == 0 || hs.Start < h.Start {
+		if len(h.Sections) == 0 || hs.Start < h.Start {
 			h.Start = hs.Start
 		}
 		h.End = max(h.End, hs.End)
@@ -595,6 +615,11 @@ func (n *Node) cosignHeld(ref heldRef) {
 		return
 	}
 	c := body.(*entry.Call)
+	if reqSt, err := n.store.Entry(ctx, c.Re.ID); err == nil {
+		if v, err := n.callFor(ctx, ch, reqSt); err == nil && v.Held != nil && slices.Contains(v.Held.Signed, n.self) {
+			return // co-signed already
+		}
+	}
 	own, err := n.conf.Sections(callKey(ch.ID, c.Re.ID))
 	if err != nil {
 		n.log.Error("call sections unreadable", "err", err)
