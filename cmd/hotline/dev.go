@@ -98,6 +98,10 @@ Or from the command line, in another terminal:
 A call request between ministers, which the other side can answer in its console:
   hotline call propose $A %s-%s-strategic --purpose "Incident at sea" --at %s --at %s --with %s/minister,%s/minister
   hotline calls $B
+Once accepted, hold the call through the two nodes from ten minutes before its time: "Join the call"
+on the channel page, or on each side (each plays a WAV file and records what it hears; the
+strategic channel records its calls, and both nodes sign the record when it ends):
+  hotline call join $A %s-%s-strategic CALL_ID --audio statement.wav --record heard.wav --for 60s
 
 A standard phrase, read in Chinese on the other side:
   hotline send $A %s-%s-frontline --phrase ENC-INTENT --field intention=alter_course_starboard --field course_speed=045/12
@@ -106,6 +110,6 @@ A standard phrase, read in Chinese on the other side:
 
 Logs: %s. Stop with Ctrl-C; the same command resumes this network.
 `, a.API, a.Token, b.API, b.Token, a.Name, b.Name, a.Name, b.Name, a.Name, b.Name, a.Name, b.Name,
-		a.Name, b.Name, at1, at2, a.Name, b.Name,
+		a.Name, b.Name, at1, at2, a.Name, b.Name, a.Name, b.Name,
 		a.Name, b.Name, a.Name, b.Name, filepath.Join(net.Dir, "dev.log"))
 }
