@@ -245,6 +245,7 @@ var text = map[string][2]string{ // en, zh-Hans
 	"call.held":                {"Held from %s to %s; the record is signed by %s.", "通话于%s至%s举行；记录由%s签署。"},
 	"call.join":                {"Join the call", "加入通话"},
 	"call.join.as":             {"Join as", "身份"},
+	"call.join.self":           {"Yourself (your role in the roster)", "本人（名册中的职务）"},
 	"call.join.interpreter":    {"interpreter", "口译"},
 	"call.join.interpretation": {"Hear our interpreter", "收听我方口译"},
 	"call.join.early":          {"The call can be joined from %s.", "通话可于%s起加入。"},

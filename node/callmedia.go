@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -45,6 +46,9 @@ const (
 	JoinGrace = time.Hour
 	// InterpreterRole is the role interpreters join as.
 	InterpreterRole = "interpreter"
+	// OperatorRole is the role an operator the party allows joins as,
+	// as itself, when the roster gives it none.
+	OperatorRole = "operator"
 	// callGiveUp is how long after its people left a party keeps asking
 	// the requester to take its account, and waits for the record.
 	callGiveUp = 24 * time.Hour
@@ -197,13 +201,22 @@ func (n *Node) JoinCall(ctx context.Context, operator, ref, call string, in Call
 			return nil, hotline.Errorf(hotline.EUNAUTHORIZED, "%s may not join as %s's interpreter: the roster gives %s the role %q; the node's call.operators may join in any role", operator, n.self, operator, op.Role)
 		}
 	default:
+		// Each party decides for its own people: an operator joins as a
+		// role the call names for the party that the roster gives it,
+		// or, if it is one the party allows (call.operators), as any role
+		// the call names or as itself (its roster role, or "operator"):
+		// the duty officer who connects the call, a note-taker.
+		self := cmp.Or(op.Role, OperatorRole)
 		if role == "" {
-			role = op.Role
+			role = self
 		}
-		if !slices.Contains(roles, role) {
+		named := slices.Contains(roles, role)
+		switch {
+		case named && (allowed || strings.EqualFold(op.Role, role)):
+		case allowed && role == self:
+		case !named:
 			return nil, hotline.Errorf(hotline.EUNAUTHORIZED, "call %s names %s's roles %s; %s may not join as %q", v.Entry[:8], n.self, quoteList(roles), operator, role)
-		}
-		if !allowed && !strings.EqualFold(op.Role, role) {
+		default:
 			return nil, hotline.Errorf(hotline.EUNAUTHORIZED, "%s may not join as %q: the roster gives %s the role %q; the node's call.operators may join in any role", operator, role, operator, op.Role)
 		}
 	}

@@ -90,3 +90,24 @@ func nccInt(a, b []int16) float64 {
 	}
 	return num / math.Sqrt(da*db)
 }
+
+// Coverage looks for each half-second of sound in speech (8 kHz) within
+// rec, on its own, and returns how many such windows it found (a
+// normalised cross-correlation of at least 0.5) out of how many it
+// looked for. Unlike Find over the whole, it holds up when the path
+// shifted parts of the speech against each other: a jitter buffer that
+// skipped a backlog, or a participant that fell behind.
+func Coverage(speech, rec []int16) (found, total int) {
+	const win = 8000 / 2
+	for w := 0; (w+1)*win <= len(speech); w++ {
+		seg := speech[w*win : (w+1)*win]
+		if Energy(seg, 0, len(seg)) < 300 {
+			continue
+		}
+		total++
+		if Find(seg, rec).Score >= 0.5 {
+			found++
+		}
+	}
+	return found, total
+}

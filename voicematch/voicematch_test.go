@@ -35,3 +35,22 @@ func TestFindLocatesAShiftedSoundAndRejectsAnother(t *testing.T) {
 		t.Fatalf("the sound has RMS %.0f", e)
 	}
 }
+
+func TestCoverageHoldsUpWhenPartsAreShifted(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	speech := noise(r, 4*8000)
+	// The second half arrives 300 ms later than the first would have it.
+	rec := make([]int16, 8*8000)
+	copy(rec[8000:], speech[:2*8000])
+	copy(rec[8000+2*8000+2400:], speech[2*8000:])
+	if m := Find(speech, rec); m.Score > 0.8 {
+		t.Logf("the whole still scores %.2f", m.Score)
+	}
+	found, total := Coverage(speech, rec)
+	if total != 8 || found < 7 {
+		t.Fatalf("found %d of %d half-seconds", found, total)
+	}
+	if found, _ := Coverage(noise(r, 4*8000), rec); found != 0 {
+		t.Fatalf("an unrelated sound covered %d half-seconds", found)
+	}
+}
