@@ -343,7 +343,7 @@ func TestCallMedia_Refusals(t *testing.T) {
 	}
 	// An operator who is not one of call.operators joins only as its
 	// roster role.
-	aide := addOperator(t, net.Party("alpha"), "aide", "note-taker")
+	aide := addOperator(t, net.Party("alpha"), "aide", "note taker")
 	if _, _, err := joinCall(ctx, aide, ch, call, api.JoinBody{As: "minister"}); hotline.ErrorCode(err) != hotline.EUNAUTHORIZED {
 		t.Errorf("the aide joining as minister: %v, want unauthorized", err)
 	}

@@ -2,7 +2,6 @@ package node
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -206,7 +205,10 @@ func (n *Node) JoinCall(ctx context.Context, operator, ref, call string, in Call
 		// or, if it is one the party allows (call.operators), as any role
 		// the call names or as itself (its roster role, or "operator"):
 		// the duty officer who connects the call, a note-taker.
-		self := cmp.Or(op.Role, OperatorRole)
+		self := op.Role
+		if entry.CheckName("role", self) != nil {
+			self = OperatorRole // a roster role in words ("duty director"): the record names roles as directories do
+		}
 		if role == "" {
 			role = self
 		}
