@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -205,15 +206,28 @@ func (s *Service) Join(ctx context.Context, k Key, o RoomOptions, m Member, list
 	if listen != ListenOriginal && listen != ListenInterpretation {
 		return "", "", fmt.Errorf("listen: %q is neither %s nor %s", listen, ListenOriginal, ListenInterpretation)
 	}
-	r, err := s.room(k, o, true)
-	if err != nil {
-		return "", "", err
+	for range 2 {
+		r, err := s.room(k, o, true)
+		if err != nil {
+			return "", "", err
+		}
+		id, answer, err = r.addParticipant(ctx, m, listen, offer)
+		if errors.Is(err, ErrEnded) {
+			// The room closed (its linger ran out) as this join came:
+			// once it is gone, the join opens a new one.
+			select {
+			case <-r.done:
+				continue
+			case <-ctx.Done():
+				return "", "", ctx.Err()
+			}
+		}
+		if err == nil {
+			s.journal(r)
+		}
+		return id, answer, err
 	}
-	id, answer, err = r.addParticipant(ctx, m, listen, offer)
-	if err == nil {
-		s.journal(r)
-	}
-	return id, answer, err
+	return "", "", ErrEnded
 }
 
 // Leave takes participant id off call k.
