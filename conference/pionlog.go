@@ -13,6 +13,7 @@ import (
 // those are noise, and a hostile peer could flood the log with them).
 type pionLogs struct{ log *slog.Logger }
 
+// NewLogger implements logging.LoggerFactory.
 func (f pionLogs) NewLogger(scope string) logging.LeveledLogger {
 	return pionLogger{f.log.With("pion", scope)}
 }

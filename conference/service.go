@@ -38,6 +38,7 @@ type Key struct {
 	Call    string `json:"call"`
 }
 
+// String names the call in logs: 8 hex digits of each id.
 func (k Key) String() string {
 	return k.Channel[:min(8, len(k.Channel))] + "/" + k.Call[:min(8, len(k.Call))]
 }
