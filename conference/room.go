@@ -149,6 +149,7 @@ type Room struct {
 	emptySince time.Time
 	rec        *wav.Writer
 	recName    string
+	recFailed  bool // a write failed (and was logged); only the run loop touches it
 	quality    map[string]*LinkQuality
 	closed     bool
 	lastDial   map[string]time.Time
@@ -429,12 +430,10 @@ func (r *Room) mix() {
 	out := make([]int16, FrameSamples)
 	for _, dst := range legs {
 		clear(sum[:])
-		heard := 0
 		for _, src := range legs {
 			if src == dst || src.frame == nil || !hears(dst, src) {
 				continue
 			}
-			heard++
 			for i, s := range src.frame {
 				sum[i] += int32(s)
 			}
@@ -452,8 +451,9 @@ func (r *Room) mix() {
 			}
 		}
 		clamp(out, sum[:])
-		if err := rec.Write(out); err != nil {
-			r.s.log.Error("call recording", "call", r.key, "err", err)
+		if err := rec.Write(out); err != nil && !r.recFailed {
+			r.recFailed = true // said once, not every 20 ms
+			r.s.log.Error("call recording failing; the call goes on", "call", r.key, "err", err)
 		}
 	}
 }
