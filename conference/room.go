@@ -492,11 +492,16 @@ func (r *Room) maintain() bool {
 	for _, l := range r.links {
 		links = append(links, l)
 	}
-	roster, _ := json.Marshal(r.localMembers())
+	members := r.localMembers()
+	for i := range members {
+		members[i].ID = "" // the other nodes need not know this node's participant ids
+	}
+	roster, _ := json.Marshal(members)
 	if r.rec != nil {
 		// A stop loses at most the last second of the recording.
-		if err := r.rec.Flush(); err != nil {
-			r.s.log.Error("call recording", "call", r.key, "err", err)
+		if err := r.rec.Flush(); err != nil && !r.recFailed {
+			r.recFailed = true
+			r.s.log.Error("call recording failing; the call goes on", "call", r.key, "err", err)
 		}
 	}
 	var dial []string
