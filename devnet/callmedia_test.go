@@ -536,3 +536,99 @@ func TestCallMedia_AShortBreakIsRiddenOut(t *testing.T) {
 		t.Fatalf("after the break: %+v %v", l, err)
 	}
 }
+
+// TestCallMedia_MinistersWithInterpreters: alpha's minister and its
+// interpreter (an operator whose roster role is interpreter) and bravo's
+// minister on one call through the nodes. Bravo hears alpha's minister
+// and never alpha's interpreter; alpha's minister, listening to
+// interpretation, hears both bravo and its own interpreter; an operator
+// of another role may not join as the interpreter. The record lists the
+// interpreter as such.
+func TestCallMedia_MinistersWithInterpreters(t *testing.T) {
+	net := MustStart(t, 2)
+	ctx := context.Background()
+	alpha, bravo := clientOf(net.Party("alpha")), clientOf(net.Party("bravo"))
+	ch := recordedChannel(t, net, "alpha-bravo-voice", false)
+	call := acceptedCall(t, net, ch, true)
+	interp := addOperator(t, net.Party("alpha"), "lin", "interpreter")
+	aide := addOperator(t, net.Party("alpha"), "aide", "note taker")
+	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, _, err := joinCall(jctx, aide, ch, call, api.JoinBody{Interpreter: true}); hotline.ErrorCode(err) != hotline.EUNAUTHORIZED {
+		t.Errorf("a note taker joining as the interpreter: %v", err)
+	}
+	pm, _, err := joinCall(jctx, alpha, ch, call, api.JoinBody{As: "minister", Listen: "interpretation"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pm.Close()
+	pi, ji, err := joinCall(jctx, interp, ch, call, api.JoinBody{Interpreter: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pi.Close()
+	pb, _, err := joinCall(jctx, bravo, ch, call, api.JoinBody{As: "minister"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pb.Close()
+	if ji.Role != node.InterpreterRole {
+		t.Errorf("the interpreter joined as %q", ji.Role)
+	}
+	eventually(t, "the nodes link", func() bool {
+		l, err := alpha.LiveCall(ctx, ch, call)
+		return err == nil && l.Live != nil && len(l.Live.Links) == 1 && l.Live.Links[0].State == "connected" && len(l.Live.Members) == 3
+	})
+	// alpha's minister at 500 Hz, its interpreter at 900 Hz, bravo's
+	// minister at 1300 Hz, all at once.
+	rctx, stop := context.WithTimeout(ctx, 4*time.Second)
+	defer stop()
+	var hm, hi, hb heard
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); pm.Run(rctx, tone(500, 3*time.Second), hm.add) }()
+	go func() { defer wg.Done(); pi.Run(rctx, tone(900, 3*time.Second), hi.add) }()
+	go func() { defer wg.Done(); pb.Run(rctx, tone(1300, 3*time.Second), hb.add) }()
+	wg.Wait()
+	for _, c := range []struct {
+		who  string
+		h    *heard
+		hz   float64
+		want bool
+	}{
+		{"bravo's minister hears alpha's minister", &hb, 500, true},
+		{"bravo's minister hears alpha's interpreter", &hb, 900, false},
+		{"alpha's minister hears bravo's", &hm, 1300, true},
+		{"alpha's minister hears its interpreter", &hm, 900, true},
+		{"the interpreter hears bravo's minister", &hi, 1300, true},
+		{"the interpreter hears alpha's minister", &hi, 500, true},
+	} {
+		if p := power(c.h.pcm, c.hz); (p > 1e5) != c.want {
+			t.Errorf("%s: power %.0f, want heard %v", c.who, p, c.want)
+		}
+	}
+	for _, p := range []*conference.Participant{pm, pi, pb} {
+		p.Close()
+	}
+	var held *node.HeldView
+	eventually(t, "the record is co-signed", func() bool {
+		v := callOf(t, bravo, ch, call)
+		held = v.Held
+		return held != nil && len(held.Signed) == 2
+	})
+	log, err := alpha.Log(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range log {
+		if e.ID != held.Entry {
+			continue
+		}
+		a := e.Call.Held.Sections[0].Attendance
+		if len(a) != 2 || !slices.ContainsFunc(a, func(x conference.Attendance) bool {
+			return x.Interpreter && x.Role == node.InterpreterRole && x.Operator == "lin"
+		}) {
+			t.Errorf("alpha's attendance in the record: %+v", a)
+		}
+	}
+}
