@@ -310,16 +310,6 @@ func (s *Service) Rooms() []Key {
 	return out
 }
 
-// Parties returns the parties a room of call k links to; false when none
-// is open.
-func (s *Service) Parties(k Key) ([]string, bool) {
-	r, err := s.room(k, RoomOptions{}, false)
-	if err != nil {
-		return nil, false
-	}
-	return r.opts.Parties, true
-}
-
 // callDir is call k's directory.
 func (s *Service) callDir(k Key) string { return filepath.Join(s.opts.Dir, k.Channel, k.Call) }
 

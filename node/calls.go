@@ -312,12 +312,11 @@ type CallView struct {
 // HeldView is the record of a held call: the requester's, with the
 // co-signatures gathered for it.
 type HeldView struct {
-	Entry  string      `json:"entry"`  // the requester's record
-	Signed []string    `json:"signed"` // parties whose signatures this node holds for it (each checked)
-	Start  time.Time   `json:"start"`
-	End    time.Time   `json:"end"`
-	Time   time.Time   `json:"time"` // when the record was written (author's clock)
-	Record *entry.Held `json:"-"`
+	Entry  string    `json:"entry"`  // the requester's record
+	Signed []string  `json:"signed"` // parties whose signatures this node holds for it (each checked)
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Time   time.Time `json:"time"` // when the record was written (author's clock)
 }
 
 // ParticipantView is a participant with the counterpart its party's
@@ -453,7 +452,7 @@ func callsOf(ch *hotline.Channel, entries []*hotline.Stored, seen func(*hotline.
 		case entry.CallHeld:
 			if c.Draft == nil && v.Held == nil && st.Author == v.Requester {
 				v.Held = &HeldView{Entry: st.ID().String(), Signed: []string{st.Author}, Start: time.UnixMilli(c.Held.Start).UTC(),
-					End: time.UnixMilli(c.Held.End).UTC(), Time: st.AuthorTime(), Record: c.Held}
+					End: time.UnixMilli(c.Held.End).UTC(), Time: st.AuthorTime()}
 			} else if c.Draft != nil && v.Held != nil && c.Draft.ID.String() == v.Held.Entry {
 				for _, s := range c.Sigs {
 					if !slices.Contains(v.Held.Signed, s.Party) {
