@@ -10,6 +10,7 @@ import (
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/api"
+	"github.com/hotline-project/hotline/conference"
 	"github.com/hotline-project/hotline/node"
 )
 
@@ -120,6 +121,27 @@ func (c *Client) LiveCall(ctx context.Context, ch, call string) (*node.CallLive,
 func (c *Client) JoinCall(ctx context.Context, ch, call string, req api.JoinBody) (*node.CallJoined, error) {
 	var out node.CallJoined
 	return &out, c.do(ctx, http.MethodPost, chPath(ch)+"/calls/"+url.PathEscape(call)+"/join", req, &out)
+}
+
+// DialCall joins a call as a participant with a WebRTC connection of its
+// own (package conference): it makes the offer, has the node answer it
+// (JoinCall, req's SDP set), and returns once the media is connected,
+// with what the node said of the join.
+func (c *Client) DialCall(ctx context.Context, ch, call string, req api.JoinBody, o conference.MediaOptions) (*conference.Participant, *node.CallJoined, error) {
+	var joined *node.CallJoined
+	p, err := conference.Dial(ctx, o, func(ctx context.Context, offer string) (string, error) {
+		req.SDP = offer
+		j, err := c.JoinCall(ctx, ch, call, req)
+		if err != nil {
+			return "", err
+		}
+		joined = j
+		return j.SDP, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, joined, nil
 }
 
 // LeaveCall takes a participant off a call.

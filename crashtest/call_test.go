@@ -52,19 +52,11 @@ func TestCrash_KilledMidCall(t *testing.T) {
 	join := func(c *client.Client) (*conference.Participant, string) {
 		jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
-		var id string
-		p, err := conference.Dial(jctx, conference.MediaOptions{Loopback: true}, func(ctx context.Context, offer string) (string, error) {
-			j, err := c.JoinCall(ctx, ch, ref.ID, api.JoinBody{As: "minister", SDP: offer})
-			if err != nil {
-				return "", err
-			}
-			id = j.Participant
-			return j.SDP, nil
-		})
+		p, j, err := c.DialCall(jctx, ch, ref.ID, api.JoinBody{As: "minister"}, conference.MediaOptions{Loopback: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return p, id
+		return p, j.Participant
 	}
 	pa, ida := join(alpha.client())
 	defer pa.Close()

@@ -82,17 +82,7 @@ func (h *heard) add(f []int16) { h.mu.Lock(); h.pcm = append(h.pcm, f...); h.mu.
 // joinCall joins a call through c's node as the CLI does, with loopback
 // candidates.
 func joinCall(ctx context.Context, c *client.Client, ch, call string, req api.JoinBody) (*conference.Participant, *node.CallJoined, error) {
-	var joined *node.CallJoined
-	p, err := conference.Dial(ctx, conference.MediaOptions{Loopback: true}, func(ctx context.Context, offer string) (string, error) {
-		req.SDP = offer
-		j, err := c.JoinCall(ctx, ch, call, req)
-		if err != nil {
-			return "", err
-		}
-		joined = j
-		return j.SDP, nil
-	})
-	return p, joined, err
+	return c.DialCall(ctx, ch, call, req, conference.MediaOptions{Loopback: true})
 }
 
 // callRun is what the two ministers of a call said and heard.

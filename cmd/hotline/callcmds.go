@@ -86,7 +86,7 @@ func runCallJoin(ctx context.Context, env *Env, args []string) error {
 	audio := fs.String("audio", "", "16-bit PCM WAV file to play as the microphone (any rate, mono or stereo); default: silence")
 	record := fs.String("record", "", "write what is heard to this 16-bit PCM WAV file (8 kHz mono)")
 	dur := fs.Duration("for", 0, "how long to stay on the call (default: the audio's length and 3 s more, or 30 s)")
-	as := fs.String("as", "", "the directory role to join as (default: the role the roster gives you)")
+	as := fs.String("as", "", "the directory role to join as (default: the role the roster gives you, or operator if it gives none)")
 	interp := fs.Bool("interpreter", false, "join as your party's interpreter")
 	listen := fs.String("listen", conference.ListenOriginal, "what to hear: original (every speaker) or interpretation (and your party's interpreter)")
 	waitOthers := fs.Bool("wait-others", false, "start playing and recording once someone of another party is on the call (within --for)")
@@ -119,16 +119,8 @@ func runCallJoin(ctx context.Context, env *Env, args []string) error {
 	}
 	// A node on this machine may offer loopback addresses only.
 	opts := conference.MediaOptions{Loopback: loopbackAPI(*cl.base)}
-	var joined *callJoinReport
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	p, err := conference.Dial(dctx, opts, func(ctx context.Context, offer string) (string, error) {
-		j, err := c.JoinCall(ctx, pos[0], pos[1], api.JoinBody{SDP: offer, As: *as, Interpreter: *interp, Listen: *listen})
-		if err != nil {
-			return "", err
-		}
-		joined = &callJoinReport{Participant: j.Participant, Role: j.Role, Recording: j.Recording}
-		return j.SDP, nil
-	})
+	p, j, err := c.DialCall(dctx, pos[0], pos[1], api.JoinBody{As: *as, Interpreter: *interp, Listen: *listen}, opts)
 	cancel()
 	if err != nil {
 		if rec != nil {
@@ -136,6 +128,7 @@ func runCallJoin(ctx context.Context, env *Env, args []string) error {
 		}
 		return err
 	}
+	joined := &callJoinReport{Participant: j.Participant, Role: j.Role, Recording: j.Recording}
 	if !*asJSON {
 		fmt.Fprintf(env.Stderr, "On the call as %s (participant %s)%s; leaving in %s.\n", joined.Role, joined.Participant,
 			map[bool]string{true: "; the call is recorded", false: ""}[joined.Recording], length.Round(time.Second))
