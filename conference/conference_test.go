@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-project/hotline/voicematch"
 	"github.com/hotline-project/hotline/wav"
 )
 
@@ -60,17 +61,6 @@ func tone(hz float64, d time.Duration) []int16 {
 	return out
 }
 
-// power returns the Goertzel power of hz in pcm, normalised by length.
-func power(pcm []int16, hz float64) float64 {
-	k := 2 * math.Cos(2*math.Pi*hz/SampleRate)
-	var s1, s2 float64
-	for _, x := range pcm {
-		s0 := float64(x) + k*s1 - s2
-		s2, s1 = s1, s0
-	}
-	return (s1*s1 + s2*s2 - k*s1*s2) / float64(len(pcm)) / float64(len(pcm))
-}
-
 type heard struct {
 	mu  sync.Mutex
 	pcm []int16
@@ -113,10 +103,10 @@ func TestTwoNodesCarryEachOthersVoiceAndRecordIt(t *testing.T) {
 		t.Fatalf("heard too little: alpha %d frames, bravo %d", ra.Heard, rb.Heard)
 	}
 	// Each hears the other's tone, not its own.
-	if p1, p2 := power(ha.pcm, 1000), power(ha.pcm, 440); p1 < 100*p2 {
+	if p1, p2 := voicematch.Power(ha.pcm, 1000), voicematch.Power(ha.pcm, 440); p1 < 100*p2 {
 		t.Errorf("alpha hears 1000 Hz at %.0f and its own 440 Hz at %.0f", p1, p2)
 	}
-	if p1, p2 := power(hb.pcm, 440), power(hb.pcm, 1000); p1 < 100*p2 {
+	if p1, p2 := voicematch.Power(hb.pcm, 440), voicematch.Power(hb.pcm, 1000); p1 < 100*p2 {
 		t.Errorf("bravo hears 440 Hz at %.0f and its own 1000 Hz at %.0f", p1, p2)
 	}
 	// Both rooms end (the participants' connections close) and each node
@@ -146,8 +136,8 @@ func TestTwoNodesCarryEachOthersVoiceAndRecordIt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if power(rec.Samples, 440) < 1e4 || power(rec.Samples, 1000) < 1e4 {
-			t.Errorf("%s's recording: 440 Hz %.0f, 1000 Hz %.0f", p, power(rec.Samples, 440), power(rec.Samples, 1000))
+		if voicematch.Power(rec.Samples, 440) < 1e4 || voicematch.Power(rec.Samples, 1000) < 1e4 {
+			t.Errorf("%s's recording: 440 Hz %.0f, 1000 Hz %.0f", p, voicematch.Power(rec.Samples, 440), voicematch.Power(rec.Samples, 1000))
 		}
 		if len(sec.Quality) != 1 || sec.Quality[0].Received < 50 {
 			t.Errorf("%s quality %+v", p, sec.Quality)
@@ -188,7 +178,7 @@ func TestInterpretersAreHeardByTheirOwnPartyOnly(t *testing.T) {
 	for _, x := range people {
 		x.p.Close()
 	}
-	hears := func(x *person, hz float64) bool { return power(x.h.pcm, hz) > 1e4 }
+	hears := func(x *person, hz float64) bool { return voicematch.Power(x.h.pcm, hz) > 1e4 }
 	for _, c := range []struct {
 		who        *person
 		hz         float64
@@ -203,7 +193,7 @@ func TestInterpretersAreHeardByTheirOwnPartyOnly(t *testing.T) {
 		{people[3], 600, false, "alpha's interpreter"},
 	} {
 		if got := hears(c.who, c.hz); got != c.wantHeard {
-			t.Errorf("%s hears %s: %v (power %.0f), want %v", c.who.name, c.whatItIsAt, got, power(c.who.h.pcm, c.hz), c.wantHeard)
+			t.Errorf("%s hears %s: %v (power %.0f), want %v", c.who.name, c.whatItIsAt, got, voicematch.Power(c.who.h.pcm, c.hz), c.wantHeard)
 		}
 	}
 }

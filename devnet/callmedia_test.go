@@ -379,17 +379,6 @@ func addOperator(t *testing.T, p *Party, name, role string) *client.Client {
 	return client.New(p.Server.APIURL(), token)
 }
 
-// power returns the Goertzel power of hz in pcm (8 kHz), per sample.
-func power(pcm []int16, hz float64) float64 {
-	k := 2 * math.Cos(2*math.Pi*hz/conference.SampleRate)
-	var s1, s2 float64
-	for _, x := range pcm {
-		s0 := float64(x) + k*s1 - s2
-		s2, s1 = s1, s0
-	}
-	return (s1*s1 + s2*s2 - k*s1*s2) / float64(len(pcm)) / float64(len(pcm))
-}
-
 // tone returns d of a sine at hz, 8 kHz.
 func tone(hz float64, d time.Duration) []int16 {
 	out := make([]int16, int(d.Seconds()*conference.SampleRate))
@@ -467,7 +456,7 @@ func TestCallMedia_ThreePartiesHearEachOther(t *testing.T) {
 	wg.Wait()
 	for listener, h := range got {
 		for speaker, hz := range freq {
-			p := power(h.pcm, hz)
+			p := voicematch.Power(h.pcm, hz)
 			if speaker == listener && p > 1e4 || speaker != listener && p < 1e5 {
 				t.Errorf("%s hears %s's %v Hz at power %.0f", listener, speaker, hz, p)
 			}
@@ -514,9 +503,9 @@ func TestCallMedia_AShortBreakIsRiddenOut(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	net.Party("alpha").Media.Heal()
 	wg.Wait()
-	before := power(hb.pcm[rate:3*rate], 700)
-	during := power(hb.pcm[5*rate:7*rate], 700)
-	after := power(hb.pcm[11*rate:13*rate], 700)
+	before := voicematch.Power(hb.pcm[rate:3*rate], 700)
+	during := voicematch.Power(hb.pcm[5*rate:7*rate], 700)
+	after := voicematch.Power(hb.pcm[11*rate:13*rate], 700)
 	t.Logf("bravo hears alpha's tone at power %.0f before the break, %.0f during, %.0f after", before, during, after)
 	if before < 1e5 || during > 1e3 || after < 1e5 {
 		t.Fatalf("the call did not ride out the break: %.0f before, %.0f during, %.0f after", before, during, after)
@@ -593,7 +582,7 @@ func TestCallMedia_MinistersWithInterpreters(t *testing.T) {
 		{"the interpreter hears bravo's minister", &hi, 1300, true},
 		{"the interpreter hears alpha's minister", &hi, 500, true},
 	} {
-		if p := power(c.h.pcm, c.hz); (p > 1e5) != c.want {
+		if p := voicematch.Power(c.h.pcm, c.hz); (p > 1e5) != c.want {
 			t.Errorf("%s: power %.0f, want heard %v", c.who, p, c.want)
 		}
 	}

@@ -111,3 +111,19 @@ func Coverage(speech, rec []int16) (found, total int) {
 	}
 	return found, total
 }
+
+// Power returns how much of a tone of hz is in pcm (8 kHz): the Goertzel
+// filter's power, per sample squared so that it does not grow with the
+// length. A tone of amplitude A gives about A²/4.
+func Power(pcm []int16, hz float64) float64 {
+	if len(pcm) == 0 {
+		return 0
+	}
+	k := 2 * math.Cos(2*math.Pi*hz/8000)
+	var s1, s2 float64
+	for _, x := range pcm {
+		s0 := float64(x) + k*s1 - s2
+		s2, s1 = s1, s0
+	}
+	return (s1*s1 + s2*s2 - k*s1*s2) / float64(len(pcm)) / float64(len(pcm))
+}

@@ -1,6 +1,7 @@
 package voicematch
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -52,5 +53,18 @@ func TestCoverageHoldsUpWhenPartsAreShifted(t *testing.T) {
 	}
 	if found, _ := Coverage(noise(r, 4*8000), rec); found != 0 {
 		t.Fatalf("an unrelated sound covered %d half-seconds", found)
+	}
+}
+
+func TestPowerTellsTonesApart(t *testing.T) {
+	pcm := make([]int16, 8000)
+	for i := range pcm {
+		pcm[i] = int16(4000 * math.Sin(2*math.Pi*440*float64(i)/8000))
+	}
+	if p := Power(pcm, 440); p < 3.5e6 || p > 4.5e6 {
+		t.Fatalf("a 440 Hz tone of amplitude 4000 has power %.0f at 440 Hz", p)
+	}
+	if p := Power(pcm, 1000); p > 1e3 {
+		t.Fatalf("and %.0f at 1000 Hz", p)
 	}
 }
