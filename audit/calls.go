@@ -94,7 +94,7 @@ func (v *verifier) checkCall(where string, def *entry.Definition, ch entry.Chann
 		return out
 	}
 	if _, err := entry.VerifyJoint(c, ch, keysOf); err != nil {
-		v.fail(where, "%s: %v", map[bool]string{true: "held record", false: "joint readout"}[c.Action == entry.CallHeld], err)
+		v.fail(where, "%v", err) // the error names what was signed
 	}
 }
 

@@ -490,8 +490,12 @@ func HeldStatement(ch ChannelID, re ID, h *Held) []byte {
 // the parties whose signatures hold, or an error naming the first that
 // does not.
 func VerifyJoint(c *Call, ch ChannelID, keysOf func(party string) []ed25519.PublicKey) ([]string, error) {
+	what := "joint readout"
+	if c.Action == CallHeld {
+		what = "held record"
+	}
 	if c.Re == nil {
-		return nil, fmt.Errorf("%w: joint readout names no call", ErrMalformed)
+		return nil, fmt.Errorf("%w: %s names no call", ErrMalformed, what)
 	}
 	msg := JointStatement(ch, c.Re.ID, c.Lang, c.Text)
 	if c.Action == CallHeld {
@@ -501,10 +505,10 @@ func VerifyJoint(c *Call, ch ChannelID, keysOf func(party string) []ed25519.Publ
 	for _, s := range c.Sigs {
 		keys := keysOf(s.Party)
 		if len(keys) == 0 {
-			return nil, fmt.Errorf("%w: joint readout signed by %s, whose key is not known", ErrBadSignature, s.Party)
+			return nil, fmt.Errorf("%w: %s signed by %s, whose key is not known", ErrBadSignature, what, s.Party)
 		}
 		if !slices.ContainsFunc(keys, func(pub ed25519.PublicKey) bool { return ed25519.Verify(pub, msg, s.Sig) }) {
-			return nil, fmt.Errorf("%w: %s's signature of the joint readout", ErrBadSignature, s.Party)
+			return nil, fmt.Errorf("%w: %s's signature of the %s", ErrBadSignature, s.Party, what)
 		}
 		ok = append(ok, s.Party)
 	}
