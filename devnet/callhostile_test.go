@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -81,6 +82,18 @@ func TestHostilePeer_CallsCannotBeFaked(t *testing.T) {
 		_, err := a.client.Call(ctx, &peer.CallRequest{Op: peer.CallOffer, SDP: "v=0\r\n", Channel: entry.ChannelID{9}, Call: callID})
 		return err
 	}(), 409)
+	// A flood of call operations is answered 429 past the allowance,
+	// before bravo's node looks the call up.
+	busy := 0
+	for range 60 {
+		var se *peer.StatusError
+		if err := call(&peer.CallRequest{Op: peer.CallRing}); errors.As(err, &se) && se.Code == http.StatusTooManyRequests {
+			busy++
+		}
+	}
+	if busy == 0 {
+		t.Error("60 call operations at once were all taken")
+	}
 	if n := len(a.bravo.Server.Node.Channels()); n == 0 {
 		t.Fatal("bravo lost its channels")
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/conference"
 	"github.com/hotline-project/hotline/entry"
@@ -374,6 +376,9 @@ func (n *Node) PeerCall(ctx context.Context, party string, req *peer.CallRequest
 	if n.conf == nil {
 		return refuse("%s carries no calls", n.self)
 	}
+	if err := n.admitCallOp(party); err != nil {
+		return nil, err
+	}
 	ch, ok := n.channel(req.Channel)
 	if !ok || !ch.IsMember(party) || ch.State != hotline.ChannelActive {
 		return refuse("no active channel %s shared with %s", req.Channel, party)
@@ -415,7 +420,7 @@ func (n *Node) PeerCall(ctx context.Context, party string, req *peer.CallRequest
 		if err := n.conf.SaveReceived(k, sec); err != nil {
 			return nil, err
 		}
-		n.log.Info("call section received", "call", k, "from", party)
+		n.log.Debug("call section received", "call", k, "from", party)
 		callHost{n}.Ended(k, sec)
 		return &peer.CallResponse{}, nil
 	}
@@ -436,6 +441,32 @@ func (n *Node) PeerCall(ctx context.Context, party string, req *peer.CallRequest
 		}
 		return &peer.CallResponse{SDP: ans}, nil
 	}
+}
+
+// What a party may ask of this node's calls: a call's own traffic is an
+// offer every two seconds at most while a link is down, a ring per join
+// and a section per session. Past this, call operations are answered 429.
+const (
+	callOpsPerSecond = 5
+	callOpsBurst     = 20
+)
+
+// admitCallOp takes one call operation from party's allowance; a refusal
+// is a *peer.BusyError (429), counted as the call_operations limit.
+func (n *Node) admitCallOp(party string) error {
+	n.callOpsMu.Lock()
+	l := n.callOps[party]
+	if l == nil {
+		l = rate.NewLimiter(callOpsPerSecond, callOpsBurst)
+		n.callOps[party] = l // parties are the pinned ones: bounded
+	}
+	ok := l.Allow()
+	n.callOpsMu.Unlock()
+	if ok {
+		return nil
+	}
+	n.metrics.quotaRefused.WithLabelValues(party, "call_operations").Inc()
+	return &peer.BusyError{RetryAfter: time.Second, Msg: fmt.Sprintf("%s asks more than %d call operations a second of this node; retry shortly", party, callOpsPerSecond)}
 }
 
 // heldSection converts a section for the held record.

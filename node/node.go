@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/hotline-project/hotline"
 	"github.com/hotline-project/hotline/conference"
@@ -177,6 +178,9 @@ type Node struct {
 	callWake chan conference.Key // a call ended here, or a section came
 	heldIn   chan heldRef        // another party's held records, to co-sign
 
+	callOpsMu sync.Mutex
+	callOps   map[string]*rate.Limiter // each party's allowance of call operations (admitCallOp)
+
 	recent map[hotline.Feed]*idRing // each feed's newest ids, for the writer alone (see recent.go)
 
 	mu       sync.RWMutex // guards heads, channels and labels, written only by the writer
@@ -210,6 +214,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{
 		callWake:     make(chan conference.Key, 16),
 		heldIn:       make(chan heldRef, 16),
+		callOps:      make(map[string]*rate.Limiter),
 		self:         cfg.Key.Party,
 		tlsKey:       cfg.TLSKey,
 		keys:         keychain.New(),
