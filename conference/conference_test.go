@@ -355,3 +355,23 @@ func TestARefusedJoinLeavesNoCall(t *testing.T) {
 		t.Fatalf("files kept for a call nobody joined: %v", keys)
 	}
 }
+
+// TestASettledCallIsNotLookedAtAgain: a start lists the calls with files
+// that are not yet settled, and no others.
+func TestASettledCallIsNotLookedAtAgain(t *testing.T) {
+	s, err := New(recoverHost{make(chan Section, 1)}, Options{Party: "bravo", Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SaveReceived(testKey, Section{Party: "alpha"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Calls(); len(got) != 1 || got[0] != testKey {
+		t.Fatalf("calls before settling: %v", got)
+	}
+	s.MarkSettled(testKey)
+	if got := s.Calls(); len(got) != 0 {
+		t.Fatalf("calls after settling: %v", got)
+	}
+}

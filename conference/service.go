@@ -604,17 +604,27 @@ func readJSON(path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// Calls returns every call this node keeps files of.
+// Calls returns the calls this node keeps files of and has not marked
+// settled (MarkSettled).
 func (s *Service) Calls() []Key {
 	dirs, _ := filepath.Glob(filepath.Join(s.opts.Dir, "*", "*"))
 	var out []Key
 	for _, d := range dirs {
 		k := Key{Channel: filepath.Base(filepath.Dir(d)), Call: filepath.Base(d)}
-		if k.valid() {
+		if _, err := os.Stat(filepath.Join(d, "settled")); k.valid() && err != nil {
 			out = append(out, k)
 		}
 	}
 	return out
+}
+
+// MarkSettled records that nothing is left to do for call k (its record
+// is written and signed here, or given up on), so that a start does not
+// look at it again.
+func (s *Service) MarkSettled(k Key) {
+	if err := writeJSON(filepath.Join(s.callDir(k), "settled"), s.now()); err != nil && !os.IsNotExist(err) {
+		s.log.Error("call settled, not recorded as such", "call", k, "err", err)
+	}
 }
 
 // SentCount returns how many of this party's sections of call k the

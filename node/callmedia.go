@@ -503,13 +503,14 @@ func (n *Node) callLoop() {
 		for k := range pending {
 			if n.settleCall(k) {
 				delete(pending, k)
+				n.conf.MarkSettled(k) // the next start need not look at it
 			}
 		}
 		select {
 		case k := <-n.callWake:
 			pending[k] = true
 		case ref := <-n.heldIn:
-			n.cosignHeld(ref)
+			n.cosignHeld(ref) // if it could not, the call's settling tries again
 		case <-tick.C:
 		case <-n.ctx.Done():
 			return
@@ -551,7 +552,7 @@ func (n *Node) settleCall(k conference.Key) bool {
 			// Co-signed here, unless a stop came between storing the
 			// record and co-signing it.
 			if id, err := entry.ParseID(v.Held.Entry); err == nil && !slices.Contains(v.Held.Signed, n.self) {
-				n.cosignHeld(heldRef{channel: ch.ID, id: id})
+				return n.cosignHeld(heldRef{channel: ch.ID, id: id})
 			}
 			return true
 		}
@@ -644,32 +645,34 @@ func (n *Node) writeHeld(ctx context.Context, ch *hotline.Channel, st *hotline.S
 
 // cosignHeld co-signs another party's held record when this party's
 // section in it is the account this node kept (or it has none and kept
-// none); otherwise it raises an alarm.
-func (n *Node) cosignHeld(ref heldRef) {
+// none); otherwise it raises an alarm. It returns false when it could
+// not do either for now (the store or the signer failed): to be tried
+// again.
+func (n *Node) cosignHeld(ref heldRef) bool {
 	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 	defer cancel()
 	ch, ok := n.channel(ref.channel)
 	if !ok {
-		return
+		return true
 	}
 	st, err := n.store.Entry(ctx, ref.id)
 	if err != nil {
-		return
+		return hotline.ErrorCode(err) == hotline.ENOTFOUND
 	}
 	body, err := entry.DecodeBody(st.Entry)
 	if err != nil {
-		return
+		return true
 	}
 	c := body.(*entry.Call)
 	if reqSt, err := n.store.Entry(ctx, c.Re.ID); err == nil {
 		if v, err := n.callFor(ctx, ch, reqSt); err == nil && v.Held != nil && slices.Contains(v.Held.Signed, n.self) {
-			return // co-signed already
+			return true // co-signed already
 		}
 	}
 	own, err := n.conf.Sections(callKey(ch.ID, c.Re.ID))
 	if err != nil {
 		n.log.Error("call sections unreadable", "err", err)
-		return
+		return true
 	}
 	theirs, has := c.Held.Section(n.self)
 	agree := len(own) == 0 && !has
@@ -683,21 +686,22 @@ func (n *Node) cosignHeld(ref heldRef) {
 		detail := fmt.Sprintf("%s's held record of call %s does not carry this party's account of it as this node kept it: not co-signed", st.Author, c.Re.ID.String()[:8])
 		n.log.Warn(detail, "entry", st.ID())
 		n.events.publish(Event{Type: EventAlarm, Channel: ch.ID, Entry: st.ID(), Author: st.Author, Seq: st.Seq, Detail: detail})
-		return
+		return true
 	}
 	sig, err := entry.SignBytes(n.signing(), entry.HeldStatement(ch.ID, c.Re.ID, c.Held))
 	if err != nil {
-		n.log.Error("held record not co-signed: signer unavailable", "err", err)
-		return
+		n.log.Error("held record not co-signed yet: signer unavailable", "err", err)
+		return false
 	}
 	draft := st.Ref()
 	co := &entry.Call{Action: entry.CallHeld, Re: c.Re, Draft: &draft, Held: c.Held, Sigs: append(slices.Clone(c.Sigs), entry.PartySig{Party: n.self, Sig: sig})}
 	slices.SortFunc(co.Sigs, func(a, b entry.PartySig) int { return strings.Compare(a.Party, b.Party) })
 	if _, err := n.writeCall(ctx, "", ch, co); err != nil {
-		n.log.Error("held record not co-signed", "entry", st.ID(), "err", err)
-		return
+		n.log.Error("held record not co-signed yet", "entry", st.ID(), "err", err)
+		return false
 	}
 	n.log.Info("call held: record co-signed", "call", c.Re.ID.String()[:8], "record", st.ID().String()[:8])
+	return true
 }
 
 // heldRef names a held record another party wrote.
